@@ -1,0 +1,1 @@
+"""The board: schema access, lifecycle, ranking and agent state. Imports no Celery."""

@@ -1,0 +1,68 @@
+"""Agents: register or re-attach by codename, heartbeat, decommission, look up.
+
+An agent is identified by a stable codename (a worker uses node name + pool index), so a
+restarted process re-attaches to its row and keeps its counters, hormones and trust.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from phoenix_board.board import errors, models
+from phoenix_board.board.db import Database
+
+
+def register(db: Database, data: models.AgentRegister | dict[str, Any], now: datetime | None = None) -> tuple[models.Agent, bool]:
+    """Registers a new agent or re-attaches to an existing one; returns (agent, created)."""
+    spec = models.parse(models.AgentRegister, data)
+    if not db.one("team_exists", team=spec.team)["found"]:
+        teams = ", ".join(t["name"] for t in db.all("teams_list"))
+        raise errors.NotFound(f"team {spec.team} not found; teams: {teams}")
+    row = db.one(
+        "agent_register",
+        codename=spec.codename,
+        team=spec.team,
+        role=spec.role,
+        specialization=list(spec.specialization),
+        now=now,
+    )
+    return models.Agent.from_row(row), bool(row["created"])
+
+
+def resolve(db: Database, ref: str | UUID) -> UUID:
+    """An agent id from a UUID or a codename."""
+    if isinstance(ref, UUID):
+        return ref
+    text = str(ref).strip()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    row = db.one("agent_by_codename", codename=text)
+    if row is None:
+        raise errors.NotFound(f"agent {text[:100]!r} not found (give a codename or an id; see `phoenix-board agents list`)")
+    return row["id"]
+
+
+def get(db: Database, ref: str | UUID) -> models.Agent:
+    agent_id = resolve(db, ref)
+    row = db.one("agent_get", agent=agent_id)
+    if row is None:
+        raise errors.NotFound(f"agent {agent_id} not found")
+    return models.Agent.from_row(row)
+
+
+def heartbeat(db: Database, agent: UUID, now: datetime | None = None) -> models.Agent:
+    return models.Agent.from_row(db.one("agent_heartbeat", agent=agent, now=now))
+
+
+def decommission(db: Database, agent: UUID, now: datetime | None = None) -> models.Agent:
+    """Takes the agent out of service; a claim it holds goes back to the board."""
+    return models.Agent.from_row(db.one("agent_decommission", agent=agent, now=now))
+
+
+def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000) -> list[models.Agent]:
+    rows = db.all("agents_list", team=team, all=include_decommissioned, limit=limit)
+    return [models.Agent.from_row(r) for r in rows]

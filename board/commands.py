@@ -1,0 +1,390 @@
+"""The board's commands: migrate, db, agents, submit, board, show, vote, comment, task, hormones.
+
+Each opens the board (embedded PostgreSQL when no URL is set), does one thing and prints a Rich
+table or, with ``--json``, JSON for programs. Errors are BoardErrors, printed by the root handler.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from phoenix_board.board import (
+    agents,
+    comments,
+    embedded,
+    errors,
+    hormones,
+    lifecycle,
+    migrate,
+    models,
+    ranking,
+    render,
+    trust,
+    votes,
+)
+from phoenix_board.board.session import open_board
+from phoenix_board.board.settings import Settings
+
+agents_app = typer.Typer(help="Register, list, show and decommission agents.", no_args_is_help=True)
+task_app = typer.Typer(help="Move a task through its lifecycle by hand (what agents do).", no_args_is_help=True)
+db_app = typer.Typer(help="The embedded PostgreSQL (used when PHOENIX_DATABASE_URL is unset).", no_args_is_help=True)
+hormones_app = typer.Typer(help="Agents' hormone levels.", no_args_is_help=True)
+
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+AgentOpt = typer.Option(..., "--agent", "-a", help="Acting agent: codename or id.")
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's settings error is many lines; keep the first that matters
+        raise errors.InvalidInput(f"configuration: {models.describe(exc) if hasattr(exc, 'errors') else exc}") from None
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(render.dumps(value))
+
+
+def _json_arg(text: str | None, what: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise errors.InvalidInput(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _vote_value(direction: str) -> int:
+    table = {"up": 1, "+1": 1, "1": 1, "down": -1, "-1": -1, "retract": 0, "0": 0}
+    if direction not in table:
+        raise errors.InvalidInput(f"vote must be up, down, retract, +1, -1 or 0, not {direction[:20]!r}")
+    return table[direction]
+
+
+# --- migrate and db ------------------------------------------------------------------------
+
+
+def migrate_cmd(status: bool = typer.Option(False, "--status", help="Show applied and pending migrations only.")) -> None:
+    """Create or update the board's schema (safe to run from many processes at once)."""
+    s = settings()
+    with embedded.database_url(s) as url:
+        if status:
+            _print_json(migrate.status(url))
+            return
+        report = migrate.migrate(url)
+    if report.changed:
+        for name in report.migrations:
+            render.console.print(f"applied migration {name}")
+        render.console.print(f"applied {len(report.functions)} function file(s)")
+    else:
+        render.console.print("schema is up to date")
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL and leave it running (commands then skip the start-up)."""
+    s = settings()
+    if s.database_url:
+        raise errors.Conflict("PHOENIX_DATABASE_URL is set, so there is no embedded server to start")
+    with embedded.database_url(s, keep_running=True) as url:
+        migrate.migrate(url)
+        typer.echo(url)
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    embedded.EmbeddedPostgres(settings().data_dir).stop()
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Whether the embedded PostgreSQL is running, and where its data is."""
+    server = embedded.EmbeddedPostgres(settings().data_dir)
+    typer.echo(f"{'running' if server.running() else 'stopped'}: {server.pgdata}")
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+@agents_app.command("register")
+def agents_register(
+    codename: str = typer.Argument(..., help="Stable name; registering it again re-attaches."),
+    team: str = typer.Option(..., "--team", "-t"),
+    role: str = typer.Option("worker", "--role"),
+    specialization: list[str] = typer.Option([], "--specialization", "-s", help="Repeat for several."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Register an agent (or re-attach to the one with this codename)."""
+    with open_board(settings(), max_size=1) as db:
+        agent, created = agents.register(db, {"codename": codename, "team": team, "role": role,
+                                               "specialization": specialization})
+    if as_json:
+        _print_json({**agent.model_dump(mode="json"), "created": created})
+    else:
+        render.console.print(f"{'registered' if created else 're-attached'} {agent.codename} ({agent.id}) on {agent.team}")
+
+
+@agents_app.command("list")
+def agents_list(
+    team: Optional[str] = typer.Option(None, "--team", "-t"),
+    all_: bool = typer.Option(False, "--all", help="Include decommissioned agents."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List agents with their hormones, trust and counters."""
+    with open_board(settings(), max_size=1) as db:
+        found = agents.list_agents(db, team=team, include_decommissioned=all_)
+    if as_json:
+        _print_json([a.model_dump(mode="json") for a in found])
+    else:
+        render.console.print(render.agents_table(found))
+
+
+@agents_app.command("show")
+def agents_show(agent: str = typer.Argument(..., help="Codename or id."), as_json: bool = JsonOpt) -> None:
+    """One agent, with the interactions that moved its trust and hormones."""
+    with open_board(settings(), max_size=1) as db:
+        found = agents.get(db, agent)
+        history = trust.history(db, found.id)
+    if as_json:
+        _print_json({**found.model_dump(mode="json"), "interactions": history})
+        return
+    render.console.print(render.agents_table([found]))
+    for i in history:
+        who = i["from_codename"] or "board"
+        render.console.print(f"  {i['at']:%H:%M:%S} {i['interaction_type']} from {who}: trust {i['trust_delta']:+.4f}")
+
+
+@agents_app.command("decommission")
+def agents_decommission(agent: str = typer.Argument(..., help="Codename or id.")) -> None:
+    """Take an agent out of service; a claim it holds goes back to the board."""
+    with open_board(settings(), max_size=1) as db:
+        found = agents.decommission(db, agents.resolve(db, agent))
+    render.console.print(f"decommissioned {found.codename}")
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+def submit(
+    title: Optional[str] = typer.Option(None, "--title"),
+    team: Optional[str] = typer.Option(None, "--team", "-t"),
+    description: Optional[str] = typer.Option(None, "--description", "-d"),
+    category: Optional[str] = typer.Option(None, "--category", "-c"),
+    priority: Optional[int] = typer.Option(None, "--priority", "-p", help="1 (low) to 10 (high); default 5."),
+    size: Optional[int] = typer.Option(None, "--size", help="fibonacci_size: 1, 2, 3, 5, 8, 13 or 21."),
+    payload: Optional[str] = typer.Option(None, "--payload", help="JSON object for the handler."),
+    depends_on: list[str] = typer.Option([], "--depends-on", help="Task id; repeat for several."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="+30m, +2h, +1d or ISO 8601 with zone."),
+    reward: Optional[float] = typer.Option(None, "--reward", help="dopamine_reward, 0 to 10."),
+    max_attempts: Optional[int] = typer.Option(None, "--max-attempts"),
+    review_quorum: Optional[int] = typer.Option(None, "--review-quorum", help="Peer verdicts needed; 0: no review."),
+    created_by: Optional[str] = typer.Option(None, "--created-by", help="Author agent: codename or id."),
+    key: Optional[str] = typer.Option(None, "--key", help="Idempotency key: submitting it again returns the same task."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="JSON file with the task's fields; flags override it."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Submit a task to the board."""
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise errors.InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise errors.InvalidInput(f"{file} is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise errors.InvalidInput(f"{file} must hold one JSON object with the task's fields")
+        data.update(loaded)
+    flags = {"title": title, "team": team, "description": description, "category": category, "priority": priority,
+             "fibonacci_size": size, "payload": _json_arg(payload, "--payload"), "dopamine_reward": reward,
+             "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
+    data.update({k: v for k, v in flags.items() if v is not None})
+    if depends_on:
+        data["depends_on"] = [models.uuid_arg(d, "--depends-on") for d in depends_on]
+    if deadline is not None:
+        data["deadline"] = render.parse_when(deadline)
+    author = created_by if created_by is not None else data.pop("created_by", None)
+    data.pop("created_by", None)
+    spec = models.parse(models.TaskSubmit, data)  # all checks that need no database, before opening it
+    with open_board(settings(), max_size=1) as db:
+        if author is not None:
+            spec = spec.model_copy(update={"created_by": agents.resolve(db, author)})
+        task, created = lifecycle.submit(db, spec)
+    if as_json:
+        _print_json({**task.model_dump(mode="json"), "created": created})
+    else:
+        render.console.print(f"{'submitted' if created else 'already submitted'} {task.id} ({task.title}) on {task.team}")
+
+
+def board(
+    sort: ranking.Sort = typer.Option(ranking.Sort.HOT, "--sort", "-s"),
+    team: Optional[str] = typer.Option(None, "--team", "-t"),
+    status: list[models.TaskStatus] = typer.Option([], "--status", help="Repeat for several."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=500),
+    cursor: Optional[str] = typer.Option(None, "--cursor", help="The next-page cursor a previous page printed."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the board's tasks in one of Lemmy's sorts, a page at a time."""
+    with open_board(settings(), max_size=1) as db:
+        rows, nxt = ranking.page(db, sort, team=team, statuses=[s.value for s in status] or None, limit=limit, cursor=cursor)
+    if as_json:
+        _print_json({"tasks": rows, "next_cursor": nxt})
+        return
+    render.console.print(render.board_table(rows, sort.value))
+    if nxt:
+        render.console.print(f"next page: --cursor {nxt}")
+
+
+def show(task: str = typer.Argument(..., help="Task id."), as_json: bool = JsonOpt) -> None:
+    """One task with its votes, reviews, comments and history."""
+    task_id = models.uuid_arg(task, "task")
+    with open_board(settings(), max_size=1) as db:
+        found = lifecycle.get(db, task_id)
+        parts = (votes.votes_for(db, task_id), votes.reviews_for(db, task_id), comments.thread(db, task_id),
+                 lifecycle.events(db, task_id))
+    if as_json:
+        _print_json({"task": found.model_dump(mode="json"), "votes": parts[0], "reviews": parts[1],
+                     "comments": parts[2], "events": parts[3]})
+    else:
+        render.console.print(render.task_view(found, *parts))
+
+
+def vote(
+    task: str = typer.Argument(..., help="Task id."),
+    direction: str = typer.Argument(..., help="up, down or retract (also +1, -1, 0; write -- -1 for -1)."),
+    agent: str = AgentOpt,
+    reason: Optional[str] = typer.Option(None, "--reason"),
+    comment: bool = typer.Option(False, "--comment", help="TASK is a comment id: vote on the comment."),
+) -> None:
+    """Vote on a task (or, with --comment, on a comment)."""
+    value = _vote_value(direction)
+    target = models.uuid_arg(task, "comment" if comment else "task")
+    with open_board(settings(), max_size=1) as db:
+        who = agents.resolve(db, agent)
+        if comment:
+            row = votes.comment_vote(db, target, who, value)
+        else:
+            row = votes.vote(db, target, who, value, reason)
+    render.console.print(f"{'comment' if comment else 'task'} {row['id']}: +{row['upvotes']} -{row['downvotes']}")
+
+
+def comment(
+    task: str = typer.Argument(..., help="Task id."),
+    content: str = typer.Argument(..., help="The comment."),
+    agent: str = AgentOpt,
+    reply_to: Optional[str] = typer.Option(None, "--reply-to", help="Parent comment id."),
+) -> None:
+    """Comment on a task, or reply to a comment."""
+    task_id = models.uuid_arg(task, "task")
+    parent = models.uuid_arg(reply_to, "--reply-to") if reply_to else None
+    with open_board(settings(), max_size=1) as db:
+        row = comments.add(db, task_id, agents.resolve(db, agent), content, parent)
+    render.console.print(f"comment {row['id']} on task {task_id}")
+
+
+@task_app.command("claim")
+def task_claim(agent: str = AgentOpt, lease: Optional[float] = typer.Option(None, "--lease", help="Seconds."),
+               as_json: bool = JsonOpt) -> None:
+    """Claim the next task in the claim order for this agent."""
+    s = settings()
+    with open_board(s, max_size=1) as db:
+        task = lifecycle.claim(db, agents.resolve(db, agent), lease or s.lease_seconds)
+    if task is None:
+        render.console.print("nothing to claim")
+        raise typer.Exit(3)
+    if as_json:
+        _print_json(task.model_dump(mode="json"))
+    else:
+        render.console.print(f"claimed {task.id} ({task.title}), attempt {task.attempt}, lease until {task.lease_expires_at:%H:%M:%S}")
+
+
+@task_app.command("start")
+def task_start(task: str, agent: str = AgentOpt, attempt: int = typer.Option(..., "--attempt")) -> None:
+    """Mark a claimed task as started."""
+    s = settings()
+    with open_board(s, max_size=1) as db:
+        done = lifecycle.start(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt, s.lease_seconds)
+    render.console.print(f"task {done.id} is {done.status.value}")
+
+
+@task_app.command("renew")
+def task_renew(task: str, agent: str = AgentOpt, attempt: int = typer.Option(..., "--attempt")) -> None:
+    """Renew the lease of a claim."""
+    s = settings()
+    with open_board(s, max_size=1) as db:
+        done = lifecycle.renew(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt, s.lease_seconds)
+    render.console.print(f"task {done.id}: lease until {done.lease_expires_at:%H:%M:%S}")
+
+
+@task_app.command("result")
+def task_result(
+    task: str,
+    agent: str = AgentOpt,
+    attempt: int = typer.Option(..., "--attempt"),
+    output: Optional[str] = typer.Option(None, "--output", help="JSON."),
+    quality: Optional[float] = typer.Option(None, "--quality", help="0 to 1."),
+) -> None:
+    """Submit the result of a claim: the task completes, or goes to review."""
+    with open_board(settings(), max_size=1) as db:
+        done = lifecycle.result(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt,
+                                _json_arg(output, "--output"), quality)
+    render.console.print(f"task {done.id} is {done.status.value}")
+
+
+@task_app.command("fail")
+def task_fail(task: str, agent: str = AgentOpt, attempt: int = typer.Option(..., "--attempt"),
+              reason: str = typer.Option(..., "--reason")) -> None:
+    """Report a failed attempt: the task retries after a backoff, or fails for good."""
+    with open_board(settings(), max_size=1) as db:
+        done = lifecycle.fail(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt, reason)
+    render.console.print(f"task {done.id} is {done.status.value}" + (
+        f", retry from {done.available_at:%H:%M:%S}" if done.status == models.TaskStatus.OPEN else ""))
+
+
+@task_app.command("review")
+def task_review(task: str, agent: str = AgentOpt,
+                verdict: str = typer.Option(..., "--verdict", help="approve or reject."),
+                reason: Optional[str] = typer.Option(None, "--reason")) -> None:
+    """A peer's verdict on a task in review."""
+    value = {"approve": 1, "reject": -1}.get(verdict)
+    if value is None:
+        raise errors.InvalidInput(f"verdict must be approve or reject, not {verdict[:20]!r}")
+    with open_board(settings(), max_size=1) as db:
+        done, decided = lifecycle.review(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), value, reason)
+    render.console.print(f"task {done.id} is {done.status.value}" + (f" ({decided})" if decided else ""))
+
+
+@task_app.command("release-expired")
+def task_release_expired() -> None:
+    """Return expired claims to the board (the beat does this periodically)."""
+    with open_board(settings(), max_size=1) as db:
+        released = lifecycle.release_expired(db)
+    render.console.print(f"released {len(released)} expired claim(s)")
+
+
+@hormones_app.command("decay")
+def hormones_decay(half_life: Optional[float] = typer.Option(None, "--half-life", help="Seconds.")) -> None:
+    """Decay every agent's hormones toward baseline up to now (the beat does this periodically)."""
+    s = settings()
+    with open_board(s, max_size=1) as db:
+        n = hormones.decay_all(db, half_life or s.hormone_half_life_seconds)
+    render.console.print(f"decayed {n} agent(s)")
+
+
+def mount(app: typer.Typer) -> None:
+    """Adds the board's commands to the root command."""
+    app.command("migrate")(migrate_cmd)
+    app.command("submit")(submit)
+    app.command("board")(board)
+    app.command("show")(show)
+    app.command("vote")(vote)
+    app.command("comment")(comment)
+    app.add_typer(agents_app, name="agents")
+    app.add_typer(task_app, name="task")
+    app.add_typer(hormones_app, name="hormones")
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,23 @@
+"""Threaded comments on tasks. A reply names its parent, which must belong to the same task;
+threads nest at most ``constants.COMMENT_DEPTH_MAX`` levels. Commenting bumps the task's
+comment count and its "active" rank (Lemmy's active sort)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from phoenix_board.board import models
+from phoenix_board.board.db import Database
+
+
+def add(db: Database, task: UUID, agent: UUID, content: str, parent: UUID | None = None,
+        now: datetime | None = None) -> dict[str, Any]:
+    c = models.parse(models.Comment, {"content": content, "parent": parent})
+    return db.one("comment_add", task=task, agent=agent, parent=c.parent, content=c.content, now=now)
+
+
+def thread(db: Database, task: UUID) -> list[dict[str, Any]]:
+    """The task's comments in reading order, each with its depth."""
+    return db.all("comments_for", task=task)

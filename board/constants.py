@@ -1,0 +1,93 @@
+"""Every number a board formula uses, with its unit and the README section that explains it.
+
+SQL formulas read these through generated immutable functions ``phoenix.k_<name>()`` (see
+``migrate.constants_sql``), so this module is the one place to change a number; ``phoenix-board
+migrate`` re-applies them.
+"""
+
+from __future__ import annotations
+
+# --- Leases and retries (README "Task lifecycle") -------------------------------------------
+LEASE_SECONDS = 30.0  # s; a claim's lease, renewed by the claimant while it works
+RETRY_BACKOFF_BASE_SECONDS = 5.0  # s; wait before attempt n+1 is base * 2^(n-1) ...
+RETRY_BACKOFF_MAX_SECONDS = 600.0  # s; ... capped here
+DEFAULT_MAX_ATTEMPTS = 3
+
+# --- Claim order (README "Claim order") -------------------------------------------------------
+PRIORITY_STEP_SECONDS = 600.0  # s; each priority step above 5 moves a task this far ahead
+HOT_BOOST_SECONDS = 3600.0  # s per unit of hot score
+HOT_BOOST_CAP = 1.0  # hot score counted at most this much, so the boost is bounded
+DEADLINE_LEAD_SECONDS = 3600.0  # s; a task becomes "due" this long before its deadline
+
+# --- Hormones (README "Hormones") -----------------------------------------------------------
+BASELINE_DOPAMINE = 1.0  # seed baselines
+BASELINE_OXYTOCIN = 1.0
+BASELINE_ADRENALINE = 1.0
+BASELINE_CORTISOL = 0.3
+HORMONE_MIN = 0.0
+HORMONE_MAX = 5.0
+HORMONE_HALF_LIFE_SECONDS = 600.0  # s; decay toward baseline; PHOENIX_HORMONE_HALF_LIFE_SECONDS
+DOPAMINE_PER_COMPLETION = 0.5  # x task.dopamine_reward x quality
+CORTISOL_RELIEF_PER_COMPLETION = 0.1
+CORTISOL_PER_FAILURE = 0.4  # failure, reopen after review, expired lease
+DOPAMINE_LOSS_PER_FAILURE = 0.2
+OXYTOCIN_PER_UPVOTE = 0.1  # to the task's author
+CORTISOL_PER_DOWNVOTE = 0.05  # to the task's author
+OXYTOCIN_PER_APPROVAL = 0.2  # review verdict +1, to the executor
+CORTISOL_PER_REJECTION = 0.2  # review verdict -1, to the executor
+ADRENALINE_PER_URGENT_CLAIM = 0.5  # x urgency in [0, 1], urgency = 1 - time_left / DEADLINE_LEAD
+# Stress caps the task size an agent claims (README "Hormones change behaviour").
+STRESS_CORTISOL_MEDIUM = 0.8  # cortisol at or above: takes tasks of fibonacci_size <= 5
+STRESS_CORTISOL_HIGH = 1.5  # cortisol at or above: takes tasks of fibonacci_size <= 2
+STRESS_SIZE_MEDIUM = 5
+STRESS_SIZE_HIGH = 2
+
+# --- Trust: beta reputation with forgetting (README "Trust") --------------------------------
+TRUST_FORGETTING = 0.98  # lambda: old evidence is multiplied by this at each new rating
+TRUST_OUTCOME_WEIGHT = 1.0  # weight of a task outcome (completion quality, failure)
+TRUST_CONSENSUS_WEIGHT = 0.5  # weight of agreeing / disagreeing with a review's consensus
+
+# --- Limits (README "Limits") ---------------------------------------------------------------
+TITLE_MAX = 200  # characters
+DESCRIPTION_MAX = 10_000  # characters
+COMMENT_MAX = 10_000  # characters
+COMMENT_DEPTH_MAX = 8  # a top-level comment has depth 0
+PAYLOAD_MAX_BYTES = 65_536  # JSON payload / output, serialised
+DEPENDS_ON_MAX = 50
+REVIEW_QUORUM_MAX = 15
+PAGE_SIZE_MAX = 500
+FIBONACCI_SIZES = (1, 2, 3, 5, 8, 13, 21)
+
+# Names exported to SQL as phoenix.k_<lower name>() (numbers only).
+SQL_EXPORTS = (
+    "RETRY_BACKOFF_BASE_SECONDS",
+    "RETRY_BACKOFF_MAX_SECONDS",
+    "PRIORITY_STEP_SECONDS",
+    "HOT_BOOST_SECONDS",
+    "HOT_BOOST_CAP",
+    "DEADLINE_LEAD_SECONDS",
+    "BASELINE_DOPAMINE",
+    "BASELINE_OXYTOCIN",
+    "BASELINE_ADRENALINE",
+    "BASELINE_CORTISOL",
+    "HORMONE_MIN",
+    "HORMONE_MAX",
+    "DOPAMINE_PER_COMPLETION",
+    "CORTISOL_RELIEF_PER_COMPLETION",
+    "CORTISOL_PER_FAILURE",
+    "DOPAMINE_LOSS_PER_FAILURE",
+    "OXYTOCIN_PER_UPVOTE",
+    "CORTISOL_PER_DOWNVOTE",
+    "OXYTOCIN_PER_APPROVAL",
+    "CORTISOL_PER_REJECTION",
+    "ADRENALINE_PER_URGENT_CLAIM",
+    "STRESS_CORTISOL_MEDIUM",
+    "STRESS_CORTISOL_HIGH",
+    "STRESS_SIZE_MEDIUM",
+    "STRESS_SIZE_HIGH",
+    "TRUST_FORGETTING",
+    "TRUST_OUTCOME_WEIGHT",
+    "TRUST_CONSENSUS_WEIGHT",
+    "COMMENT_DEPTH_MAX",
+    "DEPENDS_ON_MAX",
+)

@@ -1,0 +1,182 @@
+"""The connection pool, named queries from ``sql/queries`` and the one place that turns database
+errors into :mod:`errors`.
+
+Statements are run by name (``db.one("task_claim", agent=..., lease=..., now=None)``), never
+assembled from text, except the board listing that ``ranking.py`` composes from fixed pieces.
+Connections are in autocommit: every board operation is a single call of a SQL function, so it
+is its own transaction and costs one round trip. ``transaction()`` is there for the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from phoenix_board.board import errors
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
+_RETRIES = 3
+
+
+@functools.cache
+def queries() -> dict[str, str]:
+    """Every named statement in sql/queries/*.sql, by name."""
+    found: dict[str, str] = {}
+    for entry in sorted(resources.files("phoenix_board.sql").joinpath("queries").iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        text = entry.read_text(encoding="utf-8")
+        parts = _NAME.split(text)
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in found:
+                raise RuntimeError(f"query {name} is defined twice (second time in {entry.name})")
+            found[name] = body.strip()
+    return found
+
+
+# Messages for constraints, so that the last line of defence still speaks plainly.
+_CONSTRAINTS = {
+    "agents_codename_key": (errors.Conflict, "an agent with this codename already exists"),
+    "agents_codename_format": (errors.InvalidInput, "codename must be 1-100 letters, digits or _.:@- and start with a letter or digit"),
+    "teams_name_format": (errors.InvalidInput, "team name must be lowercase letters, digits and _ (max 63)"),
+    "tasks_title_length": (errors.InvalidInput, "title must be 1-200 characters"),
+    "tasks_description_length": (errors.InvalidInput, "description must be at most 10000 characters"),
+    "tasks_category_format": (errors.InvalidInput, "category must be lowercase letters, digits and _.- (max 63)"),
+    "tasks_priority_range": (errors.InvalidInput, "priority must be between 1 and 10"),
+    "tasks_fibonacci_size": (errors.InvalidInput, "fibonacci_size must be one of 1, 2, 3, 5, 8, 13, 21"),
+    "tasks_quality_range": (errors.InvalidInput, "quality must be between 0 and 1"),
+    "tasks_review_quorum_range": (errors.InvalidInput, "review_quorum must be between 0 and 15"),
+    "tasks_max_attempts_range": (errors.InvalidInput, "max_attempts must be between 1 and 100"),
+    "tasks_dopamine_reward_range": (errors.InvalidInput, "dopamine_reward must be between 0 and 10"),
+    "task_comments_content_length": (errors.InvalidInput, "comment must be 1-10000 characters"),
+}
+_FK_DETAIL = re.compile(r'Key \((\w+)\)=\((.*)\) is not present in table "(\w+)"')
+
+
+def translate(exc: psycopg.Error) -> errors.BoardError:
+    """The BoardError for a database error: by SQLSTATE, then by constraint name."""
+    state = exc.sqlstate or ""
+    diag = exc.diag
+    primary = diag.message_primary or str(exc).splitlines()[0]
+    if state in errors.BY_SQLSTATE:
+        return errors.BY_SQLSTATE[state](primary)
+    constraint = diag.constraint_name or ""
+    if constraint in _CONSTRAINTS:
+        kind, message = _CONSTRAINTS[constraint]
+        return kind(message)
+    if isinstance(exc, pg_errors.ForeignKeyViolation):
+        match = _FK_DETAIL.search(diag.message_detail or "")
+        if match:
+            column, value, table = match.groups()
+            what = {"teams": "team", "agents": "agent", "tasks": "task"}.get(table, table)
+            return errors.NotFound(f"{what} {value} not found ({column})")
+        return errors.NotFound(primary)
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return errors.Conflict(primary)
+    if state.startswith("22") or state.startswith("23"):
+        # data exceptions (bad uuid text, out of range, invalid JSON) and other constraint breaks
+        return errors.InvalidInput(primary)
+    if isinstance(exc, psycopg.OperationalError):
+        return errors.Unavailable(f"PostgreSQL is unavailable: {primary}")
+    return errors.BoardError(f"database error {state}: {primary}")
+
+
+class Database:
+    """A pool of autocommit connections and the named queries."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board") -> None:
+        self.url = url
+        self.pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": name},
+            name=name,
+            open=False,
+        )
+
+    def open(self, wait: bool = True, timeout: float = 10.0) -> Database:
+        try:
+            self.pool.open(wait=wait, timeout=timeout)
+        except Exception as exc:  # PoolTimeout hides the connection error; say what we tried
+            raise errors.Unavailable(f"cannot connect to PostgreSQL at {redact(self.url)}: {exc}") from exc
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> Database:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        """A connection inside one transaction; database errors leave as BoardError."""
+        with self.pool.connection() as conn:
+            try:
+                with conn.transaction():
+                    yield conn
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+
+    def _run(self, name: str, params: Mapping[str, Any], fetch: str) -> Any:
+        sql = queries()[name]
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self.pool.connection() as conn:
+                    cur = conn.execute(sql, params)
+                    if fetch == "one":
+                        return cur.fetchone()
+                    if fetch == "all":
+                        return cur.fetchall()
+                    return cur.rowcount
+            except psycopg.Error as exc:
+                if exc.sqlstate in _RETRYABLE and attempt < _RETRIES:
+                    log.warning("query %s: %s; retrying (%d/%d)", name, exc.sqlstate, attempt, _RETRIES)
+                    time.sleep(0.01 * 2**attempt)
+                    continue
+                raise translate(exc) from exc
+        raise AssertionError("unreachable")
+
+    def one(self, name: str, **params: Any) -> dict[str, Any] | None:
+        return self._run(name, params, "one")
+
+    def all(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        return self._run(name, params, "all")
+
+    def execute(self, name: str, **params: Any) -> int:
+        return self._run(name, params, "none")
+
+    def fetch_sql(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Runs a statement composed by ranking.py (the one composed query)."""
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(statement, params or {}).fetchall()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

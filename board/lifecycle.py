@@ -1,0 +1,120 @@
+"""Task transitions: submit, claim, renew, start, result, review, fail, release expired.
+
+::
+
+    open --claim--> claimed --start--> in_progress --result--> review --consensus +--> complete
+      ^                |                    |                       |
+      +--lease expired-+-----fail (attempts left)-------------------+--consensus - (reopen)
+                               fail (no attempts left) --> failed
+
+Each transition is one call of a SQL function (``sql/functions``), so it is one transaction and
+one round trip, and writes its ``task_events`` row and the agent's counters, hormones and trust
+in that same transaction. Every transition made by a claimant names the attempt it claimed: the
+attempt number is a fencing token, and a late call for an attempt that is no longer current
+raises :class:`errors.StaleClaim` and changes nothing. ``result`` also accepts a task that was
+claimed but never started.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from phoenix_board.board import constants, errors, models
+from phoenix_board.board.db import Database
+
+
+def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime | None = None) -> tuple[models.Task, bool]:
+    """Creates a task; with an idempotency key already used, returns that task. -> (task, created)"""
+    spec = models.parse(models.TaskSubmit, data)
+    row = db.one(
+        "task_submit",
+        title=spec.title,
+        description=spec.description,
+        category=spec.category,
+        payload=Jsonb(spec.payload),
+        priority=spec.priority,
+        team=spec.team,
+        created_by=spec.created_by,
+        dopamine_reward=spec.dopamine_reward,
+        max_attempts=spec.max_attempts,
+        review_quorum=spec.review_quorum,
+        depends_on=list(spec.depends_on),
+        deadline=spec.deadline,
+        fibonacci_size=spec.fibonacci_size,
+        idempotency_key=spec.idempotency_key,
+        now=now,
+    )
+    return models.Task.from_row(row), bool(row["created"])
+
+
+def claim(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS, now: datetime | None = None) -> models.Task | None:
+    """The next task in the claim order for this agent, claimed; None when nothing is claimable."""
+    row = db.one("task_claim", agent=agent, lease=_lease(lease_seconds), now=now)
+    return models.Task.from_row(row) if row else None
+
+
+def renew(db: Database, task: UUID, agent: UUID, attempt: int, lease_seconds: float = constants.LEASE_SECONDS,
+          now: datetime | None = None) -> models.Task:
+    return models.Task.from_row(
+        db.one("task_renew", task=task, agent=agent, attempt=attempt, lease=_lease(lease_seconds), now=now)
+    )
+
+
+def start(db: Database, task: UUID, agent: UUID, attempt: int, lease_seconds: float = constants.LEASE_SECONDS,
+          now: datetime | None = None) -> models.Task:
+    return models.Task.from_row(
+        db.one("task_start", task=task, agent=agent, attempt=attempt, lease=_lease(lease_seconds), now=now)
+    )
+
+
+def result(db: Database, task: UUID, agent: UUID, attempt: int, output: Any = None, quality: float | None = None,
+           now: datetime | None = None) -> models.Task:
+    """Submits the claimant's result: the task completes, or waits in review when it has a quorum."""
+    res = models.parse(models.Result, {"output": {} if output is None else output, "quality": quality})
+    return models.Task.from_row(
+        db.one("task_result", task=task, agent=agent, attempt=attempt, output=Jsonb(res.output),
+               quality=res.quality, now=now)
+    )
+
+
+def fail(db: Database, task: UUID, agent: UUID, attempt: int, reason: str, now: datetime | None = None) -> models.Task:
+    """The claimant failed: the task retries after a backoff, or fails for good at max_attempts."""
+    why = models.parse(models.Reason, {"reason": reason})
+    return models.Task.from_row(db.one("task_fail", task=task, agent=agent, attempt=attempt, reason=why.reason, now=now))
+
+
+def review(db: Database, task: UUID, agent: UUID, verdict: int, reason: str | None = None,
+           now: datetime | None = None) -> tuple[models.Task, str | None]:
+    """A peer's verdict (+1 / -1) on the attempt in review. -> (task, 'approved' | 'rejected' | None)"""
+    if verdict not in (-1, 1):
+        raise errors.InvalidInput(f"verdict must be +1 or -1, not {verdict}")
+    vote = models.parse(models.Vote, {"value": verdict, "reason": reason})
+    row = db.one("task_review", task=task, agent=agent, verdict=vote.value, reason=vote.reason, now=now)
+    return models.Task.from_row(row), row["decided"]
+
+
+def release_expired(db: Database, now: datetime | None = None, limit: int = 1000) -> list[models.Task]:
+    """Returns expired claims to the board (one batch of at most ``limit``); the beat calls this."""
+    return [models.Task.from_row(r) for r in db.all("task_release_expired", now=now, limit=limit)]
+
+
+def get(db: Database, task: UUID | str) -> models.Task:
+    task_id = models.uuid_arg(task, "task")
+    row = db.one("task_get", task=task_id)
+    if row is None:
+        raise errors.NotFound(f"task {task_id} not found")
+    return models.Task.from_row(row)
+
+
+def events(db: Database, task: UUID) -> list[dict[str, Any]]:
+    return db.all("task_events_for", task=task)
+
+
+def _lease(seconds: float) -> float:
+    if not 0 < seconds <= 86_400:
+        raise errors.InvalidInput(f"lease must be between 0 and 86400 seconds, not {seconds}")
+    return float(seconds)

@@ -1,0 +1,124 @@
+"""Rich rendering for the board's commands, and the relative times people type and read."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from phoenix_board.board import errors, models
+
+console = Console()
+_RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """``+30m``, ``+2h``, ``+1d`` from now, or an ISO 8601 time with a zone."""
+    now = now or datetime.now(UTC)
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return now + timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.InvalidInput(f"time {text[:40]!r} is neither +N[s|m|h|d] nor ISO 8601 (2026-12-01T12:00:00Z)") from None
+    if value.tzinfo is None:
+        raise errors.InvalidInput(f"time {text[:40]!r} has no time zone; add Z or +01:00")
+    return value
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    """A short relative time: ``12s ago``, ``in 5m``, ``3d ago``; ``-`` for none."""
+    if when is None:
+        return "-"
+    now = now or datetime.now(UTC)
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        text = f"{int(seconds)}s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, indent=2, sort_keys=True)
+
+
+def board_table(rows: list[dict[str, Any]], sort: str) -> Table:
+    table = Table(title=f"board ({sort})", title_justify="left")
+    for name, justify in (("id", "left"), ("title", "left"), ("team", "left"), ("status", "left"),
+                          ("pri", "right"), ("size", "right"), ("score", "right"), ("hot", "right"),
+                          ("comments", "right"), ("age", "right")):
+        table.add_column(name, justify=justify, no_wrap=name in ("id", "status"))
+    for r in rows:
+        table.add_row(str(r["id"])[:8], r["title"][:60], r["team"], r["status"], str(r["priority"]),
+                      str(r["fibonacci_size"]), f"{r['score']:+d}", f"{r['hot_score']:.4f}",
+                      str(r["comment_count"]), ago(r["created_at"]))
+    return table
+
+
+def task_view(task: models.Task, votes: list[dict[str, Any]], reviews: list[dict[str, Any]],
+              thread: list[dict[str, Any]], events: list[dict[str, Any]]) -> Tree:
+    tree = Tree(f"[bold]{task.title}[/bold]  [dim]{task.id}[/dim]")
+    tree.add(f"status {task.status.value}, attempt {task.attempt}/{task.max_attempts}, team {task.team}, "
+             f"category {task.category}, priority {task.priority}, size {task.fibonacci_size}")
+    tree.add(f"votes +{task.upvotes} -{task.downvotes} (score {task.score:+d}), hot {task.hot_score:.4f}, "
+             f"controversy {task.controversy:.3f}")
+    if task.assigned_to:
+        tree.add(f"assigned to {task.assigned_to}, lease expires {ago(task.lease_expires_at)}")
+    if task.deadline:
+        tree.add(f"deadline {task.deadline.isoformat()} ({ago(task.deadline)})")
+    if task.depends_on:
+        tree.add(f"depends on {', '.join(str(d)[:8] for d in task.depends_on)} ({task.pending_deps} unfinished)")
+    if task.blocks:
+        tree.add(f"blocks {', '.join(str(b)[:8] for b in task.blocks)}")
+    if task.description:
+        tree.add(task.description[:500])
+    if task.output is not None:
+        tree.add(f"output (quality {task.quality_score}): {json.dumps(task.output)[:300]}")
+    if task.last_error:
+        tree.add(f"[red]last error:[/red] {task.last_error}")
+    if votes:
+        branch = tree.add(f"votes ({len(votes)})")
+        for v in votes:
+            branch.add(f"{'+1' if v['vote'] > 0 else '-1'} {v['codename']} {ago(v['at'])}" + (f": {v['reason']}" if v["reason"] else ""))
+    if reviews:
+        branch = tree.add(f"reviews ({len(reviews)})")
+        for r in reviews:
+            branch.add(f"attempt {r['attempt']}: {'approve' if r['verdict'] > 0 else 'reject'} by {r['codename']} "
+                       f"(weight {r['weight']:.2f})" + (f": {r['reason']}" if r["reason"] else ""))
+    if thread:
+        branch = tree.add(f"comments ({len(thread)})")
+        for c in thread:
+            branch.add(f"{'  ' * c['depth']}{c['codename']} [{c['upvotes'] - c['downvotes']:+d}] "
+                       f"{ago(c['created_at'])} [dim]{str(c['id'])[:8]}[/dim]: {c['content'][:200]}")
+    branch = tree.add(f"events ({len(events)})")
+    for e in events:
+        who = f" by {e['codename']}" if e["codename"] else ""
+        detail = f" {json.dumps(e['detail'])}" if e["detail"] else ""
+        branch.add(f"{e['at']:%Y-%m-%d %H:%M:%S} {e['kind']}{who} (attempt {e['attempt']}){detail}")
+    return tree
+
+
+def agents_table(agents: list[models.Agent]) -> Table:
+    table = Table(title="agents", title_justify="left")
+    for name in ("codename", "team", "dopamine", "oxytocin", "adrenaline", "cortisol", "trust", "done", "failed",
+                 "level", "current task", "heartbeat"):
+        table.add_column(name, justify="left" if name in ("codename", "team", "current task") else "right")
+    for a in agents:
+        h = a.hormone_levels
+        table.add_row(a.codename + (" (decommissioned)" if a.decommissioned_at else ""), a.team,
+                      f"{h.dopamine:.2f}", f"{h.oxytocin:.2f}", f"{h.adrenaline:.2f}", f"{h.cortisol:.2f}",
+                      f"{a.trust_coefficient:.3f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
+                      str(a.current_task)[:8] if a.current_task else "-", ago(a.last_heartbeat))
+    return table

@@ -1,0 +1,21 @@
+"""Opening the board from a command: settings, the database (embedded when no URL is set), the
+schema brought up to date, and a pool. Shared by every part's commands."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from phoenix_board.board import embedded, migrate
+from phoenix_board.board.db import Database
+from phoenix_board.board.settings import Settings
+
+
+@contextlib.contextmanager
+def open_board(settings: Settings, *, max_size: int | None = None, keep_running: bool = False) -> Iterator[Database]:
+    with embedded.database_url(settings, keep_running=keep_running) as url:
+        if settings.auto_migrate:
+            migrate.migrate(url)
+        with Database(url, min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),
+                      max_size=max_size or settings.pool_max_size) as db:
+            yield db

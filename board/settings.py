@@ -1,0 +1,35 @@
+"""Configuration, read once at the edge (the command line, a worker's start) and passed down.
+
+Every field can be set as ``PHOENIX_<NAME>`` in the environment or in a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, PostgresDsn, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from phoenix_board.board import constants
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHOENIX_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".phoenix"), description="Where embedded servers keep their data.")
+    auto_migrate: bool = Field(default=True, description="Apply pending migrations when a command opens the board.")
+    pool_min_size: int = Field(default=1, ge=0, le=100)
+    pool_max_size: int = Field(default=10, ge=1, le=500)
+    lease_seconds: float = Field(default=constants.LEASE_SECONDS, gt=0, le=86_400)
+    hormone_half_life_seconds: float = Field(default=constants.HORMONE_HALF_LIFE_SECONDS, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value:
+            PostgresDsn(value)  # raises a readable error for a malformed URL
+        return value or None

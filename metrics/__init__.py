@@ -1,0 +1,1 @@
+"""Prometheus collectors and exporter (built in the metrics issue)."""

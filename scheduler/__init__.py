@@ -1,0 +1,1 @@
+"""The beat schedule (built in the scheduler issue)."""

@@ -1,0 +1,1 @@
+"""SQL files: migrations/, functions/ and queries/, read through importlib.resources."""

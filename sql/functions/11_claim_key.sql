@@ -1,0 +1,18 @@
+-- The claim order's sort key (README "Claim order"). Agents take open tasks by ascending key.
+-- The key is a point in time: when the task became available, moved earlier by bounded boosts for
+-- priority and hot score, and no later than DEADLINE_LEAD before its deadline. Time advances for
+-- every task alike, so ordering by the key is ordering by waiting time plus boosts; as the boosts
+-- are bounded, a task that has waited longer than the largest boost is ahead of anything newer,
+-- and nothing starves.
+CREATE OR REPLACE FUNCTION phoenix.claim_key(available_at timestamptz, priority integer, hot_score real, deadline timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT least(
+        available_at
+            - make_interval(secs => (priority - 5) * phoenix.k_priority_step_seconds())
+            - make_interval(secs => least(greatest(hot_score, 0), phoenix.k_hot_boost_cap()) * phoenix.k_hot_boost_seconds()),
+        -- a deadline earlier than the task itself cannot move it further than DEADLINE_LEAD ahead
+        greatest(deadline, available_at) - make_interval(secs => phoenix.k_deadline_lead_seconds())
+    )
+$$;

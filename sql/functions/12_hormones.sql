@@ -1,0 +1,36 @@
+-- Hormone arithmetic (README "Hormones"). Levels are the seed's JSONB object of four numbers.
+
+-- levels + delta, each clamped to [HORMONE_MIN, HORMONE_MAX]; keys missing from delta are unchanged.
+CREATE OR REPLACE FUNCTION phoenix.hormones_add(levels jsonb, delta jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_object_agg(h, round(least(phoenix.k_hormone_max(), greatest(phoenix.k_hormone_min(),
+               coalesce((levels ->> h)::float8, 0) + coalesce((delta ->> h)::float8, 0)))::numeric, 6))
+    FROM unnest(ARRAY['dopamine', 'oxytocin', 'adrenaline', 'cortisol']) AS h
+$$;
+
+-- Exponential decay toward the seed's baselines: b + (v - b) * 2^(-elapsed / half_life).
+CREATE OR REPLACE FUNCTION phoenix.hormones_decay(levels jsonb, elapsed_seconds float8, half_life_seconds float8)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT jsonb_object_agg(h, round((b + ((levels ->> h)::float8 - b)
+               * power(2.0::float8, -greatest(elapsed_seconds, 0) / half_life_seconds))::numeric, 6))
+    FROM (VALUES ('dopamine', phoenix.k_baseline_dopamine()),
+                 ('oxytocin', phoenix.k_baseline_oxytocin()),
+                 ('adrenaline', phoenix.k_baseline_adrenaline()),
+                 ('cortisol', phoenix.k_baseline_cortisol())) AS base (h, b)
+$$;
+
+-- Stress limits the size of task an agent takes: a stressed agent takes smaller tasks.
+CREATE OR REPLACE FUNCTION phoenix.stress_size_cap(levels jsonb)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN (levels ->> 'cortisol')::float8 >= phoenix.k_stress_cortisol_high() THEN phoenix.k_stress_size_high()::integer
+        WHEN (levels ->> 'cortisol')::float8 >= phoenix.k_stress_cortisol_medium() THEN phoenix.k_stress_size_medium()::integer
+        ELSE 21
+    END
+$$;

@@ -1,0 +1,28 @@
+-- Performance formulas (README "Performance counters").
+
+-- Level rises at Fibonacci thresholds of completed tasks: 0 -> 1, 1 -> 2, 2 -> 3, 3 -> 4, 5 -> 5, 8 -> 6 ...
+CREATE OR REPLACE FUNCTION phoenix.fibonacci_level(completed integer)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    level integer := 1;
+    a bigint := 1;  -- F(2)
+    b bigint := 2;  -- F(3)
+BEGIN
+    WHILE completed >= a LOOP
+        level := level + 1;
+        SELECT b, a + b INTO a, b;
+    END LOOP;
+    RETURN level;
+END;
+$$;
+
+-- Wait before the next attempt after `attempt` failed: base * 2^(attempt - 1), capped.
+CREATE OR REPLACE FUNCTION phoenix.retry_backoff(attempt integer)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT make_interval(secs => least(phoenix.k_retry_backoff_max_seconds(),
+                                       phoenix.k_retry_backoff_base_seconds() * power(2, greatest(attempt, 1) - 1)))
+$$;

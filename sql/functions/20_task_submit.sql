@@ -1,0 +1,83 @@
+-- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it: a
+-- second submission with the same idempotency key returns the first task unchanged.
+-- Dependencies must already exist and not have failed; since they are fixed at submission and
+-- can only name existing tasks, the dependency graph cannot contain a cycle.
+-- Locks: the dependencies in id order (so a dependency that completes concurrently is counted
+-- exactly once), then the new row.
+CREATE OR REPLACE FUNCTION phoenix.task_submit(
+    p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
+    p_team text, p_created_by uuid, p_dopamine_reward real, p_max_attempts integer,
+    p_review_quorum integer, p_depends_on uuid[], p_deadline timestamptz, p_fibonacci_size integer,
+    p_idempotency_key text, p_now timestamptz DEFAULT NULL,
+    OUT task phoenix.tasks, OUT created boolean)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := coalesce(p_now, now());
+    v_deps uuid[] := ARRAY(SELECT DISTINCT d FROM unnest(coalesce(p_depends_on, '{}')) AS d ORDER BY d);
+    v_found integer;
+    v_pending integer;
+    v_failed uuid;
+    v_missing uuid;
+BEGIN
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT * INTO task FROM phoenix.tasks WHERE idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            created := false;
+            RETURN;
+        END IF;
+    END IF;
+    IF p_created_by IS NOT NULL THEN
+        PERFORM phoenix.agent_active(p_created_by);
+    END IF;
+    IF cardinality(v_deps) > phoenix.k_depends_on_max() THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0',
+            MESSAGE = format('depends_on names %s tasks; the limit is %s', cardinality(v_deps), phoenix.k_depends_on_max()::integer);
+    END IF;
+    IF p_deadline IS NOT NULL AND p_deadline <= v_now THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0',
+            MESSAGE = format('deadline %s is not in the future; give a later deadline or none', p_deadline);
+    END IF;
+
+    SELECT count(*), count(*) FILTER (WHERE t.status <> 'complete'), min(t.id::text) FILTER (WHERE t.status = 'failed')
+      INTO v_found, v_pending, v_failed
+      FROM (SELECT id, status FROM phoenix.tasks WHERE id = ANY (v_deps) ORDER BY id FOR UPDATE) AS t;
+    IF v_found < cardinality(v_deps) THEN
+        SELECT d INTO v_missing FROM unnest(v_deps) AS d
+         WHERE NOT EXISTS (SELECT 1 FROM phoenix.tasks WHERE id = d) LIMIT 1;
+        RAISE EXCEPTION USING ERRCODE = 'PBNF0',
+            MESSAGE = format('depends_on: task %s not found; submit it first', v_missing);
+    END IF;
+    IF v_failed IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('depends_on: task %s has failed, so this task could never run', v_failed);
+    END IF;
+
+    INSERT INTO phoenix.tasks (title, description, category, payload, priority, team, created_by,
+                               dopamine_reward, max_attempts, review_quorum, depends_on, pending_deps,
+                               deadline, fibonacci_size, idempotency_key, created_at, available_at,
+                               last_activity_at, hot_score, active_score, claim_key)
+    VALUES (p_title, coalesce(p_description, ''), coalesce(p_category, 'general'), coalesce(p_payload, '{}'),
+            coalesce(p_priority, 5), p_team, p_created_by, coalesce(p_dopamine_reward, 1.0),
+            coalesce(p_max_attempts, 3), coalesce(p_review_quorum, 0), v_deps, v_pending,
+            p_deadline, coalesce(p_fibonacci_size, 1), p_idempotency_key, v_now, v_now, v_now,
+            phoenix.hot_rank(0, v_now, v_now), phoenix.hot_rank(0, v_now, v_now),
+            phoenix.claim_key(v_now, coalesce(p_priority, 5), phoenix.hot_rank(0, v_now, v_now), p_deadline))
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING * INTO task;
+    IF NOT FOUND THEN
+        -- a concurrent submission with the same key won the race
+        SELECT * INTO task FROM phoenix.tasks WHERE idempotency_key = p_idempotency_key;
+        created := false;
+        RETURN;
+    END IF;
+
+    IF cardinality(v_deps) > 0 THEN
+        UPDATE phoenix.tasks SET blocks = array_append(blocks, task.id) WHERE id = ANY (v_deps);
+    END IF;
+    INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+    VALUES (task.id, 'submitted', p_created_by, 0, v_now,
+            jsonb_build_object('team', task.team, 'pending_deps', v_pending));
+    created := true;
+END;
+$$;

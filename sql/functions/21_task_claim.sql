@@ -1,0 +1,68 @@
+-- Claim the first task in the claim order for this agent (README "Claim order"): open, all
+-- dependencies complete, available, its team, within the size its stress allows. One statement
+-- for the caller; SKIP LOCKED so that concurrent claimers never wait on each other or share a task.
+-- Sets the lease, bumps the attempt (the fencing token) and the agent's current_task together.
+-- Returns no row when nothing is claimable.
+CREATE OR REPLACE FUNCTION phoenix.task_claim(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
+RETURNS SETOF phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := coalesce(p_now, now());
+    a phoenix.agents;
+    t phoenix.tasks;
+    v_urgency float8;
+BEGIN
+    -- the agent row lock serialises this agent's own claims; claims never wait on task locks
+    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);
+    END IF;
+    IF a.decommissioned_at IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0', MESSAGE = format('agent %s is decommissioned', a.codename);
+    END IF;
+    IF a.current_task IS NOT NULL THEN
+        SELECT * INTO t FROM phoenix.tasks
+         WHERE id = a.current_task AND assigned_to = p_agent AND status IN ('claimed', 'in_progress');
+        IF FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+                MESSAGE = format('agent %s still holds task %s (attempt %s); finish or fail it first',
+                                 a.codename, t.id, t.attempt);
+        END IF;
+    END IF;
+
+    SELECT * INTO t FROM phoenix.tasks
+     WHERE team = a.team AND status = 'open' AND pending_deps = 0
+       AND available_at <= v_now
+       AND fibonacci_size <= phoenix.stress_size_cap(a.hormone_levels)
+     ORDER BY claim_key, id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        UPDATE phoenix.agents SET current_task = NULL, last_heartbeat = v_now,
+                                  idle_since = coalesce(idle_since, v_now)
+         WHERE id = p_agent AND (current_task IS NOT NULL OR last_heartbeat < v_now);
+        RETURN;
+    END IF;
+
+    UPDATE phoenix.tasks
+       SET status = 'claimed', attempt = attempt + 1, assigned_to = p_agent, claimed_at = v_now,
+           started_at = NULL, lease_expires_at = v_now + make_interval(secs => p_lease_seconds)
+     WHERE id = t.id
+    RETURNING * INTO t;
+
+    -- a near deadline raises adrenaline: urgency 0 at DEADLINE_LEAD before it, 1 at the deadline
+    v_urgency := CASE WHEN t.deadline IS NULL THEN 0
+                      ELSE least(1, greatest(0, 1 - extract(epoch FROM t.deadline - v_now) / phoenix.k_deadline_lead_seconds()))
+                 END;
+    UPDATE phoenix.agents
+       SET current_task = t.id, idle_since = NULL, last_heartbeat = v_now,
+           hormone_levels = CASE WHEN v_urgency > 0
+               THEN phoenix.hormones_add(hormone_levels, jsonb_build_object('adrenaline', phoenix.k_adrenaline_per_urgent_claim() * v_urgency))
+               ELSE hormone_levels END
+     WHERE id = p_agent;
+    INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+    VALUES (t.id, 'claimed', p_agent, t.attempt, v_now, jsonb_build_object('lease_expires_at', t.lease_expires_at));
+    RETURN NEXT t;
+END;
+$$;

@@ -1,0 +1,76 @@
+-- The two ends of an attempt, shared by result, review, fail and the lease sweeper.
+-- Both expect the task row to be locked by the caller (tasks before agents).
+
+-- Success: the task completes, its dependents count one unfinished dependency less (locked in id
+-- order), and the event is written.
+CREATE OR REPLACE FUNCTION phoenix.task_completed(p_task uuid, p_agent uuid, p_now timestamptz, p_detail jsonb)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t phoenix.tasks;
+BEGIN
+    UPDATE phoenix.tasks
+       SET status = 'complete', completed_at = p_now, lease_expires_at = NULL
+     WHERE id = p_task RETURNING * INTO t;
+    IF cardinality(t.blocks) > 0 THEN
+        PERFORM 1 FROM phoenix.tasks WHERE id = ANY (t.blocks) ORDER BY id FOR UPDATE;
+        UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
+         WHERE id = ANY (t.blocks) AND pending_deps > 0;
+    END IF;
+    INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+    VALUES (p_task, 'completed', p_agent, t.attempt, p_now, p_detail);
+    RETURN t;
+END;
+$$;
+
+-- Failure of the current attempt: back to the board after a backoff while attempts remain, else
+-- failed for good, and then every task that depends on it (transitively) fails too, since it
+-- could never run. p_kind names the event: failed, lease_expired, rejected, released.
+CREATE OR REPLACE FUNCTION phoenix.task_attempt_failed(
+    p_task uuid, p_agent uuid, p_reason text, p_kind text, p_now timestamptz)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t phoenix.tasks;
+    v_final boolean;
+    v_retry_at timestamptz;
+    v_dep record;
+BEGIN
+    SELECT * INTO t FROM phoenix.tasks WHERE id = p_task;
+    v_final := t.attempt >= t.max_attempts;
+    v_retry_at := p_now + phoenix.retry_backoff(t.attempt);
+    UPDATE phoenix.tasks
+       SET status = CASE WHEN v_final THEN 'failed'::phoenix.task_status ELSE 'open' END,
+           assigned_to = CASE WHEN v_final THEN assigned_to END,
+           lease_expires_at = NULL,
+           last_error = left(p_reason, 1000),
+           completed_at = CASE WHEN v_final THEN p_now END,
+           available_at = CASE WHEN v_final THEN available_at ELSE v_retry_at END,
+           claim_key = CASE WHEN v_final THEN claim_key ELSE phoenix.claim_key(v_retry_at, priority, hot_score, deadline) END
+     WHERE id = p_task RETURNING * INTO t;
+    INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+    VALUES (p_task, p_kind, p_agent, t.attempt, p_now,
+            jsonb_build_object('reason', left(p_reason, 1000), 'final', v_final,
+                               'retry_at', CASE WHEN v_final THEN NULL ELSE v_retry_at END));
+    IF v_final THEN
+        FOR v_dep IN
+            WITH RECURSIVE dependents AS (
+                SELECT unnest(t.blocks) AS id
+                UNION
+                SELECT unnest(d.blocks) FROM phoenix.tasks d JOIN dependents ON d.id = dependents.id
+            )
+            SELECT d.id, d.attempt FROM phoenix.tasks d JOIN dependents USING (id)
+             WHERE d.status = 'open' ORDER BY d.id FOR UPDATE OF d
+        LOOP
+            UPDATE phoenix.tasks SET status = 'failed', completed_at = p_now,
+                                     last_error = format('dependency %s failed', p_task)
+             WHERE id = v_dep.id;
+            INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+            VALUES (v_dep.id, 'dependency_failed', NULL, v_dep.attempt, p_now, jsonb_build_object('dependency', p_task));
+        END LOOP;
+    END IF;
+    RETURN t;
+END;
+$$;

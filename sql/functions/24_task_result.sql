@@ -1,0 +1,46 @@
+-- The claimant submits its result. Without review the task completes; with a review quorum it
+-- waits in review for peer verdicts (task_review) and the agent is free again.
+CREATE OR REPLACE FUNCTION phoenix.task_result(
+    p_task uuid, p_agent uuid, p_attempt integer, p_output jsonb, p_quality real, p_now timestamptz DEFAULT NULL)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := coalesce(p_now, now());
+    t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'submit a result for', '{claimed,in_progress}');
+BEGIN
+    IF p_quality IS NOT NULL AND NOT (p_quality BETWEEN 0 AND 1) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('quality %s is outside [0, 1]', p_quality);
+    END IF;
+    UPDATE phoenix.tasks SET output = coalesce(p_output, '{}'), quality_score = p_quality WHERE id = p_task;
+    IF t.review_quorum = 0 THEN
+        t := phoenix.task_completed(p_task, p_agent, v_now, jsonb_build_object('quality', p_quality));
+        PERFORM phoenix.agent_outcome(p_agent, p_task, true, p_quality, t.dopamine_reward,
+                                      v_now - t.claimed_at, true, 'completed', v_now);
+    ELSE
+        UPDATE phoenix.tasks SET status = 'review', lease_expires_at = NULL WHERE id = p_task RETURNING * INTO t;
+        INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+        VALUES (p_task, 'submitted_for_review', p_agent, t.attempt, v_now,
+                jsonb_build_object('quality', p_quality, 'quorum', t.review_quorum));
+        UPDATE phoenix.agents SET current_task = NULL, idle_since = v_now, last_heartbeat = v_now
+         WHERE id = p_agent AND current_task = p_task;
+    END IF;
+    RETURN t;
+END;
+$$;
+
+-- The claimant gives up or its handler failed: retry with backoff, or fail for good.
+CREATE OR REPLACE FUNCTION phoenix.task_fail(
+    p_task uuid, p_agent uuid, p_attempt integer, p_reason text, p_now timestamptz DEFAULT NULL)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := coalesce(p_now, now());
+    t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'fail', '{claimed,in_progress}');
+BEGIN
+    t := phoenix.task_attempt_failed(p_task, p_agent, coalesce(p_reason, 'failed'), 'failed', v_now);
+    PERFORM phoenix.agent_outcome(p_agent, p_task, false, NULL, NULL, NULL, true, p_reason, v_now);
+    RETURN t;
+END;
+$$;

@@ -1,0 +1,53 @@
+-- Periodic maintenance the beat calls (README "Ranking", "Hormones").
+
+-- One batch of the hot-rank refresh, Lemmy-style: rows still ranked (hot or active above zero),
+-- in creation order after p_after, SKIP LOCKED so that it never waits on a live transition.
+-- Returns how many rows it updated and the created_at to continue after (NULL when done).
+CREATE OR REPLACE FUNCTION phoenix.tasks_refresh_ranks(
+    p_after timestamptz, p_batch integer, p_now timestamptz DEFAULT NULL,
+    OUT updated integer, OUT next_after timestamptz)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := coalesce(p_now, now());
+BEGIN
+    WITH batch AS (
+        SELECT id FROM phoenix.tasks
+         WHERE created_at > p_after AND (hot_score > 0 OR active_score > 0)
+         ORDER BY created_at
+         LIMIT p_batch
+           FOR UPDATE SKIP LOCKED
+    ), changed AS (
+        UPDATE phoenix.tasks t
+           SET hot_score = phoenix.hot_rank(t.score, t.created_at, v_now),
+               active_score = phoenix.hot_rank(t.score, t.last_activity_at, v_now),
+               claim_key = CASE WHEN t.status = 'open'
+                   THEN phoenix.claim_key(t.available_at, t.priority, phoenix.hot_rank(t.score, t.created_at, v_now), t.deadline)
+                   ELSE t.claim_key END
+          FROM batch WHERE t.id = batch.id
+        RETURNING t.created_at
+    )
+    SELECT count(*), max(created_at) INTO updated, next_after FROM changed;
+    IF updated < p_batch THEN
+        next_after := NULL;
+    END IF;
+END;
+$$;
+
+-- Decay every active agent's hormones toward baseline from hormones_at to p_now.
+CREATE OR REPLACE FUNCTION phoenix.hormones_decay_all(p_half_life_seconds float8, p_now timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := coalesce(p_now, now());
+    n integer;
+BEGIN
+    UPDATE phoenix.agents
+       SET hormone_levels = phoenix.hormones_decay(hormone_levels, extract(epoch FROM v_now - hormones_at), p_half_life_seconds),
+           hormones_at = v_now
+     WHERE decommissioned_at IS NULL AND hormones_at < v_now;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;

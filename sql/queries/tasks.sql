@@ -1,0 +1,58 @@
+-- Statements on phoenix.tasks. Each transition is one call of a SQL function in sql/functions.
+--
+-- Lock order, everywhere: task rows before agent rows; among tasks, the task being moved, then
+-- its dependencies or dependents in id order; among agents, the acting agent, then others in id
+-- order. Claims lock their agent first but take tasks with SKIP LOCKED, so they never wait on a
+-- task. The clock is a parameter: None in production (the server's now()), pinned in tests.
+
+-- name: task_submit
+-- Create a task, or return the one with the same idempotency key; `created` tells which.
+SELECT (r.task).*, r.created
+  FROM phoenix.task_submit(%(title)s::text, %(description)s::text, %(category)s::text, %(payload)s::jsonb, %(priority)s::integer,
+                           %(team)s::text, %(created_by)s::uuid, %(dopamine_reward)s::real, %(max_attempts)s::integer,
+                           %(review_quorum)s::integer, %(depends_on)s::uuid[], %(deadline)s::timestamptz, %(fibonacci_size)s::integer,
+                           %(idempotency_key)s::text, %(now)s::timestamptz) AS r;
+
+-- name: task_claim
+-- The first task in the claim order for this agent, claimed with a lease; no row if none.
+SELECT * FROM phoenix.task_claim(%(agent)s::uuid, %(lease)s::float8, %(now)s::timestamptz);
+
+-- name: task_renew
+-- Extend the lease of a live claim (fenced by attempt).
+SELECT * FROM phoenix.task_renew(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(lease)s::float8, %(now)s::timestamptz);
+
+-- name: task_start
+-- claimed -> in_progress (fenced by attempt); renews the lease.
+SELECT * FROM phoenix.task_start(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(lease)s::float8, %(now)s::timestamptz);
+
+-- name: task_result
+-- The claimant's result: complete, or review when the task has a quorum.
+SELECT * FROM phoenix.task_result(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(output)s::jsonb, %(quality)s::real, %(now)s::timestamptz);
+
+-- name: task_fail
+-- The claimant's failure: retry after backoff, or failed for good.
+SELECT * FROM phoenix.task_fail(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(reason)s::text, %(now)s::timestamptz);
+
+-- name: task_review
+-- A peer's verdict on the attempt in review; `decided` is approved / rejected at quorum, else NULL.
+SELECT (r.task).*, r.decided
+  FROM phoenix.task_review(%(task)s::uuid, %(agent)s::uuid, %(verdict)s::integer, %(reason)s::text, %(now)s::timestamptz) AS r;
+
+-- name: task_release_expired
+-- Expired leases back to the board (one batch); returns the released tasks.
+SELECT * FROM phoenix.task_release_expired(%(now)s::timestamptz, %(limit)s::integer);
+
+-- name: tasks_refresh_ranks
+-- One batch of the hot/active rank refresh after a created_at.
+SELECT * FROM phoenix.tasks_refresh_ranks(%(after)s::timestamptz, %(batch)s::integer, %(now)s::timestamptz);
+
+-- name: task_get
+-- One task by id.
+SELECT * FROM phoenix.tasks WHERE id = %(task)s::uuid;
+
+-- name: task_status_counts
+-- Tasks per status and team, for the board summary.
+SELECT team, status::text AS status, count(*) AS n
+  FROM phoenix.tasks
+ WHERE (%(team)s::text IS NULL OR team = %(team)s::text)
+ GROUP BY team, status ORDER BY team, status;

@@ -1,0 +1,1 @@
+"""Celery agents (built in the Celery issue)."""
