@@ -24,8 +24,9 @@ def register(db: Database, data: models.AgentRegister | dict[str, Any], now: dat
         "agent_register",
         codename=spec.codename,
         team=spec.team,
-        role=spec.role,
-        specialization=list(spec.specialization),
+        # on re-attach, fields the caller did not give keep their stored values
+        role=spec.role if "role" in spec.model_fields_set else None,
+        specialization=list(spec.specialization) if "specialization" in spec.model_fields_set else None,
         now=now,
     )
     return models.Agent.from_row(row), bool(row["created"])

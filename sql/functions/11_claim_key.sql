@@ -12,7 +12,10 @@ AS $$
         available_at
             - make_interval(secs => (priority - 5) * phoenix.k_priority_step_seconds())
             - make_interval(secs => least(greatest(hot_score, 0), phoenix.k_hot_boost_cap()) * phoenix.k_hot_boost_seconds()),
-        -- a deadline earlier than the task itself cannot move it further than DEADLINE_LEAD ahead
-        greatest(deadline, available_at) - make_interval(secs => phoenix.k_deadline_lead_seconds())
+        -- least() ignores NULL, so a task without a deadline gets no deadline term; a deadline
+        -- earlier than available_at cannot move the task further than DEADLINE_LEAD ahead
+        CASE WHEN deadline IS NOT NULL
+             THEN greatest(deadline, available_at) - make_interval(secs => phoenix.k_deadline_lead_seconds())
+        END
     )
 $$;

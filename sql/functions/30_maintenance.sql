@@ -1,7 +1,10 @@
 -- Periodic maintenance the beat calls (README "Ranking", "Hormones").
 
--- One batch of the hot-rank refresh, Lemmy-style: rows still ranked (hot or active above zero),
--- in creation order after p_after, SKIP LOCKED so that it never waits on a live transition.
+-- One batch of the hot-rank refresh, Lemmy-style: in creation order after p_after, SKIP LOCKED so
+-- that it never waits on a live transition. The rows are those inside Lemmy's 7-day window, plus
+-- any older row still ranked (it gets its final 0). Lemmy selects by rank != 0 and gives new posts
+-- a placeholder rank; selecting by the window keeps every stored rank the exact value of
+-- hot_rank(), which is 0 at the very instant of creation.
 -- Returns how many rows it updated and the created_at to continue after (NULL when done).
 CREATE OR REPLACE FUNCTION phoenix.tasks_refresh_ranks(
     p_after timestamptz, p_batch integer, p_now timestamptz DEFAULT NULL,
@@ -13,7 +16,8 @@ DECLARE
 BEGIN
     WITH batch AS (
         SELECT id FROM phoenix.tasks
-         WHERE created_at > p_after AND (hot_score > 0 OR active_score > 0)
+         WHERE created_at > p_after
+           AND (created_at > v_now - interval '7 days' OR hot_score > 0 OR active_score > 0)
          ORDER BY created_at
          LIMIT p_batch
            FOR UPDATE SKIP LOCKED

@@ -1,0 +1,107 @@
+"""Test database: PHOENIX_TEST_DATABASE_URL, else the server at 127.0.0.1:5432, else an embedded
+PostgreSQL started for this run. A template database is migrated once per run; every test gets
+its own clone (CREATE DATABASE ... TEMPLATE), so tests and runs never collide."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from phoenix_board.board import embedded, migrate
+from phoenix_board.board.db import Database
+
+LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _with_db(url: str, dbname: str) -> str:
+    return make_conninfo(url, dbname=dbname)
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A URL of a database on a server where the tests may create databases."""
+    given = os.environ.get("PHOENIX_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    if _reachable(LOCAL):
+        yield LOCAL
+        return
+    with tempfile.TemporaryDirectory(prefix="phoenix-test-") as tmp:
+        server = embedded.EmbeddedPostgres(Path(tmp))
+        url = server.start()
+        try:
+            yield _with_db(url, "postgres")
+        finally:
+            server.stop()
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(_with_db(server_url, conninfo_to_dict(server_url).get("dbname") or "postgres"), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> Iterator[str]:
+    name = f"phoenix_tmpl_{uuid.uuid4().hex[:12]}"
+    with _admin(server_url) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    migrate.migrate(_with_db(server_url, name))
+    try:
+        yield name
+    finally:
+        with _admin(server_url) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def fresh_url(server_url: str) -> Iterator[str]:
+    """An empty database (no schema), dropped afterwards."""
+    name = f"phoenix_test_{uuid.uuid4().hex[:12]}"
+    with _admin(server_url) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _with_db(server_url, name)
+    finally:
+        with _admin(server_url) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def url(server_url: str, template_db: str) -> Iterator[str]:
+    """A migrated database of this test's own, dropped afterwards."""
+    name = f"phoenix_test_{uuid.uuid4().hex[:12]}"
+    with _admin(server_url) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
+    try:
+        yield _with_db(server_url, name)
+    finally:
+        with _admin(server_url) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[Database]:
+    with Database(url, min_size=1, max_size=24, name="phoenix-test") as database:
+        yield database
+
+
+@pytest.fixture
+def sql(url: str) -> Iterator[psycopg.Connection]:
+    """A plain autocommit connection for checks the board's API does not offer."""
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        yield conn
