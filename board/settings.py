@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, PostgresDsn, field_validator
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from phoenix_board.board import constants
@@ -31,5 +32,8 @@ class Settings(BaseSettings):
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value:
-            PostgresDsn(value)  # raises a readable error for a malformed URL
+            try:
+                conninfo_to_dict(value)  # a postgresql:// URL or a "host=... dbname=..." string
+            except Exception as exc:
+                raise ValueError(f"not a PostgreSQL URL or connection string: {exc}") from None
         return value or None

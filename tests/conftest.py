@@ -1,5 +1,5 @@
 """Test database: PHOENIX_TEST_DATABASE_URL, else the server at 127.0.0.1:5432, else an embedded
-PostgreSQL started for this run. A template database is migrated once per run; every test gets
+PostgreSQL started for this run (PHOENIX_TEST_EMBEDDED=1 skips the local server). A template database is migrated once per run; every test gets
 its own clone (CREATE DATABASE ... TEMPLATE), so tests and runs never collide."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def server_url() -> Iterator[str]:
     if given:
         yield given
         return
-    if _reachable(LOCAL):
+    if not os.environ.get("PHOENIX_TEST_EMBEDDED") and _reachable(LOCAL):
         yield LOCAL
         return
     with tempfile.TemporaryDirectory(prefix="phoenix-test-") as tmp:

@@ -13,6 +13,11 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
     END IF;
+    IF p_attempt > t.attempt THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIT0',
+            MESSAGE = format('cannot %s task %s: it is %s at attempt %s, so attempt %s was never claimed; claim it first',
+                             p_action, p_task, t.status, t.attempt, p_attempt);
+    END IF;
     IF t.attempt <> p_attempt THEN
         RAISE EXCEPTION USING ERRCODE = 'PBSC0',
             MESSAGE = format('cannot %s task %s: attempt %s is stale (the task is at attempt %s, %s); drop this work',

@@ -1,0 +1,77 @@
+"""Migrations: applied once, re-runnable, refusing edited files, constants kept in step."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import psycopg
+import pytest
+
+from phoenix_board.board import constants, errors, migrate
+
+
+def versions(url):
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT version, checksum FROM phoenix.schema_version ORDER BY version").fetchall()
+
+
+def test_fresh_database_gets_every_migration_once(fresh_url):
+    report = migrate.migrate(fresh_url)
+    assert report.migrations == [f.name for f in migrate.migrations()]
+    assert report.functions[0].startswith("00_constants")
+    again = migrate.migrate(fresh_url)
+    assert not again.changed
+    assert [v for v, _ in versions(fresh_url)] == [f.name for f in migrate.migrations()]
+
+
+def test_edited_migration_is_refused(fresh_url, monkeypatch):
+    migrate.migrate(fresh_url)
+    real = migrate.migrations()
+    edited = [dataclasses.replace(real[0], text=real[0].text + "\n-- an edit\n"), *real[1:]]
+    monkeypatch.setattr(migrate, "migrations", lambda: edited)
+    with pytest.raises(errors.Conflict, match="was edited after it was applied"):
+        migrate.migrate(fresh_url)
+
+
+def test_unknown_applied_migration_is_refused(fresh_url):
+    migrate.migrate(fresh_url)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO phoenix.schema_version (version, checksum) VALUES ('9999_future.sql', 'x')")
+    with pytest.raises(errors.Conflict, match="upgrade phoenix-board"):
+        migrate.migrate(fresh_url)
+
+
+def test_changed_function_file_is_reapplied(fresh_url, monkeypatch):
+    migrate.migrate(fresh_url)
+    real = migrate.functions()
+    changed = [*real[:-1], dataclasses.replace(real[-1], text=real[-1].text + "\n-- changed\n")]
+    monkeypatch.setattr(migrate, "functions", lambda: changed)
+    assert migrate.migrate(fresh_url).functions == [real[-1].name]
+
+
+def test_sql_constants_equal_python_constants(url):
+    with psycopg.connect(url) as conn:
+        for name in constants.SQL_EXPORTS:
+            value = conn.execute(f"SELECT phoenix.k_{name.lower()}()").fetchone()[0]
+            assert value == pytest.approx(float(getattr(constants, name))), name
+
+
+def test_status_lists_pending(fresh_url):
+    pending = migrate.status(fresh_url)
+    assert pending["pending"] == [f.name for f in migrate.migrations()] and pending["applied"] == []
+    migrate.migrate(fresh_url)
+    assert migrate.status(fresh_url)["pending"] == []
+
+
+@pytest.mark.parametrize("column,limit,ok,bad", [
+    ("title", constants.TITLE_MAX, "x" * constants.TITLE_MAX, "x" * (constants.TITLE_MAX + 1)),
+    ("description", constants.DESCRIPTION_MAX, "x" * constants.DESCRIPTION_MAX, "x" * (constants.DESCRIPTION_MAX + 1)),
+])
+def test_database_limits_match_python_limits(url, column, limit, ok, bad):
+    """The constraints are the last line of defence; they must agree with constants.py."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        values = {"title": "t", "description": "", column: ok}
+        conn.execute("INSERT INTO phoenix.tasks (title, description, team) VALUES (%(title)s, %(description)s, 'iota')", values)
+        values[column] = bad
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("INSERT INTO phoenix.tasks (title, description, team) VALUES (%(title)s, %(description)s, 'iota')", values)
