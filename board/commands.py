@@ -49,7 +49,7 @@ def _print_json(value: Any) -> None:
     typer.echo(render.dumps(value))
 
 
-def _json_arg(text: str | None, what: str) -> Any:
+def json_arg(text: str | None, what: str) -> Any:
     if text is None:
         return None
     try:
@@ -58,7 +58,7 @@ def _json_arg(text: str | None, what: str) -> Any:
         raise errors.InvalidInput(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
-def _vote_value(direction: str) -> int:
+def vote_value(direction: str) -> int:
     table = {"up": 1, "+1": 1, "1": 1, "down": -1, "-1": -1, "retract": 0, "0": 0}
     if direction not in table:
         raise errors.InvalidInput(f"vote must be up, down, retract, +1, -1 or 0, not {direction[:20]!r}")
@@ -201,7 +201,7 @@ def submit(
             raise errors.InvalidInput(f"{file} must hold one JSON object with the task's fields")
         data.update(loaded)
     flags = {"title": title, "team": team, "description": description, "category": category, "priority": priority,
-             "fibonacci_size": size, "payload": _json_arg(payload, "--payload"), "dopamine_reward": reward,
+             "fibonacci_size": size, "payload": json_arg(payload, "--payload"), "dopamine_reward": reward,
              "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
     data.update({k: v for k, v in flags.items() if v is not None})
     if depends_on:
@@ -262,7 +262,7 @@ def vote(
     comment: bool = typer.Option(False, "--comment", help="TASK is a comment id: vote on the comment."),
 ) -> None:
     """Vote on a task (or, with --comment, on a comment)."""
-    value = _vote_value(direction)
+    value = vote_value(direction)
     target = models.uuid_arg(task, "comment" if comment else "task")
     with open_board(settings(), max_size=1) as db:
         who = agents.resolve(db, agent)
@@ -332,7 +332,7 @@ def task_result(
     """Submit the result of a claim: the task completes, or goes to review."""
     with open_board(settings(), max_size=1) as db:
         done = lifecycle.result(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt,
-                                _json_arg(output, "--output"), quality)
+                                json_arg(output, "--output"), quality)
     render.console.print(f"task {done.id} is {done.status.value}")
 
 
@@ -388,3 +388,6 @@ def mount(app: typer.Typer) -> None:
     app.add_typer(task_app, name="task")
     app.add_typer(hormones_app, name="hormones")
     app.add_typer(db_app, name="db")
+    from phoenix_board.board import bench  # imported here: bench imports this module
+
+    app.add_typer(bench.app, name="bench")

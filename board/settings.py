@@ -28,6 +28,18 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=constants.LEASE_SECONDS, gt=0, le=86_400)
     hormone_half_life_seconds: float = Field(default=constants.HORMONE_HALF_LIFE_SECONDS, gt=0)
 
+    redis_url: str | None = Field(
+        default=None,
+        description="Celery broker (Redis or Valkey). Unset: the embedded Valkey under data_dir.",
+    )
+    queue_prefix: str = Field(default="phoenix", pattern=r"^[a-z][a-z0-9_.-]{0,40}$",
+                              description="Prefix of the Celery queues, so boards can share a broker.")
+    work_budget_seconds: float = Field(default=30.0, gt=0, le=3600,
+                                       description="How long a woken agent keeps claiming before it yields.")
+    idle_poll_seconds: float = Field(default=2.0, gt=0, le=300,
+                                     description="How often a worker checks for claimable work nobody woke it for.")
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

@@ -13,6 +13,7 @@ import typer
 from phoenix_board import __version__
 from phoenix_board.board import commands as board_commands
 from phoenix_board.board import errors
+from phoenix_board.workers import commands as worker_commands
 
 app = typer.Typer(
     name="phoenix-board",
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 board_commands.mount(app)
+worker_commands.mount(app)
 
 _verbose = False
 

@@ -16,7 +16,9 @@ RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT jsonb_object_agg(h, round((b + ((levels ->> h)::float8 - b)
-               * power(2.0::float8, -greatest(elapsed_seconds, 0) / half_life_seconds))::numeric, 6))
+               -- capped: past ~1074 half-lives 2^-x underflows (an error in PostgreSQL); any factor
+               -- below 2^-20 already rounds away at 6 decimals
+               * power(2.0::float8, -least(greatest(elapsed_seconds, 0) / half_life_seconds, 1000)))::numeric, 6))
     FROM (VALUES ('dopamine', phoenix.k_baseline_dopamine()),
                  ('oxytocin', phoenix.k_baseline_oxytocin()),
                  ('adrenaline', phoenix.k_baseline_adrenaline()),

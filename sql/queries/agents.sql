@@ -51,3 +51,20 @@ SELECT name, description, created_at FROM phoenix.teams ORDER BY name;
 -- name: fibonacci_level
 -- The Fibonacci level for a count of completed tasks.
 SELECT phoenix.fibonacci_level(%(completed)s::integer) AS level;
+
+-- name: agents_pick_reviewers
+-- Up to n live agents to review a result: never the executor, its team first, then at random.
+SELECT id, team FROM phoenix.agents
+ WHERE decommissioned_at IS NULL AND id <> %(exclude)s::uuid
+   AND last_heartbeat > now() - interval '1 minute'
+ ORDER BY (team = %(team)s::text) DESC, random()
+ LIMIT %(n)s::integer;
+
+-- name: agents_matching_category
+-- Up to n live agents whose specialization includes a category (not the author).
+SELECT id, team FROM phoenix.agents
+ WHERE decommissioned_at IS NULL AND %(category)s::text = ANY (specialization)
+   AND id IS DISTINCT FROM %(exclude)s::uuid
+   AND last_heartbeat > now() - interval '1 minute'
+ ORDER BY random()
+ LIMIT %(n)s::integer;

@@ -10,3 +10,12 @@ SELECT e.id, e.kind, e.agent_id, a.codename, e.attempt, e.at, e.detail
 -- How many events of a kind (all kinds when NULL) since a time.
 SELECT count(*) AS n FROM phoenix.task_events
  WHERE (%(kind)s::text IS NULL OR kind = %(kind)s::text) AND at >= %(since)s::timestamptz;
+
+-- name: events_summary_since
+-- Tasks submitted, completed and failed for good since a time (the `up` view and summary).
+SELECT count(*) FILTER (WHERE kind = 'submitted') AS submitted,
+       count(*) FILTER (WHERE kind = 'completed') AS completed,
+       count(*) FILTER (WHERE kind = 'dependency_failed'
+                        OR (kind IN ('failed', 'lease_expired', 'rejected', 'released') AND (detail ->> 'final')::boolean))
+           AS failed
+  FROM phoenix.task_events WHERE at >= %(since)s::timestamptz;

@@ -56,3 +56,14 @@ SELECT team, status::text AS status, count(*) AS n
   FROM phoenix.tasks
  WHERE (%(team)s::text IS NULL OR team = %(team)s::text)
  GROUP BY team, status ORDER BY team, status;
+
+-- name: tasks_claimable_count
+-- How many tasks of a team are claimable now (capped: the poller only needs "how many to wake").
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM phoenix.tasks
+     WHERE team = %(team)s::text AND status = 'open' AND pending_deps = 0 AND available_at <= now()
+     LIMIT 64) AS claimable;
+
+-- name: task_by_key
+-- The task submitted with this idempotency key.
+SELECT * FROM phoenix.tasks WHERE idempotency_key = %(key)s::text;

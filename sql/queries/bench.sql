@@ -1,0 +1,204 @@
+-- Statements of `phoenix-board bench board` (board/bench.py). They run only in the benchmark's
+-- scratch database `phoenix_bench_<random>`, never in a board's own database.
+--
+-- Seeding is set-based (INSERT ... SELECT generate_series) in chunks, so that a board of a million
+-- tasks with its history is written in about a minute. Seeded rows respect every CHECK of
+-- sql/migrations/0001_board.sql and the invariants the board's functions keep: a task's upvotes
+-- and downvotes equal its rows in task_votes, hot and active ranks and claim keys come from the
+-- board's own phoenix.hot_rank and phoenix.claim_key, nobody votes on a task they wrote or worked.
+-- SQL modulo is mod(): a literal percent sign would be read as a parameter.
+
+-- name: bench_database_create
+-- The scratch database; its name is an identifier composed with psycopg.sql, since DDL takes no parameters.
+CREATE DATABASE {database}
+
+-- name: bench_database_drop
+-- Drop the scratch database, disconnecting whatever still uses it (an interrupted run).
+DROP DATABASE IF EXISTS {database} WITH (FORCE)
+
+-- name: bench_server_info
+-- What the figures were measured on.
+SELECT current_setting('server_version') AS postgres_version,
+       current_setting('shared_buffers') AS shared_buffers,
+       current_setting('synchronous_commit') AS synchronous_commit;
+
+-- name: bench_seed_random
+-- Make random() in this session repeatable, so two runs seed the same shape of board.
+SELECT setseed(%(seed)s::float8);
+
+-- name: bench_seed_no_jit
+-- No JIT for the seeding statements: compiling them costs seconds a chunk and saves nothing.
+SELECT set_config('jit', 'off', false);
+
+-- name: bench_seed_unchecked
+-- Skip foreign-key triggers in this seeding session (superuser only); the rows are consistent by construction, CHECKs still apply.
+SELECT set_config('session_replication_role', 'replica', false);
+
+-- name: bench_seed_agents
+-- Seed agents first..last as <prefix><7-digit index>; agent i is on team i mod (number of teams), teams in name order.
+INSERT INTO phoenix.agents (codename, team, role, created_at, last_heartbeat, idle_since, hormones_at)
+SELECT %(prefix)s::text || lpad(i::text, 7, '0'),
+       k.teams[1 + mod(i, cardinality(k.teams))],
+       'seeded',
+       k.now - interval '400 days', k.now, k.now, k.now
+  FROM (SELECT array_agg(name ORDER BY name) AS teams, coalesce(%(now)s::timestamptz, now()) AS now
+          FROM phoenix.teams) AS k,
+       generate_series(%(first)s::integer, %(last)s::integer) AS i;
+
+-- name: bench_seed_tasks
+-- Seed tasks first..last of total (oldest first) with their votes and events: the newest `recent` inside the 7-day window, the newest `open` open, the rest complete (one in fifty failed).
+WITH k AS MATERIALIZED (
+    SELECT (SELECT array_agg(name ORDER BY name) FROM phoenix.teams) AS teams,
+           (SELECT array_agg(id ORDER BY codename) FROM phoenix.agents
+             WHERE starts_with(codename, %(prefix)s::text)) AS agents,
+           coalesce(%(now)s::timestamptz, now()) AS now,
+           %(total)s::bigint AS total, %(open)s::bigint AS open, %(recent)s::bigint AS recent
+), base AS MATERIALIZED (
+    SELECT n, gen_random_uuid() AS id, mod(n, cardinality(k.teams))::integer AS t,
+           n > k.total - k.recent AS recent,
+           n > k.total - k.open AS open,
+           -- the window's tasks spread over its 7 days (age > 0, as hot_rank wants); older ones over
+           -- the 358 days before it, an hour clear of the window's edge
+           CASE WHEN n > k.total - k.recent
+                THEN k.now - interval '7 days' * ((k.total - n + 0.5) / k.recent)::float8
+                ELSE k.now - interval '7 days 1 hour'
+                           - interval '358 days' * ((k.total - k.recent - n + 0.5) / (k.total - k.recent))::float8
+           END AS created_at
+      FROM k, generate_series(%(first)s::bigint, %(last)s::bigint) AS n
+), src AS MATERIALIZED (
+    SELECT b.*, p.ai, p.ei,
+           CASE WHEN b.open THEN 'open' WHEN random() < 0.02 THEN 'failed' ELSE 'complete' END::phoenix.task_status AS status,
+           -- votes per task: skewed (most tasks get none or one), more inside the window
+           least(floor(power(random(), 3) * CASE WHEN b.recent THEN 13 ELSE 5 END)::integer, cardinality(k.agents) - 2) AS nv,
+           (ARRAY[1, 2, 3, 4, 5, 5, 5, 5, 6, 7, 8, 9, 10])[1 + floor(random() * 13)::integer] AS priority,
+           (ARRAY[1, 1, 1, 2, 2, 3, 3, 5, 5, 8, 13, 21])[1 + floor(random() * 12)::integer] AS size,
+           (ARRAY['general', 'build', 'review', 'docs', 'ops', 'research'])[1 + floor(random() * 6)::integer] AS category,
+           CASE WHEN b.open AND random() < 0.03 THEN k.now + interval '1 day' * (1 + random() * 9) END AS deadline,
+           b.created_at + (k.now - b.created_at) * (random() * 0.5) AS claimed_at
+      FROM k, base b,
+           -- author and executor: two different agents of the task's team (agent i is on team i mod teams)
+           LATERAL (SELECT (cardinality(k.agents) - 1 - b.t) / cardinality(k.teams) + 1 AS team_size) AS z,
+           LATERAL (SELECT floor(random() * z.team_size)::integer AS ra,
+                           1 + floor(random() * (z.team_size - 1))::integer AS step) AS r,
+           LATERAL (SELECT r.ra * cardinality(k.teams) + b.t AS ai,
+                           mod(r.ra + r.step, z.team_size) * cardinality(k.teams) + b.t AS ei) AS p
+), v AS MATERIALIZED (
+    -- voters: the agents after the author in index order, skipping the executor
+    SELECT s.id AS task_id, k.agents[1 + mod(s.ai + j, cardinality(k.agents))] AS agent_id,
+           CASE WHEN random() < 0.8 THEN 1 ELSE -1 END AS vote,
+           s.created_at + (k.now - s.created_at) * random() AS at
+      FROM k, src s, generate_series(1, s.nv) AS j
+     WHERE mod(s.ai + j, cardinality(k.agents)) <> s.ei
+), counts AS (
+    SELECT task_id, count(*) FILTER (WHERE vote = 1)::integer AS up, count(*) FILTER (WHERE vote = -1)::integer AS down
+      FROM v GROUP BY task_id
+), ranked AS MATERIALIZED (
+    SELECT s.*, coalesce(c.up, 0) AS up, coalesce(c.down, 0) AS down,
+           phoenix.hot_rank(coalesce(c.up, 0) - coalesce(c.down, 0), s.created_at, k.now) AS hot,
+           CASE WHEN s.status = 'open' THEN NULL ELSE s.claimed_at + (k.now - s.claimed_at) * (random() * 0.2) END AS done_at
+      FROM k, src s LEFT JOIN counts c ON c.task_id = s.id
+), ins_tasks AS (
+    INSERT INTO phoenix.tasks (id, title, description, category, payload, priority, team, created_by, assigned_to,
+                               upvotes, downvotes, comment_count, hot_score, active_score, controversy,
+                               last_activity_at, claim_key, status, attempt, max_attempts, available_at,
+                               claimed_at, started_at, completed_at, output, quality_score, last_error,
+                               deadline, fibonacci_size, created_at)
+    SELECT r.id, 'bench task ' || r.n, 'seeded by phoenix-board bench: a task of realistic width for the board''s pages',
+           r.category, jsonb_build_object('n', r.n), r.priority, k.teams[1 + r.t], k.agents[1 + r.ai],
+           CASE WHEN r.status <> 'open' THEN k.agents[1 + r.ei] END,
+           r.up, r.down, 0, r.hot, r.hot, phoenix.controversy_rank(r.up, r.down),
+           r.created_at, phoenix.claim_key(r.created_at, r.priority, r.hot, r.deadline), r.status,
+           CASE r.status WHEN 'open' THEN 0 WHEN 'failed' THEN 3 ELSE 1 END, 3, r.created_at,
+           CASE WHEN r.status <> 'open' THEN r.claimed_at END,
+           CASE WHEN r.status <> 'open' THEN r.claimed_at END,
+           r.done_at,
+           CASE WHEN r.status = 'complete' THEN '{}'::jsonb END,
+           CASE WHEN r.status = 'complete' THEN (0.5 + random() * 0.5)::real END,
+           CASE WHEN r.status = 'failed' THEN 'seeded failure' END,
+           r.deadline, r.size, r.created_at
+      FROM k, ranked r
+), ins_votes AS (
+    INSERT INTO phoenix.task_votes (task_id, agent_id, vote, at)
+    SELECT task_id, agent_id, vote, at FROM v
+)
+-- the history the board writes: submitted; then claimed and completed or failed
+INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+SELECT r.id, e.kind, e.agent, e.attempt, e.at, e.detail
+  FROM k, ranked r
+ CROSS JOIN LATERAL (VALUES
+        ('submitted', k.agents[1 + r.ai], 0, r.created_at, jsonb_build_object('team', k.teams[1 + r.t], 'pending_deps', 0)),
+        ('claimed', k.agents[1 + r.ei], 1, r.claimed_at, '{}'::jsonb),
+        (r.status::text, k.agents[1 + r.ei], CASE WHEN r.status = 'failed' THEN 3 ELSE 1 END, r.done_at,
+         jsonb_build_object('seeded', true))
+       ) AS e (kind, agent, attempt, at, detail)
+ WHERE e.kind = 'submitted' OR r.status <> 'open';
+
+-- name: bench_seed_agent_counters
+-- The seeded agents' performance counters from the seeded history (as phoenix.agent_outcome keeps them).
+UPDATE phoenix.agents a
+   SET tasks_completed = c.done, tasks_failed = c.failed,
+       success_rate = c.done::float8 / (c.done + c.failed),
+       fibonacci_level = phoenix.fibonacci_level(c.done),
+       average_response_time = c.response
+  FROM (SELECT assigned_to, count(*) FILTER (WHERE status = 'complete')::integer AS done,
+               count(*) FILTER (WHERE status = 'failed')::integer AS failed,
+               avg(completed_at - claimed_at) FILTER (WHERE status = 'complete') AS response
+          FROM phoenix.tasks WHERE assigned_to IS NOT NULL AND status IN ('complete', 'failed')
+         GROUP BY assigned_to) AS c
+ WHERE a.id = c.assigned_to;
+
+-- name: bench_bare_create
+-- The baseline's minimal queue table: nothing but what a SKIP LOCKED claim and a completion need.
+CREATE TABLE public.bench_bare (id bigint PRIMARY KEY, status text NOT NULL, claimed_at timestamptz);
+
+-- name: bench_bare_index
+-- The baseline's partial index on open rows, as tasks_claim_idx is for the board.
+CREATE INDEX bench_bare_open_idx ON public.bench_bare (id) WHERE status = 'open';
+
+-- name: bench_bare_fill
+-- The baseline's open rows.
+INSERT INTO public.bench_bare (id, status) SELECT g, 'open' FROM generate_series(1, %(rows)s::bigint) AS g;
+
+-- name: bench_bare_claim
+-- Baseline claim: the first open row, SKIP LOCKED, in one statement.
+UPDATE public.bench_bare SET status = 'claimed', claimed_at = now()
+ WHERE id = (SELECT id FROM public.bench_bare WHERE status = 'open' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id;
+
+-- name: bench_bare_complete
+-- Baseline completion of a claimed row.
+UPDATE public.bench_bare SET status = 'complete' WHERE id = %(id)s::bigint AND status = 'claimed';
+
+-- name: bench_vacuum
+-- Statistics and visibility map for the seeded tables, as a board that has run a while has them.
+VACUUM (ANALYZE);
+
+-- name: bench_checkpoint
+-- Write the seeding's dirty pages now, so that no checkpoint lands inside a timed phase.
+CHECKPOINT;
+
+-- name: bench_open_count
+-- Claimable tasks of a team (the claim phase's supply).
+SELECT count(*) AS n FROM phoenix.tasks WHERE team = %(team)s::text AND status = 'open' AND pending_deps = 0;
+
+-- name: bench_vote_targets
+-- The vote phase's tasks: the hottest tasks of the board.
+SELECT id, created_by, assigned_to FROM phoenix.tasks
+ WHERE hot_score > 0 ORDER BY hot_score DESC, created_at DESC, id DESC LIMIT %(limit)s::integer;
+
+-- name: bench_voters
+-- Seeded agents that neither wrote nor worked any of the given tasks, so that every vote is allowed.
+SELECT a.id FROM phoenix.agents a
+ WHERE starts_with(a.codename, %(prefix)s::text)
+   AND NOT EXISTS (SELECT 1 FROM phoenix.tasks t
+                    WHERE t.id = ANY (%(tasks)s::uuid[]) AND a.id IN (t.created_by, t.assigned_to))
+ ORDER BY a.codename LIMIT %(limit)s::integer;
+
+-- name: bench_votes_check
+-- Per task: its counters and its vote rows (they must agree after concurrent voting).
+SELECT t.id, t.upvotes, t.downvotes,
+       count(v.agent_id) FILTER (WHERE v.vote = 1)::integer AS up_rows,
+       count(v.agent_id) FILTER (WHERE v.vote = -1)::integer AS down_rows
+  FROM phoenix.tasks t LEFT JOIN phoenix.task_votes v ON v.task_id = t.id
+ WHERE t.id = ANY (%(tasks)s::uuid[])
+ GROUP BY t.id, t.upvotes, t.downvotes;

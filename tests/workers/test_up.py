@@ -1,0 +1,59 @@
+"""`phoenix-board up` on a fresh directory: embedded PostgreSQL and Valkey, real pools, real exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+
+def _ours(tmp_path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            text = " ".join(p.info["cmdline"] or [])
+            if str(tmp_path) in text or (p.info["cwd"] or "").startswith(str(tmp_path)):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def clean_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOENIX_")}
+    return {**env, "PHOENIX_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_up_demo_for_20_seconds(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "phoenix_board.cli", "up", "--demo", "--for", "20", "--agents", "2"],
+                          capture_output=True, text=True, cwd=tmp_path, env=clean_env(tmp_path), timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("summary: "))
+    summary = json.loads(line.removeprefix("summary: "))
+    assert summary["submitted"] > 0 and summary["completed"] > 0
+    time.sleep(1)
+    assert _ours(tmp_path) == []
+
+
+def test_up_stops_everything_on_sigterm(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "up", "--agents", "1", "--team", "iota"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                            env=clean_env(tmp_path))
+    deadline = time.monotonic() + 120
+    seen = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        seen += line
+        if line.startswith("up"):
+            break
+    assert "up" in seen, seen
+    assert len(_ours(tmp_path)) >= 3  # up, the worker, its pool process, the servers
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    time.sleep(1)
+    assert _ours(tmp_path) == []

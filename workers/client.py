@@ -1,0 +1,78 @@
+"""The queue client for agents and programs: submit, vote, comment (Celery messages) and status.
+
+    from phoenix_board.workers.client import Client
+
+    with Client() as board:                       # PHOENIX_REDIS_URL / PHOENIX_DATABASE_URL, or embedded
+        key = board.submit({"title": "Index the logs", "team": "iota"})
+        board.vote(task_id, "scout-1", +1)
+        board.status(key)                         # the task as the board has it, or None if not yet
+
+Messages are validated here before they are sent, so a bad call raises ``InvalidInput`` at once.
+A submission carries an idempotency key (a new UUID unless given): sending it again, after a
+timeout or a broker restart, never makes a second task. ``status`` reads PostgreSQL, the one
+source of truth; there is no result backend to lose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+from uuid import UUID
+
+from phoenix_board.board import errors, lifecycle, models
+from phoenix_board.board.db import Database
+from phoenix_board.board.session import open_board
+from phoenix_board.board.settings import Settings
+from phoenix_board.workers import broker, messages
+from phoenix_board.workers.app import board_queue, make_app
+
+
+class Client:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._stack = contextlib.ExitStack()
+        self._db: Database | None = None
+        self.app = make_app(self._stack.enter_context(broker.broker_url(self.settings)), self.settings)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, name: str, body: dict[str, Any]) -> None:
+        try:
+            self.app.send_task(name, kwargs={"body": body}, queue=board_queue(self.settings))
+        except Exception as exc:  # kombu's OperationalError and friends: say where we tried
+            raise errors.Unavailable(f"cannot reach the broker: {exc}") from exc
+
+    def submit(self, task: dict[str, Any] | models.TaskSubmit, idempotency_key: str | None = None) -> str:
+        """Sends a submission; returns its idempotency key (use it with ``status``)."""
+        data = task.model_dump(mode="json") if isinstance(task, models.TaskSubmit) else dict(task)
+        data["idempotency_key"] = idempotency_key or data.get("idempotency_key") or str(uuid.uuid4())
+        msg = models.parse(messages.Submit, data)
+        self._send("phoenix.submit", msg.model_dump(mode="json"))
+        return msg.idempotency_key
+
+    def vote(self, task: UUID | str, agent: str, value: int, reason: str | None = None) -> None:
+        msg = models.parse(messages.Vote, {"task": task, "agent": str(agent), "value": value, "reason": reason})
+        self._send("phoenix.vote", msg.model_dump(mode="json"))
+
+    def comment(self, task: UUID | str, agent: str, content: str, parent: UUID | str | None = None) -> None:
+        msg = models.parse(messages.Comment, {"task": task, "agent": str(agent), "content": content, "parent": parent})
+        self._send("phoenix.comment", msg.model_dump(mode="json"))
+
+    def status(self, ref: str | UUID) -> models.Task | None:
+        """The task with this id or idempotency key, or None while it is not on the board yet."""
+        if self._db is None:
+            self._db = self._stack.enter_context(open_board(self.settings, max_size=2))
+        try:
+            task = lifecycle.get(self._db, models.uuid_arg(ref, "task"))
+        except (errors.InvalidInput, errors.NotFound):  # not an id of a task: maybe a key
+            row = self._db.one("task_by_key", key=str(ref))
+            return models.Task.from_row(row) if row else None
+        return task

@@ -1,0 +1,126 @@
+"""Handlers: what an agent does with a task of a given category.
+
+A handler is a callable ``(task, context) -> Result | dict | None``. Register one with the
+decorator, or from another package with an entry point in the group ``phoenix_board.handlers``
+(``my_category = my_pkg.module:function``). Raising fails the attempt (the board retries with
+backoff); a category without a handler fails with that reason.
+
+Built in: ``noop`` and ``sleep`` (payload ``{"seconds": x}``) for tests and benchmarks, and the
+demo categories that ``up --demo`` submits, which say plainly in their output that they are demo
+work and did nothing real.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from phoenix_board.board import models
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    output: dict[str, Any]
+    quality: float | None = None
+
+
+@dataclasses.dataclass
+class Context:
+    """What a handler may use: who it is, and a way to keep its lease while it works."""
+
+    agent_id: Any
+    codename: str
+    team: str
+    lost: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def still_mine(self) -> bool:
+        """False once the claim was lost (its lease lapsed and the task moved on): stop working,
+        the result would be refused anyway."""
+        return not self.lost.is_set()
+
+
+Handler = Callable[[models.Task, Context], "Result | dict[str, Any] | None"]
+_registry: dict[str, Handler] = {}
+
+
+def handler(category: str) -> Callable[[Handler], Handler]:
+    """Registers the decorated function as the handler of ``category``."""
+
+    def register(fn: Handler) -> Handler:
+        _registry[category] = fn
+        return fn
+
+    return register
+
+
+@functools.cache
+def _load_entry_points() -> None:
+    for ep in entry_points(group="phoenix_board.handlers"):
+        try:
+            _registry.setdefault(ep.name, ep.load())
+        except Exception:  # a broken plugin must not stop the agent; its category just has no handler
+            log.exception("could not load handler %s from %s", ep.name, ep.value)
+
+
+def lookup(category: str) -> Handler | None:
+    _load_entry_points()
+    return _registry.get(category)
+
+
+def categories() -> list[str]:
+    _load_entry_points()
+    return sorted(_registry)
+
+
+def as_result(value: Result | dict[str, Any] | None) -> Result:
+    if isinstance(value, Result):
+        return value
+    if value is None:
+        return Result({})
+    if isinstance(value, dict):
+        return Result(value)
+    raise TypeError(f"a handler must return a Result, a dict or None, not {type(value).__name__}")
+
+
+@handler("noop")
+def noop(task: models.Task, context: Context) -> Result:
+    return Result({}, 1.0)
+
+
+@handler("sleep")
+def sleep(task: models.Task, context: Context) -> Result:
+    seconds = float(task.payload.get("seconds", 1.0))
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"sleep: seconds must be between 0 and 3600, not {seconds}")
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.5))
+    return Result({"slept": seconds}, 1.0)
+
+
+# The seed's task categories, for `up --demo`. They simulate work: a short pause and a
+# deterministic quality derived from the task id, so reviews sometimes reject.
+DEMO_CATEGORIES = ("data_mining", "lead_gen", "content", "development")
+
+
+def _demo(task: models.Task, context: Context) -> Result:
+    digest = hashlib.sha256(task.id.bytes).digest()
+    time.sleep(0.05 + digest[0] / 255 * 0.4 * task.fibonacci_size / 5)
+    quality = round(0.35 + digest[1] / 255 * 0.65, 3)
+    return Result(
+        {"demo": True, "note": f"demo work: {task.category} was simulated by {context.codename}; nothing real was done"},
+        quality,
+    )
+
+
+for _category in DEMO_CATEGORIES:
+    handler(_category)(_demo)

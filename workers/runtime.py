@@ -1,0 +1,125 @@
+"""The agent loop: claim, run the handler, submit the result or the failure; repeat.
+
+A woken agent keeps claiming the next task in the claim order until nothing is claimable for it
+or its time budget is spent, so one wake-up drains many tasks and the board is not limited by one
+broker round trip per task. While a handler runs, a renewer thread extends the lease every third
+of it; if a renewal is refused (the claim was lost), the handler's context says so and its late
+result is refused by the board's fencing, never applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from uuid import UUID
+
+from phoenix_board.board import errors, lifecycle, models
+from phoenix_board.board.db import Database
+from phoenix_board.workers import handlers
+
+log = logging.getLogger(__name__)
+
+
+class Renewer:
+    """Keeps the lease of the claim in hand, from a background thread."""
+
+    def __init__(self, db: Database, agent_id: UUID, lease_seconds: float) -> None:
+        self.db = db
+        self.agent_id = agent_id
+        self.lease = lease_seconds
+        self._claim: tuple[UUID, int, threading.Event] | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="phoenix-lease-renewer", daemon=True)
+        self._thread.start()
+
+    def hold(self, task: UUID, attempt: int, lost: threading.Event) -> None:
+        with self._lock:
+            self._claim = (task, attempt, lost)
+
+    def release(self) -> None:
+        with self._lock:
+            self._claim = None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease / 3):
+            with self._lock:
+                claim = self._claim
+            if claim is None:
+                continue
+            task, attempt, lost = claim
+            try:
+                lifecycle.renew(self.db, task, self.agent_id, attempt, self.lease)
+            except errors.Conflict as exc:  # stale or moved on: the work is lost
+                log.warning("lost the claim on task %s: %s", task, exc.message)
+                lost.set()
+                self.release()
+            except errors.BoardError as exc:  # the database is away; the lease may still hold
+                log.warning("could not renew the lease on task %s: %s", task, exc.message)
+
+
+class Agent:
+    """One agent: a pool process with its identity, its pool and its renewer."""
+
+    def __init__(self, db: Database, agent: models.Agent, lease_seconds: float,
+                 on_review: Callable[[models.Task], None] | None = None) -> None:
+        self.db = db
+        self.id = agent.id
+        self.codename = agent.codename
+        self.team = agent.team
+        self.lease = lease_seconds
+        self.on_review = on_review
+        self.renewer = Renewer(db, agent.id, lease_seconds)
+
+    def close(self) -> None:
+        self.renewer.close()
+
+    def work(self, budget_seconds: float) -> int:
+        """Claims and works tasks until none is claimable or the budget is spent; returns how many."""
+        end = time.monotonic() + budget_seconds
+        done = 0
+        while time.monotonic() < end:
+            task = lifecycle.claim(self.db, self.id, self.lease)
+            if task is None:
+                break
+            self.run(task)
+            done += 1
+        return done
+
+    def run(self, task: models.Task) -> models.Task | None:
+        """Runs one claimed task to its result or failure. Returns the task after, or None if stale."""
+        fn = handlers.lookup(task.category)
+        context = handlers.Context(agent_id=self.id, codename=self.codename, team=self.team)
+        try:
+            if fn is None:
+                return lifecycle.fail(self.db, task.id, self.id, task.attempt,
+                                      f"no handler for category {task.category!r} on agent {self.codename}")
+            self.renewer.hold(task.id, task.attempt, context.lost)
+            try:
+                lifecycle.start(self.db, task.id, self.id, task.attempt, self.lease)
+                outcome = handlers.as_result(fn(task, context))
+            except errors.BoardError:
+                raise
+            except Exception as exc:  # the handler failed: the board retries with backoff
+                log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
+                return lifecycle.fail(self.db, task.id, self.id, task.attempt,
+                                      f"{type(exc).__name__}: {exc}"[:1000])
+            finally:
+                self.renewer.release()
+            try:
+                after = lifecycle.result(self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality)
+            except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
+                return lifecycle.fail(self.db, task.id, self.id, task.attempt, f"invalid result: {exc.message}")
+        except errors.StaleClaim as exc:
+            log.warning("dropped stale work on task %s: %s", task.id, exc.message)
+            return None
+        if after.status == models.TaskStatus.REVIEW and self.on_review is not None:
+            self.on_review(after)
+        return after

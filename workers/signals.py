@@ -1,0 +1,149 @@
+"""Per-process set-up and tear-down of an agent.
+
+Each prefork pool process is one agent. When Celery starts it (``worker_process_init``: after the
+fork, so the process opens its own connections) it registers, or re-attaches to, the agent
+``<prefix>-<pool index>``: a process that Celery replaces gets the same index and so the same
+identity, counters and trust. A claim its predecessor held is released at once (a failed attempt,
+fenced by its attempt number) instead of waiting for the lease. A heartbeat thread keeps
+``last_heartbeat`` fresh. On a clean shutdown the agent goes idle; shutdown hooks may not run
+(SIGKILL), and leases and heartbeats cover that.
+
+The worker's main process runs :class:`IdlePoller`: every ``idle_poll_seconds`` it returns expired
+leases to the board and, when claimable tasks wait with no wake-up queued, wakes agents, so a lost
+wake-up (a broker restart) only delays work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from uuid import UUID
+
+from billiard import current_process
+from celery import bootsteps
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from phoenix_board.board import agents, errors, lifecycle
+from phoenix_board.board.db import Database
+from phoenix_board.board.settings import Settings
+from phoenix_board.workers import runtime
+
+log = logging.getLogger(__name__)
+
+# Set by `phoenix-board workers` in the environment of the worker, inherited by its pool processes.
+ENV_TEAM = "PHOENIX_AGENT_TEAM"
+ENV_PREFIX = "PHOENIX_AGENT_PREFIX"
+ENV_SPECIALIZATION = "PHOENIX_AGENT_SPECIALIZATION"
+ENV_DATABASE = "PHOENIX_DATABASE_URL"
+
+
+class _Process:
+    agent: runtime.Agent | None = None
+    db: Database | None = None
+    settings: Settings | None = None
+    stop = threading.Event()
+
+
+state = _Process()
+
+
+def current() -> runtime.Agent:
+    if state.agent is None:
+        raise errors.Unavailable("this process is not an agent (no worker_process_init ran)")
+    return state.agent
+
+
+def codename(prefix: str, index: int) -> str:
+    return f"{prefix}-{index}"
+
+
+@worker_process_init.connect
+def _init_agent(**_: object) -> None:
+    team = os.environ.get(ENV_TEAM)
+    if not team:
+        return  # not started by `phoenix-board workers`
+    settings = Settings()
+    db = Database(os.environ[ENV_DATABASE], min_size=1, max_size=3, name="phoenix-agent").open()
+    spec = json.loads(os.environ.get(ENV_SPECIALIZATION) or "[]")
+    name = codename(os.environ[ENV_PREFIX], current_process().index)
+    agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec})
+    if not created and agent.current_task is not None:
+        _release_predecessor_claim(db, agent.id, agent.current_task)
+    from phoenix_board.workers import tasks  # the review requests go through the queue
+
+    state.settings, state.db = settings, db
+    state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews)
+    threading.Thread(target=_heartbeat, args=(db, agent.id, settings.heartbeat_seconds),
+                     name="phoenix-heartbeat", daemon=True).start()
+    log.info("agent %s (%s) %s on team %s", name, agent.id, "registered" if created else "re-attached", team)
+
+
+def _release_predecessor_claim(db: Database, agent_id: UUID, task_id: UUID) -> None:
+    task = lifecycle.get(db, task_id)
+    if task.assigned_to != agent_id or task.status not in ("claimed", "in_progress"):
+        return
+    try:
+        lifecycle.fail(db, task.id, agent_id, task.attempt, "pool process replaced while working")
+    except errors.Conflict:
+        pass  # it moved on meanwhile (lease expired, released)
+
+
+def _heartbeat(db: Database, agent_id: UUID, every: float) -> None:
+    while not state.stop.wait(every):
+        try:
+            agents.heartbeat(db, agent_id)
+        except errors.BoardError as exc:
+            log.warning("heartbeat failed: %s", exc.message)
+
+
+@worker_process_shutdown.connect
+def _shutdown_agent(**_: object) -> None:
+    state.stop.set()
+    if state.agent is not None:
+        state.agent.close()
+    if state.db is not None:
+        try:
+            agents.heartbeat(state.db, state.agent.id)  # last sign of life; current_task is already clear
+        except errors.BoardError:
+            pass
+        state.db.close()
+
+
+class IdlePoller(bootsteps.StartStopStep):
+    """In the worker's main process: sweep expired leases, wake agents for unannounced work."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: object, **kwargs: object) -> None:
+        self.tref = None
+        self.db: Database | None = None
+
+    def start(self, worker) -> None:  # type: ignore[no-untyped-def]
+        team = os.environ.get(ENV_TEAM)
+        if not team:
+            return
+        settings = Settings()
+        self.db = Database(os.environ[ENV_DATABASE], min_size=1, max_size=1, name="phoenix-poller").open()
+        self.tref = worker.timer.call_repeatedly(settings.idle_poll_seconds, self._poll,
+                                                 (worker, settings, team), priority=10)
+
+    def stop(self, worker) -> None:  # type: ignore[no-untyped-def]
+        if self.tref is not None:
+            self.tref.cancel()
+        if self.db is not None:
+            self.db.close()
+
+    def _poll(self, worker, settings: Settings, team: str) -> None:  # type: ignore[no-untyped-def]
+        from phoenix_board.workers import tasks
+
+        try:
+            released = lifecycle.release_expired(self.db)
+            waiting = self.db.one("tasks_claimable_count", team=team)["n"]
+            if waiting:
+                tasks.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)
+            if released:
+                log.info("returned %d expired claim(s) to the board", len(released))
+        except Exception:  # a poll that fails must not stop the worker; the next one tries again
+            log.exception("idle poll failed")

@@ -1,0 +1,149 @@
+"""Celery entry points: wake, submit, vote, comment, assess, review.
+
+Every message is validated first; a malformed one (wrong types, missing fields, unknown task or
+agent, a refused operation) is rejected without retry, with a one-line reason in the log, and
+writes nothing. A database that is away is retried with backoff. Messages are sent after the
+transaction that justifies them has committed (each board call commits on its own).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, current_app, shared_task
+from celery.exceptions import Reject
+from pydantic import BaseModel
+
+from phoenix_board.board import agents, comments, errors, lifecycle, models, votes
+from phoenix_board.board.settings import Settings
+from phoenix_board.workers import hooks, messages, signals
+from phoenix_board.workers.app import team_queue
+
+log = logging.getLogger(__name__)
+
+
+def _parse(model: type[BaseModel], body: Any, name: str) -> Any:
+    try:
+        return models.parse(model, body)
+    except errors.InvalidInput as exc:
+        _reject(name, exc)
+
+
+def _reject(name: str, exc: errors.BoardError) -> None:
+    log.warning("rejected %s message: %s", name, exc.message)
+    raise Reject(exc.message, requeue=False) from None
+
+
+def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
+    """Runs a board call; refusals reject the message, an unreachable database retries it."""
+    try:
+        return fn(*args)
+    except errors.Unavailable:
+        raise
+    except errors.BoardError as exc:
+        _reject(name, exc)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def wake_team(app: Celery, settings: Settings, team: str, n: int = 1, only_if_idle: bool = False) -> int:
+    """Sends up to n wake-ups to a team's agents; with only_if_idle, none while some are queued."""
+    queue = team_queue(settings, team)
+    if only_if_idle:
+        with app.connection_for_write() as conn:
+            waiting = conn.default_channel.client.llen(queue)
+        n = max(0, n - waiting)
+    for _ in range(n):
+        app.send_task("phoenix.wake", kwargs={"body": {"team": team}}, queue=queue)
+    return n
+
+
+def request_reviews(task: models.Task) -> None:
+    """Asks review_quorum peers (never the executor; the team first) to review a result."""
+    state = signals.state
+    picked = state.db.all("agents_pick_reviewers", team=task.team, exclude=task.assigned_to, n=task.review_quorum)
+    for row in picked:
+        current_app.send_task("phoenix.review", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
+                              queue=team_queue(state.settings, row["team"]))
+
+
+def request_assessments(task: models.Task, settings: Settings, db) -> None:  # type: ignore[no-untyped-def]
+    """Agents whose specialization includes the task's category assess it and may vote."""
+    for row in db.all("agents_matching_category", category=task.category, exclude=task.created_by, n=5):
+        current_app.send_task("phoenix.assess", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
+                              queue=team_queue(settings, row["team"]))
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+@shared_task(name="phoenix.wake", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def wake(body: dict[str, Any]) -> int:
+    msg = _parse(messages.Wake, body, "wake")
+    agent = signals.current()
+    if agent.team != msg.team:
+        _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
+    return agent.work(signals.state.settings.work_budget_seconds)
+
+
+@shared_task(name="phoenix.submit", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def submit(body: dict[str, Any]) -> str:
+    msg = _parse(messages.Submit, body, "submit")
+    state = signals.state
+    task, created = _guard("submit", lifecycle.submit, state.db, models.TaskSubmit(**msg.model_dump()))
+    if created or task.status == models.TaskStatus.OPEN:
+        # a retried send whose first copy was lost before its wake-up still wakes someone
+        wake_team(current_app, state.settings, task.team)
+    if created:
+        request_assessments(task, state.settings, state.db)
+    return str(task.id)
+
+
+@shared_task(name="phoenix.vote", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def vote(body: dict[str, Any]) -> None:
+    msg = _parse(messages.Vote, body, "vote")
+    db = signals.state.db
+    who = _guard("vote", agents.resolve, db, msg.agent)
+    _guard("vote", votes.vote, db, msg.task, who, msg.value, msg.reason)
+
+
+@shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def comment(body: dict[str, Any]) -> None:
+    msg = _parse(messages.Comment, body, "comment")
+    db = signals.state.db
+    who = _guard("comment", agents.resolve, db, msg.agent)
+    _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
+
+
+@shared_task(name="phoenix.assess", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def assess(body: dict[str, Any]) -> int:
+    msg = _parse(messages.Judge, body, "assess")
+    db = signals.state.db
+    task = _guard("assess", lifecycle.get, db, msg.task)
+    judge = _guard("assess", agents.get, db, msg.agent)
+    value = hooks.assess(task, judge)
+    if value:
+        try:
+            votes.vote(db, task.id, judge.id, value, "assessment")
+        except (errors.Forbidden, errors.NotFound) as exc:  # e.g. it claimed the task meanwhile
+            log.info("assessment of %s by %s skipped: %s", task.id, judge.codename, exc.message)
+            return 0
+    return value
+
+
+@shared_task(name="phoenix.review", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def review(body: dict[str, Any]) -> str | None:
+    msg = _parse(messages.Judge, body, "review")
+    db = signals.state.db
+    task = _guard("review", lifecycle.get, db, msg.task)
+    judge = _guard("review", agents.get, db, msg.agent)
+    if task.status != models.TaskStatus.REVIEW:
+        return None  # decided already (quorum reached by others)
+    try:
+        _, decided = lifecycle.review(db, task.id, judge.id, hooks.review(task, judge), "review hook")
+    except errors.Conflict as exc:  # a repeated request, or decided meanwhile
+        log.info("review of %s by %s skipped: %s", task.id, judge.codename, exc.message)
+        return None
+    return decided

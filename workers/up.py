@@ -1,0 +1,259 @@
+"""`phoenix-board up`: the whole board on one machine.
+
+Starts (or uses, when URLs are given) PostgreSQL and Redis, migrates, starts one worker pool per
+team, and shows a live view of the board, the agents and the throughput. ``--demo`` feeds a
+stream of tasks; ``--for`` stops after a while and prints a summary. Ctrl-C or SIGTERM stops
+everything it started: each pool runs in its own process group, which is terminated, then
+killed if it lingers, so no process is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from phoenix_board.board import agents, errors, ranking, render
+from phoenix_board.board.db import Database
+from phoenix_board.board.session import open_board
+from phoenix_board.board.settings import Settings
+from phoenix_board.workers import broker, handlers
+from phoenix_board.workers.commands import settings
+
+# which demo categories each seeded team's agents assess
+SPECIALIZATIONS = {"alpha_delta": ["data_mining", "lead_gen"], "epsilon_zeta": ["content", "lead_gen"],
+                   "iota": ["development", "data_mining"]}
+TITLES = {
+    "data_mining": ["Mine {n} supplier records", "Deduplicate {n} company profiles", "Extract prices from {n} pages"],
+    "lead_gen": ["Qualify {n} inbound leads", "Score {n} accounts", "Find decision makers at {n} firms"],
+    "content": ["Draft {n} product summaries", "Translate {n} release notes", "Review {n} blog drafts"],
+    "development": ["Fix {n} flaky tests", "Add metrics to {n} endpoints", "Refactor {n} query builders"],
+}
+
+
+class Pools:
+    """The worker pools, each in its own session so that it can be stopped as a group."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, team: str, n: int, env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"workers-{team}.log", "ab")  # noqa: SIM115 - kept open for the child
+        cmd = [sys.executable, "-m", "phoenix_board.cli", "workers", "--team", team, "--agents", str(n),
+               "--name", team, "--loglevel", "INFO"]
+        for spec in SPECIALIZATIONS.get(team, []):
+            cmd += ["--specialization", spec]
+        self.procs[team] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def dead(self) -> list[str]:
+        return [team for team, p in self.procs.items() if p.poll() is not None]
+
+    def log_tail(self, team: str, lines: int = 5) -> str:
+        path = self.log_dir / f"workers-{team}.log"
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, grace: float = 20.0) -> None:
+        for p in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)  # warm shutdown: running handlers finish
+        end = time.monotonic() + grace
+        for p in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.1, end - time.monotonic()))
+        for p in self.procs.values():
+            # the pool processes share the group: kill whatever is left of it, parent or not
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=5)
+
+
+class DemoFeed(threading.Thread):
+    """A realistic stream of tasks: categories, dependencies, deadlines, priorities, reviews, votes."""
+
+    def __init__(self, db: Database, s: Settings, teams: list[str], rate: float, stop: threading.Event) -> None:
+        super().__init__(name="phoenix-demo", daemon=True)
+        from phoenix_board.workers.client import Client
+
+        self.db, self.teams, self.rate, self.stop_event = db, teams, rate, stop
+        self.client = Client(s)
+        self.rng = random.Random(7)
+        self.sent = 0
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.wait(self.rng.expovariate(self.rate)):
+                self.once()
+        except errors.BoardError as exc:
+            self.error = exc.message
+        finally:
+            self.client.close()
+
+    def once(self) -> None:
+        rng = self.rng
+        team = rng.choice(self.teams)
+        category = rng.choice(handlers.DEMO_CATEGORIES)
+        task = {
+            "title": rng.choice(TITLES[category]).format(n=rng.choice((3, 5, 8, 13, 21, 34))),
+            "team": team, "category": category,
+            "priority": rng.choices(range(1, 11), weights=(1, 2, 3, 4, 6, 6, 4, 3, 2, 1))[0],
+            "fibonacci_size": rng.choice((1, 1, 2, 3, 5, 8)),
+            "dopamine_reward": round(rng.uniform(0.5, 2.0), 2),
+            "description": "demo task fed by `phoenix-board up --demo`",
+        }
+        if rng.random() < 0.25:
+            task["deadline"] = (datetime.now(UTC).timestamp() + rng.uniform(300, 7200))
+            task["deadline"] = datetime.fromtimestamp(task["deadline"], UTC).isoformat()
+        if rng.random() < 0.2:
+            task["review_quorum"] = 2
+        recent, _ = ranking.page(self.db, "new", team=team, statuses=["open", "claimed", "in_progress"], limit=5)
+        if recent and rng.random() < 0.15:
+            task["depends_on"] = [str(r["id"]) for r in rng.sample(recent, k=min(len(recent), rng.choice((1, 2))))]
+        self.client.submit(task)
+        self.sent += 1
+        waiting = [r for r in recent if r["status"] == "open"]
+        if waiting and rng.random() < 0.3:  # programs vote too, in the name of an agent of the team
+            voters = agents.list_agents(self.db, team=team, limit=50)
+            if voters:
+                self.client.vote(rng.choice(waiting)["id"], rng.choice(voters).codename, rng.choice((1, 1, -1)))
+
+
+def _view(db: Database, started: datetime, teams: list[str], agents_per_team: int, demo: DemoFeed | None) -> Group:
+    summary = db.one("events_summary_since", since=started)
+    elapsed = max(1.0, (datetime.now(UTC) - started).total_seconds())
+    head = (f"up {int(elapsed) // 60}m{int(elapsed) % 60:02d}s · {len(teams)} team(s) × {agents_per_team} agents · "
+            f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']} · "
+            f"{summary['completed'] / elapsed:.1f} tasks/s" + (f" · demo error: {demo.error}" if demo and demo.error else ""))
+    counts = Table(title="tasks by status", title_justify="left")
+    counts.add_column("team")
+    statuses = ["open", "claimed", "in_progress", "review", "complete", "failed"]
+    for st in statuses:
+        counts.add_column(st, justify="right")
+    by = {(r["team"], r["status"]): r["n"] for r in db.all("task_status_counts", team=None)}
+    for team in teams:
+        counts.add_row(team, *(str(by.get((team, st), 0)) for st in statuses))
+    hot, _ = ranking.page(db, "hot", statuses=["open", "claimed", "in_progress", "review"], limit=8)
+    return Group(Panel(head, title="Phoenix Board"), counts, render.board_table(hot, "hot, live tasks"),
+                 render.agents_table(agents.list_agents(db, limit=60)))
+
+
+def up(
+    agents_per_team: int = typer.Option(3, "--agents", "-n", min=1, max=64, help="Agents (pool processes) per team."),
+    team: list[str] = typer.Option([], "--team", "-t", help="Teams to run (default: all)."),
+    demo: bool = typer.Option(False, "--demo", help="Feed a realistic stream of demo tasks."),
+    rate: float = typer.Option(4.0, "--rate", min=0.1, max=1000, help="Demo tasks per second."),
+    for_seconds: Optional[float] = typer.Option(None, "--for", min=1, help="Run this long, print a summary, exit 0."),
+) -> None:
+    """Run the whole board on this machine: PostgreSQL, Redis, one agent pool per team, a live view."""
+    s = settings()
+    console = render.console
+    stop = threading.Event()
+    pools = Pools(s.data_dir.resolve() / "logs")
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    feed: DemoFeed | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            with console.status("starting PostgreSQL and migrating…"):
+                db = stack.enter_context(open_board(s, max_size=4))
+            with console.status("starting Redis…"):
+                broker_url = stack.enter_context(broker.broker_url(s))
+            teams = team or [t["name"] for t in db.all("teams_list")]
+            env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url}
+            started = datetime.now(UTC)
+            stack.callback(pools.stop)
+            with console.status("starting agents…") as status:
+                for t in teams:
+                    pools.start(t, agents_per_team, env)
+                _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
+            console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each; "
+                          f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
+                          f"Redis {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
+            if demo:
+                feed = DemoFeed(db, s, teams, rate, stop)
+                feed.start()
+            end = time.monotonic() + for_seconds if for_seconds else None
+            _watch(db, started, teams, agents_per_team, feed, pools, stop, end)
+            stop.set()
+            if feed:
+                feed.join(timeout=5)
+            with console.status("stopping agents…"):
+                pools.stop()
+            summary = db.one("events_summary_since", since=started)
+            elapsed = (datetime.now(UTC) - started).total_seconds()
+            result = {"submitted": summary["submitted"], "completed": summary["completed"],
+                      "failed": summary["failed"], "seconds": round(elapsed, 1),
+                      "throughput_per_s": round(summary["completed"] / max(elapsed, 1e-9), 2)}
+            typer.echo("summary: " + json.dumps(result))  # one line, never wrapped: scripts read it
+    finally:
+        stop.set()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since: datetime, status,  # type: ignore[no-untyped-def]
+                     stop: threading.Event, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while not stop.is_set():
+        dead = pools.dead()
+        if dead:
+            raise errors.Unavailable(f"the agents of team {dead[0]} stopped at start: {pools.log_tail(dead[0])}")
+        live = [a for a in agents.list_agents(db, limit=10_000) if a.team in teams and a.last_heartbeat >= since]
+        status.update(f"starting agents… {len(live)}/{n * len(teams)} registered")
+        if len(live) >= n * len(teams):
+            return
+        if time.monotonic() > end:
+            raise errors.Unavailable(f"agents did not start within {timeout:.0f} s; see the logs in {pools.log_dir}")
+        stop.wait(0.3)
+
+
+def _watch(db: Database, started: datetime, teams: list[str], n: int, feed: DemoFeed | None, pools: Pools,
+           stop: threading.Event, end: float | None) -> None:
+    console = render.console
+
+    def done() -> bool:
+        return stop.is_set() or (end is not None and time.monotonic() >= end)
+
+    if console.is_terminal:
+        with Live(_view(db, started, teams, n, feed), console=console, refresh_per_second=1, screen=False) as live:
+            while not done():
+                stop.wait(1.0 if end is None else min(1.0, max(0.0, end - time.monotonic())))
+                _check_pools(pools)
+                live.update(_view(db, started, teams, n, feed))
+        return
+    last = 0.0
+    while not done():  # no terminal (a pipe, CI): one progress line every 5 s
+        stop.wait(0.5)
+        _check_pools(pools)
+        if time.monotonic() - last >= 5:
+            summary = db.one("events_summary_since", since=started)
+            console.print(f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']}")
+            last = time.monotonic()
+
+
+def _check_pools(pools: Pools) -> None:
+    dead = pools.dead()
+    if dead:
+        raise errors.Unavailable(f"the agents of team {dead[0]} stopped: {pools.log_tail(dead[0])}")
