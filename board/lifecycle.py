@@ -87,6 +87,23 @@ def fail(db: Database, task: UUID, agent: UUID, attempt: int, reason: str, now: 
     return models.Task.from_row(db.one("task_fail", task=task, agent=agent, attempt=attempt, reason=why.reason, now=now))
 
 
+def claim_start(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS,
+                now: datetime | None = None) -> models.Task | None:
+    """Claims the next task and starts it, in one call (an agent about to work it)."""
+    row = db.one("task_claim_start", agent=agent, lease=_lease(lease_seconds), now=now)
+    return models.Task.from_row(row) if row else None
+
+
+def result_claim_next(db: Database, task: UUID, agent: UUID, attempt: int, output: Any = None,
+                      quality: float | None = None, lease_seconds: float = constants.LEASE_SECONDS,
+                      now: datetime | None = None) -> tuple[models.Task, models.Task | None]:
+    """Submits a result and claims and starts the next task, in one call. -> (task, next or None)"""
+    res = models.parse(models.Result, {"output": {} if output is None else output, "quality": quality})
+    rows = db.all("task_result_claim_next", task=task, agent=agent, attempt=attempt, output=Jsonb(res.output),
+                  quality=res.quality, lease=_lease(lease_seconds), now=now)
+    return models.Task.from_row(rows[0]), (models.Task.from_row(rows[1]) if len(rows) > 1 else None)
+
+
 def review(db: Database, task: UUID, agent: UUID, verdict: int, reason: str | None = None,
            now: datetime | None = None) -> tuple[models.Task, str | None]:
     """A peer's verdict (+1 / -1) on the attempt in review. -> (task, 'approved' | 'rejected' | None)"""

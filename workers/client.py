@@ -58,6 +58,20 @@ class Client:
         self._send("phoenix.submit", msg.model_dump(mode="json"))
         return msg.idempotency_key
 
+    def submit_many(self, tasks: list[dict[str, Any] | models.TaskSubmit], batch: int = 200) -> list[str]:
+        """Sends many submissions, ``batch`` to a message; returns their idempotency keys in order.
+        Every task is validated before anything is sent."""
+        if not 1 <= batch <= 1000:
+            raise errors.InvalidInput(f"batch must be between 1 and 1000, not {batch}")
+        bodies = []
+        for task in tasks:
+            data = task.model_dump(mode="json") if isinstance(task, models.TaskSubmit) else dict(task)
+            data["idempotency_key"] = data.get("idempotency_key") or str(uuid.uuid4())
+            bodies.append(models.parse(messages.Submit, data).model_dump(mode="json"))
+        for start in range(0, len(bodies), batch):
+            self._send("phoenix.submit_many", {"tasks": bodies[start:start + batch]})
+        return [b["idempotency_key"] for b in bodies]
+
     def vote(self, task: UUID | str, agent: str, value: int, reason: str | None = None) -> None:
         msg = models.parse(messages.Vote, {"task": task, "agent": str(agent), "value": value, "reason": reason})
         self._send("phoenix.vote", msg.model_dump(mode="json"))

@@ -16,6 +16,10 @@ class Submit(models.TaskSubmit):
     idempotency_key: Annotated[models.Text, Field(min_length=1, max_length=200)]  # required on the queue
 
 
+class SubmitMany(models.Input):
+    tasks: Annotated[list[dict], Field(min_length=1, max_length=1000)]
+
+
 class Vote(models.Input):
     task: UUID
     agent: AgentRef

@@ -82,44 +82,51 @@ class Agent:
         self.renewer.close()
 
     def work(self, budget_seconds: float) -> int:
-        """Claims and works tasks until none is claimable or the budget is spent; returns how many."""
+        """Claims and works tasks until none is claimable or the budget is spent; returns how many.
+        In the steady state each task costs one call: its result and the next claim together."""
         end = time.monotonic() + budget_seconds
         done = 0
-        while time.monotonic() < end:
-            task = lifecycle.claim(self.db, self.id, self.lease)
-            if task is None:
-                break
-            self.run(task)
+        task = lifecycle.claim_start(self.db, self.id, self.lease)
+        while task is not None:
+            task = self.run(task, claim_next=time.monotonic() < end)
             done += 1
         return done
 
-    def run(self, task: models.Task) -> models.Task | None:
-        """Runs one claimed task to its result or failure. Returns the task after, or None if stale."""
+    def run(self, task: models.Task, claim_next: bool = False) -> models.Task | None:
+        """Runs one claimed, started task to its result or failure; returns the next task when
+        claim_next and one was claimable."""
         fn = handlers.lookup(task.category)
         context = handlers.Context(agent_id=self.id, codename=self.codename, team=self.team)
         try:
             if fn is None:
-                return lifecycle.fail(self.db, task.id, self.id, task.attempt,
-                                      f"no handler for category {task.category!r} on agent {self.codename}")
+                lifecycle.fail(self.db, task.id, self.id, task.attempt,
+                               f"no handler for category {task.category!r} on agent {self.codename}")
+                return self._next(claim_next)
             self.renewer.hold(task.id, task.attempt, context.lost)
             try:
-                lifecycle.start(self.db, task.id, self.id, task.attempt, self.lease)
                 outcome = handlers.as_result(fn(task, context))
-            except errors.BoardError:
-                raise
             except Exception as exc:  # the handler failed: the board retries with backoff
                 log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
-                return lifecycle.fail(self.db, task.id, self.id, task.attempt,
-                                      f"{type(exc).__name__}: {exc}"[:1000])
+                lifecycle.fail(self.db, task.id, self.id, task.attempt, f"{type(exc).__name__}: {exc}"[:1000])
+                return self._next(claim_next)
             finally:
                 self.renewer.release()
             try:
-                after = lifecycle.result(self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality)
+                if claim_next:
+                    after, nxt = lifecycle.result_claim_next(self.db, task.id, self.id, task.attempt,
+                                                             outcome.output, outcome.quality, self.lease)
+                else:
+                    after, nxt = lifecycle.result(self.db, task.id, self.id, task.attempt, outcome.output,
+                                                  outcome.quality), None
             except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
-                return lifecycle.fail(self.db, task.id, self.id, task.attempt, f"invalid result: {exc.message}")
+                lifecycle.fail(self.db, task.id, self.id, task.attempt, f"invalid result: {exc.message}")
+                return self._next(claim_next)
         except errors.StaleClaim as exc:
             log.warning("dropped stale work on task %s: %s", task.id, exc.message)
-            return None
+            return self._next(claim_next)
         if after.status == models.TaskStatus.REVIEW and self.on_review is not None:
             self.on_review(after)
-        return after
+        return nxt
+
+    def _next(self, claim_next: bool) -> models.Task | None:
+        return lifecycle.claim_start(self.db, self.id, self.lease) if claim_next else None

@@ -88,17 +88,45 @@ def wake(body: dict[str, Any]) -> int:
     return agent.work(signals.state.settings.work_budget_seconds)
 
 
+def _submit_one(msg: messages.Submit) -> models.Task:
+    state = signals.state
+    task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
+    if created:
+        request_assessments(task, state.settings, state.db)
+    return task
+
+
+def _wake_for(tasks: list[models.Task]) -> None:
+    # one wake-up per team, and none while one is already queued: awake agents keep claiming
+    # until the board is empty, so more wake-ups would only queue behind them. A retried send
+    # whose first copy was lost before its wake-up still wakes someone (the task is still open).
+    for team in {t.team for t in tasks if t.status == models.TaskStatus.OPEN}:
+        wake_team(current_app, signals.state.settings, team, 1, only_if_idle=True)
+
+
 @shared_task(name="phoenix.submit", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
 def submit(body: dict[str, Any]) -> str:
     msg = _parse(messages.Submit, body, "submit")
-    state = signals.state
-    task, created = _guard("submit", lifecycle.submit, state.db, models.TaskSubmit(**msg.model_dump()))
-    if created or task.status == models.TaskStatus.OPEN:
-        # a retried send whose first copy was lost before its wake-up still wakes someone
-        wake_team(current_app, state.settings, task.team)
-    if created:
-        request_assessments(task, state.settings, state.db)
+    task = _guard("submit", _submit_one, msg)
+    _wake_for([task])
     return str(task.id)
+
+
+@shared_task(name="phoenix.submit_many", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def submit_many(body: dict[str, Any]) -> int:
+    """A batch of submissions in one message. Each is its own transaction: a refused one is
+    logged in one line and skipped, the others go on the board."""
+    batch = _parse(messages.SubmitMany, body, "submit_many")
+    done = []
+    for i, item in enumerate(batch.tasks):
+        try:
+            done.append(_submit_one(models.parse(messages.Submit, item)))
+        except errors.Unavailable:
+            raise  # the whole message is retried; submissions already made are idempotent
+        except errors.BoardError as exc:
+            log.warning("rejected submission %d of a batch: %s", i, exc.message)
+    _wake_for(done)
+    return len(done)
 
 
 @shared_task(name="phoenix.vote", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)

@@ -202,3 +202,16 @@ SELECT t.id, t.upvotes, t.downvotes,
   FROM phoenix.tasks t LEFT JOIN phoenix.task_votes v ON v.task_id = t.id
  WHERE t.id = ANY (%(tasks)s::uuid[])
  GROUP BY t.id, t.upvotes, t.downvotes;
+
+-- name: bench_e2e_completed
+-- How many tasks are complete (the e2e bench's scratch board holds only its own tasks).
+SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete';
+
+-- name: bench_e2e_claimed_at
+-- When the task with this idempotency key was claimed, and its status.
+SELECT claimed_at, status::text AS status FROM phoenix.tasks
+ WHERE idempotency_key = %(key)s::text AND claimed_at IS NOT NULL;
+
+-- name: bench_e2e_live_agents
+-- Agents that have registered (the bench's pool processes).
+SELECT count(*) AS n FROM phoenix.agents WHERE decommissioned_at IS NULL;

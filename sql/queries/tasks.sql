@@ -67,3 +67,13 @@ SELECT count(*) AS n FROM (
 -- name: task_by_key
 -- The task submitted with this idempotency key.
 SELECT * FROM phoenix.tasks WHERE idempotency_key = %(key)s::text;
+
+-- name: task_claim_start
+-- Claim the next task and start it: the agent loop's first call after a wake-up.
+SELECT * FROM phoenix.task_claim_start(%(agent)s::uuid, %(lease)s::float8, %(now)s::timestamptz);
+
+-- name: task_result_claim_next
+-- The result of the current attempt, then the next task claimed and started, in one call.
+SELECT * FROM phoenix.task_result_claim_next(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer,
+                                             %(output)s::jsonb, %(quality)s::real, %(lease)s::float8,
+                                             %(now)s::timestamptz);

@@ -331,3 +331,37 @@ def test_task_events_are_append_only(db, sql):
         sql.execute("UPDATE phoenix.task_events SET kind = 'x' WHERE task_id = %s", (task.id,))
     with pytest.raises(psycopg.Error, match="append-only"):
         sql.execute("DELETE FROM phoenix.task_events WHERE task_id = %s", (task.id,))
+
+
+def test_claim_start_and_result_claim_next(db):
+    agent = make_agent(db)
+    first = make_task(db, now=T0)
+    second = make_task(db, now=at(1))
+    started = lifecycle.claim_start(db, agent.id, now=at(2))
+    assert (started.id, started.status, started.started_at) == (first.id, "in_progress", at(2))
+    done, nxt = lifecycle.result_claim_next(db, first.id, agent.id, started.attempt, {"n": 1}, 1.0, now=at(3))
+    assert done.status == "complete" and nxt.id == second.id and nxt.status == "in_progress"
+    done, nxt = lifecycle.result_claim_next(db, second.id, agent.id, nxt.attempt, {"n": 2}, now=at(4))
+    assert done.status == "complete" and nxt is None
+    assert kinds(db, second.id) == ["submitted", "claimed", "started", "completed"]
+
+
+def test_result_stands_when_the_next_claim_is_refused(db, sql):
+    agent = make_agent(db)
+    task = make_task(db)
+    make_task(db)
+    started = lifecycle.claim_start(db, agent.id)
+    # the agent is decommissioned between its claim and its result: the result must still count
+    sql.execute("UPDATE phoenix.agents SET decommissioned_at = now() WHERE id = %s", (agent.id,))
+    done, nxt = lifecycle.result_claim_next(db, task.id, agent.id, started.attempt)
+    assert done.status == "complete" and nxt is None
+
+
+def test_result_claim_next_is_fenced(db, sql):
+    agent = make_agent(db)
+    task = make_task(db)
+    started = lifecycle.claim_start(db, agent.id)
+    before = snapshot(sql)
+    with pytest.raises(errors.StaleClaim):
+        lifecycle.result_claim_next(db, task.id, agent.id, started.attempt - 1)
+    assert snapshot(sql) == before

@@ -1,0 +1,237 @@
+"""``phoenix-board bench e2e``: the whole lifecycle through the queue next to Celery's own no-op.
+
+**What is measured.** On a scratch database and a broker of its own (an embedded Valkey, or the
+configured Redis under a queue prefix of its own), with ``--agents`` pool processes each time:
+
+* *lifecycle*: ``--tasks`` tasks (handler ``noop``) are sent through the queue client to a
+  ``phoenix-board workers`` pool, first ``BATCH`` to a message (``Client.submit_many``, the way a
+  program submits work in bulk), then one message each (``Client.submit``); a pool process puts
+  them on the board and wakes the team; woken agents claim, start and complete tasks until none is
+  left. Tasks completed per second, from the first send to the last completion. ``ratio`` uses the
+  batched run; the single-message run is reported beside it.
+* *the baseline*: the same number of messages, sent the same way to a Celery worker with the
+  same app settings (prefork, same concurrency, late acks, prefetch 1, JSON) whose task does
+  nothing; messages acknowledged per second, from the first send until the queue and its unacked
+  set are empty. ``ratio`` is lifecycle / baseline.
+* *wake latency*: with the agents idle, one task at a time is sent through the queue; the time from
+  the send to the claim the board records (same host, same clock).
+* *memory*: the resident set (and the unique set, which prefork's copy-on-write makes smaller) of
+  the pool processes, per agent.
+
+The baseline's worker and the board's run one after the other on the same broker with the same
+number of processes, so the ratio compares what one task costs in each. No test asserts a timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+import typer
+from celery import shared_task
+from rich.console import Console
+
+from phoenix_board.board import commands, embedded, errors, render
+from phoenix_board.board.bench import Ui, scratch_database
+from phoenix_board.board.db import Database
+from phoenix_board.board.settings import Settings
+from phoenix_board.workers import broker
+from phoenix_board.workers.app import make_app
+from phoenix_board.workers.client import Client
+
+TEAM = "iota"
+WAKE_SAMPLES = 200
+BATCH = 100  # submissions to a message in the batched run (Client.submit_many)
+
+
+@shared_task(name="phoenix.bench.noop")
+def noop(body: dict[str, Any]) -> None:
+    """Celery's own no-op: the baseline's task."""
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    out = open(log, "ab")  # noqa: SIM115 - kept open for the child
+    return subprocess.Popen([sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)
+
+
+def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not (value := predicate()):
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log else []
+            raise errors.Unavailable(f"the bench worker stopped while waiting for {what}: {' | '.join(tail)}")
+        if time.monotonic() > end:
+            raise errors.Unavailable(f"bench: timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.005)
+    return value
+
+
+def _queue_drained(client: redis.Redis, queue: str) -> bool:
+    # kombu's Redis transport keeps delivered, unacknowledged messages in the hash "unacked"
+    return client.llen(queue) == 0 and client.hlen("unacked") == 0
+
+
+def baseline(broker_url: str, settings: Settings, agents: int, tasks: int, env: dict[str, str], logs: Path) -> float:
+    """Celery no-op messages acknowledged per second, same broker and process count."""
+    queue = f"{settings.queue_prefix}.bench.noop"
+    worker = _spawn(["-m", "phoenix_board.workers.bench", broker_url, queue, str(agents)], env, logs / "baseline.log")
+    try:
+        app = make_app(broker_url, settings)
+        r = redis.Redis.from_url(broker_url)
+        probe = app.send_task("phoenix.bench.noop", kwargs={"body": {}}, queue=queue)
+        _wait(lambda: _queue_drained(r, queue), 60, "the baseline worker", worker, logs / "baseline.log")
+        del probe
+        start = time.perf_counter()
+        for _ in range(tasks):
+            app.send_task("phoenix.bench.noop", kwargs={"body": {}}, queue=queue)
+        _wait(lambda: _queue_drained(r, queue), 600, "the baseline to drain", worker, logs / "baseline.log")
+        return tasks / (time.perf_counter() - start)
+    finally:
+        _stop(worker)
+
+
+def lifecycle(db: Database, client: Client, tasks: int, batch: int | None) -> float:
+    """Tasks submitted through the queue (one message each, or ``batch`` to a message) and
+    completed by the agents, per second."""
+    target = db.one("bench_e2e_completed")["n"] + tasks
+    work = [{"title": f"bench {i}", "team": TEAM, "category": "noop"} for i in range(tasks)]
+    start = time.perf_counter()
+    if batch:
+        client.submit_many(work, batch)
+    else:
+        for task in work:
+            client.submit(task)
+    _wait(lambda: db.one("bench_e2e_completed")["n"] >= target, 600, "the lifecycle run")
+    return tasks / (time.perf_counter() - start)
+
+
+def wake_latency(db: Database, client: Client, samples: int) -> list[float]:
+    """ms from the send to the claim, with idle agents, one task at a time."""
+    out = []
+    for i in range(samples):
+        key = f"wake-{uuid.uuid4()}"
+        sent = datetime.now(UTC)
+        client.submit({"title": f"wake {i}", "team": TEAM, "category": "noop"}, key)
+        row = _wait(lambda: db.one("bench_e2e_claimed_at", key=key), 30, "a claim")
+        out.append((row["claimed_at"] - sent).total_seconds() * 1000)
+        _wait(lambda: db.one("bench_e2e_claimed_at", key=key)["status"] == "complete", 30, "a completion")
+    return out
+
+
+def memory_per_agent(worker: subprocess.Popen) -> tuple[float, float]:
+    children = psutil.Process(worker.pid).children(recursive=True)
+    pools = [c for c in children if "workers" not in " ".join(c.cmdline())] or children
+    rss = [c.memory_info().rss for c in pools]
+    uss = [c.memory_full_info().uss for c in pools]
+    return statistics.mean(rss) / 2**20, statistics.mean(uss) / 2**20
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+@contextlib.contextmanager
+def _broker(settings: Settings) -> Iterator[str]:
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    server = broker.EmbeddedValkey(settings.data_dir / "bench")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def run(server_url: str, settings: Settings, agents: int, tasks: int, console: Console | None = None) -> dict[str, Any]:
+    ui = Ui(console)
+    settings = settings.model_copy(update={"queue_prefix": f"bench{uuid.uuid4().hex[:8]}"})
+    logs = settings.data_dir.resolve() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with scratch_database(server_url, False, ui) as (_, url), _broker(settings) as broker_url:
+        env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": broker_url,
+               "PHOENIX_QUEUE_PREFIX": settings.queue_prefix}
+        run_settings = settings.model_copy(update={"database_url": url, "redis_url": broker_url})
+        ui.note(f"baseline: Celery no-op, {agents} processes, {tasks} messages")
+        celery_per_s = baseline(broker_url, run_settings, agents, tasks, env, logs)
+        with Database(url, max_size=2) as db, Client(run_settings) as client:
+            log = logs / "bench-workers.log"
+            worker = _spawn(["-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(agents),
+                             "--name", "bench", "--loglevel", "WARNING"], env, log)
+            try:
+                _wait(lambda: db.one("bench_e2e_live_agents")["n"] >= agents, 90, "the agents", worker, log)
+                ui.note(f"lifecycle: {tasks} tasks through the queue to {agents} agents, {BATCH} to a message")
+                lifecycle_per_s = lifecycle(db, client, tasks, BATCH)
+                ui.note(f"lifecycle: {tasks} tasks through the queue, one message each")
+                single_per_s = lifecycle(db, client, tasks, None)
+                ui.note(f"wake latency: {WAKE_SAMPLES} tasks one at a time")
+                wakes = wake_latency(db, client, WAKE_SAMPLES)
+                rss, uss = memory_per_agent(worker)
+            finally:
+                _stop(worker)
+    ratio = lifecycle_per_s / celery_per_s
+    return {
+        "agents": agents, "tasks": tasks,
+        "lifecycle_per_s": round(lifecycle_per_s, 1),
+        "celery_noop_per_s": round(celery_per_s, 1),
+        "ratio": round(ratio, 3),
+        "lifecycle_single_message_per_s": round(single_per_s, 1),
+        "ratio_single_message": round(single_per_s / celery_per_s, 3),
+        "submit_batch": BATCH,
+        "wake_p50_ms": round(_pct(wakes, 0.5), 2),
+        "wake_p99_ms": round(_pct(wakes, 0.99), 2),
+        "rss_mb_per_agent": round(rss, 1),
+        "uss_mb_per_agent": round(uss, 1),
+        "targets": {"ratio >= 1.5": ratio >= 1.5, "wake_p99_ms <= 25": _pct(wakes, 0.99) <= 25},
+        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+
+
+def e2e_cmd(
+    agents: int = typer.Option(8, "--agents", min=1, max=64, help="Pool processes (agents) for both sides."),
+    tasks: int = typer.Option(5000, "--tasks", min=100, help="Tasks (and baseline messages)."),
+    as_json: bool = commands.JsonOpt,
+) -> None:
+    """Full lifecycle through the queue against Celery's own no-op throughput, wake latency, memory."""
+    settings = commands.settings()
+    with embedded.database_url(settings) as url:
+        result = run(url, settings, agents, tasks, Console(stderr=True))
+    if as_json:
+        typer.echo(render.dumps(result))
+    else:
+        for key, value in result.items():
+            render.console.print(f"{key}: {value}")
+
+
+if __name__ == "__main__":  # the baseline worker: python -m phoenix_board.workers.bench URL QUEUE N
+    _url, _queue, _n = sys.argv[1], sys.argv[2], sys.argv[3]
+    _app = make_app(_url, Settings())
+    _app.conf.include = ["phoenix_board.workers.bench"]
+    _app.worker_main(["worker", "--pool", "prefork", "--concurrency", _n, "--queues", _queue, "--loglevel", "WARNING",
+                      "--without-gossip", "--without-mingle", "--without-heartbeat"])
