@@ -4,6 +4,7 @@ its own clone (CREATE DATABASE ... TEMPLATE), so tests and runs never collide.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -68,30 +69,31 @@ def template_db(server_url: str) -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture
-def fresh_url(server_url: str) -> Iterator[str]:
-    """An empty database (no schema), dropped afterwards."""
+@contextlib.contextmanager
+def _database(server_url: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own (a clone of template, or empty), dropped afterwards."""
     name = f"phoenix_test_{uuid.uuid4().hex[:12]}"
     with _admin(server_url) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+        conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
     try:
         yield _with_db(server_url, name)
     finally:
         with _admin(server_url) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def fresh_url(server_url: str) -> Iterator[str]:
+    """An empty database (no schema)."""
+    with _database(server_url) as url:
+        yield url
 
 
 @pytest.fixture
 def url(server_url: str, template_db: str) -> Iterator[str]:
-    """A migrated database of this test's own, dropped afterwards."""
-    name = f"phoenix_test_{uuid.uuid4().hex[:12]}"
-    with _admin(server_url) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template_db}")
-    try:
-        yield _with_db(server_url, name)
-    finally:
-        with _admin(server_url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    """A migrated database of this test's own."""
+    with _database(server_url, template_db) as url:
+        yield url
 
 
 @pytest.fixture

@@ -169,7 +169,8 @@ def _broker(settings: Settings) -> Iterator[str]:
         server.stop()
 
 
-def run(server_url: str, settings: Settings, agents: int, tasks: int, console: Console | None = None) -> dict[str, Any]:
+def run(server_url: str, settings: Settings, agents: int, tasks: int, console: Console | None = None,
+        wake_samples: int = WAKE_SAMPLES) -> dict[str, Any]:
     ui = Ui(console)
     settings = settings.model_copy(update={"queue_prefix": f"bench{uuid.uuid4().hex[:8]}"})
     logs = settings.data_dir.resolve() / "logs"
@@ -190,8 +191,8 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
                 lifecycle_per_s = lifecycle(db, client, tasks, BATCH)
                 ui.note(f"lifecycle: {tasks} tasks through the queue, one message each")
                 single_per_s = lifecycle(db, client, tasks, None)
-                ui.note(f"wake latency: {WAKE_SAMPLES} tasks one at a time")
-                wakes = wake_latency(db, client, WAKE_SAMPLES)
+                ui.note(f"wake latency: {wake_samples} tasks one at a time")
+                wakes = wake_latency(db, client, wake_samples)
                 rss, uss = memory_per_agent(worker)
             finally:
                 _stop(worker)

@@ -145,12 +145,15 @@ def comment(body: dict[str, Any]) -> None:
     _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
 
 
+def _judging(name: str, body: dict[str, Any]) -> tuple[Any, models.Task, models.Agent]:
+    msg = _parse(messages.Judge, body, name)
+    db = signals.state.db
+    return db, _guard(name, lifecycle.get, db, msg.task), _guard(name, agents.get, db, msg.agent)
+
+
 @shared_task(name="phoenix.assess", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
 def assess(body: dict[str, Any]) -> int:
-    msg = _parse(messages.Judge, body, "assess")
-    db = signals.state.db
-    task = _guard("assess", lifecycle.get, db, msg.task)
-    judge = _guard("assess", agents.get, db, msg.agent)
+    db, task, judge = _judging("assess", body)
     value = hooks.assess(task, judge)
     if value:
         try:
@@ -163,10 +166,7 @@ def assess(body: dict[str, Any]) -> int:
 
 @shared_task(name="phoenix.review", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
 def review(body: dict[str, Any]) -> str | None:
-    msg = _parse(messages.Judge, body, "review")
-    db = signals.state.db
-    task = _guard("review", lifecycle.get, db, msg.task)
-    judge = _guard("review", agents.get, db, msg.agent)
+    db, task, judge = _judging("review", body)
     if task.status != models.TaskStatus.REVIEW:
         return None  # decided already (quorum reached by others)
     try:
