@@ -43,7 +43,8 @@ def _root(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # standalone mode: usage errors print their message and exit 2, as click does
+        app()
     except errors.BoardError as exc:
         if _verbose:
             import traceback
@@ -51,21 +52,6 @@ def main() -> None:
             traceback.print_exc()
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code and message
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -69,13 +69,15 @@ class Agent:
     """One agent: a pool process with its identity, its pool and its renewer."""
 
     def __init__(self, db: Database, agent: models.Agent, lease_seconds: float,
-                 on_review: Callable[[models.Task], None] | None = None) -> None:
+                 on_review: Callable[[models.Task], None] | None = None,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.db = db
         self.id = agent.id
         self.codename = agent.codename
         self.team = agent.team
         self.lease = lease_seconds
         self.on_review = on_review
+        self.stopping = stopping
         self.renewer = Renewer(db, agent.id, lease_seconds)
 
     def close(self) -> None:
@@ -86,9 +88,9 @@ class Agent:
         In the steady state each task costs one call: its result and the next claim together."""
         end = time.monotonic() + budget_seconds
         done = 0
-        task = lifecycle.claim_start(self.db, self.id, self.lease)
+        task = None if self.stopping() else lifecycle.claim_start(self.db, self.id, self.lease)
         while task is not None:
-            task = self.run(task, claim_next=time.monotonic() < end)
+            task = self.run(task, claim_next=time.monotonic() < end and not self.stopping())
             done += 1
         return done
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 from uuid import UUID
 
+
+import psutil
 from billiard import current_process
 from celery import bootsteps
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
 
 from phoenix_board.board import agents, errors, lifecycle
 from phoenix_board.board.db import Database
@@ -47,6 +50,22 @@ class _Process:
 
 
 state = _Process()
+
+
+STOP_SIGNAL = signal.SIGUSR2
+
+
+@worker_shutting_down.connect
+def _tell_agents_to_stop(**_: object) -> None:
+    """In the main process: a warm shutdown waits for running tasks, and a woken agent would keep
+    claiming for its whole budget; tell the pool processes to stop after the task in hand."""
+    if not os.environ.get(ENV_TEAM):
+        return
+    for child in psutil.Process().children():
+        try:
+            child.send_signal(STOP_SIGNAL)
+        except psutil.Error:
+            pass
 
 
 def current() -> runtime.Agent:
@@ -74,7 +93,10 @@ def _init_agent(**_: object) -> None:
     from phoenix_board.workers import tasks  # the review requests go through the queue
 
     state.settings, state.db = settings, db
-    state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews)
+    state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews,
+                                stopping=state.stop.is_set)
+    # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
+    signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
     threading.Thread(target=_heartbeat, args=(db, agent.id, settings.heartbeat_seconds),
                      name="phoenix-heartbeat", daemon=True).start()
     log.info("agent %s (%s) %s on team %s", name, agent.id, "registered" if created else "re-attached", team)

@@ -1,13 +1,22 @@
 -- Hormone arithmetic (README "Hormones"). Levels are the seed's JSONB object of four numbers.
 
 -- levels + delta, each clamped to [HORMONE_MIN, HORMONE_MAX]; keys missing from delta are unchanged.
+-- One expression, STABLE like jsonb_build_object, so that the planner inlines it into the UPDATE
+-- that calls it instead of planning a subquery on every call.
+CREATE OR REPLACE FUNCTION phoenix.hormone_clamp(value float8)
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT round(least(phoenix.k_hormone_max(), greatest(phoenix.k_hormone_min(), value))::numeric, 6)::float8 $$;
+
 CREATE OR REPLACE FUNCTION phoenix.hormones_add(levels jsonb, delta jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT jsonb_object_agg(h, round(least(phoenix.k_hormone_max(), greatest(phoenix.k_hormone_min(),
-               coalesce((levels ->> h)::float8, 0) + coalesce((delta ->> h)::float8, 0)))::numeric, 6))
-    FROM unnest(ARRAY['dopamine', 'oxytocin', 'adrenaline', 'cortisol']) AS h
+    SELECT jsonb_build_object(
+        'dopamine', phoenix.hormone_clamp(coalesce((levels ->> 'dopamine')::float8, 0) + coalesce((delta ->> 'dopamine')::float8, 0)),
+        'oxytocin', phoenix.hormone_clamp(coalesce((levels ->> 'oxytocin')::float8, 0) + coalesce((delta ->> 'oxytocin')::float8, 0)),
+        'adrenaline', phoenix.hormone_clamp(coalesce((levels ->> 'adrenaline')::float8, 0) + coalesce((delta ->> 'adrenaline')::float8, 0)),
+        'cortisol', phoenix.hormone_clamp(coalesce((levels ->> 'cortisol')::float8, 0) + coalesce((delta ->> 'cortisol')::float8, 0)))
 $$;
 
 -- Exponential decay toward the seed's baselines: b + (v - b) * 2^(-elapsed / half_life).

@@ -9,10 +9,13 @@ DECLARE
     level integer := 1;
     a bigint := 1;  -- F(2)
     b bigint := 2;  -- F(3)
+    c bigint;
 BEGIN
     WHILE completed >= a LOOP
         level := level + 1;
-        SELECT b, a + b INTO a, b;
+        c := a + b;  -- plain assignments: a SELECT INTO here costs a query per step
+        a := b;
+        b := c;
     END LOOP;
     RETURN level;
 END;

@@ -6,6 +6,8 @@
 CREATE OR REPLACE FUNCTION phoenix.task_claim(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
 RETURNS SETOF phoenix.tasks
 LANGUAGE plpgsql
+-- the plans do not depend on the values; a generic plan saves re-planning on every call
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_now timestamptz := coalesce(p_now, now());

@@ -3,7 +3,10 @@
 
 -- Success: the task completes, its dependents count one unfinished dependency less (locked in id
 -- order), and the event is written.
-CREATE OR REPLACE FUNCTION phoenix.task_completed(p_task uuid, p_agent uuid, p_now timestamptz, p_detail jsonb)
+-- With p_output, the result is stored by the same UPDATE (task_result); without, the result
+-- stored earlier stands (completion after review).
+CREATE OR REPLACE FUNCTION phoenix.task_completed(
+    p_task uuid, p_agent uuid, p_now timestamptz, p_detail jsonb, p_output jsonb DEFAULT NULL, p_quality real DEFAULT NULL)
 RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
@@ -11,7 +14,9 @@ DECLARE
     t phoenix.tasks;
 BEGIN
     UPDATE phoenix.tasks
-       SET status = 'complete', completed_at = p_now, lease_expires_at = NULL
+       SET status = 'complete', completed_at = p_now, lease_expires_at = NULL,
+           output = coalesce(p_output, output),
+           quality_score = CASE WHEN p_output IS NOT NULL THEN p_quality ELSE quality_score END
      WHERE id = p_task RETURNING * INTO t;
     IF cardinality(t.blocks) > 0 THEN
         PERFORM 1 FROM phoenix.tasks WHERE id = ANY (t.blocks) ORDER BY id FOR UPDATE;

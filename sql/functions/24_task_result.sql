@@ -12,13 +12,16 @@ BEGIN
     IF p_quality IS NOT NULL AND NOT (p_quality BETWEEN 0 AND 1) THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('quality %s is outside [0, 1]', p_quality);
     END IF;
-    UPDATE phoenix.tasks SET output = coalesce(p_output, '{}'), quality_score = p_quality WHERE id = p_task;
     IF t.review_quorum = 0 THEN
-        t := phoenix.task_completed(p_task, p_agent, v_now, jsonb_build_object('quality', p_quality));
+        -- one UPDATE of the task: the output travels with the completion
+        t := phoenix.task_completed(p_task, p_agent, v_now, jsonb_build_object('quality', p_quality),
+                                    coalesce(p_output, '{}'), p_quality);
         PERFORM phoenix.agent_outcome(p_agent, p_task, true, p_quality, t.dopamine_reward,
                                       v_now - t.claimed_at, true, 'completed', v_now);
     ELSE
-        UPDATE phoenix.tasks SET status = 'review', lease_expires_at = NULL WHERE id = p_task RETURNING * INTO t;
+        UPDATE phoenix.tasks SET status = 'review', lease_expires_at = NULL,
+                                 output = coalesce(p_output, '{}'), quality_score = p_quality
+         WHERE id = p_task RETURNING * INTO t;
         INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
         VALUES (p_task, 'submitted_for_review', p_agent, t.attempt, v_now,
                 jsonb_build_object('quality', p_quality, 'quorum', t.review_quorum));

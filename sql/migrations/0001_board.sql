@@ -113,7 +113,7 @@ ALTER TABLE phoenix.agents
 -- task_submit: resubmitting with the same key returns the existing task
 CREATE UNIQUE INDEX tasks_idempotency_key_idx ON phoenix.tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
 -- task_claim: the claim order, only claimable rows (the index stays as small as the open backlog)
-CREATE INDEX tasks_claim_idx ON phoenix.tasks (team, claim_key) WHERE status = 'open' AND pending_deps = 0;
+CREATE INDEX tasks_claim_idx ON phoenix.tasks (team, claim_key, id) WHERE status = 'open' AND pending_deps = 0;
 -- task_release_expired: only live claims
 CREATE INDEX tasks_lease_idx ON phoenix.tasks (lease_expires_at) WHERE status IN ('claimed', 'in_progress');
 -- board listings (ranking.py): each sort has an index on its positive part; rows at zero are
