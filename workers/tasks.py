@@ -69,9 +69,15 @@ def request_reviews(task: models.Task) -> None:
                               queue=team_queue(state.settings, row["team"]))
 
 
-def request_assessments(task: models.Task, settings: Settings, db) -> None:  # type: ignore[no-untyped-def]
-    """Agents whose specialization includes the task's category assess it and may vote."""
-    for row in db.all("agents_matching_category", category=task.category, exclude=task.created_by, n=5):
+def request_assessments(task: models.Task, settings: Settings, db,  # type: ignore[no-untyped-def]
+                        specialists: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """Agents whose specialization includes the task's category assess it and may vote.
+    ``specialists`` caches the lookup per category across a batch."""
+    cache = {} if specialists is None else specialists
+    if task.category not in cache:
+        cache[task.category] = db.all("agents_matching_category", category=task.category, exclude=None, n=6)
+    picked = [row for row in cache[task.category] if row["id"] != task.created_by][:5]
+    for row in picked:
         current_app.send_task("phoenix.assess", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
                               queue=team_queue(settings, row["team"]))
 
@@ -88,11 +94,11 @@ def wake(body: dict[str, Any]) -> int:
     return agent.work(signals.state.settings.work_budget_seconds)
 
 
-def _submit_one(msg: messages.Submit) -> models.Task:
+def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
     state = signals.state
     task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
     if created:
-        request_assessments(task, state.settings, state.db)
+        request_assessments(task, state.settings, state.db, specialists)
     return task
 
 
@@ -118,9 +124,10 @@ def submit_many(body: dict[str, Any]) -> int:
     logged in one line and skipped, the others go on the board."""
     batch = _parse(messages.SubmitMany, body, "submit_many")
     done = []
+    specialists: dict[str, list[dict[str, Any]]] = {}
     for i, item in enumerate(batch.tasks):
         try:
-            done.append(_submit_one(models.parse(messages.Submit, item)))
+            done.append(_submit_one(models.parse(messages.Submit, item), specialists))
         except errors.Unavailable:
             raise  # the whole message is retried; submissions already made are idempotent
         except errors.BoardError as exc:

@@ -53,8 +53,8 @@ WITH k AS MATERIALIZED (
              WHERE starts_with(codename, %(prefix)s::text)) AS agents,
            coalesce(%(now)s::timestamptz, now()) AS now,
            %(total)s::bigint AS total, %(open)s::bigint AS open, %(recent)s::bigint AS recent
-), base AS MATERIALIZED (
-    SELECT n, gen_random_uuid() AS id, mod(n, cardinality(k.teams))::integer AS t,
+), base0 AS MATERIALIZED (
+    SELECT n, mod(n, cardinality(k.teams))::integer AS t,
            n > k.total - k.recent AS recent,
            n > k.total - k.open AS open,
            -- the window's tasks spread over its 7 days (age > 0, as hot_rank wants); older ones over
@@ -65,6 +65,9 @@ WITH k AS MATERIALIZED (
                            - interval '358 days' * ((k.total - k.recent - n + 0.5) / (k.total - k.recent))::float8
            END AS created_at
       FROM k, generate_series(%(first)s::bigint, %(last)s::bigint) AS n
+), base AS MATERIALIZED (
+    -- ids ordered by creation time, as the board's own phoenix.uuid_v7() default makes them
+    SELECT phoenix.uuid_v7(created_at) AS id, base0.* FROM base0
 ), src AS MATERIALIZED (
     SELECT b.*, p.ai, p.ei,
            CASE WHEN b.open THEN 'open' WHEN random() < 0.02 THEN 'failed' ELSE 'complete' END::phoenix.task_status AS status,
