@@ -2,8 +2,9 @@
 -- dependencies complete, available, its team, within the size its stress allows. One statement
 -- for the caller; SKIP LOCKED so that concurrent claimers never wait on each other or share a task.
 -- Sets the lease, bumps the attempt (the fencing token) and the agent's current_task together.
--- Returns no row when nothing is claimable.
-CREATE OR REPLACE FUNCTION phoenix.task_claim(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
+-- Returns no row when nothing is claimable. With p_start the task goes straight to in_progress
+-- (one UPDATE, both events): the agent loop begins its handler at once.
+CREATE OR REPLACE FUNCTION phoenix.task_claim_as(p_agent uuid, p_lease_seconds float8, p_now timestamptz, p_start boolean)
 RETURNS SETOF phoenix.tasks
 LANGUAGE plpgsql
 -- the plans do not depend on the values; a generic plan saves re-planning on every call
@@ -48,8 +49,10 @@ BEGIN
     END IF;
 
     UPDATE phoenix.tasks
-       SET status = 'claimed', attempt = attempt + 1, assigned_to = p_agent, claimed_at = v_now,
-           started_at = NULL, lease_expires_at = v_now + make_interval(secs => p_lease_seconds)
+       SET status = CASE WHEN p_start THEN 'in_progress' ELSE 'claimed' END::phoenix.task_status,
+           attempt = attempt + 1, assigned_to = p_agent, claimed_at = v_now,
+           started_at = CASE WHEN p_start THEN v_now END,
+           lease_expires_at = v_now + make_interval(secs => p_lease_seconds)
      WHERE id = t.id
     RETURNING * INTO t;
 
@@ -65,6 +68,14 @@ BEGIN
      WHERE id = p_agent;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (t.id, 'claimed', p_agent, t.attempt, v_now, jsonb_build_object('lease_expires_at', t.lease_expires_at));
+    IF p_start THEN
+        INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at) VALUES (t.id, 'started', p_agent, t.attempt, v_now);
+    END IF;
     RETURN NEXT t;
 END;
 $$;
+
+CREATE OR REPLACE FUNCTION phoenix.task_claim(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
+RETURNS SETOF phoenix.tasks
+LANGUAGE sql
+AS $$ SELECT * FROM phoenix.task_claim_as(p_agent, p_lease_seconds, p_now, false) $$;

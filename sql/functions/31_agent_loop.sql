@@ -4,18 +4,8 @@
 -- Claim the next task and start it at once (the claimant begins its handler right away).
 CREATE OR REPLACE FUNCTION phoenix.task_claim_start(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
 RETURNS SETOF phoenix.tasks
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t phoenix.tasks;
-BEGIN
-    SELECT * INTO t FROM phoenix.task_claim(p_agent, p_lease_seconds, p_now);
-    IF t.id IS NULL THEN
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT * FROM phoenix.task_start(t.id, p_agent, t.attempt, p_lease_seconds, p_now);
-END;
-$$;
+LANGUAGE sql
+AS $$ SELECT * FROM phoenix.task_claim_as(p_agent, p_lease_seconds, p_now, true) $$;
 
 -- Submit the result of the current attempt, then claim and start the next task. Returns the
 -- task the result was for (complete, or in review), then the next task if there is one. The
