@@ -47,6 +47,17 @@ TRUST_FORGETTING = 0.98  # lambda: old evidence is multiplied by this at each ne
 TRUST_OUTCOME_WEIGHT = 1.0  # weight of a task outcome (completion quality, failure)
 TRUST_CONSENSUS_WEIGHT = 0.5  # weight of agreeing / disagreeing with a review's consensus
 
+# --- Consciousness (README "Consciousness") -------------------------------------------------
+ACTIVE_AGENT_SECONDS = 30.0  # s; an agent with a heartbeat this recent is active
+CONSCIOUSNESS_BASE = 100.0  # the seed's consciousness_level default
+CONSCIOUSNESS_SPAN = 10.0  # consciousness = BASE + SPAN * weighted sum of three figures in [0, 1]
+CONSCIOUSNESS_WEIGHT_TRUST = 0.4
+CONSCIOUSNESS_WEIGHT_COHERENCE = 0.3
+CONSCIOUSNESS_WEIGHT_SUCCESS = 0.3
+CONSCIOUSNESS_THRESHOLD = 105.75  # the seed's alert threshold
+DECISIONS_WINDOW_SECONDS = 60.0  # s; decisions per second are counted over this window
+TIMELINE_RETENTION_DAYS = 30.0  # days of consciousness_timeline kept
+
 # --- Limits (README "Limits") ---------------------------------------------------------------
 TITLE_MAX = 200  # characters
 DESCRIPTION_MAX = 10_000  # characters
@@ -90,4 +101,11 @@ SQL_EXPORTS = (
     "TRUST_CONSENSUS_WEIGHT",
     "COMMENT_DEPTH_MAX",
     "DEPENDS_ON_MAX",
+    "ACTIVE_AGENT_SECONDS",
+    "CONSCIOUSNESS_BASE",
+    "CONSCIOUSNESS_SPAN",
+    "CONSCIOUSNESS_WEIGHT_TRUST",
+    "CONSCIOUSNESS_WEIGHT_COHERENCE",
+    "CONSCIOUSNESS_WEIGHT_SUCCESS",
+    "DECISIONS_WINDOW_SECONDS",
 )

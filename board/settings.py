@@ -40,6 +40,26 @@ class Settings(BaseSettings):
                                      description="How often a worker checks for claimable work nobody woke it for.")
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
 
+    alertmanager_url: str | None = Field(default=None, description="Alertmanager to post the beat's alerts to.")
+    beat_snapshot_seconds: float = Field(default=10.0, gt=0, description="Consciousness snapshot period.")
+    beat_hot_refresh_seconds: float = Field(default=60.0, gt=0, description="Hot rank refresh period.")
+    beat_lease_sweep_seconds: float = Field(default=5.0, gt=0, description="Lease sweeper period.")
+    beat_hormone_decay_seconds: float = Field(default=30.0, gt=0, description="Hormone decay period.")
+    beat_dashboard_seconds: float = Field(default=60.0, gt=0, description="Dashboard refresh period.")
+    beat_retention_seconds: float = Field(default=3600.0, gt=0, description="Timeline retention period.")
+    beat_alerts_seconds: float = Field(default=30.0, gt=0, description="Alert evaluation period.")
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
+
+    # Celery queue names: configuration, so that every part derives them alike
+    def board_queue(self) -> str:
+        return f"{self.queue_prefix}.board"
+
+    def team_queue(self, team: str) -> str:
+        return f"{self.queue_prefix}.team.{team}"
+
+    def beat_queue(self) -> str:
+        return f"{self.queue_prefix}.beat"
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

@@ -13,6 +13,10 @@ import typer
 from phoenix_board import __version__
 from phoenix_board.board import commands as board_commands
 from phoenix_board.board import errors
+from phoenix_board.metrics import commands as metrics_commands
+from phoenix_board.scheduler import schedule
+from phoenix_board.workers import app as workers_app
+from phoenix_board.workers import broker
 from phoenix_board.workers import commands as worker_commands
 
 app = typer.Typer(
@@ -24,6 +28,8 @@ app = typer.Typer(
 )
 board_commands.mount(app)
 worker_commands.mount(app)
+metrics_commands.mount(app)
+app.command("beat")(schedule.beat_cmd(workers_app.make_app, broker.broker_url))
 
 _verbose = False
 

@@ -1,1 +1,1 @@
-"""The beat schedule (built in the scheduler issue)."""
+"""The beat: its schedule and periodic jobs."""

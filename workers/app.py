@@ -19,11 +19,11 @@ TASK_MODULES = ["phoenix_board.workers.tasks"]
 
 
 def board_queue(settings: Settings) -> str:
-    return f"{settings.queue_prefix}.board"
+    return settings.board_queue()
 
 
 def team_queue(settings: Settings, team: str) -> str:
-    return f"{settings.queue_prefix}.team.{team}"
+    return settings.team_queue(team)
 
 
 def make_app(broker: str, settings: Settings) -> Celery:

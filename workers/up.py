@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from phoenix_board.board import agents, errors, ranking, render
+from phoenix_board.board import agents, consciousness, errors, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -54,20 +54,22 @@ class Pools:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, team: str, n: int, env: dict[str, str]) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"workers-{team}.log", "ab")  # noqa: SIM115 - kept open for the child
-        cmd = [sys.executable, "-m", "phoenix_board.cli", "workers", "--team", team, "--agents", str(n),
-               "--name", team, "--loglevel", "INFO"]
+        args = ["workers", "--team", team, "--agents", str(n), "--name", team, "--loglevel", "INFO"]
         for spec in SPECIALIZATIONS.get(team, []):
-            cmd += ["--specialization", spec]
-        self.procs[team] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            args += ["--specialization", spec]
+        self.start_command(f"workers-{team}", args, env)
+
+    def start_command(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def dead(self) -> list[str]:
         return [team for team, p in self.procs.items() if p.poll() is not None]
 
-    def log_tail(self, team: str, lines: int = 5) -> str:
-        path = self.log_dir / f"workers-{team}.log"
+    def log_tail(self, name: str, lines: int = 5) -> str:
+        path = self.log_dir / f"{name}.log"
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self, grace: float = 20.0) -> None:
@@ -152,6 +154,13 @@ def _view(db: Database, started: datetime, teams: list[str], agents_per_team: in
     for team in teams:
         counts.add_row(team, *(str(by.get((team, st), 0)) for st in statuses))
     hot, _ = ranking.page(db, "hot", statuses=["open", "claimed", "in_progress", "review"], limit=8)
+    latest = {r["team"]: r for r in consciousness.latest(db)}
+    mind = " · ".join(f"{team} {row['team_consciousness'] or row['global_consciousness']:.2f}"
+                      for team, row in sorted(latest.items(), key=lambda kv: kv[0] == "global"))
+    runs = {r["job"]: r for r in db.all("beat_runs")}
+    dash = runs.get("dashboard_refresh")
+    head += (f"\nconsciousness: {mind or 'waiting for the first snapshot'}"
+             f" · dashboard refreshed {render.ago(dash['last_success_at']) if dash else 'not yet'}")
     return Group(Panel(head, title="Phoenix Board"), counts, render.board_table(hot, "hot, live tasks"),
                  render.agents_table(agents.list_agents(db, limit=60)))
 
@@ -162,9 +171,11 @@ def up(
     demo: bool = typer.Option(False, "--demo", help="Feed a realistic stream of demo tasks."),
     rate: float = typer.Option(4.0, "--rate", min=0.1, max=1000, help="Demo tasks per second."),
     for_seconds: Optional[float] = typer.Option(None, "--for", min=1, help="Run this long, print a summary, exit 0."),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Default PHOENIX_METRICS_PORT (9464)."),
 ) -> None:
     """Run the whole board on this machine: PostgreSQL, Redis, one agent pool per team, a live view."""
     s = settings()
+    metrics_port = metrics_port or s.metrics_port
     console = render.console
     stop = threading.Event()
     pools = Pools(s.data_dir.resolve() / "logs")
@@ -184,11 +195,14 @@ def up(
             env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url}
             started = datetime.now(UTC)
             stack.callback(pools.stop)
-            with console.status("starting agents…") as status:
+            with console.status("starting agents, the beat and the exporter…") as status:
                 for t in teams:
                     pools.start(t, agents_per_team, env)
+                pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
+                pools.start_command("metrics", ["metrics", "--port", str(metrics_port)], env)
                 _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
-            console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each; "
+            console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
+                          f"/metrics on :{metrics_port}; "
                           f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
                           f"Redis {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
             if demo:
@@ -219,7 +233,7 @@ def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since
     while not stop.is_set():
         dead = pools.dead()
         if dead:
-            raise errors.Unavailable(f"the agents of team {dead[0]} stopped at start: {pools.log_tail(dead[0])}")
+            raise errors.Unavailable(f"{dead[0]} stopped at start: {pools.log_tail(dead[0])}")
         live = [a for a in agents.list_agents(db, limit=10_000) if a.team in teams and a.last_heartbeat >= since]
         status.update(f"starting agents… {len(live)}/{n * len(teams)} registered")
         if len(live) >= n * len(teams):
@@ -256,4 +270,4 @@ def _watch(db: Database, started: datetime, teams: list[str], n: int, feed: Demo
 def _check_pools(pools: Pools) -> None:
     dead = pools.dead()
     if dead:
-        raise errors.Unavailable(f"the agents of team {dead[0]} stopped: {pools.log_tail(dead[0])}")
+        raise errors.Unavailable(f"{dead[0]} stopped: {pools.log_tail(dead[0])}")

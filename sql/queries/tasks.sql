@@ -77,3 +77,10 @@ SELECT * FROM phoenix.task_claim_start(%(agent)s::uuid, %(lease)s::float8, %(now
 SELECT * FROM phoenix.task_result_claim_next(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer,
                                              %(output)s::jsonb, %(quality)s::real, %(lease)s::float8,
                                              %(now)s::timestamptz);
+
+-- name: teams_with_claimable_work
+-- Teams that have a claimable task now (the sweeper wakes their agents).
+SELECT name AS team FROM phoenix.teams t
+ WHERE EXISTS (SELECT 1 FROM phoenix.tasks
+                WHERE team = t.name AND status = 'open' AND pending_deps = 0
+                  AND available_at <= coalesce(%(now)s::timestamptz, now()));

@@ -1,0 +1,86 @@
+"""Consciousness: the federation's health as one number per team, over time (README
+"Consciousness"). The formulas are ``sql/functions/40_consciousness.sql``; their numbers are in
+``constants.py``. Over the active agents (heartbeat within ACTIVE_AGENT_SECONDS):
+
+* trust: the mean of their trust coefficients;
+* coherence: ``1 / (1 + mean distance of each agent's hormone vector to the group's mean)``, 1 when
+  the agents are in the same state, towards 0 as their states scatter;
+* success: the mean of their success rates (1 while none has an outcome);
+* consciousness: ``BASE + SPAN * (0.4 trust + 0.3 coherence + 0.3 success)``, in [100, 110]; BASE
+  with no active agent. The seed's alert fires below 105.75.
+* decisions per second: the agents' claims, results, failures, reviews and votes over the last
+  DECISIONS_WINDOW_SECONDS, per second, by the deciding agent's team;
+* tasks per hour: tasks completed in the last hour.
+
+The timeline is a TimescaleDB hypertable when the server has TimescaleDB and a plain table
+otherwise, under the same names (``sql/migrations/0002_consciousness.sql``); nothing here cares.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from phoenix_board.board import constants
+from phoenix_board.board.db import Database
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def tick(now: datetime, period_seconds: float) -> datetime:
+    """The snapshot's time key: ``now`` rounded down to the period, so two beats that snapshot
+    the same period write the same key and the second writes nothing."""
+    step = timedelta(seconds=period_seconds)
+    return EPOCH + ((now - EPOCH) // step) * step
+
+
+def snapshot(db: Database, now: datetime | None = None, period_seconds: float = 10.0) -> int:
+    """Writes one timeline row per team and a 'global' row; returns how many were new."""
+    clock = now or datetime.now(UTC)
+    return db.one("consciousness_snapshot", at=tick(clock, period_seconds), now=clock)["n"]
+
+
+def latest(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
+    return db.all("timeline_latest", now=now)
+
+
+def mode(db: Database) -> dict[str, Any]:
+    """'timescaledb' or 'postgresql', with the server's versions."""
+    return db.one("timeline_mode")
+
+
+def _refresh(db: Database, view: str, populate: str, refresh: str) -> None:
+    # CONCURRENTLY keeps readers unblocked but needs a populated view; the first time, fill it
+    if not db.one("matview_populated", view=view)["ispopulated"]:
+        db.execute(populate)
+    else:
+        db.execute(refresh)
+
+
+def refresh_dashboard(db: Database) -> int:
+    _refresh(db, "federation_dashboard", "dashboard_populate", "dashboard_refresh")
+    return len(db.all("dashboard_rows"))
+
+
+def refresh_hourly(db: Database) -> int:
+    """Refreshes the hourly rollup on plain PostgreSQL (TimescaleDB's policy does it there)."""
+    if mode(db)["mode"] == "timescaledb":
+        return 0
+    _refresh(db, "consciousness_hourly", "hourly_populate", "hourly_refresh")
+    return 1
+
+
+def retention(db: Database, now: datetime | None = None, batch: int = 10_000) -> int:
+    """Deletes timeline rows older than TIMELINE_RETENTION_DAYS, in batches (plain PostgreSQL;
+    TimescaleDB's retention policy drops whole chunks)."""
+    if mode(db)["mode"] == "timescaledb":
+        return 0
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=constants.TIMELINE_RETENTION_DAYS)
+    total = 0
+    while (n := db.execute("timeline_retention", cutoff=cutoff, batch=batch)) > 0:
+        total += n
+    return total
+
+
+def dashboard(db: Database) -> list[dict[str, Any]]:
+    return db.all("dashboard_rows")

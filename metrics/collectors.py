@@ -1,0 +1,147 @@
+"""Every metric the exporter serves (``phoenix_*``), read from PostgreSQL at scrape time.
+
+Names follow the seed's list, renamed only where Prometheus conventions require (README
+"Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
+hormone, job, alertname, queue; never a task or an agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from phoenix_board.board import consciousness, errors
+from phoenix_board.board.db import Database
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("open", "claimed", "in_progress", "review", "complete", "failed")
+HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
+TRUST_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+HORMONE_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
+
+
+def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[str, ...], list[float]],
+                     buckets: tuple[float, ...]) -> GaugeHistogramMetricFamily:
+    family = GaugeHistogramMetricFamily(name, doc, labels=labels)
+    for key, values in sorted(groups.items()):
+        counts = [(str(b), float(sum(1 for v in values if v <= b))) for b in buckets]
+        counts.append(("+Inf", float(len(values))))
+        family.add_metric(list(key), counts, gsum_value=float(sum(values)))
+    return family
+
+
+class BoardCollector(Collector):
+    """The board's figures, queried once per scrape (as celery-exporter builds its registry)."""
+
+    def __init__(self, db: Database, queue_depth: Any = None) -> None:
+        self.db = db
+        self.queue_depth = queue_depth  # () -> {queue: messages}, or None without a broker
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("phoenix_exporter_database_up", "1 when the last scrape could read the board.")
+        try:
+            yield from self._board()
+            up.add_metric([], 1)
+        except errors.BoardError as exc:
+            log.warning("scrape failed: %s", exc.message)
+            up.add_metric([], 0)
+        yield up
+
+    def _board(self) -> Iterator[Metric]:
+        t0 = time.perf_counter()
+        dbm = self.db.one("metrics_database")
+        yield GaugeMetricFamily("phoenix_db_connections_active", "Backends connected to the board's database.",
+                                value=dbm["connections"])
+        yield GaugeMetricFamily("phoenix_db_connections_max", "The server's max_connections.",
+                                value=dbm["max_connections"])
+        yield CounterMetricFamily("phoenix_db_transactions", "Transactions of the board's database (commits and rollbacks).",
+                                  value=dbm["transactions"] or 0)
+
+        tasks = GaugeMetricFamily("phoenix_tasks", "Tasks on the board by team and status.", labels=["team", "status"])
+        created = CounterMetricFamily("phoenix_tasks_created", "Tasks submitted.", labels=["team"])
+        completed = CounterMetricFamily("phoenix_tasks_completed", "Tasks completed.", labels=["team"])
+        failed = CounterMetricFamily("phoenix_tasks_failed", "Tasks failed for good.", labels=["team"])
+        claims = CounterMetricFamily("phoenix_claims", "Claims (attempts started).", labels=["team"])
+        attempts = CounterMetricFamily("phoenix_task_attempts_failed",
+                                       "Failed attempts, expired leases included.", labels=["team"])
+        leases = CounterMetricFamily("phoenix_lease_expiries", "Claims whose lease expired.", labels=["team"])
+        active = GaugeMetricFamily("phoenix_agents_active", "Agents with a heartbeat in the last 30 s.", labels=["team"])
+        registered = GaugeMetricFamily("phoenix_agents_registered", "Agents in service.", labels=["team"])
+        for row in self.db.all("metrics_board"):
+            team = row["team"]
+            by_status = row["by_status"] or {}
+            for status in STATUSES:
+                tasks.add_metric([team, status], by_status.get(status, 0))
+            created.add_metric([team], row["created"])
+            completed.add_metric([team], by_status.get("complete", 0))
+            failed.add_metric([team], by_status.get("failed", 0))
+            claims.add_metric([team], row["claims"])
+            attempts.add_metric([team], row["attempts_failed"])
+            leases.add_metric([team], row["lease_expiries"])
+            active.add_metric([team], row["active"])
+            registered.add_metric([team], row["registered"])
+        yield from (tasks, created, completed, failed, claims, attempts, leases, active, registered)
+
+        trust: dict[tuple[str, ...], list[float]] = {}
+        levels: dict[tuple[str, ...], list[float]] = {}
+        for row in self.db.all("metrics_agents"):
+            trust.setdefault((row["team"],), []).append(row["trust"])
+            for h in HORMONES:
+                levels.setdefault((row["team"], h), []).append(float(row["hormone_levels"][h]))
+        yield _gauge_histogram("phoenix_agent_trust", "Agents' trust coefficients by team.", ["team"], trust,
+                               TRUST_BUCKETS)
+        yield _gauge_histogram("phoenix_agent_hormone_level", "Agents' hormone levels by team.", ["team", "hormone"],
+                               levels, HORMONE_BUCKETS)
+
+        current = GaugeMetricFamily("phoenix_consciousness_current",
+                                    "Latest consciousness per team; team=\"global\" for the federation.", labels=["team"])
+        coherence = GaugeMetricFamily("phoenix_team_coherence", "Latest hormone coherence per team (0-1).",
+                                      labels=["team"])
+        decisions = GaugeMetricFamily("phoenix_decisions_per_second", "Agents' decisions per second, latest snapshot.",
+                                      labels=["team"])
+        for row in consciousness.latest(self.db):
+            value = row["global_consciousness"] if row["team"] == "global" else row["team_consciousness"]
+            current.add_metric([row["team"]], value)
+            if row["team_coherence"] is not None:
+                coherence.add_metric([row["team"]], row["team_coherence"])
+            decisions.add_metric([row["team"]], row["decisions_per_second"])
+        yield from (current, coherence, decisions)
+
+        duration = GaugeMetricFamily("phoenix_beat_job_duration_seconds", "Duration of each beat job's last run.",
+                                     labels=["job"])
+        success = GaugeMetricFamily("phoenix_beat_job_last_success_timestamp_seconds",
+                                    "When each beat job last succeeded (Unix time).", labels=["job"])
+        for row in self.db.all("beat_runs"):
+            if row["last_duration_ms"] is not None:
+                duration.add_metric([row["job"]], row["last_duration_ms"] / 1000)
+            if row["last_success_at"] is not None:
+                success.add_metric([row["job"]], row["last_success_at"].timestamp())
+        yield from (duration, success)
+
+        firing = GaugeMetricFamily("phoenix_alerts_firing", "Alerts the beat finds firing now.",
+                                   labels=["alertname", "severity", "team"])
+        for row in self.db.all("alerts_firing"):
+            firing.add_metric([row["alertname"], row["severity"], row["team"]], 1)
+        yield firing
+
+        if self.queue_depth is not None:
+            depth = GaugeMetricFamily("phoenix_queue_messages", "Messages waiting in a Celery queue.", labels=["queue"])
+            try:
+                for queue, n in sorted(self.queue_depth().items()):
+                    depth.add_metric([queue], n)
+                yield depth
+            except Exception as exc:  # the broker away must not hide the board's figures
+                log.warning("queue depth unavailable: %s", exc)
+        yield GaugeMetricFamily("phoenix_exporter_scrape_duration_seconds", "Time to read the board for this scrape.",
+                                value=time.perf_counter() - t0)

@@ -1,0 +1,79 @@
+"""`phoenix-board metrics` (the Prometheus exporter) and `phoenix-board doctor` (health of every part)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Optional
+
+import redis
+import typer
+from rich.table import Table
+
+from phoenix_board.board import consciousness, errors, render
+from phoenix_board.board.commands import settings as read_settings
+from phoenix_board.board.session import open_board
+from phoenix_board.metrics import exporter
+
+
+def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Default PHOENIX_METRICS_PORT (9464)."),
+            addr: str = typer.Option("0.0.0.0", "--addr")) -> None:
+    """Serve /metrics for Prometheus until stopped."""
+    s = read_settings()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with open_board(s, max_size=2) as db:
+        try:
+            server, _ = exporter.serve(db, s, port or s.metrics_port, addr)
+        except OSError as exc:
+            raise errors.Unavailable(f"cannot listen on {addr}:{port or s.metrics_port}: {exc.strerror}") from None
+        render.console.print(f"serving /metrics on {addr}:{port or s.metrics_port}")
+        stop.wait()
+        server.shutdown()
+
+
+def doctor() -> None:
+    """Report the mode, versions and health of every moving part; exit 1 if one is unhealthy."""
+    s = read_settings()
+    table = Table(title="phoenix-board doctor", title_justify="left")
+    for column in ("part", "state", "detail"):
+        table.add_column(column)
+    healthy = True
+    with open_board(s, max_size=1) as db:
+        m = consciousness.mode(db)
+        table.add_row("postgresql", "ok", f"{m['postgres_version']}; timeline on {m['mode']}"
+                      + (f" {m['timescaledb_version']}" if m["timescaledb_version"] else ""))
+        if s.redis_url:
+            try:
+                info = redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2).info("server")
+                table.add_row("broker", "ok", f"{info.get('redis_version', '?')} at {s.redis_url}")
+            except (redis.RedisError, OSError) as exc:
+                healthy = False
+                table.add_row("broker", "[red]down[/red]", str(exc))
+        else:
+            table.add_row("broker", "-", "PHOENIX_REDIS_URL unset (embedded Valkey runs with `up`)")
+        for row in db.all("metrics_board"):
+            state = "ok" if row["active"] else ("[red]none active[/red]" if row["registered"] else "-")
+            healthy &= bool(row["active"]) or not row["registered"]
+            table.add_row(f"agents {row['team']}", state, f"{row['active']} active of {row['registered']} registered")
+        runs = db.all("beat_runs")
+        if not runs:
+            table.add_row("beat", "-", "no run recorded (start `phoenix-board beat`)")
+        for run in runs:
+            ok = run["last_error"] is None
+            healthy &= ok
+            table.add_row(f"beat {run['job']}", "ok" if ok else "[red]failing[/red]",
+                          f"last success {render.ago(run['last_success_at'])}, {run['last_duration_ms']:.1f} ms"
+                          + ("" if ok else f": {run['last_error']}"))
+        for alert in db.all("alerts_firing"):
+            healthy = False
+            table.add_row(f"alert {alert['alertname']}", f"[red]{alert['severity']}[/red]", alert["summary"])
+    render.console.print(table)
+    if not healthy:
+        raise typer.Exit(1)
+
+
+def mount(app: typer.Typer) -> None:
+    app.command("metrics")(metrics)
+    app.command("doctor")(doctor)

@@ -1,0 +1,73 @@
+"""/metrics served from a real board: names, values, labels, and promtool's lint."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from phoenix_board.board import lifecycle
+from phoenix_board.board.settings import Settings
+from phoenix_board.metrics import exporter
+from phoenix_board.scheduler import jobs
+from tests.factories import make_agent, make_task
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def scrape(db):
+    port = free_port()
+    server, _ = exporter.serve(db, Settings(redis_url=None), port, "127.0.0.1")
+    try:
+        yield lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    finally:
+        server.shutdown()
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_board_figures_on_metrics(db, scrape):
+    agent = make_agent(db, team="iota")
+    for _ in range(3):
+        make_task(db, team="iota")
+    t = lifecycle.claim(db, agent.id)
+    lifecycle.result(db, t.id, agent.id, t.attempt)
+    jobs.run(db, "snapshot", lambda: jobs.snapshot(db))
+    text = scrape()
+    got = samples(text)
+    assert got[("phoenix_tasks", (("status", "open"), ("team", "iota")))] == 2
+    assert got[("phoenix_tasks", (("status", "complete"), ("team", "iota")))] == 1
+    assert got[("phoenix_tasks_created_total", (("team", "iota"),))] == 3
+    assert got[("phoenix_tasks_completed_total", (("team", "iota"),))] == 1
+    assert got[("phoenix_claims_total", (("team", "iota"),))] == 1
+    assert got[("phoenix_agents_active", (("team", "iota"),))] == 1
+    assert got[("phoenix_agent_trust_gcount", (("team", "iota"),))] == 1
+    assert ("phoenix_consciousness_current", (("team", "global"),)) in got
+    assert got[("phoenix_db_connections_active", ())] >= 1
+    assert ("phoenix_beat_job_last_success_timestamp_seconds", (("job", "snapshot"),)) in got
+    assert got[("phoenix_exporter_database_up", ())] == 1
+    # bounded labels: no task or agent ids anywhere
+    assert str(t.id) not in text and str(agent.id) not in text
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (.ci/run installs Debian's prometheus)")
+def test_promtool_accepts_the_metrics(db, scrape):
+    make_agent(db)
+    make_task(db)
+    proc = subprocess.run(["promtool", "check", "metrics"], input=scrape(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,197 @@
+"""The beat's jobs against real PostgreSQL with pinned time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from phoenix_board.board import consciousness, constants, lifecycle
+from phoenix_board.scheduler import alerts, jobs
+from tests.factories import make_agent, make_task
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def set_agent(sql, agent_id, *, heartbeat, trust=None, hormones=None, success=None):
+    sql.execute("UPDATE phoenix.agents SET last_heartbeat = %s, trust_coefficient = coalesce(%s, trust_coefficient),"
+                " hormone_levels = coalesce(%s::jsonb, hormone_levels), success_rate = %s WHERE id = %s",
+                (heartbeat, trust, json.dumps(hormones) if hormones else None, success, agent_id))
+
+
+def timeline(sql, at):
+    rows = sql.execute("SELECT * FROM phoenix.consciousness_timeline WHERE time = %s", (at,)).fetchall()
+    return {r["team"]: r for r in rows}
+
+
+def test_snapshot_formulas_and_idempotence(db, sql):
+    a = make_agent(db, team="iota")
+    b = make_agent(db, team="iota")
+    c = make_agent(db, team="alpha_delta")
+    make_agent(db, team="alpha_delta")  # silent for a minute: not active
+    h1 = {"dopamine": 1.0, "oxytocin": 1.0, "adrenaline": 1.0, "cortisol": 0.3}
+    h2 = {"dopamine": 3.0, "oxytocin": 1.0, "adrenaline": 1.0, "cortisol": 0.3}
+    set_agent(sql, a.id, heartbeat=T0, trust=0.8, hormones=h1, success=1.0)
+    set_agent(sql, b.id, heartbeat=T0, trust=0.6, hormones=h2, success=0.5)
+    set_agent(sql, c.id, heartbeat=T0, trust=0.5, hormones=h1)
+    sql.execute("UPDATE phoenix.agents SET last_heartbeat = %s WHERE team = 'alpha_delta' AND id <> %s",
+                (T0 - timedelta(minutes=1), c.id))
+    now = T0 + timedelta(seconds=3)
+    assert jobs.snapshot(db, now, 10) == 4
+    assert jobs.snapshot(db, now + timedelta(seconds=2), 10) == 0  # same tick: a second beat writes nothing
+    rows = timeline(sql, consciousness.tick(now, 10))
+    assert set(rows) == {"alpha_delta", "epsilon_zeta", "iota", "global"}
+    iota = rows["iota"]
+    # coherence: both agents are 1.0 away from their mean dopamine of 2.0 -> 1 / (1 + 1)
+    assert iota["team_coherence"] == pytest.approx(0.5)
+    expected = 100 + 10 * (0.4 * 0.7 + 0.3 * 0.5 + 0.3 * 0.75)
+    assert iota["team_consciousness"] == pytest.approx(expected)
+    assert iota["active_agents"] == 2 and iota["avg_dopamine"] == pytest.approx(2.0)
+    assert rows["alpha_delta"]["active_agents"] == 1
+    assert rows["epsilon_zeta"]["team_consciousness"] == constants.CONSCIOUSNESS_BASE
+    assert rows["global"]["active_agents"] == 3 and rows["global"]["team_consciousness"] is None
+    assert rows["iota"]["global_consciousness"] == rows["global"]["global_consciousness"]
+    assert rows["global"]["global_trust"] == pytest.approx((0.8 + 0.6 + 0.5) / 3)
+
+
+def test_snapshot_counts_decisions_and_completions(db, sql):
+    agent = make_agent(db, team="iota")
+    voter = make_agent(db, team="iota")
+    for i in range(3):
+        make_task(db, team="iota", now=T0 + timedelta(seconds=i))
+    from phoenix_board.board import votes
+
+    for i in range(3):
+        t = lifecycle.claim(db, agent.id, now=T0 + timedelta(seconds=10 + i))
+        lifecycle.result(db, t.id, agent.id, t.attempt, now=T0 + timedelta(seconds=10 + i))
+    votes.vote(db, t.id, voter.id, 1, now=T0 + timedelta(seconds=20))
+    sql.execute("UPDATE phoenix.agents SET last_heartbeat = %s", (T0 + timedelta(seconds=30),))
+    now = T0 + timedelta(seconds=30)
+    jobs.snapshot(db, now, 10)
+    row = timeline(sql, consciousness.tick(now, 10))["iota"]
+    assert row["tasks_per_hour"] == 3
+    # 3 claims + 3 completions + 1 vote inside the last 60 s
+    assert row["decisions_per_second"] == pytest.approx(7 / constants.DECISIONS_WINDOW_SECONDS)
+
+
+def test_dashboard_has_one_row_per_team_and_global(db, sql):
+    for _ in range(3):
+        make_agent(db, team="iota")
+    for _ in range(5):
+        make_task(db, team="iota")
+    assert jobs.dashboard_refresh(db) == 4 + 1  # 4 dashboard rows, and the hourly rollup
+    rows = {r["team"]: r for r in consciousness.dashboard(db)}
+    assert set(rows) == {"alpha_delta", "epsilon_zeta", "iota", "global"}
+    assert rows["iota"]["total_agents"] == 3 and rows["iota"]["open_tasks"] == 5  # not 15: no cross join
+    assert rows["global"]["total_agents"] == 3 and rows["global"]["open_tasks"] == 5
+    assert jobs.dashboard_refresh(db) == 5  # the second refresh runs CONCURRENTLY
+
+
+def test_sweeper_returns_expired_leases_and_wakes_teams(db):
+    agent = make_agent(db, team="iota")
+    task = make_task(db, team="iota", now=T0)
+    lifecycle.claim(db, agent.id, lease_seconds=10, now=T0)
+    woken = []
+    later = T0 + timedelta(seconds=11)
+    assert jobs.lease_sweep(db, later, woken.append) == 1
+    assert lifecycle.get(db, task.id).status == "open"
+    retry_at = lifecycle.get(db, task.id).available_at
+    woken.clear()
+    jobs.lease_sweep(db, retry_at, woken.append)
+    assert woken == ["iota"]
+
+
+def test_hormone_decay_job(db, sql):
+    a = make_agent(db, now=T0)
+    sql.execute("UPDATE phoenix.agents SET hormone_levels = hormone_levels || '{\"cortisol\": 2.3}' WHERE id = %s", (a.id,))
+    assert jobs.hormone_decay(db, 600, T0 + timedelta(seconds=600)) == 1
+    level = sql.execute("SELECT hormone_levels FROM phoenix.agents WHERE id = %s", (a.id,)).fetchone()["hormone_levels"]
+    assert level["cortisol"] == pytest.approx(1.3)
+
+
+def test_retention_deletes_old_rows_only(db, sql):
+    jobs.snapshot(db, T0 - timedelta(days=40), 10)
+    jobs.snapshot(db, T0, 10)
+    assert jobs.retention(db, T0) == 4
+    assert {r["time"] for r in sql.execute("SELECT time FROM phoenix.consciousness_timeline").fetchall()} == {
+        consciousness.tick(T0, 10)}
+
+
+def test_a_job_runs_once_when_two_beats_start_it(db, sql):
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow() -> int:
+        inside.set()
+        release.wait(10)
+        return 7
+
+    results = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", jobs.run(db, "snapshot", slow)))
+    first.start()
+    inside.wait(10)
+    results["second"] = jobs.run(db, "snapshot", lambda: 99)  # the other beat: skipped, lock taken
+    release.set()
+    first.join(10)
+    assert results == {"first": 7, "second": None}
+    run = sql.execute("SELECT runs, last_result, last_error FROM phoenix.beat_runs WHERE job = 'snapshot'").fetchone()
+    assert run == {"runs": 1, "last_result": 7, "last_error": None}
+
+
+def test_a_failing_job_is_recorded_and_does_not_raise(db, sql):
+    assert jobs.run(db, "hot_refresh", lambda: 1 / 0) is None
+    run = sql.execute("SELECT last_error, last_success_at FROM phoenix.beat_runs WHERE job = 'hot_refresh'").fetchone()
+    assert "ZeroDivisionError" in run["last_error"] and run["last_success_at"] is None
+
+
+class _Alertmanager(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((self.path, json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_alerts_fire_resolve_and_reach_alertmanager(db, sql):
+    server = HTTPServer(("127.0.0.1", 0), _Alertmanager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    _Alertmanager.received = []
+    try:
+        make_task(db, team="iota", now=T0)
+        assert alerts.run(db, T0, url) >= 1
+        firing = {(a["alertname"], a["team"]) for a in db.all("alerts_firing")}
+        assert ("NoActiveAgents", "iota") in firing and ("TaskBacklogGrowing", "iota") in firing
+        path, payload = _Alertmanager.received[-1]
+        assert path == "/api/v2/alerts"
+        sent = {(p["labels"]["alertname"], p["labels"].get("team")) for p in payload}
+        assert ("NoActiveAgents", "iota") in sent and all("endsAt" not in p for p in payload)
+        # an agent arrives and completes the task: both resolve
+        agent = make_agent(db, team="iota", now=T0 + timedelta(seconds=5))
+        t = lifecycle.claim(db, agent.id, now=T0 + timedelta(seconds=5))
+        lifecycle.result(db, t.id, agent.id, t.attempt, now=T0 + timedelta(seconds=6))
+        sql.execute("UPDATE phoenix.agents SET last_heartbeat = %s", (T0 + timedelta(seconds=10),))
+        alerts.run(db, T0 + timedelta(seconds=10), url)
+        assert {a["alertname"] for a in db.all("alerts_firing")} <= {"ConsciousnessBelowThreshold"}
+        _, payload = _Alertmanager.received[-1]
+        resolved = {p["labels"]["alertname"] for p in payload if "endsAt" in p}
+        assert {"NoActiveAgents", "TaskBacklogGrowing"} <= resolved
+    finally:
+        server.shutdown()
+
+
+def test_consciousness_alert(db, sql):
+    a = make_agent(db)
+    set_agent(sql, a.id, heartbeat=T0, trust=0.05, hormones=None, success=0.0)
+    jobs.snapshot(db, T0, 10)
+    fired = alerts.evaluate(db, T0)
+    low = [f for f in fired if f["alertname"] == "ConsciousnessBelowThreshold"]
+    assert low and low[0]["value"] < constants.CONSCIOUSNESS_THRESHOLD
