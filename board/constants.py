@@ -18,6 +18,7 @@ PRIORITY_STEP_SECONDS = 600.0  # s; each priority step above 5 moves a task this
 HOT_BOOST_SECONDS = 3600.0  # s per unit of hot score
 HOT_BOOST_CAP = 1.0  # hot score counted at most this much, so the boost is bounded
 DEADLINE_LEAD_SECONDS = 3600.0  # s; a task becomes "due" this long before its deadline
+RANK_REFRESH_TOLERANCE = 0.01  # the refresh rewrites a stored rank only when it moved by more than 1 %
 
 # --- Hormones (README "Hormones") -----------------------------------------------------------
 BASELINE_DOPAMINE = 1.0  # seed baselines
@@ -76,6 +77,7 @@ SQL_EXPORTS = (
     "PRIORITY_STEP_SECONDS",
     "HOT_BOOST_SECONDS",
     "HOT_BOOST_CAP",
+    "RANK_REFRESH_TOLERANCE",
     "DEADLINE_LEAD_SECONDS",
     "BASELINE_DOPAMINE",
     "BASELINE_OXYTOCIN",

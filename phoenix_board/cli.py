@@ -14,6 +14,8 @@ from phoenix_board import __version__
 from phoenix_board.board import commands as board_commands
 from phoenix_board.board import errors
 from phoenix_board.metrics import commands as metrics_commands
+from phoenix_board.board import bench as board_bench
+from phoenix_board.scheduler import bench as scheduler_bench
 from phoenix_board.scheduler import schedule
 from phoenix_board.workers import app as workers_app
 from phoenix_board.workers import broker
@@ -30,6 +32,7 @@ board_commands.mount(app)
 worker_commands.mount(app)
 metrics_commands.mount(app)
 app.command("beat")(schedule.beat_cmd(workers_app.make_app, broker.broker_url))
+board_bench.app.command("beat")(scheduler_bench.beat_cmd)
 
 _verbose = False
 

@@ -218,3 +218,18 @@ SELECT claimed_at, status::text AS status FROM phoenix.tasks
 -- name: bench_e2e_live_agents
 -- Agents that have registered (the bench's pool processes).
 SELECT count(*) AS n FROM phoenix.agents WHERE decommissioned_at IS NULL;
+
+-- name: bench_beat_live
+-- The beat bench: every agent has just sent a heartbeat (so snapshots aggregate them all).
+UPDATE phoenix.agents SET last_heartbeat = now() WHERE decommissioned_at IS NULL;
+
+-- name: bench_beat_expired_claims
+-- The beat bench: n open tasks become claims whose lease has just expired (work for the sweeper).
+WITH picked AS (
+    SELECT t.id, (SELECT a.id FROM phoenix.agents a WHERE a.team = t.team ORDER BY a.id LIMIT 1) AS agent
+      FROM phoenix.tasks t WHERE t.status = 'open' AND t.pending_deps = 0 LIMIT %(n)s::integer
+)
+UPDATE phoenix.tasks t
+   SET status = 'claimed', assigned_to = p.agent, attempt = t.attempt + 1,
+       claimed_at = now() - interval '1 minute', lease_expires_at = now() - interval '1 second'
+  FROM picked p WHERE t.id = p.id;

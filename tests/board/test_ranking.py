@@ -105,3 +105,15 @@ def test_bad_listing_input(db):
     _, cursor = ranking.page(db, "new", limit=1)
     with pytest.raises(errors.InvalidInput, match="cursor for sort hot"):
         ranking.page(db, "hot", cursor=cursor)
+
+
+def test_refresh_rewrites_only_ranks_that_moved(db, board, sql):
+    later = T0 + timedelta(days=2)
+    ranking.refresh_hot_scores(db, now=later)
+    # a minute later no two-day-old rank has moved by 1 %: nothing is rewritten
+    assert ranking.refresh_hot_scores(db, now=later + timedelta(minutes=1)) == 0
+    rows = sql.execute("SELECT hot_score, phoenix.hot_rank(score, created_at, %s) AS exact FROM phoenix.tasks",
+                       (later + timedelta(minutes=1),)).fetchall()
+    from phoenix_board.board import constants
+
+    assert all(abs(r["hot_score"] - r["exact"]) <= constants.RANK_REFRESH_TOLERANCE * r["exact"] for r in rows)
