@@ -163,9 +163,9 @@ def _decode(cursor: str, sort: Sort) -> dict[str, Any]:
 
 def refresh_hot_scores(db: Database, now: datetime | None = None, batch: int = 1000) -> int:
     """Recomputes hot and active ranks (and open tasks' claim keys) for every task still ranked."""
-    total = 0
+    total = db.one("tasks_refresh_ranks_outside", now=now)["updated"]
     after = datetime.fromtimestamp(0).astimezone()
-    while True:
+    while True:  # one short transaction per batch, as Lemmy's scheduled task does
         row = db.one("tasks_refresh_ranks", after=after, batch=batch, now=now)
         total += row["updated"]
         if row["next_after"] is None:

@@ -1,13 +1,45 @@
 -- Periodic maintenance the beat calls (README "Ranking", "Hormones").
 
--- One batch of the hot-rank refresh, Lemmy-style: in creation order after p_after, SKIP LOCKED so
--- that it never waits on a live transition. The rows are those inside Lemmy's 7-day window, plus
--- any older row still ranked (it gets its final 0). Lemmy selects by rank != 0 and gives new posts
--- a placeholder rank; selecting by the window keeps every stored rank a value of hot_rank(),
--- which is 0 at the very instant of creation. A row is rewritten only when one of its ranks moved
--- by more than RANK_REFRESH_TOLERANCE (or reached 0): a day-old task's rank moves ~0.04 % a
--- minute, so rewriting the whole window every tick would be almost all waste.
--- Returns how many rows it rewrote, and the created_at to continue after (NULL when done).
+-- The hot-rank refresh, Lemmy-style (README "Hot rank"): the beat walks Lemmy's 7-day window in
+-- creation order, in batches, then re-ranks the few older rows still ranked (a final 0, or an
+-- active rank kept up by recent comments). Lemmy selects by rank != 0 and gives new posts a
+-- placeholder rank; walking the window keeps every stored rank a value of hot_rank(), which is 0 at
+-- the very instant of creation. A row is rewritten only when one of its ranks moved by more than
+-- RANK_REFRESH_TOLERANCE (or reached 0): a day-old task's rank moves ~0.04 % a minute, so rewriting
+-- the whole window every tick would be almost all waste. SKIP LOCKED: never waits on a transition.
+
+-- Re-ranks the given tasks; returns how many it rewrote.
+CREATE OR REPLACE FUNCTION phoenix.tasks_rerank(p_ids uuid[], p_now timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    WITH ranked AS (
+        SELECT t.id, phoenix.hot_rank(t.score, t.created_at, p_now) AS hot,
+               phoenix.hot_rank(t.score, t.last_activity_at, p_now) AS active
+          FROM phoenix.tasks t WHERE t.id = ANY (p_ids)
+    ), moved AS (
+        SELECT t.id, r.hot, r.active FROM phoenix.tasks t JOIN ranked r USING (id)
+         WHERE abs(r.hot - t.hot_score) > phoenix.k_rank_refresh_tolerance() * t.hot_score
+            OR abs(r.active - t.active_score) > phoenix.k_rank_refresh_tolerance() * t.active_score
+            OR (r.hot = 0) <> (t.hot_score = 0) OR (r.active = 0) <> (t.active_score = 0)
+           FOR UPDATE OF t SKIP LOCKED
+    )
+    UPDATE phoenix.tasks t
+       SET hot_score = moved.hot,
+           active_score = moved.active,
+           claim_key = CASE WHEN t.status = 'open'
+               THEN phoenix.claim_key(t.available_at, t.priority, moved.hot, t.deadline)
+               ELSE t.claim_key END
+      FROM moved WHERE t.id = moved.id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+
+-- One batch of the window, after p_after; next_after is NULL when the window is done.
 CREATE OR REPLACE FUNCTION phoenix.tasks_refresh_ranks(
     p_after timestamptz, p_batch integer, p_now timestamptz DEFAULT NULL,
     OUT updated integer, OUT next_after timestamptz)
@@ -15,40 +47,30 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_now timestamptz := coalesce(p_now, now());
-    v_scanned integer;
+    v_ids uuid[];
+    v_last timestamptz;
 BEGIN
-    WITH batch AS (
-        SELECT id, created_at FROM phoenix.tasks
-         WHERE created_at > p_after
-           AND (created_at > v_now - interval '7 days' OR hot_score > 0 OR active_score > 0)
-         ORDER BY created_at
-         LIMIT p_batch
-    ), ranked AS (
-        SELECT t.id, phoenix.hot_rank(t.score, t.created_at, v_now) AS hot,
-               phoenix.hot_rank(t.score, t.last_activity_at, v_now) AS active
-          FROM phoenix.tasks t JOIN batch USING (id)
-    ), moved AS (
-        SELECT t.id, r.hot, r.active FROM phoenix.tasks t JOIN ranked r USING (id)
-         WHERE abs(r.hot - t.hot_score) > phoenix.k_rank_refresh_tolerance() * t.hot_score
-            OR abs(r.active - t.active_score) > phoenix.k_rank_refresh_tolerance() * t.active_score
-            OR (r.hot = 0) <> (t.hot_score = 0) OR (r.active = 0) <> (t.active_score = 0)
-           FOR UPDATE OF t SKIP LOCKED
-    ), changed AS (
-        UPDATE phoenix.tasks t
-           SET hot_score = moved.hot,
-               active_score = moved.active,
-               claim_key = CASE WHEN t.status = 'open'
-                   THEN phoenix.claim_key(t.available_at, t.priority, moved.hot, t.deadline)
-                   ELSE t.claim_key END
-          FROM moved WHERE t.id = moved.id
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM changed), (SELECT count(*) FROM batch), (SELECT max(created_at) FROM batch)
-      INTO updated, v_scanned, next_after;
-    IF v_scanned < p_batch THEN
-        next_after := NULL;
-    END IF;
+    -- a range scan of the created_at index: only the window, however long the history
+    SELECT array_agg(id), max(created_at) INTO v_ids, v_last
+      FROM (SELECT id, created_at FROM phoenix.tasks
+             WHERE created_at > greatest(p_after, v_now - interval '7 days')
+             ORDER BY created_at LIMIT p_batch) AS batch;
+    updated := coalesce(phoenix.tasks_rerank(v_ids, v_now), 0);
+    next_after := CASE WHEN cardinality(v_ids) = p_batch THEN v_last END;
 END;
+$$;
+
+-- The rows older than the window that are still ranked, found through the partial rank indexes.
+CREATE OR REPLACE FUNCTION phoenix.tasks_refresh_ranks_outside(p_now timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE sql
+AS $$
+    SELECT coalesce(phoenix.tasks_rerank(array_agg(id), coalesce(p_now, now())), 0)
+      FROM (SELECT id FROM phoenix.tasks
+             WHERE hot_score > 0 AND created_at <= coalesce(p_now, now()) - interval '7 days'
+            UNION
+            SELECT id FROM phoenix.tasks
+             WHERE active_score > 0 AND created_at <= coalesce(p_now, now()) - interval '7 days') AS outside
 $$;
 
 -- Decay every active agent's hormones toward baseline from hormones_at to p_now.

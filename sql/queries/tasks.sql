@@ -84,3 +84,7 @@ SELECT name AS team FROM phoenix.teams t
  WHERE EXISTS (SELECT 1 FROM phoenix.tasks
                 WHERE team = t.name AND status = 'open' AND pending_deps = 0
                   AND available_at <= coalesce(%(now)s::timestamptz, now()));
+
+-- name: tasks_refresh_ranks_outside
+-- Re-rank the tasks older than the window that are still ranked.
+SELECT phoenix.tasks_refresh_ranks_outside(%(now)s::timestamptz) AS updated;
