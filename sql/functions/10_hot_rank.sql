@@ -13,6 +13,20 @@ AS $$
     END::real
 $$;
 
+-- The same formula in float8, about a hundred times cheaper than the numeric original. Used only to
+-- decide which rows the refresh must re-rank (sql/functions/30_maintenance.sql); every stored rank
+-- comes from hot_rank() itself. Its relative error (~1e-15) is far below the refresh tolerance.
+CREATE OR REPLACE FUNCTION phoenix.hot_rank_estimate(score integer, published timestamptz, at timestamptz)
+RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN (at - published) > '0 days' AND (at - published) < '7 days'
+        THEN log(greatest(2, score + 2)::float8) / power(extract(epoch FROM (at - published))::float8 / 3600 + 2, 1.8)
+        ELSE 0
+    END
+$$;
+
 -- Lemmy's controversy rank: (up + down) ^ (minority / majority); 0 without both kinds of vote.
 CREATE OR REPLACE FUNCTION phoenix.controversy_rank(upvotes numeric, downvotes numeric)
 RETURNS real

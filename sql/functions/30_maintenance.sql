@@ -16,15 +16,23 @@ AS $$
 DECLARE
     n integer;
 BEGIN
-    WITH ranked AS (
-        SELECT t.id, phoenix.hot_rank(t.score, t.created_at, p_now) AS hot,
-               phoenix.hot_rank(t.score, t.last_activity_at, p_now) AS active
-          FROM phoenix.tasks t WHERE t.id = ANY (p_ids)
+    WITH estimated AS (
+        -- the cheap estimate first: only rows whose rank may have moved get the exact (numeric) rank
+        SELECT t.id, t.score, t.created_at, t.last_activity_at
+          FROM phoenix.tasks t
+         CROSS JOIN LATERAL (SELECT phoenix.hot_rank_estimate(t.score, t.created_at, p_now) AS hot,
+                                    phoenix.hot_rank_estimate(t.score, t.last_activity_at, p_now) AS active) e
+         WHERE t.id = ANY (p_ids)
+           AND (abs(e.hot - t.hot_score) > phoenix.k_rank_refresh_tolerance() * t.hot_score
+                OR abs(e.active - t.active_score) > phoenix.k_rank_refresh_tolerance() * t.active_score
+                OR (e.hot = 0) <> (t.hot_score = 0) OR (e.active = 0) <> (t.active_score = 0))
     ), moved AS (
-        SELECT t.id, r.hot, r.active FROM phoenix.tasks t JOIN ranked r USING (id)
-         WHERE abs(r.hot - t.hot_score) > phoenix.k_rank_refresh_tolerance() * t.hot_score
-            OR abs(r.active - t.active_score) > phoenix.k_rank_refresh_tolerance() * t.active_score
-            OR (r.hot = 0) <> (t.hot_score = 0) OR (r.active = 0) <> (t.active_score = 0)
+        SELECT t.id, r.hot,
+               CASE WHEN e.last_activity_at = e.created_at THEN r.hot
+                    ELSE phoenix.hot_rank(e.score, e.last_activity_at, p_now) END AS active
+          FROM estimated e
+          JOIN phoenix.tasks t USING (id)
+         CROSS JOIN LATERAL (SELECT phoenix.hot_rank(e.score, e.created_at, p_now) AS hot) r
            FOR UPDATE OF t SKIP LOCKED
     )
     UPDATE phoenix.tasks t

@@ -117,3 +117,14 @@ def test_refresh_rewrites_only_ranks_that_moved(db, board, sql):
     from phoenix_board.board import constants
 
     assert all(abs(r["hot_score"] - r["exact"]) <= constants.RANK_REFRESH_TOLERANCE * r["exact"] for r in rows)
+
+
+def test_hot_rank_estimate_agrees_with_hot_rank(sql):
+    """The refresh's float8 pre-filter must agree with the exact rank far inside its 1 % tolerance."""
+    rows = sql.execute("""
+        SELECT phoenix.hot_rank(s, now() - make_interval(secs => a), now()) AS exact,
+               phoenix.hot_rank_estimate(s, now() - make_interval(secs => a), now()) AS estimate
+          FROM generate_series(-50, 5000, 37) AS s, generate_series(0, 8 * 86400, 7919) AS a""").fetchall()
+    assert len(rows) > 10_000
+    for r in rows:
+        assert abs(r["estimate"] - r["exact"]) <= 1e-6 * max(r["exact"], 1e-30) or r["exact"] == r["estimate"] == 0
