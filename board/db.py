@@ -14,7 +14,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 from typing import Any
 
@@ -100,6 +100,8 @@ class Database:
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board") -> None:
         self.url = url
+        # (query name, seconds) after each named query; the workers count them (board imports no metrics)
+        self.observe: Callable[[str, float], None] | None = None
         self.pool = ConnectionPool(
             url,
             min_size=min_size,
@@ -144,13 +146,18 @@ class Database:
         sql = queries()[name]
         for attempt in range(1, _RETRIES + 1):
             try:
+                t0 = time.perf_counter()
                 with self.pool.connection() as conn:
                     cur = conn.execute(sql, params)
                     if fetch == "one":
-                        return cur.fetchone()
-                    if fetch == "all":
-                        return cur.fetchall()
-                    return cur.rowcount
+                        result = cur.fetchone()
+                    elif fetch == "all":
+                        result = cur.fetchall()
+                    else:
+                        result = cur.rowcount
+                if self.observe is not None:
+                    self.observe(name, time.perf_counter() - t0)
+                return result
             except psycopg.Error as exc:
                 if exc.sqlstate in _RETRYABLE and attempt < _RETRIES:
                     log.warning("query %s: %s; retrying (%d/%d)", name, exc.sqlstate, attempt, _RETRIES)

@@ -70,7 +70,8 @@ class Agent:
 
     def __init__(self, db: Database, agent: models.Agent, lease_seconds: float,
                  on_review: Callable[[models.Task], None] | None = None,
-                 stopping: Callable[[], bool] = lambda: False) -> None:
+                 stopping: Callable[[], bool] = lambda: False,
+                 on_claim: Callable[[models.Task], None] | None = None) -> None:
         self.db = db
         self.id = agent.id
         self.codename = agent.codename
@@ -78,6 +79,7 @@ class Agent:
         self.lease = lease_seconds
         self.on_review = on_review
         self.stopping = stopping
+        self.on_claim = on_claim
         self.renewer = Renewer(db, agent.id, lease_seconds)
 
     def close(self) -> None:
@@ -90,6 +92,8 @@ class Agent:
         done = 0
         task = None if self.stopping() else lifecycle.claim_start(self.db, self.id, self.lease)
         while task is not None:
+            if self.on_claim is not None:
+                self.on_claim(task)
             task = self.run(task, claim_next=time.monotonic() < end and not self.stopping())
             done += 1
         return done

@@ -31,6 +31,7 @@ from celery.signals import worker_process_init, worker_process_shutdown, worker_
 from phoenix_board.board import agents, errors, lifecycle
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
+from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import runtime
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,13 @@ def _init_agent(**_: object) -> None:
         _release_predecessor_claim(db, agent.id, agent.current_task)
     from phoenix_board.workers import tasks  # the review requests go through the queue
 
+    on_claim = None
+    if worker_metrics.enabled():  # the exporter adds up every process's counts
+        db.observe = worker_metrics.observe_query
+        on_claim = lambda t: worker_metrics.observe_wake(t.team, (t.claimed_at - t.available_at).total_seconds())  # noqa: E731
     state.settings, state.db = settings, db
     state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews,
-                                stopping=state.stop.is_set)
+                                stopping=state.stop.is_set, on_claim=on_claim)
     # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
     signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
     threading.Thread(target=_heartbeat, args=(db, agent.id, settings.heartbeat_seconds),
@@ -131,6 +136,7 @@ def _shutdown_agent(**_: object) -> None:
         except errors.BoardError:
             pass
         state.db.close()
+    worker_metrics.process_exited(os.getpid())
 
 
 class IdlePoller(bootsteps.StartStopStep):

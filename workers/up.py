@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,7 +193,13 @@ def up(
             with console.status("starting Redis…"):
                 broker_url = stack.enter_context(broker.broker_url(s))
             teams = team or [t["name"] for t in db.all("teams_list")]
-            env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url}
+            # every agent, the beat and the exporter share one directory for multiprocess metrics,
+            # emptied at start so that counts begin at zero with this run
+            multiproc = s.data_dir.resolve() / "metrics-multiproc"
+            shutil.rmtree(multiproc, ignore_errors=True)
+            multiproc.mkdir(parents=True)
+            env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url,
+                   "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
             started = datetime.now(UTC)
             stack.callback(pools.stop)
             with console.status("starting agents, the beat and the exporter…") as status:

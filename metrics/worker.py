@@ -1,0 +1,33 @@
+"""Metrics that agents' pool processes count themselves. With ``PROMETHEUS_MULTIPROC_DIR`` set
+(by ``up``, or by the operator for every worker and the exporter, before they start) they are
+written to that directory and the exporter adds them up: counts survive a pool process that
+Celery replaces, and a process that exits is marked dead.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import Histogram, multiprocess
+
+QUERY_SECONDS = Histogram("phoenix_db_query_duration_seconds", "Duration of the board's named queries, as agents see it.",
+                          ["query"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+WAKE_SECONDS = Histogram("phoenix_wake_latency_seconds", "From a task becoming available to its claim.",
+                         ["team"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+
+
+def enabled() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def observe_query(name: str, seconds: float) -> None:
+    QUERY_SECONDS.labels(name).observe(seconds)
+
+
+def observe_wake(team: str, seconds: float) -> None:
+    WAKE_SECONDS.labels(team).observe(max(0.0, seconds))
+
+
+def process_exited(pid: int) -> None:
+    if enabled():
+        multiprocess.mark_process_dead(pid)
