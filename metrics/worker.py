@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import Histogram, multiprocess
+from prometheus_client import Counter, Histogram, multiprocess
 
 QUERY_SECONDS = Histogram("phoenix_db_query_duration_seconds", "Duration of the board's named queries, as agents see it.",
                           ["query"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
 WAKE_SECONDS = Histogram("phoenix_wake_latency_seconds", "From a task becoming available to its claim.",
                          ["team"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+
+
+VOTES = Counter("phoenix_votes", "Votes (up, down, retract) that agents applied, from the queue and their assessments.",
+                ["team"])
 
 
 def enabled() -> bool:
@@ -26,6 +30,10 @@ def observe_query(name: str, seconds: float) -> None:
 
 def observe_wake(team: str, seconds: float) -> None:
     WAKE_SECONDS.labels(team).observe(max(0.0, seconds))
+
+
+def count_vote(team: str) -> None:
+    VOTES.labels(team).inc()
 
 
 def process_exited(pid: int) -> None:

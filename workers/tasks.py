@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from phoenix_board.board import agents, comments, errors, lifecycle, models, votes
 from phoenix_board.board.settings import Settings
+from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import hooks, messages, signals
 from phoenix_board.workers.app import team_queue
 
@@ -140,8 +141,9 @@ def submit_many(body: dict[str, Any]) -> int:
 def vote(body: dict[str, Any]) -> None:
     msg = _parse(messages.Vote, body, "vote")
     db = signals.state.db
-    who = _guard("vote", agents.resolve, db, msg.agent)
-    _guard("vote", votes.vote, db, msg.task, who, msg.value, msg.reason)
+    who = _guard("vote", agents.get, db, msg.agent)
+    _guard("vote", votes.vote, db, msg.task, who.id, msg.value, msg.reason)
+    worker_metrics.count_vote(who.team)
 
 
 @shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
@@ -168,6 +170,7 @@ def assess(body: dict[str, Any]) -> int:
         except (errors.Forbidden, errors.NotFound) as exc:  # e.g. it claimed the task meanwhile
             log.info("assessment of %s by %s skipped: %s", task.id, judge.codename, exc.message)
             return 0
+        worker_metrics.count_vote(judge.team)
     return value
 
 

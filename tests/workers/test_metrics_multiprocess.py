@@ -40,3 +40,20 @@ def test_worker_counts_survive_a_killed_pool_process(pools, client, sql, tmp_pat
     wait_for(lambda: sql.execute("SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete'").fetchone()["n"] == 40,
              what="completions after the kill")
     assert wake_count(directory) == 40  # the killed process's counts are still there
+
+
+def test_votes_are_counted_by_team(pools, client, sql, db, tmp_path):
+    from tests.factories import make_agent, make_task
+
+    directory = tmp_path / "multiproc"
+    directory.mkdir()
+    pools.start("iota", agents=1, PROMETHEUS_MULTIPROC_DIR=str(directory))
+    voter = make_agent(db, team="epsilon_zeta", codename="voter-1")
+    task = make_task(db, team="alpha_delta", category="noop")  # no alpha_delta agent: it stays open
+    client.vote(task.id, voter.codename, 1)
+    wait_for(lambda: sql.execute("SELECT upvotes FROM phoenix.tasks WHERE id = %s", (task.id,)).fetchone()["upvotes"] == 1,
+             what="the vote")
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(directory))
+    text = generate_latest(registry).decode()
+    assert 'phoenix_votes_total{team="epsilon_zeta"} 1.0' in text
