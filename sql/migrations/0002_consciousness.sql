@@ -64,25 +64,25 @@ DO $timeline$
 DECLARE
     timescale boolean := EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
                          AND current_setting('shared_preload_libraries') LIKE '%timescaledb%';
+    -- the rollup's query, the same on both paths but for how it cuts hours
+    hourly text := $q$
+        SELECT %s AS bucket,
+               team,
+               avg(coalesce(team_consciousness, global_consciousness)) AS avg_consciousness,
+               max(coalesce(team_consciousness, global_consciousness)) AS peak_consciousness,
+               avg(global_trust) AS avg_trust,
+               avg(avg_dopamine) AS dopamine_level,
+               max(tasks_per_hour) AS total_tasks
+          FROM phoenix.consciousness_timeline
+         GROUP BY bucket, team
+        WITH NO DATA $q$;
 BEGIN
     IF timescale THEN
         CREATE EXTENSION IF NOT EXISTS timescaledb;
         PERFORM create_hypertable('phoenix.consciousness_timeline', by_range('time', INTERVAL '1 day'));
         -- WITH NO DATA: a continuous aggregate with data cannot be created inside a transaction
-        EXECUTE $cagg$
-            CREATE MATERIALIZED VIEW phoenix.consciousness_hourly
-            WITH (timescaledb.continuous) AS
-            SELECT time_bucket(INTERVAL '1 hour', time) AS bucket,
-                   team,
-                   avg(coalesce(team_consciousness, global_consciousness)) AS avg_consciousness,
-                   max(coalesce(team_consciousness, global_consciousness)) AS peak_consciousness,
-                   avg(global_trust) AS avg_trust,
-                   avg(avg_dopamine) AS dopamine_level,
-                   max(tasks_per_hour) AS total_tasks
-              FROM phoenix.consciousness_timeline
-             GROUP BY bucket, team
-            WITH NO DATA
-        $cagg$;
+        EXECUTE 'CREATE MATERIALIZED VIEW phoenix.consciousness_hourly WITH (timescaledb.continuous) AS '
+                || format(hourly, $b$time_bucket(INTERVAL '1 hour', time)$b$);
         PERFORM add_continuous_aggregate_policy('phoenix.consciousness_hourly',
                                                 start_offset => INTERVAL '3 hours',
                                                 end_offset => INTERVAL '1 minute',
@@ -91,17 +91,8 @@ BEGIN
     ELSE
         -- serves the time-range reads of dashboards and the retention delete
         CREATE INDEX consciousness_timeline_time_idx ON phoenix.consciousness_timeline USING brin (time);
-        CREATE MATERIALIZED VIEW phoenix.consciousness_hourly AS
-        SELECT date_bin(INTERVAL '1 hour', time, TIMESTAMPTZ '2000-01-01') AS bucket,
-               team,
-               avg(coalesce(team_consciousness, global_consciousness)) AS avg_consciousness,
-               max(coalesce(team_consciousness, global_consciousness)) AS peak_consciousness,
-               avg(global_trust) AS avg_trust,
-               avg(avg_dopamine) AS dopamine_level,
-               max(tasks_per_hour) AS total_tasks
-          FROM phoenix.consciousness_timeline
-         GROUP BY 1, 2
-        WITH NO DATA;
+        EXECUTE 'CREATE MATERIALIZED VIEW phoenix.consciousness_hourly AS '
+                || format(hourly, $b$date_bin(INTERVAL '1 hour', time, TIMESTAMPTZ '2000-01-01')$b$);
         -- REFRESH ... CONCURRENTLY needs a unique index
         CREATE UNIQUE INDEX consciousness_hourly_key ON phoenix.consciousness_hourly (bucket, team);
     END IF;
