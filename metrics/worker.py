@@ -36,6 +36,16 @@ def count_vote(team: str) -> None:
     VOTES.labels(team).inc()
 
 
+def serve(port: int, addr: str = "0.0.0.0"):  # type: ignore[no-untyped-def]
+    """Serves this host's (or container's) pool processes' metrics: for worker containers, whose
+    PID namespaces would mix files in one shared directory."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return start_http_server(port, addr=addr, registry=registry)
+
+
 def process_exited(pid: int) -> None:
     if enabled():
         multiprocess.mark_process_dead(pid)

@@ -27,9 +27,20 @@ def workers(
     name: Optional[str] = typer.Option(None, "--name", help="Codename prefix; agents are PREFIX-<pool index>."),
     specialization: list[str] = typer.Option([], "--specialization", "-s", help="Categories these agents assess."),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l"),
+    metrics_port: Optional[int] = typer.Option(
+        None, "--metrics-port", help="Serve these agents' own metrics here (needs PROMETHEUS_MULTIPROC_DIR)."),
 ) -> None:
     """Start a Celery worker whose pool processes are this team's agents."""
     s = settings()
+    if metrics_port is not None:
+        from phoenix_board.metrics import worker as worker_metrics
+
+        if not worker_metrics.enabled():
+            raise errors.InvalidInput("--metrics-port needs PROMETHEUS_MULTIPROC_DIR set before the worker starts")
+        try:
+            worker_metrics.serve(metrics_port)
+        except OSError as exc:
+            raise errors.Unavailable(f"cannot listen on port {metrics_port}: {exc.strerror}") from None
     prefix = name or f"{team}.{socket.gethostname()}"
     models.parse(models.AgentRegister, {"codename": f"{prefix}-0", "team": team, "specialization": specialization})
     with contextlib.ExitStack() as stack:

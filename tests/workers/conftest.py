@@ -72,13 +72,14 @@ class Pools:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, team: str = "alpha_delta", agents: int = 2, name: str | None = None,
-              specialization: tuple[str, ...] = (), **env: str) -> subprocess.Popen:
+              specialization: tuple[str, ...] = (), extra: tuple[str, ...] = (), **env: str) -> subprocess.Popen:
         name = name or f"{team}-{len(self.procs)}"
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
         cmd = [sys.executable, "-m", "phoenix_board.cli", "workers", "--team", team, "--agents", str(agents),
                "--name", name, "--loglevel", "INFO"]
         for s in specialization:
             cmd += ["--specialization", s]
+        cmd += list(extra)
         proc = subprocess.Popen(cmd, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs.append(proc)

@@ -57,3 +57,29 @@ def test_votes_are_counted_by_team(pools, client, sql, db, tmp_path):
     multiprocess.MultiProcessCollector(registry, path=str(directory))
     text = generate_latest(registry).decode()
     assert 'phoenix_votes_total{team="epsilon_zeta"} 1.0' in text
+
+
+def test_a_worker_serves_its_agents_metrics(pools, client, sql, tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    directory = tmp_path / "own"
+    directory.mkdir()
+    pools.start("iota", agents=2, extra=("--metrics-port", str(port)), PROMETHEUS_MULTIPROC_DIR=str(directory))
+    for i in range(5):
+        client.submit({"title": f"w{i}", "team": "iota", "category": "noop"})
+    wait_for(lambda: sql.execute("SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete'").fetchone()["n"] == 5,
+             what="completions")
+
+    def scraped() -> str:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        except OSError:
+            return ""
+
+    text = wait_for(lambda: (t := scraped()) and 'phoenix_wake_latency_seconds_count{team="iota"} 5.0' in t and t,
+                    what="the worker's /metrics")
+    assert "phoenix_db_query_duration_seconds_bucket" in text
