@@ -18,14 +18,6 @@ from phoenix_board.board.settings import Settings
 TASK_MODULES = ["phoenix_board.workers.tasks"]
 
 
-def board_queue(settings: Settings) -> str:
-    return settings.board_queue()
-
-
-def team_queue(settings: Settings, team: str) -> str:
-    return settings.team_queue(team)
-
-
 def make_app(broker: str, settings: Settings) -> Celery:
     app = Celery("phoenix_board", broker=broker, include=TASK_MODULES)
     app.conf.update(
@@ -37,7 +29,7 @@ def make_app(broker: str, settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=board_queue(settings),
+        task_default_queue=settings.board_queue(),
         # a wake-up runs for at most work_budget_seconds; redeliver an unacked one well after that
         broker_transport_options={"visibility_timeout": max(300, int(settings.work_budget_seconds * 4))},
         broker_connection_retry_on_startup=True,

@@ -25,7 +25,7 @@ from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers import broker, messages
-from phoenix_board.workers.app import board_queue, make_app
+from phoenix_board.workers.app import make_app
 
 
 class Client:
@@ -46,7 +46,7 @@ class Client:
 
     def _send(self, name: str, body: dict[str, Any]) -> None:
         try:
-            self.app.send_task(name, kwargs={"body": body}, queue=board_queue(self.settings))
+            self.app.send_task(name, kwargs={"body": body}, queue=self.settings.board_queue())
         except Exception as exc:  # kombu's OperationalError and friends: say where we tried
             raise errors.Unavailable(f"cannot reach the broker: {exc}") from exc
 

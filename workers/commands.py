@@ -15,7 +15,7 @@ from phoenix_board.board import errors, models, render
 from phoenix_board.board.commands import json_arg, vote_value, settings
 from phoenix_board.board.session import open_board
 from phoenix_board.workers import broker, signals
-from phoenix_board.workers.app import board_queue, make_app, team_queue
+from phoenix_board.workers.app import make_app
 
 queue_app = typer.Typer(help="Send submissions, votes and comments through the queue; read status.",
                         no_args_is_help=True)
@@ -59,7 +59,7 @@ def workers(
         app.steps["worker"].add(signals.IdlePoller)
         app.worker_main([
             "worker", "--pool", "prefork", "--concurrency", str(agents_n),
-            "--queues", f"{team_queue(s, team)},{board_queue(s)}",
+            "--queues", f"{s.team_queue(team)},{s.board_queue()}",
             "--hostname", f"{prefix}@%h", "--loglevel", loglevel,
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ])

@@ -19,7 +19,6 @@ from phoenix_board.board import agents, comments, errors, lifecycle, models, vot
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import hooks, messages, signals
-from phoenix_board.workers.app import team_queue
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
 
 def wake_team(app: Celery, settings: Settings, team: str, n: int = 1, only_if_idle: bool = False) -> int:
     """Sends up to n wake-ups to a team's agents; with only_if_idle, none while some are queued."""
-    queue = team_queue(settings, team)
+    queue = settings.team_queue(team)
     if only_if_idle:
         with app.connection_for_write() as conn:
             waiting = conn.default_channel.client.llen(queue)
@@ -67,7 +66,7 @@ def request_reviews(task: models.Task) -> None:
     picked = state.db.all("agents_pick_reviewers", team=task.team, exclude=task.assigned_to, n=task.review_quorum)
     for row in picked:
         current_app.send_task("phoenix.review", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
-                              queue=team_queue(state.settings, row["team"]))
+                              queue=state.settings.team_queue(row["team"]))
 
 
 def request_assessments(task: models.Task, settings: Settings, db,  # type: ignore[no-untyped-def]
@@ -80,7 +79,7 @@ def request_assessments(task: models.Task, settings: Settings, db,  # type: igno
     picked = [row for row in cache[task.category] if row["id"] != task.created_by][:5]
     for row in picked:
         current_app.send_task("phoenix.assess", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
-                              queue=team_queue(settings, row["team"]))
+                              queue=settings.team_queue(row["team"]))
 
 
 # --- entry points ----------------------------------------------------------------------------
