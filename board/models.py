@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -162,12 +161,6 @@ def uuid_arg(value: Any, what: str) -> UUID:
     except (ValueError, TypeError, AttributeError):
         shown = str(value)[:40]
         raise errors.InvalidInput(f"{what} {shown!r} is not a valid id (expected a UUID)") from None
-
-
-def finite(value: float, what: str) -> float:
-    if not math.isfinite(value):
-        raise errors.InvalidInput(f"{what} must be a finite number")
-    return value
 
 
 class Row(BaseModel):

@@ -76,11 +76,6 @@ def lookup(category: str) -> Handler | None:
     return _registry.get(category)
 
 
-def categories() -> list[str]:
-    _load_entry_points()
-    return sorted(_registry)
-
-
 def as_result(value: Result | dict[str, Any] | None) -> Result:
     if isinstance(value, Result):
         return value

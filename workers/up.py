@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -29,7 +29,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from phoenix_board.board import agents, consciousness, errors, ranking, render
+from phoenix_board.board import agents, consciousness, errors, performance, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -124,8 +124,7 @@ class DemoFeed(threading.Thread):
             "description": "demo task fed by `phoenix-board up --demo`",
         }
         if rng.random() < 0.25:
-            task["deadline"] = (datetime.now(UTC).timestamp() + rng.uniform(300, 7200))
-            task["deadline"] = datetime.fromtimestamp(task["deadline"], UTC).isoformat()
+            task["deadline"] = (datetime.now(UTC) + timedelta(seconds=rng.uniform(300, 7200))).isoformat()
         if rng.random() < 0.2:
             task["review_quorum"] = 2
         recent, _ = ranking.page(self.db, "new", team=team, statuses=["open", "claimed", "in_progress"], limit=5)
@@ -151,7 +150,7 @@ def _view(db: Database, started: datetime, teams: list[str], agents_per_team: in
     statuses = ["open", "claimed", "in_progress", "review", "complete", "failed"]
     for st in statuses:
         counts.add_column(st, justify="right")
-    by = {(r["team"], r["status"]): r["n"] for r in db.all("task_status_counts", team=None)}
+    by = {(r["team"], r["status"]): r["n"] for r in performance.summary(db)}
     for team in teams:
         counts.add_row(team, *(str(by.get((team, st), 0)) for st in statuses))
     hot, _ = ranking.page(db, "hot", statuses=["open", "claimed", "in_progress", "review"], limit=8)

@@ -13,25 +13,19 @@ import struct
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from phoenix_board.board import constants, errors, hormones
+from phoenix_board.board import constants, hormones
 from tests.factories import make_agent
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 WEEK = timedelta(days=7)
-HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
-BASELINES = {
-    "dopamine": constants.BASELINE_DOPAMINE,
-    "oxytocin": constants.BASELINE_OXYTOCIN,
-    "adrenaline": constants.BASELINE_ADRENALINE,
-    "cortisol": constants.BASELINE_CORTISOL,
-}
+BASELINES = hormones.BASELINES
+HORMONES = tuple(BASELINES)
 
 
 def db_settings(examples: int):

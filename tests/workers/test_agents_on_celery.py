@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import uuid
 
-import pytest
 
 from phoenix_board.board import agents, lifecycle
 from tests.factories import snapshot
