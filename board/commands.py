@@ -388,6 +388,9 @@ def mount(app: typer.Typer) -> None:
     app.add_typer(task_app, name="task")
     app.add_typer(hormones_app, name="hormones")
     app.add_typer(db_app, name="db")
-    from phoenix_board.board import bench  # imported here: bench imports this module
+    # imported here: these modules import this one
+    from phoenix_board.board import audit_commands, bench
+
+    app.add_typer(audit_commands.app, name="audit")
 
     app.add_typer(bench.app, name="bench")

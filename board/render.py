@@ -14,6 +14,7 @@ from rich.tree import Tree
 from phoenix_board.board import errors, models
 
 console = Console()
+err_console = Console(stderr=True)  # progress and problems, so that stdout stays the answer
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -2,9 +2,9 @@
 
 -- name: task_events_for
 -- One task's history in order.
-SELECT e.id, e.kind, e.agent_id, a.codename, e.attempt, e.at, e.detail
+SELECT e.id, e.seq, e.kind, e.agent_id, a.codename, e.attempt, e.at, e.detail
   FROM phoenix.task_events e LEFT JOIN phoenix.agents a ON a.id = e.agent_id
- WHERE e.task_id = %(task)s::uuid ORDER BY e.id;
+ WHERE e.task_id = %(task)s::uuid ORDER BY e.seq;
 
 -- name: events_summary_since
 -- Tasks submitted, completed and failed for good since a time (the `up` view and summary).
