@@ -73,9 +73,9 @@ def migrate_cmd(status: bool = typer.Option(False, "--status", help="Show applie
     s = settings()
     with embedded.database_url(s) as url:
         if status:
-            _print_json(migrate.status(url))
+            _print_json(migrate.status(url, s.role_prefix))
             return
-        report = migrate.migrate(url)
+        report = migrate.migrate(url, s.role_prefix)
     if report.changed:
         for name in report.migrations:
             render.console.print(f"applied migration {name}")
@@ -91,7 +91,7 @@ def db_start() -> None:
     if s.database_url:
         raise errors.Conflict("PHOENIX_DATABASE_URL is set, so there is no embedded server to start")
     with embedded.database_url(s, keep_running=True) as url:
-        migrate.migrate(url)
+        migrate.migrate(url, s.role_prefix)
         typer.echo(url)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 # --- Leases and retries (README "Task lifecycle") -------------------------------------------
 LEASE_SECONDS = 30.0  # s; a claim's lease, renewed by the claimant while it works
+LEASE_MAX_SECONDS = 86_400.0  # s; the longest lease a claim may take or renew at a time
 RETRY_BACKOFF_BASE_SECONDS = 5.0  # s; wait before attempt n+1 is base * 2^(n-1) ...
 RETRY_BACKOFF_MAX_SECONDS = 600.0  # s; ... capped here
 DEFAULT_MAX_ATTEMPTS = 3
@@ -103,6 +104,7 @@ SQL_EXPORTS = (
     "TRUST_CONSENSUS_WEIGHT",
     "COMMENT_DEPTH_MAX",
     "DEPENDS_ON_MAX",
+    "LEASE_MAX_SECONDS",
     "ACTIVE_AGENT_SECONDS",
     "CONSCIOUSNESS_BASE",
     "CONSCIOUSNESS_SPAN",

@@ -5,11 +5,18 @@ Statements are run by name (``db.one("task_claim", agent=..., lease=..., now=Non
 assembled from text, except the board listing that ``ranking.py`` composes from fixed pieces.
 Connections are in autocommit: every board operation is a single call of a SQL function, so it
 is its own transaction and costs one round trip. ``transaction()`` is there for the rest.
+
+Inside ``acting_as(agent)`` every statement names its agent in ``phoenix.agent_id`` for its own
+transaction (the setting the board's functions and row-level security check, README
+"Security"); the setting and the statement travel together in one pipeline. ``Database(role=)``
+makes every connection ``SET ROLE`` first: workers run as the agent role, the exporter as the
+monitor role.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import re
@@ -20,6 +27,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql as pg_sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -30,6 +38,18 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 _RETRIES = 3
+_ACT = "SELECT set_config('phoenix.agent_id', %s, true)"
+_acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("phoenix_acting_agent", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(agent: Any) -> Iterator[None]:
+    """Statements in this block (this thread or task) act for ``agent``; None acts for nobody."""
+    token = _acting.set(None if agent is None else str(agent))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 @functools.cache
@@ -87,6 +107,9 @@ def translate(exc: psycopg.Error) -> errors.BoardError:
         return errors.NotFound(primary)
     if isinstance(exc, pg_errors.UniqueViolation):
         return errors.Conflict(primary)
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return errors.Forbidden(f"{primary} (the agent role acts only through the board's functions)"
+                                if "denied for table" in primary else primary)
     if state.startswith("22") or state.startswith("23"):
         # data exceptions (bad uuid text, out of range, invalid JSON) and other constraint breaks
         return errors.InvalidInput(primary)
@@ -98,8 +121,10 @@ def translate(exc: psycopg.Error) -> errors.BoardError:
 class Database:
     """A pool of autocommit connections and the named queries."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board") -> None:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board",
+                 role: str | None = None) -> None:
         self.url = url
+        self.role = role
         # (query name, seconds) after each named query; the workers count them (board imports no metrics)
         self.observe: Callable[[str, float], None] | None = None
         self.pool = ConnectionPool(
@@ -109,7 +134,11 @@ class Database:
             kwargs={"autocommit": True, "row_factory": dict_row, "application_name": name},
             name=name,
             open=False,
+            configure=self._configure if role else None,
         )
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        conn.execute(pg_sql.SQL("SET ROLE {}").format(pg_sql.Identifier(self.role)))
 
     def open(self, wait: bool = True, timeout: float = 10.0) -> Database:
         try:
@@ -138,6 +167,8 @@ class Database:
         with self.pool.connection() as conn:
             try:
                 with conn.transaction():
+                    if (actor := _acting.get()) is not None:
+                        conn.execute(_ACT, (actor,))
                     yield conn
             except psycopg.Error as exc:
                 raise translate(exc) from exc
@@ -147,8 +178,10 @@ class Database:
         for attempt in range(1, _RETRIES + 1):
             try:
                 t0 = time.perf_counter()
-                with self.pool.connection() as conn:
+                with self.pool.connection() as conn, _acting_pipeline(conn) as pipe:
                     cur = conn.execute(sql, params)
+                    if pipe is not None:
+                        pipe.sync()  # results (and rowcount) arrive at the sync
                     if fetch == "one":
                         result = cur.fetchone()
                     elif fetch == "all":
@@ -178,10 +211,26 @@ class Database:
     def fetch_sql(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Runs a statement composed by ranking.py (the one composed query)."""
         try:
-            with self.pool.connection() as conn:
-                return conn.execute(statement, params or {}).fetchall()
+            with self.pool.connection() as conn, _acting_pipeline(conn) as pipe:
+                cur = conn.execute(statement, params or {})
+                if pipe is not None:
+                    pipe.sync()
+                return cur.fetchall()
         except psycopg.Error as exc:
             raise translate(exc) from exc
+
+
+@contextlib.contextmanager
+def _acting_pipeline(conn: psycopg.Connection) -> Iterator[psycopg.Pipeline | None]:
+    """Within acting_as: the setting, then the statement, in one implicit transaction and one
+    round trip (in autocommit, a pipeline's statements share the transaction up to its sync)."""
+    actor = _acting.get()
+    if actor is None:
+        yield None
+        return
+    with conn.pipeline() as pipe:
+        conn.execute(_ACT, (actor,))
+        yield pipe
 
 
 def redact(url: str) -> str:

@@ -6,6 +6,9 @@
 * Function files (and the constants generated from ``constants.py``) are ``CREATE OR REPLACE``
   and are re-applied when their checksum changes, as Lemmy re-applies its replaceable schema; a
   new signature needs a migration that drops the old one.
+* The roles, ownership, privileges and row-level security (``sql/security/roles.sql``, with the
+  configured role names) are applied last whenever anything else was, since a re-created function
+  or a new table starts with default privileges.
 * Everything runs under a session advisory lock, so ten processes starting together apply each
   file once; a run with nothing pending takes no lock at all.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 from importlib import resources
 
 import psycopg
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 # pg_advisory_lock key: the first 8 bytes of sha256("phoenix_board.migrate"), as a signed bigint
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"phoenix_board.migrate").digest()[:8], "big", signed=True)
 CONSTANTS_NAME = "00_constants.sql (generated from board/constants.py)"
+DEFAULT_ROLE_PREFIX = "phoenix"
+ROLE_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 _BOOTSTRAP = """
 CREATE SCHEMA IF NOT EXISTS phoenix;
@@ -92,7 +98,22 @@ def functions() -> list[SqlFile]:
     return [constants_sql(), *_files("functions")]
 
 
-def _pending(conn: psycopg.Connection) -> tuple[list[SqlFile], list[SqlFile]]:
+def role_names(prefix: str = DEFAULT_ROLE_PREFIX) -> dict[str, str]:
+    """The owner, agent and monitor roles for a prefix (README "Security")."""
+    if not ROLE_PREFIX.match(prefix) or prefix.startswith("pg_"):
+        raise errors.InvalidInput(f"role prefix must be a lowercase letter, then up to 40 lowercase letters, digits or _ (not pg_), not {prefix[:50]!r}")
+    return {kind: f"{prefix}_{kind}" for kind in ("owner", "agent", "monitor")}
+
+
+def security_sql(prefix: str = DEFAULT_ROLE_PREFIX) -> SqlFile:
+    """sql/security/roles.sql with the role names put in."""
+    text = resources.files("phoenix_board.sql").joinpath("security", "roles.sql").read_text(encoding="utf-8")
+    for kind, name in role_names(prefix).items():
+        text = text.replace(f"@{kind}@", name)
+    return SqlFile(f"security/roles.sql (roles {prefix}_*)", text)
+
+
+def _pending(conn: psycopg.Connection, prefix: str) -> tuple[list[SqlFile], list[SqlFile]]:
     exists = conn.execute("SELECT to_regclass('phoenix.schema_version') IS NOT NULL").fetchone()[0]
     applied: dict[str, str] = {}
     applied_functions: dict[str, str] = {}
@@ -112,23 +133,26 @@ def _pending(conn: psycopg.Connection) -> tuple[list[SqlFile], list[SqlFile]]:
                 f"database, {f.checksum[:12]} on disk); restore the file and put the change in a new migration"
             )
     todo = [f for f in known if f.name not in applied]
+    security = security_sql(prefix)
     todo_functions = [f for f in functions() if applied_functions.get(f.name) != f.checksum]
+    if todo or todo_functions or applied_functions.get(security.name) != security.checksum:
+        todo_functions.append(security)
     return todo, todo_functions
 
 
-def migrate(url: str) -> Report:
+def migrate(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> Report:
     """Brings the database at ``url`` up to date; safe to run from many processes at once."""
     report = Report()
     try:
         with psycopg.connect(url, autocommit=True, application_name="phoenix-board migrate") as conn:
-            todo, todo_functions = _pending(conn)
+            todo, todo_functions = _pending(conn, role_prefix)
             if not todo and not todo_functions:
                 return report
             conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
             try:
                 conn.execute(_BOOTSTRAP)
                 # another process may have done the work while we waited for the lock
-                todo, todo_functions = _pending(conn)
+                todo, todo_functions = _pending(conn, role_prefix)
                 for f in todo:
                     log.info("applying migration %s", f.name)
                     with conn.transaction():
@@ -157,11 +181,11 @@ def migrate(url: str) -> Report:
     return report
 
 
-def status(url: str) -> dict[str, list[str]]:
+def status(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> dict[str, list[str]]:
     """Applied and pending migrations, for ``phoenix-board migrate --status``."""
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            todo, todo_functions = _pending(conn)
+            todo, todo_functions = _pending(conn, role_prefix)
     except psycopg.Error as exc:
         raise translate(exc) from exc
     pending = {f.name for f in todo}

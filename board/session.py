@@ -12,10 +12,13 @@ from phoenix_board.board.settings import Settings
 
 
 @contextlib.contextmanager
-def open_board(settings: Settings, *, max_size: int | None = None, keep_running: bool = False) -> Iterator[Database]:
+def open_board(settings: Settings, *, max_size: int | None = None, keep_running: bool = False,
+               role: str | None = None) -> Iterator[Database]:
+    """With ``role`` (owner, agent or monitor) every connection takes that role (SET ROLE)."""
     with embedded.database_url(settings, keep_running=keep_running) as url:
         if settings.auto_migrate:
-            migrate.migrate(url)
+            migrate.migrate(url, settings.role_prefix)
         with Database(url, min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),
-                      max_size=max_size or settings.pool_max_size) as db:
+                      max_size=max_size or settings.pool_max_size,
+                      role=migrate.role_names(settings.role_prefix)[role] if role else None) as db:
             yield db

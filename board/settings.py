@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(default=True, description="Apply pending migrations when a command opens the board.")
     pool_min_size: int = Field(default=1, ge=0, le=100)
     pool_max_size: int = Field(default=10, ge=1, le=500)
-    lease_seconds: float = Field(default=constants.LEASE_SECONDS, gt=0, le=86_400)
+    lease_seconds: float = Field(default=constants.LEASE_SECONDS, gt=0, le=constants.LEASE_MAX_SECONDS)
+    role_prefix: str = Field(default="phoenix", pattern=r"^[a-z][a-z0-9_]{0,40}$",
+                             description="Names of the owner, agent and monitor roles: <prefix>_owner, ...")
     hormone_half_life_seconds: float = Field(default=constants.HORMONE_HALF_LIFE_SECONDS, gt=0)
 
     redis_url: str | None = Field(

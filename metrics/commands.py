@@ -23,7 +23,7 @@ def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Defau
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with open_board(s, max_size=2) as db:
+    with open_board(s, max_size=2, role="monitor") as db:  # read-only (README "Security")
         try:
             server, _ = exporter.serve(db, s, port or s.metrics_port, addr)
         except OSError as exc:
@@ -40,7 +40,7 @@ def doctor() -> None:
     for column in ("part", "state", "detail"):
         table.add_column(column)
     healthy = True
-    with open_board(s, max_size=1) as db:
+    with open_board(s, max_size=1, role="monitor") as db:
         m = consciousness.mode(db)
         table.add_row("postgresql", "ok", f"{m['postgres_version']}; timeline on {m['mode']}"
                       + (f" {m['timescaledb_version']}" if m["timescaledb_version"] else ""))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from phoenix_board.board import errors, lifecycle, models
-from phoenix_board.board.db import Database
+from phoenix_board.board.db import Database, acting_as
 from phoenix_board.workers import handlers
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ class Renewer:
         self._wake.set()
 
     def _run(self) -> None:
+        with acting_as(self.agent_id):
+            self._renew_until_stopped()
+
+    def _renew_until_stopped(self) -> None:
         while not self._stop.wait(self.lease / 3):
             with self._lock:
                 claim = self._claim
@@ -90,17 +94,22 @@ class Agent:
         In the steady state each task costs one call: its result and the next claim together."""
         end = time.monotonic() + budget_seconds
         done = 0
-        task = None if self.stopping() else lifecycle.claim_start(self.db, self.id, self.lease)
-        while task is not None:
-            if self.on_claim is not None:
-                self.on_claim(task)
-            task = self.run(task, claim_next=time.monotonic() < end and not self.stopping())
-            done += 1
+        with acting_as(self.id):
+            task = None if self.stopping() else lifecycle.claim_start(self.db, self.id, self.lease)
+            while task is not None:
+                if self.on_claim is not None:
+                    self.on_claim(task)
+                task = self._run_one(task, claim_next=time.monotonic() < end and not self.stopping())
+                done += 1
         return done
 
     def run(self, task: models.Task, claim_next: bool = False) -> models.Task | None:
         """Runs one claimed, started task to its result or failure; returns the next task when
         claim_next and one was claimable."""
+        with acting_as(self.id):
+            return self._run_one(task, claim_next)
+
+    def _run_one(self, task: models.Task, claim_next: bool) -> models.Task | None:
         fn = handlers.lookup(task.category)
         context = handlers.Context(agent_id=self.id, codename=self.codename, team=self.team)
         try:

@@ -28,8 +28,8 @@ from billiard import current_process
 from celery import bootsteps
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
 
-from phoenix_board.board import agents, errors, lifecycle
-from phoenix_board.board.db import Database
+from phoenix_board.board import agents, errors, lifecycle, migrate
+from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import runtime
@@ -85,12 +85,13 @@ def _init_agent(**_: object) -> None:
     if not team:
         return  # not started by `phoenix-board workers`
     settings = Settings()
-    db = Database(os.environ[ENV_DATABASE], min_size=1, max_size=3, name="phoenix-agent").open()
+    db = agent_database(settings, "phoenix-agent", 3)
     spec = json.loads(os.environ.get(ENV_SPECIALIZATION) or "[]")
     name = codename(os.environ[ENV_PREFIX], current_process().index)
     agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec})
     if not created and agent.current_task is not None:
-        _release_predecessor_claim(db, agent.id, agent.current_task)
+        with acting_as(agent.id):
+            _release_predecessor_claim(db, agent.id, agent.current_task)
     from phoenix_board.workers import tasks  # the review requests go through the queue
 
     on_claim = None
@@ -117,12 +118,19 @@ def _release_predecessor_claim(db: Database, agent_id: UUID, task_id: UUID) -> N
         pass  # it moved on meanwhile (lease expired, released)
 
 
+def agent_database(settings: Settings, name: str, size: int) -> Database:
+    """Pool processes and the poller work as the agent role (README "Security")."""
+    role = migrate.role_names(settings.role_prefix)["agent"]
+    return Database(os.environ[ENV_DATABASE], min_size=1, max_size=size, name=name, role=role).open()
+
+
 def _heartbeat(db: Database, agent_id: UUID, every: float) -> None:
-    while not state.stop.wait(every):
-        try:
-            agents.heartbeat(db, agent_id)
-        except errors.BoardError as exc:
-            log.warning("heartbeat failed: %s", exc.message)
+    with acting_as(agent_id):
+        while not state.stop.wait(every):
+            try:
+                agents.heartbeat(db, agent_id)
+            except errors.BoardError as exc:
+                log.warning("heartbeat failed: %s", exc.message)
 
 
 @worker_process_shutdown.connect
@@ -132,7 +140,8 @@ def _shutdown_agent(**_: object) -> None:
         state.agent.close()
     if state.db is not None:
         try:
-            agents.heartbeat(state.db, state.agent.id)  # last sign of life; current_task is already clear
+            with acting_as(state.agent.id):
+                agents.heartbeat(state.db, state.agent.id)  # last sign of life; current_task is already clear
         except errors.BoardError:
             pass
         state.db.close()
@@ -153,7 +162,7 @@ class IdlePoller(bootsteps.StartStopStep):
         if not team:
             return
         settings = Settings()
-        self.db = Database(os.environ[ENV_DATABASE], min_size=1, max_size=1, name="phoenix-poller").open()
+        self.db = agent_database(settings, "phoenix-poller", 1)
         self.tref = worker.timer.call_repeatedly(settings.idle_poll_seconds, self._poll,
                                                  (worker, settings, team), priority=10)
 
@@ -168,7 +177,7 @@ class IdlePoller(bootsteps.StartStopStep):
 
         try:
             released = lifecycle.release_expired(self.db)
-            waiting = self.db.one("tasks_claimable_count", team=team)["n"]
+            waiting = self.db.one("tasks_claimable_count", team=team)["n"]  # a count; no rows to see
             if waiting:
                 tasks.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)
             if released:

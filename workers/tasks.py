@@ -16,6 +16,7 @@ from celery.exceptions import Reject
 from pydantic import BaseModel
 
 from phoenix_board.board import agents, comments, errors, lifecycle, models, votes
+from phoenix_board.board.db import acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import hooks, messages, signals
@@ -63,7 +64,8 @@ def wake_team(app: Celery, settings: Settings, team: str, n: int = 1, only_if_id
 def request_reviews(task: models.Task) -> None:
     """Asks review_quorum peers (never the executor; the team first) to review a result."""
     state = signals.state
-    picked = state.db.all("agents_pick_reviewers", team=task.team, exclude=task.assigned_to, n=task.review_quorum)
+    picked = state.db.all("agents_pick_reviewers", team=task.team, category=task.category, exclude=task.assigned_to,
+                          n=task.review_quorum)
     for row in picked:
         current_app.send_task("phoenix.review", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
                               queue=state.settings.team_queue(row["team"]))
@@ -96,7 +98,8 @@ def wake(body: dict[str, Any]) -> int:
 
 def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
     state = signals.state
-    task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
+    with acting_as(msg.created_by):  # None: a submission by no agent
+        task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
     if created:
         request_assessments(task, state.settings, state.db, specialists)
     return task
@@ -141,7 +144,8 @@ def vote(body: dict[str, Any]) -> None:
     msg = _parse(messages.Vote, body, "vote")
     db = signals.state.db
     who = _guard("vote", agents.get, db, msg.agent)
-    _guard("vote", votes.vote, db, msg.task, who.id, msg.value, msg.reason)
+    with acting_as(who.id):
+        _guard("vote", votes.vote, db, msg.task, who.id, msg.value, msg.reason)
     worker_metrics.count_vote(who.team)
 
 
@@ -150,18 +154,40 @@ def comment(body: dict[str, Any]) -> None:
     msg = _parse(messages.Comment, body, "comment")
     db = signals.state.db
     who = _guard("comment", agents.resolve, db, msg.agent)
-    _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
+    with acting_as(who):
+        _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
 
 
-def _judging(name: str, body: dict[str, Any]) -> tuple[Any, models.Task, models.Agent]:
+def _judging(name: str, body: dict[str, Any]) -> tuple[Any, models.Task | None, models.Agent]:
+    """The message's task as its judge sees it, or None when it may no longer: row-level security
+    shows a judge open and in-review tasks only, so a task claimed or decided since the request
+    was sent is gone from its view, and the request is moot."""
     msg = _parse(messages.Judge, body, name)
     db = signals.state.db
-    return db, _guard(name, lifecycle.get, db, msg.task), _guard(name, agents.get, db, msg.agent)
+    judge = _guard(name, agents.get, db, msg.agent)
+    with acting_as(judge.id):
+        try:
+            return db, lifecycle.get(db, msg.task), judge
+        except errors.NotFound:
+            log.info("%s of task %s by %s skipped: not open or in review (or unknown)", name, msg.task, judge.codename)
+            return db, None, judge
+        except errors.Unavailable:
+            raise
+        except errors.BoardError as exc:
+            _reject(name, exc)
+            raise AssertionError("unreachable") from None
 
 
 @shared_task(name="phoenix.assess", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
 def assess(body: dict[str, Any]) -> int:
     db, task, judge = _judging("assess", body)
+    if task is None:
+        return 0
+    with acting_as(judge.id):
+        return _assess(db, task, judge)
+
+
+def _assess(db, task: models.Task, judge: models.Agent) -> int:  # type: ignore[no-untyped-def]
     value = hooks.assess(task, judge)
     if value:
         try:
@@ -176,10 +202,11 @@ def assess(body: dict[str, Any]) -> int:
 @shared_task(name="phoenix.review", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
 def review(body: dict[str, Any]) -> str | None:
     db, task, judge = _judging("review", body)
-    if task.status != models.TaskStatus.REVIEW:
+    if task is None or task.status != models.TaskStatus.REVIEW:
         return None  # decided already (quorum reached by others)
     try:
-        _, decided = lifecycle.review(db, task.id, judge.id, hooks.review(task, judge), "review hook")
+        with acting_as(judge.id):
+            _, decided = lifecycle.review(db, task.id, judge.id, hooks.review(task, judge), "review hook")
     except errors.Conflict as exc:  # a repeated request, or decided meanwhile
         log.info("review of %s by %s skipped: %s", task.id, judge.codename, exc.message)
         return None

@@ -1,6 +1,7 @@
 -- Agent helpers shared by the task functions. Lock order: tasks first, then agents (README "Locks").
 
--- The acting agent, which must exist and not be decommissioned.
+-- The acting agent, which this transaction must act for (phoenix.act_as), and which must exist
+-- and not be decommissioned.
 CREATE OR REPLACE FUNCTION phoenix.agent_active(p_agent uuid)
 RETURNS phoenix.agents
 LANGUAGE plpgsql STABLE
@@ -8,6 +9,7 @@ AS $$
 DECLARE
     a phoenix.agents;
 BEGIN
+    PERFORM phoenix.act_as(p_agent);
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);

@@ -13,7 +13,7 @@ CREATE OR REPLACE FUNCTION phoenix.task_submit(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     v_deps uuid[] := ARRAY(SELECT DISTINCT d FROM unnest(coalesce(p_depends_on, '{}')) AS d ORDER BY d);
     v_found integer;
     v_pending integer;

@@ -11,11 +11,12 @@ LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     a phoenix.agents;
     t phoenix.tasks;
     v_urgency float8;
 BEGIN
+    PERFORM phoenix.act_as(p_agent);
     -- the agent row lock serialises this agent's own claims; claims never wait on task locks
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
     IF NOT FOUND THEN
@@ -52,7 +53,7 @@ BEGIN
        SET status = CASE WHEN p_start THEN 'in_progress' ELSE 'claimed' END::phoenix.task_status,
            attempt = attempt + 1, assigned_to = p_agent, claimed_at = v_now,
            started_at = CASE WHEN p_start THEN v_now END,
-           lease_expires_at = v_now + make_interval(secs => p_lease_seconds)
+           lease_expires_at = v_now + phoenix.lease(p_lease_seconds)
      WHERE id = t.id
     RETURNING * INTO t;
 
@@ -79,3 +80,15 @@ CREATE OR REPLACE FUNCTION phoenix.task_claim(p_agent uuid, p_lease_seconds floa
 RETURNS SETOF phoenix.tasks
 LANGUAGE sql
 AS $$ SELECT * FROM phoenix.task_claim_as(p_agent, p_lease_seconds, p_now, false) $$;
+
+-- How many tasks of a team are claimable now, up to p_cap: what the idle poller needs to decide
+-- how many agents to wake. A count only, so the agent role may ask it of any team.
+CREATE OR REPLACE FUNCTION phoenix.tasks_claimable_count(p_team text, p_cap integer)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+    SELECT count(*) FROM (
+        SELECT 1 FROM phoenix.tasks
+         WHERE team = p_team AND status = 'open' AND pending_deps = 0 AND available_at <= now()
+         LIMIT p_cap) AS claimable
+$$;

@@ -9,6 +9,7 @@ AS $$
 DECLARE
     t phoenix.tasks;
 BEGIN
+    PERFORM phoenix.act_as(p_agent);
     SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
@@ -47,10 +48,10 @@ RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'renew', '{claimed,in_progress}');
 BEGIN
-    UPDATE phoenix.tasks SET lease_expires_at = v_now + make_interval(secs => p_lease_seconds)
+    UPDATE phoenix.tasks SET lease_expires_at = v_now + phoenix.lease(p_lease_seconds)
      WHERE id = p_task RETURNING * INTO t;
     UPDATE phoenix.agents SET last_heartbeat = v_now WHERE id = p_agent;
     RETURN t;
@@ -64,11 +65,11 @@ RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'start', '{claimed}');
 BEGIN
     UPDATE phoenix.tasks
-       SET status = 'in_progress', started_at = v_now, lease_expires_at = v_now + make_interval(secs => p_lease_seconds)
+       SET status = 'in_progress', started_at = v_now, lease_expires_at = v_now + phoenix.lease(p_lease_seconds)
      WHERE id = p_task RETURNING * INTO t;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at) VALUES (p_task, 'started', p_agent, t.attempt, v_now);
     RETURN t;

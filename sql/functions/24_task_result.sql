@@ -6,7 +6,7 @@ RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'submit a result for', '{claimed,in_progress}');
 BEGIN
     IF p_quality IS NOT NULL AND NOT (p_quality BETWEEN 0 AND 1) THEN
@@ -39,7 +39,7 @@ RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'fail', '{claimed,in_progress}');
 BEGIN
     t := phoenix.task_attempt_failed(p_task, p_agent, coalesce(p_reason, 'failed'), 'failed', v_now);

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION phoenix.task_review(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     a phoenix.agents;
     v_count integer;
     v_sum float8;

@@ -7,7 +7,7 @@ RETURNS SETOF phoenix.tasks
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     v_ids uuid[];
     v_agents uuid[];
     v_id uuid;

@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION phoenix.task_vote(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     a phoenix.agents;
     du integer := 0;
     dd integer := 0;

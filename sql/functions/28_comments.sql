@@ -6,7 +6,7 @@ RETURNS phoenix.task_comments
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     v_depth integer := 0;
     parent phoenix.task_comments;
     c phoenix.task_comments;
@@ -47,7 +47,7 @@ CREATE OR REPLACE FUNCTION phoenix.comment_vote(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     a phoenix.agents;
 BEGIN
     IF p_vote IS NULL OR p_vote NOT IN (-1, 0, 1) THEN

@@ -8,7 +8,7 @@ CREATE OR REPLACE FUNCTION phoenix.agent_register(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
 BEGIN
     INSERT INTO phoenix.agents (codename, team, role, specialization, created_at, last_heartbeat, idle_since, hormones_at)
     VALUES (p_codename, p_team, coalesce(p_role, 'worker'), coalesce(p_specialization, '{}'), v_now, v_now, v_now, v_now)
@@ -39,7 +39,7 @@ AS $$
 DECLARE
     a phoenix.agents := phoenix.agent_active(p_agent);
 BEGIN
-    UPDATE phoenix.agents SET last_heartbeat = coalesce(p_now, now()) WHERE id = p_agent RETURNING * INTO a;
+    UPDATE phoenix.agents SET last_heartbeat = phoenix.clock(p_now) WHERE id = p_agent RETURNING * INTO a;
     RETURN a;
 END;
 $$;
@@ -51,7 +51,7 @@ RETURNS phoenix.agents
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     a phoenix.agents := phoenix.agent_active(p_agent);
     t phoenix.tasks;
 BEGIN

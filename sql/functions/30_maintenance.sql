@@ -54,7 +54,7 @@ CREATE OR REPLACE FUNCTION phoenix.tasks_refresh_ranks(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     v_ids uuid[];
     v_last timestamptz;
 BEGIN
@@ -73,12 +73,12 @@ CREATE OR REPLACE FUNCTION phoenix.tasks_refresh_ranks_outside(p_now timestamptz
 RETURNS integer
 LANGUAGE sql
 AS $$
-    SELECT coalesce(phoenix.tasks_rerank(array_agg(id), coalesce(p_now, now())), 0)
+    SELECT coalesce(phoenix.tasks_rerank(array_agg(id), phoenix.clock(p_now)), 0)
       FROM (SELECT id FROM phoenix.tasks
-             WHERE hot_score > 0 AND created_at <= coalesce(p_now, now()) - interval '7 days'
+             WHERE hot_score > 0 AND created_at <= phoenix.clock(p_now) - interval '7 days'
             UNION
             SELECT id FROM phoenix.tasks
-             WHERE active_score > 0 AND created_at <= coalesce(p_now, now()) - interval '7 days') AS outside
+             WHERE active_score > 0 AND created_at <= phoenix.clock(p_now) - interval '7 days') AS outside
 $$;
 
 -- Decay every active agent's hormones toward baseline from hormones_at to p_now.
@@ -87,7 +87,7 @@ RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     n integer;
 BEGIN
     UPDATE phoenix.agents

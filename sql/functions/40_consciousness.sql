@@ -25,7 +25,7 @@ RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_now timestamptz := coalesce(p_now, now());
+    v_now timestamptz := phoenix.clock(p_now);
     v_window interval := make_interval(secs => phoenix.k_decisions_window_seconds());
     n integer;
 BEGIN

@@ -53,9 +53,11 @@ SELECT name, description, created_at FROM phoenix.teams ORDER BY name;
 SELECT phoenix.fibonacci_level(%(completed)s::integer) AS level;
 
 -- name: agents_pick_reviewers
--- Up to n live agents to review a result: never the executor, its team first, then at random.
+-- Up to n live agents to review a result: never the executor; its team first, then specialists
+-- of its category (the agents that may see it, README "Security"), at random.
 SELECT id, team FROM phoenix.agents
  WHERE decommissioned_at IS NULL AND id <> %(exclude)s::uuid
+   AND (team = %(team)s::text OR %(category)s::text = ANY (specialization))
    AND last_heartbeat > now() - interval '1 minute'
  ORDER BY (team = %(team)s::text) DESC, random()
  LIMIT %(n)s::integer;

@@ -59,10 +59,7 @@ SELECT team, status::text AS status, count(*) AS n
 
 -- name: tasks_claimable_count
 -- How many tasks of a team are claimable now (capped: the poller only needs "how many to wake").
-SELECT count(*) AS n FROM (
-    SELECT 1 FROM phoenix.tasks
-     WHERE team = %(team)s::text AND status = 'open' AND pending_deps = 0 AND available_at <= now()
-     LIMIT 64) AS claimable;
+SELECT phoenix.tasks_claimable_count(%(team)s::text, 64) AS n;
 
 -- name: task_by_key
 -- The task submitted with this idempotency key.

@@ -46,7 +46,20 @@ def test_changed_function_file_is_reapplied(fresh_url, monkeypatch):
     real = migrate.functions()
     changed = [*real[:-1], dataclasses.replace(real[-1], text=real[-1].text + "\n-- changed\n")]
     monkeypatch.setattr(migrate, "functions", lambda: changed)
-    assert migrate.migrate(fresh_url).functions == [real[-1].name]
+    # the privileges follow every change: a re-created function starts with the default ones
+    assert migrate.migrate(fresh_url).functions == [real[-1].name, migrate.security_sql().name]
+
+
+def test_another_role_prefix_gets_its_own_roles(fresh_url):
+    migrate.migrate(fresh_url, role_prefix="pbtest")
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        owner = conn.execute("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'phoenix'").fetchone()[0]
+        assert owner == "pbtest_owner"
+        assert conn.execute("SELECT phoenix.owner_role()").fetchone()[0] == "pbtest_owner"
+        assert conn.execute("SELECT has_function_privilege('pbtest_agent', 'phoenix.task_claim(uuid,float8,timestamptz)', "
+                            "'EXECUTE')").fetchone()[0]
+    with pytest.raises(errors.InvalidInput, match="role prefix"):
+        migrate.migrate(fresh_url, role_prefix="Bad-Prefix")
 
 
 def test_sql_constants_equal_python_constants(url):

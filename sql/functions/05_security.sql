@@ -1,0 +1,91 @@
+-- Who is calling, and for which agent (README "Security: roles and row-level security").
+--
+-- Agents act only through the board's functions, which run as the owner (SECURITY DEFINER, set
+-- up by sql/security.sql). Each transaction of an agent-role session names its agent in the
+-- setting phoenix.agent_id (the seed's), and every function that acts for an agent checks it:
+-- a session may act only for the agent it named. The owner role (operators, the beat, tests)
+-- may act for any agent and may pass explicit times; agents run on the server's clock.
+
+-- The role that called into the board: the role chosen with SET ROLE, else the session's login.
+-- (Inside a SECURITY DEFINER function current_user is the owner; the GUC "role" still holds the
+-- caller's SET ROLE.)
+CREATE OR REPLACE FUNCTION phoenix.invoker()
+RETURNS name
+LANGUAGE sql STABLE
+AS $$ SELECT CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role')::name END $$;
+
+CREATE OR REPLACE FUNCTION phoenix.caller_is_owner()
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$ SELECT pg_has_role(phoenix.invoker(), phoenix.owner_role(), 'MEMBER') $$;
+
+-- The agent this transaction acts for (NULL when unset); row-level security reads it too.
+CREATE OR REPLACE FUNCTION phoenix.acting_agent()
+RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT nullif(current_setting('phoenix.agent_id', true), '')::uuid $$;
+
+-- Refuses to act for p_agent unless this transaction named it, or the caller is the owner.
+CREATE OR REPLACE FUNCTION phoenix.act_as(p_agent uuid)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_acting uuid := phoenix.acting_agent();
+BEGIN
+    IF v_acting IS NOT NULL THEN
+        IF p_agent IS DISTINCT FROM v_acting THEN
+            RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+                MESSAGE = format('this transaction acts for agent %s (phoenix.agent_id), not for agent %s', v_acting, p_agent);
+        END IF;
+    ELSIF NOT phoenix.caller_is_owner() THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('role %s must name its agent in phoenix.agent_id to act for agent %s', phoenix.invoker(), p_agent);
+    END IF;
+END;
+$$;
+
+-- The time of a transition: the server's clock, or an explicit time, which only the owner may
+-- give (tests, replays); an agent that could pass its own "now" could expire others' leases.
+CREATE OR REPLACE FUNCTION phoenix.clock(p_now timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF p_now IS NULL THEN
+        RETURN now();
+    END IF;
+    IF NOT phoenix.caller_is_owner() THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('role %s may not pass an explicit time; agents act at the server''s clock', phoenix.invoker());
+    END IF;
+    RETURN p_now;
+END;
+$$;
+
+-- A lease length, checked: a claim cannot be held for longer than LEASE_MAX_SECONDS at a time.
+CREATE OR REPLACE FUNCTION phoenix.lease(p_seconds float8)
+RETURNS interval
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_seconds IS NULL OR NOT (p_seconds > 0 AND p_seconds <= phoenix.k_lease_max_seconds()) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0',
+            MESSAGE = format('lease must be more than 0 and at most %s seconds, not %s',
+                             phoenix.k_lease_max_seconds()::bigint, p_seconds);
+    END IF;
+    RETURN make_interval(secs => p_seconds);
+END;
+$$;
+
+-- Row-level security for tasks: may the acting agent judge (assess, review) a task of this team
+-- and category? Agents of its team and specialists of its category may. SECURITY DEFINER (set in
+-- sql/security.sql) so that it can read the acting agent's row.
+CREATE OR REPLACE FUNCTION phoenix.agent_may_judge(p_team text, p_category text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (SELECT 1 FROM phoenix.agents a
+                    WHERE a.id = phoenix.acting_agent() AND a.decommissioned_at IS NULL
+                      AND (a.team = p_team OR p_category = ANY (a.specialization)))
+$$;
