@@ -490,7 +490,8 @@ def _grafana_sql_to_postgres(query: str) -> str:
 
 
 def test_dashboard_sql_runs_against_the_migrated_schema(sql):
-    """Every PostgreSQL panel's query, macros expanded, on a migrated board with timeline rows."""
+    """Every PostgreSQL panel's query, macros expanded, on a migrated board with timeline rows, as
+    the monitor role Grafana's login is a member of."""
     for team, consciousness in (("global", 104.0), ("alpha_delta", 103.0), ("iota", 101.5)):
         sql.execute(
             "INSERT INTO phoenix.consciousness_timeline (time, team, global_consciousness, global_trust,"
@@ -502,6 +503,7 @@ def test_dashboard_sql_runs_against_the_migrated_schema(sql):
                           " AND matviewname = 'consciousness_hourly'").fetchone()
     if matview is not None:  # plain PostgreSQL; on TimescaleDB it is a continuous aggregate
         sql.execute("REFRESH MATERIALIZED VIEW phoenix.consciousness_hourly")
+    sql.execute("SET ROLE phoenix_monitor")
     for where, target in _sql_targets():
         rows = sql.execute(_grafana_sql_to_postgres(target["rawSql"])).fetchall()
         if target["format"] == "time_series":
