@@ -1,8 +1,8 @@
 """Celery entry points: wake, submit, vote, comment, assess, review.
 
-Every message is validated first; a malformed one (wrong types, missing fields, unknown task or
-agent, a refused operation) is rejected without retry, with a one-line reason in the log, and
-writes nothing. A database that is away is retried with backoff. Messages are sent after the
+Every message is validated first; a malformed one (another shape than one ``body``, wrong types,
+missing fields, unknown task or agent, a refused operation) is rejected without retry, with a
+one-line reason in the log, and writes nothing. A database that is away is retried with backoff. Messages are sent after the
 transaction that justifies them has committed (each board call commits on its own).
 """
 
@@ -23,9 +23,9 @@ from phoenix_board.workers import hooks, messages, signals
 log = logging.getLogger(__name__)
 
 
-def _parse(model: type[BaseModel], body: Any, name: str) -> Any:
+def _parse(model: type[BaseModel], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
     try:
-        return models.parse(model, body)
+        return models.parse(model, messages.body(args, kwargs))
     except errors.InvalidInput as exc:
         _reject(name, exc)
 
@@ -86,8 +86,8 @@ def request_assessments(task: models.Task, settings: Settings, db,  # type: igno
 
 
 @shared_task(name="phoenix.wake", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def wake(body: dict[str, Any]) -> int:
-    msg = _parse(messages.Wake, body, "wake")
+def wake(*args: Any, **kwargs: Any) -> int:
+    msg = _parse(messages.Wake, args, kwargs, "wake")
     agent = signals.current()
     if agent.team != msg.team:
         _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
@@ -111,18 +111,18 @@ def _wake_for(tasks: list[models.Task]) -> None:
 
 
 @shared_task(name="phoenix.submit", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def submit(body: dict[str, Any]) -> str:
-    msg = _parse(messages.Submit, body, "submit")
+def submit(*args: Any, **kwargs: Any) -> str:
+    msg = _parse(messages.Submit, args, kwargs, "submit")
     task = _guard("submit", _submit_one, msg)
     _wake_for([task])
     return str(task.id)
 
 
 @shared_task(name="phoenix.submit_many", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def submit_many(body: dict[str, Any]) -> int:
+def submit_many(*args: Any, **kwargs: Any) -> int:
     """A batch of submissions in one message. Each is its own transaction: a refused one is
     logged in one line and skipped, the others go on the board."""
-    batch = _parse(messages.SubmitMany, body, "submit_many")
+    batch = _parse(messages.SubmitMany, args, kwargs, "submit_many")
     done = []
     specialists: dict[str, list[dict[str, Any]]] = {}
     for i, item in enumerate(batch.tasks):
@@ -137,8 +137,8 @@ def submit_many(body: dict[str, Any]) -> int:
 
 
 @shared_task(name="phoenix.vote", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def vote(body: dict[str, Any]) -> None:
-    msg = _parse(messages.Vote, body, "vote")
+def vote(*args: Any, **kwargs: Any) -> None:
+    msg = _parse(messages.Vote, args, kwargs, "vote")
     db = signals.state.db
     who = _guard("vote", agents.get, db, msg.agent)
     _guard("vote", votes.vote, db, msg.task, who.id, msg.value, msg.reason)
@@ -146,22 +146,22 @@ def vote(body: dict[str, Any]) -> None:
 
 
 @shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def comment(body: dict[str, Any]) -> None:
-    msg = _parse(messages.Comment, body, "comment")
+def comment(*args: Any, **kwargs: Any) -> None:
+    msg = _parse(messages.Comment, args, kwargs, "comment")
     db = signals.state.db
     who = _guard("comment", agents.resolve, db, msg.agent)
     _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
 
 
-def _judging(name: str, body: dict[str, Any]) -> tuple[Any, models.Task, models.Agent]:
-    msg = _parse(messages.Judge, body, name)
+def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, models.Task, models.Agent]:
+    msg = _parse(messages.Judge, args, kwargs, name)
     db = signals.state.db
     return db, _guard(name, lifecycle.get, db, msg.task), _guard(name, agents.get, db, msg.agent)
 
 
 @shared_task(name="phoenix.assess", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def assess(body: dict[str, Any]) -> int:
-    db, task, judge = _judging("assess", body)
+def assess(*args: Any, **kwargs: Any) -> int:
+    db, task, judge = _judging("assess", args, kwargs)
     value = hooks.assess(task, judge)
     if value:
         try:
@@ -174,8 +174,8 @@ def assess(body: dict[str, Any]) -> int:
 
 
 @shared_task(name="phoenix.review", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def review(body: dict[str, Any]) -> str | None:
-    db, task, judge = _judging("review", body)
+def review(*args: Any, **kwargs: Any) -> str | None:
+    db, task, judge = _judging("review", args, kwargs)
     if task.status != models.TaskStatus.REVIEW:
         return None  # decided already (quorum reached by others)
     try:
