@@ -23,6 +23,25 @@ from phoenix_board.workers import hooks, messages, signals
 log = logging.getLogger(__name__)
 
 
+class _RejectInOneLine(logging.Filter):
+    """Celery logs a rejected message with the traceback of the Reject, and a message it cannot
+    decode (invalid UTF-8, JSON nested past the recursion limit) with its body and a traceback:
+    one hostile message would fill a page of log. The reason is what matters, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], Reject):
+            record.exc_info = record.exc_text = None
+        elif record.name == "celery.worker.consumer.consumer" and str(record.msg).startswith("Can't decode"):
+            reason = record.args[0] if isinstance(record.args, tuple) and record.args else record.exc_info
+            record.msg, record.args = "rejected undecodable message: %s", (errors.one_line(repr(reason))[:200],)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+for _name in ("celery.app.trace", "celery.worker.consumer.consumer"):
+    logging.getLogger(_name).addFilter(_RejectInOneLine())
+
+
 def _parse(model: type[BaseModel], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
     try:
         return models.parse(model, messages.body(args, kwargs))

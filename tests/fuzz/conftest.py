@@ -10,6 +10,7 @@ import pytest
 
 from phoenix_board.board import comments, constants, errors, lifecycle, models
 from tests.factories import make_agent, make_task, snapshot
+from tests.workers.conftest import client, env, pools, valkey  # noqa: F401  (fixtures: real broker and workers)
 
 MESSAGE_MAX = constants.ERROR_MESSAGE_MAX
 

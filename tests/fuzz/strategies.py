@@ -103,7 +103,8 @@ bad_ids = st.one_of(
     st.sampled_from(SQL_METACHARACTERS + ["", "not-a-uuid", "00000000-0000-0000-0000-00000000000g",
                                            "00000000-0000-0000-0000-000000000000'; --"]),
     st.text(max_size=40),
-    st.integers(), st.floats(), st.booleans(), st.none(), st.binary(max_size=20),
+    st.integers(), st.floats(), st.booleans(), st.none(),
+    st.binary(max_size=15),  # pydantic reads 16 bytes as a UUID
     st.lists(st.uuids(), max_size=2), st.sampled_from([10**5000, {"id": 1}]),
 )
 bad_or_unknown_ids = st.one_of(unknown_ids, unknown_ids.map(str), bad_ids)
