@@ -299,7 +299,8 @@ def task_claim(agent: str = AgentOpt, lease: Optional[float] = typer.Option(None
     """Claim the next task in the claim order for this agent."""
     s = settings()
     with open_board(s, max_size=1) as db:
-        task = lifecycle.claim(db, agents.resolve(db, agent), lease or s.lease_seconds)
+        # "--lease 0" is a bad lease, not a request for the default
+        task = lifecycle.claim(db, agents.resolve(db, agent), s.lease_seconds if lease is None else lease)
     if task is None:
         render.console.print("nothing to claim")
         raise typer.Exit(3)
@@ -378,7 +379,7 @@ def hormones_decay(half_life: Optional[float] = typer.Option(None, "--half-life"
     """Decay every agent's hormones toward baseline up to now (the beat does this periodically)."""
     s = settings()
     with open_board(s, max_size=1) as db:
-        n = hormones.decay_all(db, half_life or s.hormone_half_life_seconds)
+        n = hormones.decay_all(db, s.hormone_half_life_seconds if half_life is None else half_life)
     render.console.print(f"decayed {n} agent(s)")
 
 
