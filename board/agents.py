@@ -6,12 +6,15 @@ restarted process re-attaches to its row and keeps its counters, hormones and tr
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from phoenix_board.board import errors, models
+from phoenix_board.board import errors, inputs, models
 from phoenix_board.board.db import Database
+
+_CODENAME = re.compile(models.CODENAME_PATTERN)
 
 
 def register(db: Database, data: models.AgentRegister | dict[str, Any], now: datetime | None = None) -> tuple[models.Agent, bool]:
@@ -36,14 +39,18 @@ def resolve(db: Database, ref: str | UUID) -> UUID:
     """An agent id from a UUID or a codename."""
     if isinstance(ref, UUID):
         return ref
-    text = str(ref).strip()
+    if not isinstance(ref, str):
+        raise errors.InvalidInput(f"agent must be a codename or an id, not {inputs.shown(ref)}")
+    text = ref.strip()
     try:
         return UUID(text)
     except ValueError:
         pass
+    if not _CODENAME.fullmatch(text):  # no agent can have it, and PostgreSQL could not even compare it (NUL)
+        raise errors.InvalidInput(f"agent {inputs.shown(text)} is neither an id nor a codename (which {models.CODENAME_RULE})")
     row = db.one("agent_by_codename", codename=text)
     if row is None:
-        raise errors.NotFound(f"agent {text[:100]!r} not found (give a codename or an id; see `phoenix-board agents list`)")
+        raise errors.NotFound(f"agent {text!r} not found (give a codename or an id; see `phoenix-board agents list`)")
     return row["id"]
 
 
@@ -56,12 +63,12 @@ def get(db: Database, ref: str | UUID) -> models.Agent:
 
 
 def heartbeat(db: Database, agent: UUID, now: datetime | None = None) -> models.Agent:
-    return models.Agent.from_row(db.one("agent_heartbeat", agent=agent, now=now))
+    return models.Agent.from_row(db.one("agent_heartbeat", agent=models.uuid_arg(agent, "agent"), now=now))
 
 
 def decommission(db: Database, agent: UUID, now: datetime | None = None) -> models.Agent:
     """Takes the agent out of service; a claim it holds goes back to the board."""
-    return models.Agent.from_row(db.one("agent_decommission", agent=agent, now=now))
+    return models.Agent.from_row(db.one("agent_decommission", agent=models.uuid_arg(agent, "agent"), now=now))
 
 
 def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000) -> list[models.Agent]:

@@ -15,6 +15,7 @@ import typer
 from phoenix_board.board import (
     agents,
     comments,
+    constants,
     embedded,
     errors,
     hormones,
@@ -56,6 +57,10 @@ def json_arg(text: str | None, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise errors.InvalidInput(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # the parser recurses per level; the limit would refuse it anyway
+        raise errors.InvalidInput(f"{what} nests too deeply (at most {constants.PAYLOAD_DEPTH_MAX} levels)") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise errors.InvalidInput(f"{what} is not valid JSON: {exc}") from None
 
 
 def vote_value(direction: str) -> int:
@@ -192,11 +197,12 @@ def submit(
     data: dict[str, Any] = {}
     if file is not None:
         try:
-            loaded = json.loads(file.read_text(encoding="utf-8"))
+            content = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise errors.InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise errors.InvalidInput(f"{file} is not valid JSON: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise errors.InvalidInput(f"{file} is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        loaded = json_arg(content, str(file))
         if not isinstance(loaded, dict):
             raise errors.InvalidInput(f"{file} must hold one JSON object with the task's fields")
         data.update(loaded)
@@ -293,7 +299,8 @@ def task_claim(agent: str = AgentOpt, lease: Optional[float] = typer.Option(None
     """Claim the next task in the claim order for this agent."""
     s = settings()
     with open_board(s, max_size=1) as db:
-        task = lifecycle.claim(db, agents.resolve(db, agent), lease or s.lease_seconds)
+        # "--lease 0" is a bad lease, not a request for the default
+        task = lifecycle.claim(db, agents.resolve(db, agent), s.lease_seconds if lease is None else lease)
     if task is None:
         render.console.print("nothing to claim")
         raise typer.Exit(3)
@@ -372,7 +379,7 @@ def hormones_decay(half_life: Optional[float] = typer.Option(None, "--half-life"
     """Decay every agent's hormones toward baseline up to now (the beat does this periodically)."""
     s = settings()
     with open_board(s, max_size=1) as db:
-        n = hormones.decay_all(db, half_life or s.hormone_half_life_seconds)
+        n = hormones.decay_all(db, s.hormone_half_life_seconds if half_life is None else half_life)
     render.console.print(f"decayed {n} agent(s)")
 
 

@@ -15,9 +15,10 @@ from phoenix_board.board.db import Database
 def add(db: Database, task: UUID, agent: UUID, content: str, parent: UUID | None = None,
         now: datetime | None = None) -> dict[str, Any]:
     c = models.parse(models.Comment, {"content": content, "parent": parent})
-    return db.one("comment_add", task=task, agent=agent, parent=c.parent, content=c.content, now=now)
+    return db.one("comment_add", task=models.uuid_arg(task, "task"), agent=models.uuid_arg(agent, "agent"),
+                  parent=c.parent, content=c.content, now=now)
 
 
 def thread(db: Database, task: UUID) -> list[dict[str, Any]]:
     """The task's comments in reading order, each with its depth."""
-    return db.all("comments_for", task=task)
+    return db.all("comments_for", task=models.uuid_arg(task, "task"))

@@ -60,15 +60,33 @@ CONSCIOUSNESS_THRESHOLD = 105.75  # the seed's alert threshold
 DECISIONS_WINDOW_SECONDS = 60.0  # s; decisions per second are counted over this window
 TIMELINE_RETENTION_DAYS = 30.0  # days of consciousness_timeline kept
 
-# --- Limits (README "Limits") ---------------------------------------------------------------
-TITLE_MAX = 200  # characters
+# --- Limits (README "Errors and limits") -----------------------------------------------------
+# Checked by board/models.py before any SQL; the tables' CHECK constraints repeat the ones that
+# fit in SQL as the last line of defence.
+TITLE_MAX = 200  # characters; at least 1
 DESCRIPTION_MAX = 10_000  # characters
-COMMENT_MAX = 10_000  # characters
+COMMENT_MAX = 10_000  # characters; at least 1
 COMMENT_DEPTH_MAX = 8  # a top-level comment has depth 0
-PAYLOAD_MAX_BYTES = 65_536  # JSON payload / output, serialised
+REASON_MAX = 1000  # characters: a vote's, a review's or a failure's reason
+NAME_MAX = 63  # characters: team and category names (PostgreSQL's identifier length)
+CODENAME_MAX = 100  # characters
+ROLE_MAX = 100  # characters
+SPECIALIZATIONS_MAX = 20  # names per agent, each at most ROLE_MAX characters
+IDEMPOTENCY_KEY_MAX = 200  # characters
+PAYLOAD_MAX_BYTES = 65_536  # JSON payload / output, serialised as UTF-8
+PAYLOAD_DEPTH_MAX = 32  # nested objects and arrays; PostgreSQL's JSON parser recurses per level
+PAYLOAD_NUMBER_MAX = 1.7976931348623157e308  # the largest double: what JSON readers can hold
 DEPENDS_ON_MAX = 50
+PRIORITY_MIN = 1
+PRIORITY_MAX = 10
+MAX_ATTEMPTS_MAX = 100
+DOPAMINE_REWARD_MAX = 10.0
 REVIEW_QUORUM_MAX = 15
+ATTEMPT_MAX = 2_147_483_647  # the integer column that holds the fencing token
 PAGE_SIZE_MAX = 500
+CURSOR_MAX = 500  # characters of a listing cursor
+BATCH_MAX = 1000  # submissions in one submit_many message
+ERROR_MESSAGE_MAX = 300  # characters of an error's one line; longer ones end in "..."
 FIBONACCI_SIZES = (1, 2, 3, 5, 8, 13, 21)
 
 # Names exported to SQL as phoenix.k_<lower name>() (numbers only).

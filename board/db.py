@@ -71,9 +71,11 @@ def queries() -> dict[str, str]:
 # Messages for constraints, so that the last line of defence still speaks plainly.
 _CONSTRAINTS = {
     "agents_codename_key": (errors.Conflict, "an agent with this codename already exists"),
+    "agents_role_length": (errors.InvalidInput, "role must be 1-100 characters"),
     "agents_codename_format": (errors.InvalidInput, "codename must be 1-100 letters, digits or _.:@- and start with a letter or digit"),
     "teams_name_format": (errors.InvalidInput, "team name must be lowercase letters, digits and _ (max 63)"),
     "tasks_title_length": (errors.InvalidInput, "title must be 1-200 characters"),
+    "tasks_idempotency_key_length": (errors.InvalidInput, "idempotency_key must be 1-200 characters"),
     "tasks_description_length": (errors.InvalidInput, "description must be at most 10000 characters"),
     "tasks_category_format": (errors.InvalidInput, "category must be lowercase letters, digits and _.- (max 63)"),
     "tasks_priority_range": (errors.InvalidInput, "priority must be between 1 and 10"),
@@ -84,6 +86,8 @@ _CONSTRAINTS = {
     "tasks_dopamine_reward_range": (errors.InvalidInput, "dopamine_reward must be between 0 and 10"),
     "task_comments_content_length": (errors.InvalidInput, "comment must be 1-10000 characters"),
 }
+# psycopg encodes text parameters itself, so a lone surrogate fails in Python, not in PostgreSQL
+_NOT_UNICODE = "text must be valid Unicode (a lone surrogate cannot be stored)"
 _FK_DETAIL = re.compile(r'Key \((\w+)\)=\((.*)\) is not present in table "(\w+)"')
 
 
@@ -113,6 +117,14 @@ def translate(exc: psycopg.Error) -> errors.BoardError:
     if state.startswith("22") or state.startswith("23"):
         # data exceptions (bad uuid text, out of range, invalid JSON) and other constraint breaks
         return errors.InvalidInput(primary)
+    if state.startswith("54"):
+        # program limits (stack depth, index row size): the input is too big or too deep. Checked
+        # before OperationalError, of which psycopg makes class 54 a subclass: as Unavailable it
+        # would be retried for ever by the Celery tasks
+        return errors.InvalidInput(f"the input exceeds a PostgreSQL limit: {primary}")
+    if not state and isinstance(exc, psycopg.DataError | psycopg.ProgrammingError):
+        # refused by psycopg before sending (NUL in text, a value it cannot adapt)
+        return errors.InvalidInput(f"cannot send this value to PostgreSQL: {primary}")
     if isinstance(exc, psycopg.OperationalError):
         return errors.Unavailable(f"PostgreSQL is unavailable: {primary}")
     return errors.BoardError(f"database error {state}: {primary}")
@@ -191,6 +203,8 @@ class Database:
                 if self.observe is not None:
                     self.observe(name, time.perf_counter() - t0)
                 return result
+            except UnicodeEncodeError:
+                raise errors.InvalidInput(_NOT_UNICODE) from None
             except psycopg.Error as exc:
                 if exc.sqlstate in _RETRYABLE and attempt < _RETRIES:
                     log.warning("query %s: %s; retrying (%d/%d)", name, exc.sqlstate, attempt, _RETRIES)
@@ -216,6 +230,8 @@ class Database:
                 if pipe is not None:
                     pipe.sync()
                 return cur.fetchall()
+        except UnicodeEncodeError:
+            raise errors.InvalidInput(_NOT_UNICODE) from None
         except psycopg.Error as exc:
             raise translate(exc) from exc
 

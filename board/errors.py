@@ -6,6 +6,23 @@ command line prints ``error: <message>`` and exits 1; Celery tasks reject bad me
 
 from __future__ import annotations
 
+import re
+
+from phoenix_board.board import constants
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(message: str) -> str:
+    """The message as one short printable line: a multi-line or 10 MB message would break log
+    parsers and the CLI contract, and a lone surrogate quoted from bad input could not be printed."""
+    text = " ".join(message.split())
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(text) > constants.ERROR_MESSAGE_MAX:
+        text = text[: constants.ERROR_MESSAGE_MAX - 3] + "..."
+    return text
+
 
 class BoardError(Exception):
     """The board refused the operation."""
@@ -13,8 +30,7 @@ class BoardError(Exception):
     exit_code = 1
 
     def __init__(self, message: str | None = None) -> None:
-        # one line, always: a multi-line message would break log parsers and the CLI contract
-        text = " ".join((message or self.__doc__ or "").split())
+        text = one_line(str(message or self.__doc__ or ""))
         super().__init__(text)
         self.message = text
 

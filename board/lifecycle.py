@@ -23,7 +23,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from phoenix_board.board import constants, errors, models
+from phoenix_board.board import constants, errors, inputs, models
 from phoenix_board.board.db import Database
 
 
@@ -53,21 +53,21 @@ def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime
 
 def claim(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS, now: datetime | None = None) -> models.Task | None:
     """The next task in the claim order for this agent, claimed; None when nothing is claimable."""
-    row = db.one("task_claim", agent=agent, lease=_lease(lease_seconds), now=now)
+    row = db.one("task_claim", agent=_agent(agent), lease=_lease(lease_seconds), now=now)
     return models.Task.from_row(row) if row else None
 
 
 def renew(db: Database, task: UUID, agent: UUID, attempt: int, lease_seconds: float = constants.LEASE_SECONDS,
           now: datetime | None = None) -> models.Task:
     return models.Task.from_row(
-        db.one("task_renew", task=task, agent=agent, attempt=attempt, lease=_lease(lease_seconds), now=now)
+        db.one("task_renew", **_claim(task, agent, attempt), lease=_lease(lease_seconds), now=now)
     )
 
 
 def start(db: Database, task: UUID, agent: UUID, attempt: int, lease_seconds: float = constants.LEASE_SECONDS,
           now: datetime | None = None) -> models.Task:
     return models.Task.from_row(
-        db.one("task_start", task=task, agent=agent, attempt=attempt, lease=_lease(lease_seconds), now=now)
+        db.one("task_start", **_claim(task, agent, attempt), lease=_lease(lease_seconds), now=now)
     )
 
 
@@ -76,7 +76,7 @@ def result(db: Database, task: UUID, agent: UUID, attempt: int, output: Any = No
     """Submits the claimant's result: the task completes, or waits in review when it has a quorum."""
     res = models.parse(models.Result, {"output": {} if output is None else output, "quality": quality})
     return models.Task.from_row(
-        db.one("task_result", task=task, agent=agent, attempt=attempt, output=Jsonb(res.output),
+        db.one("task_result", **_claim(task, agent, attempt), output=Jsonb(res.output),
                quality=res.quality, now=now)
     )
 
@@ -84,13 +84,13 @@ def result(db: Database, task: UUID, agent: UUID, attempt: int, output: Any = No
 def fail(db: Database, task: UUID, agent: UUID, attempt: int, reason: str, now: datetime | None = None) -> models.Task:
     """The claimant failed: the task retries after a backoff, or fails for good at max_attempts."""
     why = models.parse(models.Reason, {"reason": reason})
-    return models.Task.from_row(db.one("task_fail", task=task, agent=agent, attempt=attempt, reason=why.reason, now=now))
+    return models.Task.from_row(db.one("task_fail", **_claim(task, agent, attempt), reason=why.reason, now=now))
 
 
 def claim_start(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS,
                 now: datetime | None = None) -> models.Task | None:
     """Claims the next task and starts it, in one call (an agent about to work it)."""
-    row = db.one("task_claim_start", agent=agent, lease=_lease(lease_seconds), now=now)
+    row = db.one("task_claim_start", agent=_agent(agent), lease=_lease(lease_seconds), now=now)
     return models.Task.from_row(row) if row else None
 
 
@@ -99,7 +99,7 @@ def result_claim_next(db: Database, task: UUID, agent: UUID, attempt: int, outpu
                       now: datetime | None = None) -> tuple[models.Task, models.Task | None]:
     """Submits a result and claims and starts the next task, in one call. -> (task, next or None)"""
     res = models.parse(models.Result, {"output": {} if output is None else output, "quality": quality})
-    rows = db.all("task_result_claim_next", task=task, agent=agent, attempt=attempt, output=Jsonb(res.output),
+    rows = db.all("task_result_claim_next", **_claim(task, agent, attempt), output=Jsonb(res.output),
                   quality=res.quality, lease=_lease(lease_seconds), now=now)
     return models.Task.from_row(rows[0]), (models.Task.from_row(rows[1]) if len(rows) > 1 else None)
 
@@ -107,10 +107,11 @@ def result_claim_next(db: Database, task: UUID, agent: UUID, attempt: int, outpu
 def review(db: Database, task: UUID, agent: UUID, verdict: int, reason: str | None = None,
            now: datetime | None = None) -> tuple[models.Task, str | None]:
     """A peer's verdict (+1 / -1) on the attempt in review. -> (task, 'approved' | 'rejected' | None)"""
-    if verdict not in (-1, 1):
-        raise errors.InvalidInput(f"verdict must be +1 or -1, not {verdict}")
+    if isinstance(verdict, bool) or verdict not in (-1, 1):
+        raise errors.InvalidInput(f"verdict must be +1 or -1, not {inputs.shown(verdict)}")
     vote = models.parse(models.Vote, {"value": verdict, "reason": reason})
-    row = db.one("task_review", task=task, agent=agent, verdict=vote.value, reason=vote.reason, now=now)
+    row = db.one("task_review", task=models.uuid_arg(task, "task"), agent=_agent(agent), verdict=vote.value,
+                 reason=vote.reason, now=now)
     return models.Task.from_row(row), row["decided"]
 
 
@@ -128,10 +129,18 @@ def get(db: Database, task: UUID | str) -> models.Task:
 
 
 def events(db: Database, task: UUID) -> list[dict[str, Any]]:
-    return db.all("task_events_for", task=task)
+    return db.all("task_events_for", task=models.uuid_arg(task, "task"))
 
 
-def _lease(seconds: float) -> float:
-    if not 0 < seconds <= 86_400:
-        raise errors.InvalidInput(f"lease must be between 0 and 86400 seconds, not {seconds}")
-    return float(seconds)
+def _agent(agent: Any) -> UUID:
+    return models.uuid_arg(agent, "agent")
+
+
+def _claim(task: Any, agent: Any, attempt: Any) -> dict[str, Any]:
+    """The checked arguments that name a claim: which task, which agent, which attempt."""
+    return {"task": models.uuid_arg(task, "task"), "agent": _agent(agent),
+            "attempt": models.whole_arg(attempt, "attempt", 0, constants.ATTEMPT_MAX)}
+
+
+def _lease(seconds: Any) -> float:
+    return models.seconds_arg(seconds, "lease", constants.LEASE_MAX_SECONDS)

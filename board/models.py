@@ -1,12 +1,14 @@
 """Pydantic models: validated inputs (checked at the edge, before any SQL) and frozen rows.
 
-``parse()`` turns a validation failure into a one-line :class:`errors.InvalidInput`.
+``parse()`` turns a validation failure into a one-line :class:`errors.InvalidInput` that names the
+field and its limit (``RULES``); the limits are in ``constants.py`` and the README's "Errors and
+limits". Helpers at the end check plain arguments (ids, attempts, seconds) the same way.
 """
 
 from __future__ import annotations
 
 import enum
-import json
+import struct
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -16,11 +18,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
 )
 
-from phoenix_board.board import constants, errors
+from phoenix_board.board import constants, errors, inputs
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,38 +37,61 @@ class TaskStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here with a clear message instead of a 22021
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _json_limited(value: Any) -> Any:
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except ValueError as exc:
-        raise ValueError("must be JSON without NaN or infinity") from exc
-    except (TypeError, RecursionError) as exc:
-        raise ValueError("must be plain JSON (objects, arrays, strings, numbers, booleans, null)") from exc
-    if "\\u0000" in text:
-        raise ValueError("must not contain NUL characters")
-    if len(text.encode()) > constants.PAYLOAD_MAX_BYTES:
-        raise ValueError(f"must be at most {constants.PAYLOAD_MAX_BYTES} bytes as JSON")
-    return value
-
-
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a time zone, e.g. 2026-12-01T12:00:00Z")
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-Json = Annotated[Any, AfterValidator(_json_limited)]
+def _real(value: float) -> float:
+    # the column is a 4-byte real: 1e-50 would make PostgreSQL raise "underflow", so store what a
+    # real can hold (0.0 here) rather than refuse a number inside the allowed range
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+# Strict: a number or a text must arrive as one; "5" is not a priority and True is not a vote.
+Text = Annotated[str, Strict(), AfterValidator(inputs.text)]
+Json = Annotated[Any, AfterValidator(inputs.json_document)]
 AwareDatetime = Annotated[datetime | None, AfterValidator(_aware)]
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-Codename = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$")]
+Whole = Annotated[int, Strict()]
+Number = Annotated[float, Strict(), AfterValidator(_real)]
+Name = Annotated[str, Strict(), Field(pattern=rf"^[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}$")]
+Category = Annotated[str, Strict(), Field(pattern=rf"^[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}$")]
+CODENAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.:@-]{{0,{constants.CODENAME_MAX - 1}}}$"
+Codename = Annotated[str, Strict(), Field(pattern=CODENAME_PATTERN)]
+CODENAME_RULE = f"must be 1-{constants.CODENAME_MAX} letters, digits or _.:@- and start with a letter or digit"
+NAME_RULE = f"must be 1-{constants.NAME_MAX} lowercase letters, digits or _ and start with a letter"
+
+# One line per field, naming the limit: what describe() says when a field's constraint fails.
+RULES = {
+    "title": f"title must be 1-{constants.TITLE_MAX} characters",
+    "team": f"team {NAME_RULE}",
+    "description": f"description must be at most {constants.DESCRIPTION_MAX} characters",
+    "category": f"category must be 1-{constants.NAME_MAX} lowercase letters, digits or _.- and start with a letter",
+    "payload": f"payload must be a JSON object of at most {constants.PAYLOAD_MAX_BYTES} bytes",
+    "output": f"output must be JSON of at most {constants.PAYLOAD_MAX_BYTES} bytes",
+    "priority": f"priority must be a whole number from {constants.PRIORITY_MIN} to {constants.PRIORITY_MAX}",
+    "created_by": "created_by must be an agent id (a UUID)",
+    "dopamine_reward": f"dopamine_reward must be a number from 0 to {constants.DOPAMINE_REWARD_MAX:g}",
+    "max_attempts": f"max_attempts must be a whole number from 1 to {constants.MAX_ATTEMPTS_MAX}",
+    "review_quorum": f"review_quorum must be a whole number from 0 to {constants.REVIEW_QUORUM_MAX}",
+    "depends_on": f"depends_on must be a list of at most {constants.DEPENDS_ON_MAX} task ids (UUIDs)",
+    "deadline": "deadline must be a time with a zone, e.g. 2026-12-01T12:00:00Z",
+    "fibonacci_size": f"fibonacci_size must be one of {', '.join(map(str, constants.FIBONACCI_SIZES))}",
+    "idempotency_key": f"idempotency_key must be 1-{constants.IDEMPOTENCY_KEY_MAX} characters",
+    "codename": f"codename {CODENAME_RULE}",
+    "role": f"role must be 1-{constants.ROLE_MAX} characters",
+    "specialization": (f"specialization must be a list of at most {constants.SPECIALIZATIONS_MAX} names "
+                       f"of 1-{constants.ROLE_MAX} characters"),
+    "quality": "quality must be a number from 0 to 1",
+    "value": "value must be -1, 0 (retract) or +1",
+    "reason": f"reason must be 1-{constants.REASON_MAX} characters",
+    "content": f"content must be 1-{constants.COMMENT_MAX} characters",
+    "parent": "parent must be a comment id (a UUID)",
+    "task": "task must be a task id (a UUID)",
+    "agent": f"agent must be a codename or an agent id (1-{constants.CODENAME_MAX} characters)",
+    "tasks": f"tasks must be a list of 1-{constants.BATCH_MAX} task objects",
+}
 
 
 class Input(BaseModel):
@@ -76,50 +102,62 @@ class TaskSubmit(Input):
     title: Annotated[Text, Field(min_length=1, max_length=constants.TITLE_MAX)]
     team: Name
     description: Annotated[Text, Field(max_length=constants.DESCRIPTION_MAX)] = ""
-    category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")] = "general"
+    category: Category = "general"
     payload: Json = Field(default_factory=dict)
-    priority: Annotated[int, Field(ge=1, le=10)] = 5
+    priority: Annotated[Whole, Field(ge=constants.PRIORITY_MIN, le=constants.PRIORITY_MAX)] = 5
     created_by: UUID | None = None
-    dopamine_reward: Annotated[float, Field(ge=0, le=10)] = 1.0
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = constants.DEFAULT_MAX_ATTEMPTS
-    review_quorum: Annotated[int, Field(ge=0, le=constants.REVIEW_QUORUM_MAX)] = 0
+    dopamine_reward: Annotated[Number, Field(ge=0, le=constants.DOPAMINE_REWARD_MAX)] = 1.0
+    max_attempts: Annotated[Whole, Field(ge=1, le=constants.MAX_ATTEMPTS_MAX)] = constants.DEFAULT_MAX_ATTEMPTS
+    review_quorum: Annotated[Whole, Field(ge=0, le=constants.REVIEW_QUORUM_MAX)] = 0
     depends_on: Annotated[list[UUID], Field(max_length=constants.DEPENDS_ON_MAX)] = Field(default_factory=list)
     deadline: AwareDatetime = None
-    fibonacci_size: int = 1
-    idempotency_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    fibonacci_size: Whole = 1
+    idempotency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
 
     @field_validator("fibonacci_size")
     @classmethod
     def _fibonacci(cls, value: int) -> int:
         if value not in constants.FIBONACCI_SIZES:
-            raise ValueError(f"must be one of {', '.join(map(str, constants.FIBONACCI_SIZES))}")
+            raise ValueError(RULES["fibonacci_size"])
         return value
 
     @field_validator("payload")
     @classmethod
     def _payload_object(cls, value: Any) -> Any:
         if not isinstance(value, dict):
-            raise ValueError("must be a JSON object")
+            raise ValueError("payload must be a JSON object")
+        return value
+
+    @field_validator("depends_on")
+    @classmethod
+    def _distinct(cls, value: list[UUID]) -> list[UUID]:
+        # a repeated dependency is a caller's mistake; counting it twice would skew pending_deps
+        seen = set()
+        for dep in value:
+            if dep in seen:
+                raise ValueError(f"depends_on names task {dep} twice")
+            seen.add(dep)
         return value
 
 
 class AgentRegister(Input):
     codename: Codename
     team: Name
-    role: Annotated[Text, Field(min_length=1, max_length=100)] = "worker"
-    specialization: Annotated[list[Annotated[Text, Field(min_length=1, max_length=100)]], Field(max_length=20)] = Field(
-        default_factory=list
-    )
+    role: Annotated[Text, Field(min_length=1, max_length=constants.ROLE_MAX)] = "worker"
+    specialization: Annotated[
+        list[Annotated[Text, Field(min_length=1, max_length=constants.ROLE_MAX)]],
+        Field(max_length=constants.SPECIALIZATIONS_MAX),
+    ] = Field(default_factory=list)
 
 
 class Result(Input):
     output: Json = Field(default_factory=dict)
-    quality: Annotated[float, Field(ge=0, le=1)] | None = None
+    quality: Annotated[Number, Field(ge=0, le=1)] | None = None
 
 
 class Vote(Input):
-    value: Annotated[int, Field(ge=-1, le=1)]
-    reason: Annotated[Text, Field(max_length=1000)] | None = None
+    value: Annotated[Whole, Field(ge=-1, le=1)]
+    reason: Annotated[Text, Field(max_length=constants.REASON_MAX)] | None = None
 
 
 class Comment(Input):
@@ -128,28 +166,52 @@ class Comment(Input):
 
 
 class Reason(Input):
-    reason: Annotated[Text, Field(min_length=1, max_length=1000)]
+    reason: Annotated[Text, Field(min_length=1, max_length=constants.REASON_MAX)]
 
 
 def parse(model: type[M], data: Any) -> M:
-    """Validates ``data`` into ``model``; a failure becomes one line naming the field."""
+    """Validates ``data`` into ``model``; a failure becomes one line naming the field and its limit."""
     try:
         if isinstance(data, model):
             return data
         return model.model_validate(data)
     except ValidationError as exc:
         raise errors.InvalidInput(describe(exc)) from None
-    except (TypeError, RecursionError) as exc:
-        raise errors.InvalidInput(f"invalid {model.__name__} input: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:  # raised by a hostile object, not a field check
+        raise errors.InvalidInput(f"invalid {model.__name__} input ({type(exc).__name__})") from None
 
 
 def describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "input"
-        parts.append(f"{where}: {err['msg']}")
-    more = len(exc.errors()) - 3
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    found = exc.errors(include_url=False, include_input=False)
+    parts: list[str] = []
+    for err in found:
+        part = _one(err)
+        if part not in parts:
+            parts.append(part)
+    more = len(parts) - 3
+    return "; ".join(parts[:3]) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _one(err: Any) -> str:
+    loc = err["loc"]
+    field = str(loc[0]) if loc else ""
+    if not loc:  # the input as a whole
+        if err["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+            return "expected an object with named fields"
+        if err["type"] == "string_unicode":  # a field name pydantic cannot read
+            return "field names must be valid Unicode"
+        return f"input: {err['msg']}"
+    if err["type"] == "extra_forbidden":
+        return f"unknown field {inputs.shown(loc[-1])}"
+    if err["type"] == "missing":
+        return f"{field} is required"
+    if err["type"] == "value_error":
+        reason = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        return reason if reason.startswith(field) else f"{field} {reason}"
+    if field in RULES:
+        return RULES[field]
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {err['msg']}"
 
 
 def uuid_arg(value: Any, what: str) -> UUID:
@@ -157,10 +219,25 @@ def uuid_arg(value: Any, what: str) -> UUID:
     if isinstance(value, UUID):
         return value
     try:
-        return UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        shown = str(value)[:40]
-        raise errors.InvalidInput(f"{what} {shown!r} is not a valid id (expected a UUID)") from None
+        if isinstance(value, str):
+            return UUID(value)
+    except ValueError:
+        pass
+    raise errors.InvalidInput(f"{what} {inputs.shown(value)} is not a valid id (expected a UUID)")
+
+
+def whole_arg(value: Any, what: str, low: int, high: int) -> int:
+    """A whole number in [low, high] from user input (not a bool, a float or a numeric string)."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    raise errors.InvalidInput(f"{what} must be a whole number from {low} to {high}, not {inputs.shown(value)}")
+
+
+def seconds_arg(value: Any, what: str, high: float) -> float:
+    """A finite number of seconds in (0, high]."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= high:
+        return float(value)
+    raise errors.InvalidInput(f"{what} must be a number of seconds above 0 and at most {high:g}, not {inputs.shown(value)}")
 
 
 class Row(BaseModel):

@@ -26,6 +26,7 @@ import enum
 import functools
 import json
 import operator
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -33,7 +34,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from phoenix_board.board import constants, errors, models
+from phoenix_board.board import constants, errors, inputs, models
 from phoenix_board.board.db import Database
 
 
@@ -65,6 +66,8 @@ LISTED = (
 _COLUMNS = sorted(set(LISTED))
 tasks = sa.table("tasks", *(sa.column(c) for c in _COLUMNS), schema="phoenix")
 _DIALECT = postgresql.psycopg.dialect()
+_REAL_MAX = 3.4e38  # NaN fails the comparison too
+_TEAM = re.compile(rf"[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}")
 
 
 @functools.cache
@@ -128,13 +131,17 @@ def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
     """One page of the board; returns (rows, cursor of the next page or None)."""
     try:
         sort = Sort(sort)
-    except ValueError:
-        raise errors.InvalidInput(f"unknown sort {str(sort)[:40]!r}; use one of: {', '.join(s.value for s in Sort)}") from None
-    if not 1 <= limit <= constants.PAGE_SIZE_MAX:
-        raise errors.InvalidInput(f"limit must be between 1 and {constants.PAGE_SIZE_MAX}, not {limit}")
+    except (ValueError, TypeError):
+        raise errors.InvalidInput(f"unknown sort {inputs.shown(sort)}; use one of: {', '.join(s.value for s in Sort)}") from None
+    limit = models.whole_arg(limit, "limit", 1, constants.PAGE_SIZE_MAX)
+    if team is not None and not (isinstance(team, str) and _TEAM.fullmatch(team)):
+        raise errors.InvalidInput(f"team {inputs.shown(team)} {models.NAME_RULE}")
+    known = [m.value for m in models.TaskStatus]
+    if statuses is not None and not isinstance(statuses, list | tuple):
+        raise errors.InvalidInput(f"statuses must be a list of: {', '.join(known)}")
     for s in statuses or []:
-        if s not in {m.value for m in models.TaskStatus}:
-            raise errors.InvalidInput(f"unknown status {s[:40]!r}; use one of: {', '.join(m.value for m in models.TaskStatus)}")
+        if not isinstance(s, str) or s not in known:
+            raise errors.InvalidInput(f"unknown status {inputs.shown(s)}; use one of: {', '.join(known)}")
     params: dict[str, Any] = {"limit": limit, "team": team, "statuses": statuses}
     if cursor:
         params.update(_decode(cursor, sort))
@@ -150,15 +157,25 @@ def _encode(row: dict[str, Any], sort: Sort) -> str:
     return base64.urlsafe_b64encode(json.dumps([sort.value, *data]).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, sort: Sort) -> dict[str, Any]:
+def _decode(cursor: Any, sort: Sort) -> dict[str, Any]:
+    invalid = errors.InvalidInput(f"invalid cursor for sort {sort.value}; start again without --cursor")
+    if not isinstance(cursor, str) or len(cursor) > constants.CURSOR_MAX:
+        raise invalid
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         kind, value, at, ident = raw
-        if kind != sort.value:
-            raise ValueError
-        return {"c_value": value, "c_at": datetime.fromisoformat(at), "c_id": UUID(ident)}
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
-        raise errors.InvalidInput(f"invalid cursor for sort {sort.value}; start again without --cursor") from None
+        at, ident = datetime.fromisoformat(at), UUID(ident)
+    except (ValueError, TypeError, RecursionError):  # bad base64, JSON, shape, time or id
+        raise invalid from None
+    if kind != sort.value or at.tzinfo is None:
+        raise invalid
+    # the value goes to PostgreSQL as a real: anything else (a bool, a list, NaN) is not one we wrote
+    if _VALUE[sort] is None:
+        if value is not None:
+            raise invalid
+    elif not (isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= _REAL_MAX):
+        raise invalid
+    return {"c_value": value, "c_at": at, "c_id": ident}
 
 
 def refresh_hot_scores(db: Database, now: datetime | None = None, batch: int = 1000) -> int:

@@ -24,7 +24,10 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     match = _RELATIVE.match(text.strip())
     if match:
-        return now + timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            return now + timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        except OverflowError:
+            raise errors.InvalidInput(f"time {text[:40]!r} is too far ahead; dates end at year 9999") from None
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -21,17 +21,19 @@ def vote(db: Database, task: UUID, agent: UUID, value: int, reason: str | None =
          now: datetime | None = None) -> dict[str, Any]:
     """Returns the task's new counts and this agent's previous vote."""
     v = models.parse(models.Vote, {"value": value, "reason": reason})
-    return db.one("task_vote", task=task, agent=agent, vote=v.value, reason=v.reason, now=now)
+    return db.one("task_vote", task=models.uuid_arg(task, "task"), agent=models.uuid_arg(agent, "agent"),
+                  vote=v.value, reason=v.reason, now=now)
 
 
 def comment_vote(db: Database, comment: UUID, agent: UUID, value: int, now: datetime | None = None) -> dict[str, Any]:
     v = models.parse(models.Vote, {"value": value})
-    return db.one("comment_vote", comment=comment, agent=agent, vote=v.value, now=now)
+    return db.one("comment_vote", comment=models.uuid_arg(comment, "comment"), agent=models.uuid_arg(agent, "agent"),
+                  vote=v.value, now=now)
 
 
 def votes_for(db: Database, task: UUID) -> list[dict[str, Any]]:
-    return db.all("task_votes_for", task=task)
+    return db.all("task_votes_for", task=models.uuid_arg(task, "task"))
 
 
 def reviews_for(db: Database, task: UUID) -> list[dict[str, Any]]:
-    return db.all("task_reviews_for", task=task)
+    return db.all("task_reviews_for", task=models.uuid_arg(task, "task"))

@@ -50,10 +50,10 @@ def _root(
         raise typer.Exit()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     try:
         # standalone mode: usage errors print their message and exit 2, as click does
-        app()
+        app(args=argv)
     except errors.BoardError as exc:
         if _verbose:
             import traceback

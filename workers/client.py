@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 from uuid import UUID
 
-from phoenix_board.board import errors, lifecycle, models
+from phoenix_board.board import constants, errors, inputs, lifecycle, models
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -52,7 +52,7 @@ class Client:
 
     def submit(self, task: dict[str, Any] | models.TaskSubmit, idempotency_key: str | None = None) -> str:
         """Sends a submission; returns its idempotency key (use it with ``status``)."""
-        data = task.model_dump(mode="json") if isinstance(task, models.TaskSubmit) else dict(task)
+        data = _fields(task)
         data["idempotency_key"] = idempotency_key or data.get("idempotency_key") or str(uuid.uuid4())
         msg = models.parse(messages.Submit, data)
         self._send("phoenix.submit", msg.model_dump(mode="json"))
@@ -61,11 +61,10 @@ class Client:
     def submit_many(self, tasks: list[dict[str, Any] | models.TaskSubmit], batch: int = 200) -> list[str]:
         """Sends many submissions, ``batch`` to a message; returns their idempotency keys in order.
         Every task is validated before anything is sent."""
-        if not 1 <= batch <= 1000:
-            raise errors.InvalidInput(f"batch must be between 1 and 1000, not {batch}")
+        batch = models.whole_arg(batch, "batch", 1, constants.BATCH_MAX)
         bodies = []
         for task in tasks:
-            data = task.model_dump(mode="json") if isinstance(task, models.TaskSubmit) else dict(task)
+            data = _fields(task)
             data["idempotency_key"] = data.get("idempotency_key") or str(uuid.uuid4())
             bodies.append(models.parse(messages.Submit, data).model_dump(mode="json"))
         for start in range(0, len(bodies), batch):
@@ -73,11 +72,11 @@ class Client:
         return [b["idempotency_key"] for b in bodies]
 
     def vote(self, task: UUID | str, agent: str, value: int, reason: str | None = None) -> None:
-        msg = models.parse(messages.Vote, {"task": task, "agent": str(agent), "value": value, "reason": reason})
+        msg = models.parse(messages.Vote, {"task": task, "agent": _ref(agent), "value": value, "reason": reason})
         self._send("phoenix.vote", msg.model_dump(mode="json"))
 
     def comment(self, task: UUID | str, agent: str, content: str, parent: UUID | str | None = None) -> None:
-        msg = models.parse(messages.Comment, {"task": task, "agent": str(agent), "content": content, "parent": parent})
+        msg = models.parse(messages.Comment, {"task": task, "agent": _ref(agent), "content": content, "parent": parent})
         self._send("phoenix.comment", msg.model_dump(mode="json"))
 
     def status(self, ref: str | UUID) -> models.Task | None:
@@ -90,3 +89,17 @@ class Client:
             row = self._db.one("task_by_key", key=str(ref))
             return models.Task.from_row(row) if row else None
         return task
+
+
+def _fields(task: Any) -> dict[str, Any]:
+    """A submission's fields from a model or a mapping; anything else is refused before sending."""
+    if isinstance(task, models.TaskSubmit):
+        return task.model_dump(mode="json")
+    if isinstance(task, dict):
+        return dict(task)
+    raise errors.InvalidInput(f"a task is an object with named fields, not {inputs.shown(task)}")
+
+
+def _ref(agent: Any) -> Any:
+    # an agent id may be given as a UUID; anything else goes to validation as it is
+    return str(agent) if isinstance(agent, UUID) else agent

@@ -1,36 +1,53 @@
-"""The bodies of the queue's messages, validated before anything is written."""
+"""The bodies of the queue's messages, validated before anything is written.
+
+A message is ``send_task(name, kwargs={"body": {...}})``; :func:`body` takes the body out of
+whatever arrived, so a message of another shape is refused in one line like a bad body, instead of
+failing with a TypeError and a traceback in the worker's log.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import Field
 
-from phoenix_board.board import models
+from phoenix_board.board import constants, errors, inputs, models
 
-AgentRef = Annotated[str, Field(min_length=1, max_length=100)]  # codename or id
+AgentRef = Annotated[models.Text, Field(min_length=1, max_length=constants.CODENAME_MAX)]  # codename or id
+
+
+def body(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The one body of a message: the keyword argument ``body``, or a single positional argument."""
+    if not args and set(kwargs) == {"body"}:
+        return kwargs["body"]
+    if len(args) == 1 and not kwargs:
+        return args[0]
+    names = ", ".join(inputs.shown(k) for k in list(kwargs)[:3])
+    raise errors.InvalidInput(f"a message carries one argument, body; this one has {len(args)} positional "
+                              f"and keyword(s) {names or 'none'}")
 
 
 class Submit(models.TaskSubmit):
-    idempotency_key: Annotated[models.Text, Field(min_length=1, max_length=200)]  # required on the queue
+    # required on the queue: a message may be delivered twice
+    idempotency_key: Annotated[models.Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)]
 
 
 class SubmitMany(models.Input):
-    tasks: Annotated[list[dict], Field(min_length=1, max_length=1000)]
+    tasks: Annotated[list[dict], Field(min_length=1, max_length=constants.BATCH_MAX)]
 
 
 class Vote(models.Input):
     task: UUID
     agent: AgentRef
-    value: Annotated[int, Field(ge=-1, le=1)]
-    reason: Annotated[models.Text, Field(max_length=1000)] | None = None
+    value: Annotated[models.Whole, Field(ge=-1, le=1)]
+    reason: Annotated[models.Text, Field(max_length=constants.REASON_MAX)] | None = None
 
 
 class Comment(models.Input):
     task: UUID
     agent: AgentRef
-    content: Annotated[models.Text, Field(min_length=1, max_length=10_000)]
+    content: Annotated[models.Text, Field(min_length=1, max_length=constants.COMMENT_MAX)]
     parent: UUID | None = None
 
 

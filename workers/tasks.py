@@ -1,8 +1,8 @@
 """Celery entry points: wake, submit, vote, comment, assess, review.
 
-Every message is validated first; a malformed one (wrong types, missing fields, unknown task or
-agent, a refused operation) is rejected without retry, with a one-line reason in the log, and
-writes nothing. A database that is away is retried with backoff. Messages are sent after the
+Every message is validated first; a malformed one (another shape than one ``body``, wrong types,
+missing fields, unknown task or agent, a refused operation) is rejected without retry, with a
+one-line reason in the log, and writes nothing. A database that is away is retried with backoff. Messages are sent after the
 transaction that justifies them has committed (each board call commits on its own).
 """
 
@@ -24,9 +24,28 @@ from phoenix_board.workers import hooks, messages, signals
 log = logging.getLogger(__name__)
 
 
-def _parse(model: type[BaseModel], body: Any, name: str) -> Any:
+class _RejectInOneLine(logging.Filter):
+    """Celery logs a rejected message with the traceback of the Reject, and a message it cannot
+    decode (invalid UTF-8, JSON nested past the recursion limit) with its body and a traceback:
+    one hostile message would fill a page of log. The reason is what matters, in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], Reject):
+            record.exc_info = record.exc_text = None
+        elif record.name == "celery.worker.consumer.consumer" and str(record.msg).startswith("Can't decode"):
+            reason = record.args[0] if isinstance(record.args, tuple) and record.args else record.exc_info
+            record.msg, record.args = "rejected undecodable message: %s", (errors.one_line(repr(reason))[:200],)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+for _name in ("celery.app.trace", "celery.worker.consumer.consumer"):
+    logging.getLogger(_name).addFilter(_RejectInOneLine())
+
+
+def _parse(model: type[BaseModel], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
     try:
-        return models.parse(model, body)
+        return models.parse(model, messages.body(args, kwargs))
     except errors.InvalidInput as exc:
         _reject(name, exc)
 
@@ -88,8 +107,8 @@ def request_assessments(task: models.Task, settings: Settings, db,  # type: igno
 
 
 @shared_task(name="phoenix.wake", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def wake(body: dict[str, Any]) -> int:
-    msg = _parse(messages.Wake, body, "wake")
+def wake(*args: Any, **kwargs: Any) -> int:
+    msg = _parse(messages.Wake, args, kwargs, "wake")
     agent = signals.current()
     if agent.team != msg.team:
         _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
@@ -114,18 +133,18 @@ def _wake_for(tasks: list[models.Task]) -> None:
 
 
 @shared_task(name="phoenix.submit", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def submit(body: dict[str, Any]) -> str:
-    msg = _parse(messages.Submit, body, "submit")
+def submit(*args: Any, **kwargs: Any) -> str:
+    msg = _parse(messages.Submit, args, kwargs, "submit")
     task = _guard("submit", _submit_one, msg)
     _wake_for([task])
     return str(task.id)
 
 
 @shared_task(name="phoenix.submit_many", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def submit_many(body: dict[str, Any]) -> int:
+def submit_many(*args: Any, **kwargs: Any) -> int:
     """A batch of submissions in one message. Each is its own transaction: a refused one is
     logged in one line and skipped, the others go on the board."""
-    batch = _parse(messages.SubmitMany, body, "submit_many")
+    batch = _parse(messages.SubmitMany, args, kwargs, "submit_many")
     done = []
     specialists: dict[str, list[dict[str, Any]]] = {}
     for i, item in enumerate(batch.tasks):
@@ -140,8 +159,8 @@ def submit_many(body: dict[str, Any]) -> int:
 
 
 @shared_task(name="phoenix.vote", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def vote(body: dict[str, Any]) -> None:
-    msg = _parse(messages.Vote, body, "vote")
+def vote(*args: Any, **kwargs: Any) -> None:
+    msg = _parse(messages.Vote, args, kwargs, "vote")
     db = signals.state.db
     who = _guard("vote", agents.get, db, msg.agent)
     with acting_as(who.id):
@@ -150,19 +169,19 @@ def vote(body: dict[str, Any]) -> None:
 
 
 @shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def comment(body: dict[str, Any]) -> None:
-    msg = _parse(messages.Comment, body, "comment")
+def comment(*args: Any, **kwargs: Any) -> None:
+    msg = _parse(messages.Comment, args, kwargs, "comment")
     db = signals.state.db
     who = _guard("comment", agents.resolve, db, msg.agent)
     with acting_as(who):
         _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
 
 
-def _judging(name: str, body: dict[str, Any]) -> tuple[Any, models.Task | None, models.Agent]:
+def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, models.Task | None, models.Agent]:
     """The message's task as its judge sees it, or None when it may no longer: row-level security
     shows a judge open and in-review tasks only, so a task claimed or decided since the request
     was sent is gone from its view, and the request is moot."""
-    msg = _parse(messages.Judge, body, name)
+    msg = _parse(messages.Judge, args, kwargs, name)
     db = signals.state.db
     judge = _guard(name, agents.get, db, msg.agent)
     with acting_as(judge.id):
@@ -179,8 +198,8 @@ def _judging(name: str, body: dict[str, Any]) -> tuple[Any, models.Task | None, 
 
 
 @shared_task(name="phoenix.assess", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def assess(body: dict[str, Any]) -> int:
-    db, task, judge = _judging("assess", body)
+def assess(*args: Any, **kwargs: Any) -> int:
+    db, task, judge = _judging("assess", args, kwargs)
     if task is None:
         return 0
     with acting_as(judge.id):
@@ -200,8 +219,8 @@ def _assess(db, task: models.Task, judge: models.Agent) -> int:  # type: ignore[
 
 
 @shared_task(name="phoenix.review", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
-def review(body: dict[str, Any]) -> str | None:
-    db, task, judge = _judging("review", body)
+def review(*args: Any, **kwargs: Any) -> str | None:
+    db, task, judge = _judging("review", args, kwargs)
     if task is None or task.status != models.TaskStatus.REVIEW:
         return None  # decided already (quorum reached by others)
     try:
