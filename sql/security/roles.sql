@@ -136,31 +136,18 @@ GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes
 --   agents:       every agent (the federation's profiles, trust and hormones are public to it);
 --   history:      votes, reviews, comments and events of the tasks it sees, and its own;
 --   interactions: those from or to itself.
-ALTER TABLE phoenix.tasks ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.agents ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.task_votes ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.task_reviews ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.task_comments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.comment_votes ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.task_events ENABLE ROW LEVEL SECURITY;
-ALTER TABLE phoenix.agent_interactions ENABLE ROW LEVEL SECURITY;
-
-DROP POLICY IF EXISTS monitor_reads ON phoenix.tasks;
-CREATE POLICY monitor_reads ON phoenix.tasks FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.agents;
-CREATE POLICY monitor_reads ON phoenix.agents FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.task_votes;
-CREATE POLICY monitor_reads ON phoenix.task_votes FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.task_reviews;
-CREATE POLICY monitor_reads ON phoenix.task_reviews FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.task_comments;
-CREATE POLICY monitor_reads ON phoenix.task_comments FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.comment_votes;
-CREATE POLICY monitor_reads ON phoenix.comment_votes FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.task_events;
-CREATE POLICY monitor_reads ON phoenix.task_events FOR SELECT TO @monitor@ USING (true);
-DROP POLICY IF EXISTS monitor_reads ON phoenix.agent_interactions;
-CREATE POLICY monitor_reads ON phoenix.agent_interactions FOR SELECT TO @monitor@ USING (true);
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['phoenix.tasks', 'phoenix.agents', 'phoenix.task_votes', 'phoenix.task_reviews',
+                             'phoenix.task_comments', 'phoenix.comment_votes', 'phoenix.task_events',
+                             'phoenix.agent_interactions']::regclass[] LOOP
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('DROP POLICY IF EXISTS monitor_reads ON %s', t);
+        EXECUTE format('CREATE POLICY monitor_reads ON %s FOR SELECT TO @monitor@ USING (true)', t);
+    END LOOP;
+END $$;
 
 DROP POLICY IF EXISTS agent_reads ON phoenix.tasks;
 CREATE POLICY agent_reads ON phoenix.tasks FOR SELECT TO @agent@ USING (
