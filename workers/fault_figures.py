@@ -12,7 +12,8 @@
   was returned to the board (``released_s``: by the replacement process, or by the lease sweeper),
   until its task was claimable again (``reclaimable_s``: the failed attempt's ``retry_at``, after
   the retry backoff) and until another attempt claimed it (``reclaimed_s``). Target: claimable
-  again within twice the lease.
+  again within twice the lease. Split by the attempt that was killed, since the retry backoff
+  grows with each failed attempt.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def count(db: Database, ledger: Ledger, keys: list[str]) -> dict[str, Any]:
 def reclaims(db: Database, kills: list[Kill], lease: float) -> dict[str, Any]:
     released: list[float] = []
     claimable: list[float] = []
+    by_attempt: dict[int, list[float]] = {}
     claimed: list[float] = []
     how: Counter[str] = Counter()
     never = 0
@@ -88,6 +90,7 @@ def reclaims(db: Database, kills: list[Kill], lease: float) -> dict[str, Any]:
             how[end["kind"]] += 1
             released.append(max(0.0, (end["at"] - kill.at).total_seconds()))
             claimable.append(max(0.0, (end["claimable_at"] - kill.at).total_seconds()))
+            by_attempt.setdefault(attempt, []).append(claimable[-1])
             if nxt is not None:
                 claimed.append((nxt["at"] - kill.at).total_seconds())
             elif end["kind"] != "completed":
@@ -102,6 +105,10 @@ def reclaims(db: Database, kills: list[Kill], lease: float) -> dict[str, Any]:
         "released_s": _spread(released),
         "reclaimable_s": _spread(claimable),
         "reclaimed_s": _spread(claimed),
+        # the retry backoff doubles with each failed attempt (5, 10, 20 s ...): a task killed again
+        # and again waits longer each time, which is what keeps a task that kills its agent from
+        # crash-looping through the pool
+        "reclaimable_s_by_attempt": {str(a): _spread(v) for a, v in sorted(by_attempt.items())},
         "reclaim_within_2x_lease": bool(claimable) and max(claimable) <= 2 * lease and never == 0,
     }
 
