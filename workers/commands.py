@@ -119,9 +119,10 @@ def queue_status(ref: str = typer.Argument(..., help="Task id or idempotency key
 
 def mount(app: typer.Typer) -> None:
     from phoenix_board.board import bench as board_bench
-    from phoenix_board.workers import bench, up
+    from phoenix_board.workers import bench, faults, up
 
     board_bench.app.command("e2e")(bench.e2e_cmd)
+    board_bench.app.command("faults")(faults.faults_cmd)
     app.command("workers")(workers)
     app.command("up")(up.up)
     app.add_typer(queue_app, name="queue")

@@ -13,13 +13,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 from uuid import UUID
 
-from phoenix_board.board import errors, lifecycle, models
+from phoenix_board.board import agents, errors, lifecycle, models
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.workers import handlers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Renewer:
@@ -40,9 +42,11 @@ class Renewer:
         with self._lock:
             self._claim = (task, attempt, lost)
 
-    def release(self) -> None:
+    def release(self, task: UUID, attempt: int) -> None:
+        """Stops renewing this claim (and only this one: another may be held by now)."""
         with self._lock:
-            self._claim = None
+            if self._claim is not None and self._claim[:2] == (task, attempt):
+                self._claim = None
 
     def close(self) -> None:
         self._stop.set()
@@ -64,7 +68,7 @@ class Renewer:
             except errors.Conflict as exc:  # stale or moved on: the work is lost
                 log.warning("lost the claim on task %s: %s", task, exc.message)
                 lost.set()
-                self.release()
+                self.release(task, attempt)
             except errors.BoardError as exc:  # the database is away; the lease may still hold
                 log.warning("could not renew the lease on task %s: %s", task, exc.message)
 
@@ -95,7 +99,7 @@ class Agent:
         end = time.monotonic() + budget_seconds
         done = 0
         with acting_as(self.id):
-            task = None if self.stopping() else lifecycle.claim_start(self.db, self.id, self.lease)
+            task = None if self.stopping() else self._claim()
             while task is not None:
                 if self.on_claim is not None:
                     self.on_claim(task)
@@ -114,34 +118,85 @@ class Agent:
         context = handlers.Context(agent_id=self.id, codename=self.codename, team=self.team)
         try:
             if fn is None:
-                lifecycle.fail(self.db, task.id, self.id, task.attempt,
-                               f"no handler for category {task.category!r} on agent {self.codename}")
+                self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
+                                                    f"no handler for category {task.category!r} on agent {self.codename}"))
                 return self._next(claim_next)
+            # held until the attempt has ended: the lease must outlast retries of its last call
             self.renewer.hold(task.id, task.attempt, context.lost)
             try:
-                outcome = handlers.as_result(fn(task, context))
-            except Exception as exc:  # the handler failed: the board retries with backoff
-                log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
-                lifecycle.fail(self.db, task.id, self.id, task.attempt, f"{type(exc).__name__}: {exc}"[:1000])
-                return self._next(claim_next)
+                after, nxt = self._attempt(fn, task, context, claim_next)
             finally:
-                self.renewer.release()
-            try:
-                if claim_next:
-                    after, nxt = lifecycle.result_claim_next(self.db, task.id, self.id, task.attempt,
-                                                             outcome.output, outcome.quality, self.lease)
-                else:
-                    after, nxt = lifecycle.result(self.db, task.id, self.id, task.attempt, outcome.output,
-                                                  outcome.quality), None
-            except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
-                lifecycle.fail(self.db, task.id, self.id, task.attempt, f"invalid result: {exc.message}")
-                return self._next(claim_next)
+                self.renewer.release(task.id, task.attempt)
         except errors.StaleClaim as exc:
             log.warning("dropped stale work on task %s: %s", task.id, exc.message)
+            return self._next(claim_next)
+        if after is None:  # the attempt failed
             return self._next(claim_next)
         if after.status == models.TaskStatus.REVIEW and self.on_review is not None:
             self.on_review(after)
         return nxt
 
+    def _attempt(self, fn: handlers.Handler, task: models.Task, context: handlers.Context,
+                 claim_next: bool) -> tuple[models.Task | None, models.Task | None]:
+        """Runs the handler and ends the attempt. -> (the task after its result, the next task),
+        or (None, None) when the attempt failed."""
+        try:
+            outcome = handlers.as_result(fn(task, context))
+        except Exception as exc:  # the handler failed: the board retries with backoff
+            log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
+            self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
+                                                f"{type(exc).__name__}: {exc}"[:1000]))
+            return None, None
+        try:
+            if claim_next:
+                return self._finish(lambda: lifecycle.result_claim_next(
+                    self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality, self.lease))
+            return self._finish(lambda: lifecycle.result(
+                self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality)), None
+        except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
+            self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
+                                                f"invalid result: {exc.message}"))
+            return None, None
+
     def _next(self, claim_next: bool) -> models.Task | None:
-        return lifecycle.claim_start(self.db, self.id, self.lease) if claim_next else None
+        return self._claim() if claim_next else None
+
+    def _finish(self, call: Callable[[], T]) -> T:
+        """Runs the call that ends an attempt (its result or its failure). While the database is
+        away it retries, for as long as the lease may still hold: the work is done, and giving up
+        would strand the claim until its lease ran out and then run the work again. A retry whose
+        first try had committed (only the reply was lost) is refused as stale and dropped."""
+        end = time.monotonic() + self.lease
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except errors.Unavailable as exc:
+                if time.monotonic() + delay > end:
+                    raise
+                log.warning("could not end the attempt, retrying in %.1f s: %s", delay, exc.message)
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+    def _claim(self) -> models.Task | None:
+        try:
+            return lifecycle.claim_start(self.db, self.id, self.lease)
+        except errors.Conflict as exc:
+            if type(exc) is not errors.Conflict:  # only "this agent still holds a claim" is ours to mend
+                raise
+            # The board says this agent still holds a claim, but this process has no work in hand
+            # for it: the reply to the call that claimed it was lost (the database went away
+            # mid-call), or ending its attempt failed for longer than the retries. Return it to
+            # the board as a failed attempt, as a replaced process does, and claim again.
+            held = agents.get(self.db, self.id).current_task
+            if held is not None:
+                task = lifecycle.get(self.db, held)
+                if task.assigned_to == self.id and task.status in (models.TaskStatus.CLAIMED,
+                                                                    models.TaskStatus.IN_PROGRESS):
+                    log.warning("returning task %s (attempt %s): this agent held it with no work in hand",
+                                task.id, task.attempt)
+                    try:
+                        lifecycle.fail(self.db, task.id, self.id, task.attempt, "claim held with no work in hand")
+                    except errors.Conflict:
+                        pass  # it moved on meanwhile (lease expired)
+            return lifecycle.claim_start(self.db, self.id, self.lease)
