@@ -1,0 +1,165 @@
+"""The relay: nothing from rolled-back transactions, every committed event once however commits
+interleave, no duplicate after a relay dies between XADD and marking, catch-up after Redis loss."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import psycopg
+import redis
+from psycopg.rows import dict_row
+
+from phoenix_board.board import outbox
+from phoenix_board.workers import consumer, stream
+from tests.stream.conftest import submit, wipe
+from tests.workers.conftest import Valkey
+
+
+def _event_ids(client: redis.Redis, topic: str) -> list[str]:
+    return [f["event_id"] for _id, f in client.xrange(topic)]
+
+
+def _committed(sql: psycopg.Connection, topic: str) -> list[str]:
+    return [str(r["id"]) for r in sql.execute("SELECT id FROM phoenix.outbox WHERE topic = %s ORDER BY id", (topic,))]
+
+
+def test_a_rolled_back_transaction_publishes_nothing(url, sql, client, relay):
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        with conn.transaction():
+            kept = submit(conn, "kept")
+        with conn.transaction(force_rollback=True):
+            dropped = submit(conn, "rolled back")
+    relay.drain()
+    published = client.xrange("task.created")
+    assert [f["task_id"] for _id, f in published] == [kept]
+    assert dropped not in {f["task_id"] for _id, f in published}
+    assert sql.execute("SELECT count(*) AS n FROM phoenix.outbox WHERE published_at IS NULL").fetchone()["n"] == 0
+
+
+def test_eight_writers_with_random_commit_delays_every_committed_event_once(url, sql, client, relay):
+    rng = random.Random(8)
+    plans = [[(rng.uniform(0, 0.05), rng.random() < 0.25) for _ in range(15)] for _ in range(8)]
+    committed: list[str] = []
+    rolled_back: list[str] = []
+    lock = threading.Lock()
+    writers_done = threading.Event()
+
+    def writer(plan):
+        with psycopg.connect(url, row_factory=dict_row) as conn:
+            for delay, rollback in plan:
+                # the id is taken now, the commit comes after the delay: commits leave id order
+                with conn.transaction(force_rollback=rollback):
+                    task = submit(conn)
+                    threading.Event().wait(delay)
+                with lock:
+                    (rolled_back if rollback else committed).append(task)
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in plans]
+    for t in threads:
+        t.start()
+    # the relay runs while transactions are open and committing out of order
+    passes = 0
+    while not writers_done.is_set():
+        relay.run_once()
+        passes += 1
+        if not any(t.is_alive() for t in threads):
+            writers_done.set()
+    for t in threads:
+        t.join()
+    relay.drain()
+
+    published = client.xrange("task.created")
+    tasks = [f["task_id"] for _id, f in published]
+    assert len(tasks) == len(set(tasks)), "an event was published twice"
+    assert set(tasks) == set(committed), "a committed event is missing or one was invented"
+    assert not set(tasks) & set(rolled_back)
+    # the stream's own order is the relay's; per task, the events carry the task's sequence number
+    assert all(f["seq"] == "1" for _id, f in published)
+    assert passes > 1 and rolled_back and committed
+
+
+def test_a_relay_killed_between_publish_and_mark_makes_no_duplicate(url, sql, db, client):
+    for _ in range(5):
+        with psycopg.connect(url, row_factory=dict_row) as conn:
+            submit(conn)
+    group = consumer.Consumer(client, "task.created", "g", "c1", visibility_timeout_ms=0)
+    seen: list[str] = []
+
+    first = stream.Relay(url, client)
+    assert first.acquire()
+    first.assign()
+    held, already = first.publish(outbox.pending(first.conn))
+    assert len(held) == 5 and already == 0
+    first.close()  # dies here: Redis has the entries, PostgreSQL does not know
+    assert outbox.lag(db)[0] == 5
+
+    group.poll(lambda e: seen.append(e.event_id))
+    with stream.Relay(url, client) as second:
+        assert second.acquire()
+        result = second.drain()
+    assert result.already == 5 and result.published == 0
+    group.poll(lambda e: seen.append(e.event_id))
+    assert len(seen) == 5 and len(set(seen)) == 5
+    assert client.xlen("task.created") == 5
+    assert outbox.lag(db)[0] == 0
+
+
+def test_a_second_relay_waits_while_one_holds_the_lock(url, client, relay):
+    other = stream.Relay(url, client)
+    try:
+        assert not other.acquire()
+        relay.close()
+        assert other.acquire()
+    finally:
+        other.close()
+
+
+def _restart(valkey: Valkey, lose_data: bool) -> redis.Redis:
+    if lose_data:
+        wipe(valkey)
+    else:
+        valkey.stop()
+    valkey.start()
+    return redis.Redis.from_url(valkey.url, decode_responses=True)
+
+
+def test_redis_restarted_empty_the_stream_catches_up_from_postgresql(url, client, valkey):
+    with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        before = [submit(conn) for _ in range(3)]
+    with stream.Relay(url, client) as r:
+        assert r.acquire()
+        r.drain()
+    assert client.xlen("task.created") == 3
+
+    fresh = _restart(valkey, lose_data=True)
+    with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        after = [submit(conn) for _ in range(2)]
+    with stream.Relay(url, fresh) as r:
+        assert r.acquire()
+        result = r.drain()
+    tasks = [f["task_id"] for _id, f in fresh.xrange("task.created")]
+    assert result.republished == 3
+    assert tasks == before + after
+
+
+def test_redis_restarted_with_its_data_publishes_only_what_is_new(url, client, valkey):
+    with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        before = [submit(conn) for _ in range(3)]
+    with stream.Relay(url, client) as r:
+        assert r.acquire()
+        r.drain()
+        valkey.stop()
+        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+            after = [submit(conn) for _ in range(2)]  # while Redis is down
+        try:
+            r.run_once()
+            raise AssertionError("the relay should report Redis down")
+        except Exception as exc:  # noqa: BLE001
+            assert "Redis" in str(exc)
+        valkey.start()
+        fresh = redis.Redis.from_url(valkey.url, decode_responses=True)
+        r.redis = fresh
+        result = r.drain()
+    assert result.republished == 0 and result.published == 2
+    assert [f["task_id"] for _id, f in fresh.xrange("task.created")] == before + after
