@@ -77,6 +77,7 @@ class Pass:
     already: int = 0  # re-sent ids Redis already held (a relay died before marking them)
     republished: int = 0  # rows marked again because Redis lost them
     pruned: int = 0
+    trimmed: int = 0  # stream entries past their topic's retention
 
 
 class Relay:
@@ -174,9 +175,19 @@ class Relay:
             result.already += already
             if len(ids) < len(events) or len(events) < self.batch:
                 break
+        result.trimmed = self.trim()
         for topic in outbox.OUTBOX_TOPICS:
             result.pruned += outbox.prune(self._conn(), topic, self.clock())
         return result
+
+    def trim(self) -> int:
+        """Exact time retention on every topic: XADD's ``MINID ~`` only drops whole radix-tree
+        nodes (about 100 entries), so a quiet topic would keep old entries for ever without this."""
+        at = self.clock()
+        try:
+            return sum(self.redis.xtrim(t, minid=_minid(t, at), approximate=False) for t in outbox.TOPICS)
+        except redis.RedisError as exc:
+            raise errors.Unavailable(f"relay cannot reach Redis: {exc}") from exc
 
     def drain(self) -> Pass:
         """Passes until nothing committed is left unpublished (tests, `events relay --once`)."""
