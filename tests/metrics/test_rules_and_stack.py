@@ -40,7 +40,7 @@ ENV_EXAMPLE = REPO / ".env.example"
 ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
-    "PhoenixMetricsDown",
+    "PhoenixMetricsDown", "EventRelayLagging",
 }
 
 # The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
@@ -49,6 +49,7 @@ _GAUGES = {
     "phoenix_agents_registered", "phoenix_tasks", "phoenix_queue_messages", "phoenix_consciousness_current",
     "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
     "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_alerts_firing",
+    "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished",
 }
 _COUNTERS = {
     "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from phoenix_board.board.db import queries
 from phoenix_board.workers import stream
-from tests.workers.conftest import Valkey
+from tests.workers.conftest import Valkey, env, pools  # noqa: F401  (real worker pools, for heartbeats)
 
 _titles = itertools.count(1)
 

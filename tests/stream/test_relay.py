@@ -163,3 +163,33 @@ def test_redis_restarted_with_its_data_publishes_only_what_is_new(url, client, v
         result = r.drain()
     assert result.republished == 0 and result.published == 2
     assert [f["task_id"] for _id, f in fresh.xrange("task.created")] == before + after
+
+
+def test_an_open_transaction_holds_back_only_its_own_event(url, client, relay):
+    with psycopg.connect(url, row_factory=dict_row) as slow, psycopg.connect(url, row_factory=dict_row) as fast:
+        with slow.transaction():
+            early = submit(slow)  # takes the lower outbox id, commits last
+            with fast.transaction():
+                late = submit(fast)
+            relay.drain()
+            assert [f["task_id"] for _i, f in client.xrange("task.created")] == [late]
+        relay.drain()
+    assert [f["task_id"] for _i, f in client.xrange("task.created")] == [late, early]
+
+
+def test_the_exporter_reports_the_relays_lag(db, relay):
+    from datetime import timedelta
+
+    from phoenix_board.board import lifecycle
+    from phoenix_board.metrics.collectors import BoardCollector
+    from tests.factories import make_task
+
+    task = make_task(db)
+    families = {m.name: m for m in BoardCollector(db).collect()}
+    assert families["phoenix_events_unpublished"].samples[0].value == 1
+    submitted = lifecycle.events(db, task.id)[0]["at"]
+    assert outbox.lag(db, now=submitted + timedelta(seconds=90)) == (1, 90.0)
+    relay.drain()
+    families = {m.name: m for m in BoardCollector(db).collect()}
+    assert families["phoenix_events_unpublished"].samples[0].value == 0
+    assert families["phoenix_events_relay_lag_seconds"].samples[0].value == 0

@@ -9,10 +9,11 @@ import sys
 from datetime import datetime, timezone
 
 import psycopg
+import redis
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from phoenix_board.board import consciousness, lifecycle, outbox
+from phoenix_board.board import agents, consciousness, lifecycle, outbox
 from phoenix_board.workers import stream
 from tests.factories import make_agent, make_task
 from tests.stream.conftest import submit
@@ -122,3 +123,14 @@ def test_tail_follow_prints_new_events(url, valkey, tmp_path, client, relay):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_agents_in_a_real_pool_publish_their_heartbeats(pools, valkey, db):
+    from tests.workers.conftest import wait_for
+
+    pools.start(team="iota", agents=1, name="hb")
+    reader = redis.Redis.from_url(valkey.url, decode_responses=True)
+    entries = wait_for(lambda: reader.xrange("agent.heartbeat"), what="a heartbeat on the stream")
+    fields = entries[0][1]
+    assert fields["team"] == "iota"
+    assert fields["agent_id"] in {str(a.id) for a in agents.list_agents(db, team="iota")}
