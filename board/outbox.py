@@ -90,6 +90,10 @@ def mark_published(conn: psycopg.Connection, ids: list[int], now: datetime | Non
     return _run(conn, "outbox_mark_published", ids=ids, now=now).rowcount
 
 
+def reassign(conn: psycopg.Connection, ids: list[int]) -> int:
+    return _run(conn, "outbox_reassign", ids=ids).rowcount
+
+
 def published_head(conn: psycopg.Connection, topic: str) -> tuple[int, int] | None:
     row = _run(conn, "outbox_published_head", topic=topic).fetchone()
     return (row["stream_ms"], row["stream_seq"]) if row else None

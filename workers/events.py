@@ -12,7 +12,7 @@ import redis
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from phoenix_board.board import errors, outbox, render
+from phoenix_board.board import constants, errors, outbox, render
 from phoenix_board.board.commands import settings
 from phoenix_board.board.db import redact
 from phoenix_board.board.session import open_board
@@ -42,12 +42,14 @@ def redis_client(s: Settings) -> redis.Redis:
 def relay_cmd(
     once: bool = typer.Option(False, "--once", help="Publish everything committed so far, then exit."),
     interval: float = typer.Option(1.0, "--interval", min=0.05, max=60.0, help="Seconds between passes."),
+    batch: int = typer.Option(constants.STREAM_RELAY_BATCH, "--batch", min=1, max=10_000,
+                              help="Events per XADD pipeline and per UPDATE."),
 ) -> None:
     """Publish committed events from PostgreSQL to Redis streams (one relay at a time; others wait)."""
     s = settings()
     client = redis_client(s)
     stop = threading.Event()
-    with open_board(s, max_size=1) as db, stream.Relay(db.url, client) as relay:
+    with open_board(s, max_size=1) as db, stream.Relay(db.url, client, batch=batch) as relay:
         while not relay.acquire():
             if once:
                 raise errors.Conflict("another relay holds the relay lock; it publishes for everyone")

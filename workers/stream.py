@@ -144,20 +144,46 @@ class Relay:
         pipe = self.redis.pipeline(transaction=False)
         for e in events:
             pipe.xadd(e.topic, fields(e), id=e.entry_id, minid=_minid(e.topic, at), approximate=True)
-        try:
-            results = pipe.execute(raise_on_error=False)
-        except redis.RedisError as exc:
-            raise errors.Unavailable(f"relay cannot reach Redis: {exc}") from exc
-        held, already = [], 0
+        results = self._execute(pipe)
+        held, refused = [], []
         for e, result in zip(events, results, strict=True):
             if isinstance(result, redis.ResponseError) and _REFUSED in str(result):
-                already += 1
+                refused.append(e)
             elif isinstance(result, Exception):
-                # a later id of this topic must not go out before this one: stop at the first failure
+                # later ids of this pass must not count on this one: stop at the first failure
                 log.error("XADD %s %s failed: %s", e.topic, e.entry_id, result)
                 break
-            held.append(e.id)
-        return held, already
+            else:
+                held.append(e.id)
+        already, lost = self._check_refused(refused, at)
+        if lost:
+            log.warning("%d event(s) refused by Redis but not in it: they get new ids", len(lost))
+            outbox.reassign(self._conn(), lost)
+        return held + already, len(already)
+
+    def _check_refused(self, refused: list[outbox.OutboxEvent], at: int) -> tuple[list[int], list[int]]:
+        """A refused id is normally one a dead relay already sent. Redis says so only if the entry is
+        there (or was old enough to be trimmed); otherwise a later id got in first (a partly failed
+        pipeline), and re-sending this one under a new id is what delivers it, still once."""
+        if not refused:
+            return [], []
+        pipe = self.redis.pipeline(transaction=False)
+        for e in refused:
+            pipe.xrange(e.topic, min=e.entry_id, max=e.entry_id, count=1)
+        found = self._execute(pipe)
+        already, lost = [], []
+        for e, entry in zip(refused, found, strict=True):
+            if isinstance(entry, Exception):
+                raise errors.Unavailable(f"relay cannot read {e.topic}: {entry}")
+            trimmed = e.stream_ms < _minid(e.topic, at)
+            (already if entry or trimmed else lost).append(e.id)
+        return already, lost
+
+    def _execute(self, pipe: Any) -> list[Any]:
+        try:
+            return pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise errors.Unavailable(f"relay cannot reach Redis: {exc}") from exc
 
     def mark(self, ids: list[int]) -> int:
         return outbox.mark_published(self._conn(), ids) if ids else 0

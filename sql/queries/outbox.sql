@@ -25,6 +25,11 @@ SELECT id, topic, task_id, seq, payload, at, stream_ms, stream_seq
 UPDATE phoenix.outbox SET published_at = coalesce(%(now)s::timestamptz, now())
  WHERE id = ANY(%(ids)s::bigint[]) AND published_at IS NULL;
 
+-- name: outbox_reassign
+-- Rows whose id Redis refused without holding the entry: they get a fresh, higher id next pass.
+UPDATE phoenix.outbox SET stream_ms = NULL, stream_seq = NULL
+ WHERE id = ANY(%(ids)s::bigint[]) AND published_at IS NULL;
+
 -- name: outbox_published_head
 -- The highest entry id of a topic that PostgreSQL believes Redis holds.
 SELECT stream_ms, stream_seq FROM phoenix.outbox

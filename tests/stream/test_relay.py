@@ -193,3 +193,52 @@ def test_the_exporter_reports_the_relays_lag(db, relay):
     families = {m.name: m for m in BoardCollector(db).collect()}
     assert families["phoenix_events_unpublished"].samples[0].value == 0
     assert families["phoenix_events_relay_lag_seconds"].samples[0].value == 0
+
+
+def test_relay_processes_killed_mid_stream_show_a_consumer_no_duplicate(url, valkey, client, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.workers.conftest import wait_for
+
+    env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": valkey.url,
+           "PHOENIX_DATA_DIR": str(tmp_path / "data")}
+    group = consumer.Consumer(client, "task.created", "g", "c")
+    seen: list[str] = []
+    committed: list[str] = []
+    with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        for round_ in range(3):
+            committed += [submit(conn) for _ in range(60)]
+            relay = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "events", "relay",
+                                      "--interval", "0.05", "--batch", "4"], env=env, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                # killed as soon as it has published something of this round, wherever it is
+                wait_for(lambda: client.xlen("task.created") > len(committed) - 60, what=f"round {round_}")
+            finally:
+                os.killpg(relay.pid, signal.SIGKILL)
+                relay.wait(timeout=30)
+            group.poll(lambda e: seen.append(e.event_id))
+    with stream.Relay(url, client) as last:
+        wait_for(last.acquire, what="the killed relay's lock to go with its session")
+        last.drain()
+    while group.poll(lambda e: seen.append(e.event_id)):
+        pass
+    assert len(seen) == len(set(seen)) == len(committed)
+    assert sorted(f["task_id"] for _i, f in client.xrange("task.created")) == sorted(committed)
+
+
+def test_an_id_refused_but_missing_from_redis_is_sent_again_under_a_new_id(url, client, relay):
+    with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        first, second = submit(conn), submit(conn)
+    relay.assign()
+    events = outbox.pending(relay.conn)
+    # the second entry reached Redis, the first did not (a pipeline that failed half-way)
+    relay.publish(events[1:])
+    result = relay.drain()
+    assert result.already == 1 and result.published == 1  # the second was there; the first goes anew
+    published = client.xrange("task.created")
+    assert [f["task_id"] for _i, f in published] == [second, first]
+    assert published[1][0] != events[0].entry_id  # a new id, above the second's
