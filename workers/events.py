@@ -50,13 +50,9 @@ def relay_cmd(
     client = redis_client(s)
     stop = threading.Event()
     with open_board(s, max_size=1) as db, stream.Relay(db.url, client, batch=batch) as relay:
-        while not relay.acquire():
-            if once:
-                raise errors.Conflict("another relay holds the relay lock; it publishes for everyone")
-            log.info("another relay is publishing; standing by")
-            if stop.wait(interval):
-                return
         if once:
+            if not relay.acquire():
+                raise errors.Conflict("another relay holds the relay lock; it publishes for everyone")
             backlog, _ = outbox.lag(db)
             with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=render.err_console, transient=True) as bar:
@@ -76,9 +72,14 @@ def relay_cmd(
         try:
             while True:
                 try:
-                    relay.run_once()
-                except errors.Unavailable as exc:  # Redis or PostgreSQL away: nothing is lost, retry
+                    if relay.acquire():
+                        relay.run_once()
+                    else:
+                        log.info("another relay is publishing; standing by")
+                except errors.Unavailable as exc:
+                    # Redis or PostgreSQL away: nothing is lost; a new session (and lock) next time
                     log.warning("%s; retrying", exc.message)
+                    relay.close()
                 if stop.wait(interval):
                     return
         except KeyboardInterrupt:

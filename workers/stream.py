@@ -90,6 +90,7 @@ class Relay:
         self.batch = batch
         self.clock = clock
         self.conn: psycopg.Connection | None = None
+        self.locked = False
 
     def acquire(self) -> bool:
         """True once this relay holds the lock; False while another relay does."""
@@ -99,9 +100,9 @@ class Relay:
                                             application_name="phoenix-relay")
             except psycopg.Error as exc:
                 raise errors.Unavailable(f"relay cannot reach PostgreSQL: {exc}") from exc
-        if outbox.try_lock(self.conn, LOCK_KEY):
-            return True
-        return False
+        if not self.locked:
+            self.locked = outbox.try_lock(self.conn, LOCK_KEY)
+        return self.locked
 
     def close(self) -> None:
         if self.conn is not None:
@@ -109,6 +110,7 @@ class Relay:
                 outbox.unlock(self.conn, LOCK_KEY)
             self.conn.close()
             self.conn = None
+        self.locked = False
 
     def __enter__(self) -> Relay:
         return self

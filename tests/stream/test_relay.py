@@ -242,3 +242,30 @@ def test_an_id_refused_but_missing_from_redis_is_sent_again_under_a_new_id(url, 
     published = client.xrange("task.created")
     assert [f["task_id"] for _i, f in published] == [second, first]
     assert published[1][0] != events[0].entry_id  # a new id, above the second's
+
+
+def test_a_running_relay_catches_up_after_redis_comes_back(url, valkey, client, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.workers.conftest import wait_for
+
+    env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": valkey.url,
+           "PHOENIX_DATA_DIR": str(tmp_path / "data")}
+    relay = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "events", "relay", "--interval", "0.1"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+            before = [submit(conn) for _ in range(3)]
+            wait_for(lambda: client.xlen("task.created") == 3, what="the first events")
+            wipe(valkey)  # Redis gone, and back empty: the relay must rebuild the stream
+            during = [submit(conn) for _ in range(3)]
+            valkey.start()
+            fresh = redis.Redis.from_url(valkey.url, decode_responses=True)
+            wait_for(lambda: fresh.xlen("task.created") == 6, what="the stream rebuilt from PostgreSQL")
+        assert relay.poll() is None, "the relay must survive Redis going away"
+        assert [f["task_id"] for _i, f in fresh.xrange("task.created")] == before + during
+    finally:
+        relay.terminate()
+        relay.wait(timeout=30)
