@@ -7,7 +7,6 @@ import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -61,7 +60,3 @@ def submit(conn: psycopg.Connection, title: str | None = None, team: str = "alph
         "idempotency_key": None, "now": None,
     }).fetchone()
     return str(row["id"] if isinstance(row, dict) else row[0])
-
-
-def entries(client: redis.Redis, topic: str) -> list[tuple[str, dict[str, Any]]]:
-    return client.xrange(topic)
