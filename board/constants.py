@@ -131,3 +131,18 @@ SQL_EXPORTS = (
     "CONSCIOUSNESS_WEIGHT_SUCCESS",
     "DECISIONS_WINDOW_SECONDS",
 )
+
+# --- Event stream (README "Event stream") -----------------------------------------------------
+# Retention per topic, by age (the seed's Kafka retentions): entries older than this are trimmed
+# from the Redis stream (XADD ... MINID ~) and published rows from the outbox.
+STREAM_RETENTION_SECONDS = {
+    "agent.heartbeat": 86_400.0,  # 1 d
+    "task.created": 7 * 86_400.0,  # 7 d
+    "task.completed": 30 * 86_400.0,  # 30 d
+    "consciousness.update": 3_600.0,  # 1 h
+    "hormone.cascade": 3_600.0,  # 1 h
+}
+STREAM_DLQ_RETENTION_SECONDS = 30 * 86_400.0  # s; dead letters wait for a person, so they stay long
+STREAM_MAX_DELIVERIES = 5  # deliveries of one entry before it goes to <topic>.dlq
+STREAM_VISIBILITY_TIMEOUT_SECONDS = 60.0  # s; an entry pending this long with a consumer is reclaimed
+STREAM_RELAY_BATCH = 500  # rows per relay pass: one XADD pipeline, one UPDATE

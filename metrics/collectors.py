@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from phoenix_board.board import consciousness, errors
+from phoenix_board.board import consciousness, errors, outbox
 from phoenix_board.board.db import Database
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,13 @@ class BoardCollector(Collector):
         for row in self.db.all("alerts_firing"):
             firing.add_metric([row["alertname"], row["severity"], row["team"]], 1)
         yield firing
+
+        unpublished, lag = outbox.lag(self.db)
+        yield GaugeMetricFamily("phoenix_events_relay_lag_seconds",
+                                "Age of the oldest committed event not yet in its Redis stream (0 when none).",
+                                value=lag)
+        yield GaugeMetricFamily("phoenix_events_unpublished", "Committed events not yet in their Redis stream.",
+                                value=unpublished)
 
         if self.queue_depth is not None:
             depth = GaugeMetricFamily("phoenix_queue_messages", "Messages waiting in a Celery queue.", labels=["queue"])

@@ -20,6 +20,7 @@ from phoenix_board.scheduler import schedule
 from phoenix_board.workers import app as workers_app
 from phoenix_board.workers import broker
 from phoenix_board.workers import commands as worker_commands
+from phoenix_board.workers import events as worker_events
 
 app = typer.Typer(
     name="phoenix-board",
@@ -31,6 +32,7 @@ app = typer.Typer(
 board_commands.mount(app)
 worker_commands.mount(app)
 metrics_commands.mount(app)
+worker_events.mount(app)
 app.command("beat")(schedule.beat_cmd(workers_app.make_app, broker.broker_url))
 board_bench.app.command("beat")(scheduler_bench.beat_cmd)
 

@@ -144,8 +144,8 @@ class Agent:
             outcome = handlers.as_result(fn(task, context))
         except Exception as exc:  # the handler failed: the board retries with backoff
             log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
-            self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
-                                                f"{type(exc).__name__}: {exc}"[:1000]))
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt, reason))
             return None, None
         try:
             if claim_next:
@@ -154,8 +154,8 @@ class Agent:
             return self._finish(lambda: lifecycle.result(
                 self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality)), None
         except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
-            self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
-                                                f"invalid result: {exc.message}"))
+            reason = f"invalid result: {exc.message}"
+            self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt, reason))
             return None, None
 
     def _next(self, claim_next: bool) -> models.Task | None:

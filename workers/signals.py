@@ -24,6 +24,7 @@ from uuid import UUID
 
 
 import psutil
+import redis
 from billiard import current_process
 from celery import bootsteps
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
@@ -32,7 +33,7 @@ from phoenix_board.board import agents, errors, lifecycle, migrate
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
-from phoenix_board.workers import runtime
+from phoenix_board.workers import broker, runtime, stream
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def _init_agent(**_: object) -> None:
                                 stopping=state.stop.is_set, on_claim=on_claim)
     # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
     signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
-    threading.Thread(target=_heartbeat, args=(db, agent.id, settings.heartbeat_seconds),
+    threading.Thread(target=_heartbeat, args=(db, agent.id, agent.team, settings),
                      name="phoenix-heartbeat", daemon=True).start()
     log.info("agent %s (%s) %s on team %s", name, agent.id, "registered" if created else "re-attached", team)
 
@@ -124,13 +125,21 @@ def agent_database(settings: Settings, name: str, size: int) -> Database:
     return Database(os.environ[ENV_DATABASE], min_size=1, max_size=size, name=name, role=role).open()
 
 
-def _heartbeat(db: Database, agent_id: UUID, every: float) -> None:
+def _heartbeat(db: Database, agent_id: UUID, team: str, settings: Settings) -> None:
+    url = settings.redis_url or broker.running_embedded(settings.data_dir)
+    streams = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) if url else None
     with acting_as(agent_id):
-        while not state.stop.wait(every):
+        while not state.stop.wait(settings.heartbeat_seconds):
             try:
                 agents.heartbeat(db, agent_id)
             except errors.BoardError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
+                continue
+            if streams is not None:
+                try:
+                    stream.publish_heartbeat(streams, agent_id, team)
+                except redis.RedisError as exc:  # the stream's copy is best effort; PostgreSQL has it
+                    log.debug("heartbeat not published: %s", exc)
 
 
 @worker_process_shutdown.connect

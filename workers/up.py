@@ -206,6 +206,7 @@ def up(
                     pools.start(t, agents_per_team, env)
                 pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
                 pools.start_command("metrics", ["metrics", "--port", str(metrics_port)], env)
+                pools.start_command("relay", ["events", "relay"], env)  # the outbox → Redis streams
                 _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
                           f"/metrics on :{metrics_port}; "

@@ -124,6 +124,9 @@ ALTER FUNCTION phoenix.agent_may_judge(text, text) SECURITY DEFINER SET search_p
 GRANT EXECUTE ON FUNCTION phoenix.agent_may_judge(text, text) TO @agent@;
 
 -- The monitor reads every table and view; the agent reads these, row by row as below.
+-- phoenix.outbox (the event stream) is written only by triggers that run inside the owner's
+-- functions and read and marked only by the relay (as the owner, with phoenix.outbox_assign, which
+-- the volatile-function rule above grants to nobody); the monitor reads it for the relay's lag.
 GRANT SELECT ON ALL TABLES IN SCHEMA phoenix TO @monitor@;
 GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
                 phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions

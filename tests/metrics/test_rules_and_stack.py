@@ -40,7 +40,7 @@ ENV_EXAMPLE = REPO / ".env.example"
 ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
-    "PhoenixMetricsDown",
+    "PhoenixMetricsDown", "EventRelayLagging",
 }
 
 # The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
@@ -49,6 +49,7 @@ _GAUGES = {
     "phoenix_agents_registered", "phoenix_tasks", "phoenix_queue_messages", "phoenix_consciousness_current",
     "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
     "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_alerts_firing",
+    "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished",
 }
 _COUNTERS = {
     "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",
@@ -90,7 +91,7 @@ HOT_TASKS_SQL = ("SELECT title, team, status, score, hot_score FROM phoenix.task
 SQL_RELATIONS = {"phoenix.consciousness_timeline", "phoenix.consciousness_hourly", "phoenix.tasks"}
 REQUIRED_SECRETS = ("POSTGRES_USER", "POSTGRES_PASSWORD", "PHOENIX_MONITOR_USER", "PHOENIX_MONITOR_PASSWORD",
                     "GRAFANA_ADMIN_PASSWORD")
-APP_SERVICES = {"migrate", "workers-alpha-delta", "workers-epsilon-zeta", "workers-iota", "beat", "metrics"}
+APP_SERVICES = {"migrate", "workers-alpha-delta", "workers-epsilon-zeta", "workers-iota", "beat", "metrics", "relay"}
 WORKER_TEAMS = {"workers-alpha-delta": "alpha_delta", "workers-epsilon-zeta": "epsilon_zeta",
                 "workers-iota": "iota"}
 GRAFANA_DASHBOARD_PATH = "/var/lib/grafana/dashboards/phoenix"

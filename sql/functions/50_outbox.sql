@@ -1,0 +1,97 @@
+-- The event stream's outbox writers and the relay's id assignment (README "Event stream").
+-- Triggers, so the lifecycle functions stay as they are: each row lands in the transaction of the
+-- fact it reports and disappears with it on rollback.
+
+CREATE OR REPLACE FUNCTION phoenix.outbox_task_event() RETURNS trigger
+LANGUAGE plpgsql AS $f$
+BEGIN
+    INSERT INTO phoenix.outbox (topic, task_id, seq, payload, at)
+    SELECT CASE NEW.kind WHEN 'submitted' THEN 'task.created' ELSE 'task.completed' END,
+           NEW.task_id, NEW.seq,
+           jsonb_build_object('task_event_id', NEW.id, 'kind', NEW.kind, 'agent_id', NEW.agent_id,
+                              'attempt', NEW.attempt, 'team', t.team, 'category', t.category, 'title', t.title,
+                              'detail', NEW.detail),
+           NEW.at
+      FROM phoenix.tasks t WHERE t.id = NEW.task_id;
+    RETURN NULL;
+END;
+$f$;
+
+CREATE OR REPLACE TRIGGER task_events_outbox AFTER INSERT ON phoenix.task_events
+    FOR EACH ROW WHEN (NEW.kind IN ('submitted', 'completed'))
+    EXECUTE FUNCTION phoenix.outbox_task_event();
+
+CREATE OR REPLACE FUNCTION phoenix.outbox_consciousness() RETURNS trigger
+LANGUAGE plpgsql AS $f$
+BEGIN
+    INSERT INTO phoenix.outbox (topic, payload, at) VALUES ('consciousness.update', to_jsonb(NEW), NEW.time);
+    RETURN NULL;
+END;
+$f$;
+
+CREATE OR REPLACE TRIGGER consciousness_timeline_outbox AFTER INSERT ON phoenix.consciousness_timeline
+    FOR EACH ROW EXECUTE FUNCTION phoenix.outbox_consciousness();
+
+-- Hormone cascades are a later part of the issue; whatever writes a 'sync' interaction (one agent's
+-- hormones passed on to another) is published as one, so the topic has a producer to build on.
+CREATE OR REPLACE FUNCTION phoenix.outbox_hormone_sync() RETURNS trigger
+LANGUAGE plpgsql AS $f$
+BEGIN
+    INSERT INTO phoenix.outbox (topic, task_id, payload, at)
+    VALUES ('hormone.cascade', NEW.task_id,
+            jsonb_build_object('interaction_id', NEW.id, 'agent_from', NEW.agent_from, 'agent_to', NEW.agent_to,
+                               'hormones', NEW.hormone_exchange, 'metadata', NEW.metadata),
+            NEW.at);
+    RETURN NULL;
+END;
+$f$;
+
+CREATE OR REPLACE TRIGGER agent_interactions_outbox AFTER INSERT ON phoenix.agent_interactions
+    FOR EACH ROW WHEN (NEW.interaction_type = 'sync')
+    EXECUTE FUNCTION phoenix.outbox_hormone_sync();
+
+-- Gives committed, unassigned rows their stream entry ids, in id order, after the topic's last id.
+-- Only committed rows are visible here, so a row whose transaction commits later simply gets a
+-- later id when it shows up: nothing is skipped however transactions interleave, and ids grow in
+-- the order the relay will XADD them (Redis accepts only growing ids). The millisecond part is
+-- the assignment time (never below the topic's last), so MINID trimming works on it.
+-- The caller (the relay) holds the relay's advisory lock; the xact lock here only guards a
+-- careless second caller from colliding on the unique (topic, stream_ms, stream_seq) index.
+CREATE OR REPLACE FUNCTION phoenix.outbox_assign(p_limit integer, p_now timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql AS $f$
+DECLARE
+    v_now_ms bigint := floor(extract(epoch FROM coalesce(p_now, clock_timestamp())) * 1000);
+    v_heads jsonb := '{}';
+    v_head jsonb;
+    v_ms bigint;
+    v_seq bigint;
+    r record;
+    n integer := 0;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('phoenix.outbox_assign'));
+    FOR r IN SELECT o.id, o.topic FROM phoenix.outbox o
+              WHERE o.published_at IS NULL AND o.stream_ms IS NULL
+              ORDER BY o.id LIMIT p_limit FOR UPDATE
+    LOOP
+        v_head := v_heads -> r.topic;
+        IF v_head IS NULL THEN
+            SELECT jsonb_build_array(h.stream_ms, h.stream_seq) INTO v_head FROM phoenix.outbox h
+             WHERE h.topic = r.topic AND h.stream_ms IS NOT NULL
+             ORDER BY h.stream_ms DESC, h.stream_seq DESC LIMIT 1;
+            v_head := coalesce(v_head, '[0, -1]');
+        END IF;
+        v_ms := (v_head ->> 0)::bigint;
+        v_seq := (v_head ->> 1)::bigint;
+        IF v_now_ms > v_ms THEN
+            v_ms := v_now_ms; v_seq := 0;
+        ELSE
+            v_seq := v_seq + 1;
+        END IF;
+        UPDATE phoenix.outbox SET stream_ms = v_ms, stream_seq = v_seq WHERE id = r.id;
+        v_heads := jsonb_set(v_heads, ARRAY[r.topic], jsonb_build_array(v_ms, v_seq));
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END;
+$f$;
