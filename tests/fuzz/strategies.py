@@ -8,6 +8,7 @@ multiplies every test's example count (for example 20 for a long run).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,19 +84,20 @@ def bad_text(limit: int, empty_ok: bool = False) -> st.SearchStrategy[Any]:
     return st.one_of(*parts)
 
 
-def bad_pattern(allowed: str) -> st.SearchStrategy[Any]:
-    """Names that break a name pattern (team, category, codename): metacharacters, case, length."""
+def bad_pattern(allowed: str, valid: str) -> st.SearchStrategy[Any]:
+    """Names that break a name pattern (team, category, codename): metacharacters, case, length.
+    ``valid`` is the pattern's regex: a candidate that happens to match it is not bad input."""
     return st.one_of(
         st.sampled_from(SQL_METACHARACTERS + ["", " ", "Upper", "9lives", "a b", "a" * 300, "é"]),
         st.text(min_size=1, max_size=20).filter(lambda s: any(c not in allowed for c in s)),
         not_a_string,
-    )
+    ).filter(lambda s: not (isinstance(s, str) and re.fullmatch(valid, s)))
 
 
 LOWER = "abcdefghijklmnopqrstuvwxyz0123456789_"
-bad_team = bad_pattern(LOWER)
-bad_category = bad_pattern(LOWER + ".-")
-bad_codename = bad_pattern("ABCDEFGHIJKLMNOPQRSTUVWXYZ" + LOWER + ".:@-")
+bad_team = bad_pattern(LOWER, r"[a-z][a-z0-9_]{0,62}")
+bad_category = bad_pattern(LOWER + ".-", r"[a-z][a-z0-9_.-]{0,62}")
+bad_codename = bad_pattern("ABCDEFGHIJKLMNOPQRSTUVWXYZ" + LOWER + ".:@-", r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}")
 unknown_team = st.from_regex(r"\Anowhere_[a-z0-9_]{1,20}\Z")
 
 unknown_ids = st.one_of(st.uuids(), st.just(uuid.UUID(int=0)), st.just(uuid.UUID(int=2**128 - 1)))
