@@ -72,7 +72,8 @@ def json_document(value: Any) -> Any:
         elif isinstance(node, bool) or node is None:
             pass
         elif isinstance(node, int | float):
-            if not math.isfinite(node) or abs(node) > constants.PAYLOAD_NUMBER_MAX:
+            # an int is compared exactly: math.isfinite() would overflow on one past 1.8e308
+            if (isinstance(node, float) and not math.isfinite(node)) or abs(node) > constants.PAYLOAD_NUMBER_MAX:
                 raise ValueError("must not contain NaN or infinity, nor numbers beyond 1.8e308")
         else:
             raise ValueError(f"must be plain JSON (objects, arrays, strings, numbers, booleans, null), "

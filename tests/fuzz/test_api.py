@@ -248,3 +248,10 @@ def test_listing_refuses_bad_sorts_limits_teams_statuses_and_cursors(db, sql, wo
     }))
     sort = args.pop("sort")
     refused(sql, ranking.page, db, sort, **args)
+
+
+def test_an_integer_past_the_largest_double_is_refused_not_an_overflow(db, sql, world: World):
+    """Found by the suite: math.isfinite() raised OverflowError on an int beyond 1.8e308."""
+    for huge in (10**400, -(10**400), 2**1024):
+        refused(sql, lifecycle.submit, db, {"title": "t", "team": "iota", "payload": {"n": huge}})
+        refused(sql, lifecycle.result, db, world.claimed.id, world.worker.id, world.claimed.attempt, {"n": [huge]}, 0.5)
