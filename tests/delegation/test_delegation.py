@@ -326,3 +326,41 @@ def test_a_tree_of_depth_three_and_fan_out_five_completes_and_wakes_each_parent_
     completed = sql.execute("SELECT count(*) AS n, count(DISTINCT task_id) AS d FROM phoenix.task_events "
                             "WHERE kind = 'completed'").fetchone()
     assert completed["n"] == completed["d"] == 1 + 5 + 25 + 125
+
+
+def test_a_cancel_racing_a_delegation_leaves_no_live_orphan(db, sql) -> None:
+    for round_ in range(10):
+        boss, worker = make_agent(db), make_agent(db)
+        root = make_task(db)
+        t = lifecycle.claim_start(db, boss.id)
+        delegation.delegate(db, t.id, boss.id, t.attempt, [{"title": "mid"}])
+        mid = lifecycle.claim_start(db, worker.id)
+        results = run_together([
+            lambda: delegation.delegate(db, mid.id, worker.id, mid.attempt, [{"title": f"leaf {i}"} for i in range(5)]),
+            lambda: delegation.cancel(db, root.id),
+        ])
+        # the cancel always wins in the end; the delegation either came first or was refused as stale
+        assert not isinstance(results[1], BaseException), results[1]
+        assert results[0] is None or not isinstance(results[0], BaseException) \
+            or isinstance(results[0], errors.StaleClaim), results[0]
+        live = sql.execute("SELECT count(*) AS n FROM phoenix.tasks WHERE (root_id = %s OR id = %s) "
+                           "AND status IN ('open', 'claimed', 'in_progress', 'review', 'waiting')",
+                           (root.id, root.id)).fetchone()["n"]
+        assert live == 0, round_
+
+
+def test_a_childs_stale_completion_after_its_lease_expired_is_refused_and_counted_once(db, sql) -> None:
+    boss, slow, fast = make_agent(db, now=T0), make_agent(db, now=T0), make_agent(db, now=T0)
+    parent = make_task(db, now=T0)
+    t = lifecycle.claim_start(db, boss.id, now=at(1))
+    delegation.delegate(db, t.id, boss.id, t.attempt, [{"title": "only"}], now=at(2))
+    c = lifecycle.claim_start(db, slow.id, lease_seconds=30, now=at(3))  # then its process dies
+    assert [r.id for r in lifecycle.release_expired(db, now=at(40))] == [c.id]
+    again = lifecycle.claim_start(db, fast.id, now=at(60))
+    lifecycle.result(db, again.id, fast.id, again.attempt, {"by": "fast"}, now=at(61))
+    with pytest.raises(errors.StaleClaim):
+        lifecycle.result(db, c.id, slow.id, c.attempt, {"by": "slow"}, now=at(62))
+    back = lifecycle.get(db, parent.id)
+    assert (back.status, back.children_done) == ("open", 1)
+    assert kinds(sql, parent.id).count("joined") == 1
+    assert delegation.children(db, parent.id)[0]["output"] == {"by": "fast"}
