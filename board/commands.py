@@ -16,6 +16,7 @@ from phoenix_board.board import (
     agents,
     comments,
     constants,
+    delegation,
     embedded,
     errors,
     hormones,
@@ -246,9 +247,18 @@ def board(
         render.console.print(f"next page: --cursor {nxt}")
 
 
-def show(task: str = typer.Argument(..., help="Task id."), as_json: bool = JsonOpt) -> None:
-    """One task with its votes, reviews, comments and history."""
+def show(task: str = typer.Argument(..., help="Task id."), as_json: bool = JsonOpt,
+         tree: bool = typer.Option(False, "--tree", help="The task's delegation tree instead.")) -> None:
+    """One task with its votes, reviews, comments and history (or, with --tree, its subtasks)."""
     task_id = models.uuid_arg(task, "task")
+    if tree:
+        with open_board(settings(), max_size=1) as db:
+            rows = delegation.tree(db, task_id)
+        if as_json:
+            _print_json(rows)
+        else:
+            render.console.print(render.task_tree(rows))
+        return
     with open_board(settings(), max_size=1) as db:
         found = lifecycle.get(db, task_id)
         parts = (votes.votes_for(db, task_id), votes.reviews_for(db, task_id), comments.thread(db, task_id),
@@ -308,6 +318,17 @@ def task_claim(agent: str = AgentOpt, lease: Optional[float] = typer.Option(None
         _print_json(task.model_dump(mode="json"))
     else:
         render.console.print(f"claimed {task.id} ({task.title}), attempt {task.attempt}, lease until {task.lease_expires_at:%H:%M:%S}")
+
+
+@task_app.command("cancel")
+def task_cancel(task: str, reason: Optional[str] = typer.Option(None, "--reason"),
+                agent: Optional[str] = typer.Option(None, "--agent", "-a",
+                                                    help="Cancel as this agent (its own tasks); default: as the operator.")) -> None:
+    """Cancel a task and all its live subtasks, in one transaction."""
+    with open_board(settings(), max_size=1) as db:
+        done, n = delegation.cancel(db, models.uuid_arg(task, "task"),
+                                    None if agent is None else agents.resolve(db, agent), reason)
+    render.console.print(f"task {done.id} is {done.status.value}; {n} task(s) cancelled")
 
 
 @task_app.command("start")

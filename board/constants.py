@@ -89,6 +89,16 @@ BATCH_MAX = 1000  # submissions in one submit_many message
 ERROR_MESSAGE_MAX = 300  # characters of an error's one line; longer ones end in "..."
 FIBONACCI_SIZES = (1, 2, 3, 5, 8, 13, 21)
 
+# --- Delegation (README "Delegation") ---------------------------------------------------------
+DELEGATION_CHILDREN_MAX = 1000  # children one delegate call may create (Temporal's advice per parent)
+DELEGATION_DESCENDANTS_MAX = 10_000  # descendants a root may have over its lifetime, retries included
+DELEGATION_DEPTH_MAX = 5  # a root is depth 0; its children 1; deeper delegation is refused
+DELEGATION_PREFERRED_SECONDS = 10.0  # s; children go to the delegator's subordinates first, and a
+#   joined parent to its delegator (or, escalated, to the delegator's supervisor) for this long
+TRUST_DELEGATION_WEIGHT = 0.5  # evidence for the delegator's choice, per parent attempt, split
+#   between r and s by the share of its children that succeeded (below TRUST_OUTCOME_WEIGHT:
+#   the executors did the work)
+
 # Names exported to SQL as phoenix.k_<lower name>() (numbers only).
 SQL_EXPORTS = (
     "RETRY_BACKOFF_BASE_SECONDS",
@@ -130,6 +140,11 @@ SQL_EXPORTS = (
     "CONSCIOUSNESS_WEIGHT_COHERENCE",
     "CONSCIOUSNESS_WEIGHT_SUCCESS",
     "DECISIONS_WINDOW_SECONDS",
+    "DELEGATION_CHILDREN_MAX",
+    "DELEGATION_DESCENDANTS_MAX",
+    "DELEGATION_DEPTH_MAX",
+    "DELEGATION_PREFERRED_SECONDS",
+    "TRUST_DELEGATION_WEIGHT",
 )
 
 # --- Event stream (README "Event stream") -----------------------------------------------------

@@ -35,6 +35,8 @@ class TaskStatus(enum.StrEnum):
     REVIEW = "review"
     COMPLETE = "complete"
     FAILED = "failed"
+    WAITING = "waiting"  # delegated: waits for its children, holding no lease and no agent
+    CANCELLED = "cancelled"
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -137,6 +139,35 @@ class TaskSubmit(Input):
             if dep in seen:
                 raise ValueError(f"depends_on names task {dep} twice")
             seen.add(dep)
+        return value
+
+
+class ChildSpec(Input):
+    """One child of a delegation (README "Delegation"): a task in its parent's team; fields left
+    out are inherited from the parent (category, priority, max attempts, reward, deadline)."""
+
+    title: Annotated[Text, Field(min_length=1, max_length=constants.TITLE_MAX)]
+    key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
+    description: Annotated[Text, Field(max_length=constants.DESCRIPTION_MAX)] | None = None
+    category: Category | None = None
+    payload: Json = Field(default_factory=dict)
+    priority: Annotated[Whole, Field(ge=constants.PRIORITY_MIN, le=constants.PRIORITY_MAX)] | None = None
+    max_attempts: Annotated[Whole, Field(ge=1, le=constants.MAX_ATTEMPTS_MAX)] | None = None
+    review_quorum: Annotated[Whole, Field(ge=0, le=constants.REVIEW_QUORUM_MAX)] | None = None
+    fibonacci_size: Whole | None = None
+
+    @field_validator("fibonacci_size")
+    @classmethod
+    def _fibonacci(cls, value: int | None) -> int | None:
+        if value is not None and value not in constants.FIBONACCI_SIZES:
+            raise ValueError(RULES["fibonacci_size"])
+        return value
+
+    @field_validator("payload")
+    @classmethod
+    def _payload_object(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("payload must be a JSON object")
         return value
 
 
@@ -286,6 +317,18 @@ class Task(Row):
     fibonacci_size: int
     idempotency_key: str | None
     created_at: datetime
+    # delegation (README "Delegation")
+    parent_id: UUID | None = None
+    root_id: UUID | None = None
+    depth: int = 0
+    child_key: str | None = None
+    delegated_by: UUID | None = None
+    join_k: int | None = None
+    on_child_failure: str | None = None
+    children_total: int = 0
+    children_done: int = 0
+    children_failed: int = 0
+    escalated_to: UUID | None = None
 
 
 class Hormones(Row):

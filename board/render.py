@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -126,3 +127,34 @@ def agents_table(agents: list[models.Agent]) -> Table:
                       f"{a.trust_coefficient:.3f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
                       str(a.current_task)[:8] if a.current_task else "-", ago(a.last_heartbeat))
     return table
+
+
+_STATUS_STYLE = {"complete": "green", "failed": "red", "cancelled": "dim", "waiting": "yellow",
+                 "in_progress": "cyan", "claimed": "cyan", "review": "magenta", "open": "white"}
+
+
+def task_tree(rows: list[dict[str, Any]]) -> Tree:
+    """A delegation tree (rows depth first, as delegation.tree returns them): status, who works
+    each task, who delegated it and how far its join has come."""
+
+    def label(r: dict[str, Any]) -> str:
+        style = _STATUS_STYLE.get(r["status"], "white")
+        parts = [f"[{style}]{r['status']}[/{style}]", f"[bold]{escape(r['title'])}[/bold]", f"[dim]{r['id']}[/dim]"]
+        if r["agent"]:
+            parts.append(f"agent {escape(r['agent'])}")
+        if r["children_total"]:
+            need = r["join_k"] or r["children_total"]
+            parts.append(f"join {r['children_done']}/{need} of {r['children_total']}"
+                         + (f", {r['children_failed']} failed" if r["children_failed"] else "")
+                         + f" ({r['on_child_failure']})")
+        if r["delegated_by"]:
+            parts.append(f"delegated by {escape(r['delegated_by'])}")
+        if r["escalated_to"]:
+            parts.append(f"escalated to {escape(r['escalated_to'])}")
+        return "  ".join(parts)
+
+    root = Tree(label(rows[0]))
+    nodes = {rows[0]["id"]: root}
+    for r in rows[1:]:
+        nodes[r["id"]] = nodes[r["parent_id"]].add(label(r))
+    return root

@@ -79,6 +79,12 @@ class Client:
         msg = models.parse(messages.Comment, {"task": task, "agent": _ref(agent), "content": content, "parent": parent})
         self._send("phoenix.comment", msg.model_dump(mode="json"))
 
+    def cancel(self, task: UUID | str, agent: str, reason: str | None = None) -> None:
+        """Cancels a task and all its live descendants, for the agent that created it (or one of
+        its ancestors). Cancelling a task that already ended is a no-op."""
+        msg = models.parse(messages.Cancel, {"task": task, "agent": _ref(agent), "reason": reason})
+        self._send("phoenix.cancel", msg.model_dump(mode="json"))
+
     def status(self, ref: str | UUID) -> models.Task | None:
         """The task with this id or idempotency key, or None while it is not on the board yet."""
         if self._db is None:

@@ -5,6 +5,13 @@ decorator, or from another package with an entry point in the group ``phoenix_bo
 (``my_category = my_pkg.module:function``). Raising fails the attempt (the board retries with
 backoff); a category without a handler fails with that reason.
 
+A handler may split its task instead of finishing it (README "Delegation"): it returns
+``context.delegate(children, join=..., on_failure=...)`` (or a :class:`Delegate` it builds). The
+attempt then ends with the delegation, the agent is free at once, and when the join is met the task
+comes back to the board; the handler runs again and finds the children's outcomes in
+``context.children`` (with ``context.escalated`` set when a failure was escalated to this agent).
+Never wait on another task inside a handler: the waiting parent holds no agent.
+
 Built in: ``noop`` and ``sleep`` (payload ``{"seconds": x}``) for tests and benchmarks, and the
 demo categories that ``up --demo`` submits, which say plainly in their output that they are demo
 work and did nothing real.
@@ -33,14 +40,32 @@ class Result:
     quality: float | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Delegate:
+    """Ends the attempt by splitting the task: ``children`` are task specs (title, and optionally
+    key, description, category, payload, priority, max_attempts, fibonacci_size, review_quorum);
+    ``join`` is "all", "any" or how many must complete; ``on_failure`` "fail" or "ignore"."""
+
+    children: list[dict[str, Any]]
+    join: str | int = "all"
+    on_failure: str = "fail"
+
+
 @dataclasses.dataclass
 class Context:
-    """What a handler may use: who it is, and a way to keep its lease while it works."""
+    """What a handler may use: who it is, a way to keep its lease while it works, and, for a
+    task back from a join, its children's outcomes (in the order they were asked for)."""
 
     agent_id: Any
     codename: str
     team: str
     lost: threading.Event = dataclasses.field(default_factory=threading.Event)
+    children: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    escalated: bool = False
+
+    def delegate(self, children: list[dict[str, Any]], join: str | int = "all", on_failure: str = "fail") -> Delegate:
+        """The value to return to split the task into ``children`` (see :class:`Delegate`)."""
+        return Delegate(list(children), join, on_failure)
 
     def still_mine(self) -> bool:
         """False once the claim was lost (its lease lapsed and the task moved on): stop working,
@@ -76,14 +101,14 @@ def lookup(category: str) -> Handler | None:
     return _registry.get(category)
 
 
-def as_result(value: Result | dict[str, Any] | None) -> Result:
-    if isinstance(value, Result):
+def as_result(value: Result | Delegate | dict[str, Any] | None) -> Result | Delegate:
+    if isinstance(value, Result | Delegate):
         return value
     if value is None:
         return Result({})
     if isinstance(value, dict):
         return Result(value)
-    raise TypeError(f"a handler must return a Result, a dict or None, not {type(value).__name__}")
+    raise TypeError(f"a handler must return a Result, a Delegate, a dict or None, not {type(value).__name__}")
 
 
 @handler("noop")
@@ -119,3 +144,21 @@ def _demo(task: models.Task, context: Context) -> Result:
 
 for _category in DEMO_CATEGORIES:
     handler(_category)(_demo)
+
+
+@handler("plan")
+def plan(task: models.Task, context: Context) -> Result | Delegate:
+    """Demo delegation: a plan splits into 2-4 demo steps (the number from the task id), then,
+    back from the join, sums up what its steps reported."""
+    if context.children:
+        done = [c for c in context.children if c["status"] == "complete"]
+        quality = round(sum(c["quality_score"] or 0 for c in done) / max(len(context.children), 1), 3)
+        return Result({"demo": True, "steps": len(context.children), "completed": len(done),
+                       "escalated": context.escalated,
+                       "note": f"demo plan joined by {context.codename}; nothing real was done"}, quality)
+    digest = hashlib.sha256(task.id.bytes).digest()
+    steps = 2 + digest[2] % 3
+    return context.delegate([
+        {"title": f"{task.title[:180]}: step {i + 1}", "key": f"step-{i + 1}",
+         "category": DEMO_CATEGORIES[(digest[3] + i) % len(DEMO_CATEGORIES)]}
+        for i in range(steps)])

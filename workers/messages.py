@@ -51,6 +51,12 @@ class Comment(models.Input):
     parent: UUID | None = None
 
 
+class Cancel(models.Input):
+    task: UUID
+    agent: AgentRef
+    reason: Annotated[models.Text, Field(max_length=constants.REASON_MAX)] | None = None
+
+
 class Wake(models.Input):
     team: models.Name
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
-from phoenix_board.board import agents, errors, lifecycle, models
+from phoenix_board.board import agents, delegation, errors, lifecycle, models
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.workers import handlers
 
@@ -79,7 +79,8 @@ class Agent:
     def __init__(self, db: Database, agent: models.Agent, lease_seconds: float,
                  on_review: Callable[[models.Task], None] | None = None,
                  stopping: Callable[[], bool] = lambda: False,
-                 on_claim: Callable[[models.Task], None] | None = None) -> None:
+                 on_claim: Callable[[models.Task], None] | None = None,
+                 on_delegate: Callable[[models.Task], None] | None = None) -> None:
         self.db = db
         self.id = agent.id
         self.codename = agent.codename
@@ -88,6 +89,7 @@ class Agent:
         self.on_review = on_review
         self.stopping = stopping
         self.on_claim = on_claim
+        self.on_delegate = on_delegate
         self.renewer = Renewer(db, agent.id, lease_seconds)
 
     def close(self) -> None:
@@ -115,7 +117,8 @@ class Agent:
 
     def _run_one(self, task: models.Task, claim_next: bool) -> models.Task | None:
         fn = handlers.lookup(task.category)
-        context = handlers.Context(agent_id=self.id, codename=self.codename, team=self.team)
+        context = handlers.Context(agent_id=self.id, codename=self.codename, team=self.team,
+                                   escalated=task.escalated_to == self.id)
         try:
             if fn is None:
                 self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
@@ -141,6 +144,8 @@ class Agent:
         """Runs the handler and ends the attempt. -> (the task after its result, the next task),
         or (None, None) when the attempt failed."""
         try:
+            if task.children_total:  # back from a join: the handler reads its children's outcomes
+                context.children = delegation.children(self.db, task.id, self.id)
             outcome = handlers.as_result(fn(task, context))
         except Exception as exc:  # the handler failed: the board retries with backoff
             log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
@@ -148,13 +153,20 @@ class Agent:
             self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt, reason))
             return None, None
         try:
+            if isinstance(outcome, handlers.Delegate):
+                # the attempt ends with the split; the agent is free and claims on (maybe a child)
+                parent, _, _ = self._finish(lambda: delegation.delegate(
+                    self.db, task.id, self.id, task.attempt, outcome.children, outcome.join, outcome.on_failure))
+                if self.on_delegate is not None:
+                    self.on_delegate(parent)
+                return parent, self._next(claim_next)
             if claim_next:
                 return self._finish(lambda: lifecycle.result_claim_next(
                     self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality, self.lease))
             return self._finish(lambda: lifecycle.result(
                 self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality)), None
         except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
-            reason = f"invalid result: {exc.message}"
+            reason = f"invalid {'delegation' if isinstance(outcome, handlers.Delegate) else 'result'}: {exc.message}"
             self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt, reason))
             return None, None
 

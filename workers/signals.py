@@ -101,7 +101,8 @@ def _init_agent(**_: object) -> None:
         on_claim = lambda t: worker_metrics.observe_wake(t.team, (t.claimed_at - t.available_at).total_seconds())  # noqa: E731
     state.settings, state.db = settings, db
     state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews,
-                                stopping=state.stop.is_set, on_claim=on_claim)
+                                stopping=state.stop.is_set, on_claim=on_claim,
+                                on_delegate=tasks.wake_for_children)
     # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
     signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
     threading.Thread(target=_heartbeat, args=(db, agent.id, agent.team, settings),

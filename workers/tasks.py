@@ -15,7 +15,7 @@ from celery import Celery, current_app, shared_task
 from celery.exceptions import Reject
 from pydantic import BaseModel
 
-from phoenix_board.board import agents, comments, errors, lifecycle, models, votes
+from phoenix_board.board import agents, comments, delegation, errors, lifecycle, models, votes
 from phoenix_board.board.db import acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
@@ -78,6 +78,23 @@ def wake_team(app: Celery, settings: Settings, team: str, n: int = 1, only_if_id
     for _ in range(n):
         app.send_task("phoenix.wake", kwargs={"body": {"team": team}}, queue=queue)
     return n
+
+
+# wake-ups sent for one delegation at most: awake agents keep claiming, and the idle poller
+# wakes more while claimable work waits
+DELEGATION_WAKE_MAX = 8
+
+
+def wake_for_children(parent: models.Task) -> None:
+    """A delegation put children on the board: wake some of the team's agents for them (the
+    delegating agent itself claims on, so one fewer)."""
+    left = parent.children_total - parent.children_done - parent.children_failed
+    if left > 1:
+        try:
+            wake_team(current_app, signals.state.settings, parent.team, min(left - 1, DELEGATION_WAKE_MAX),
+                      only_if_idle=True)
+        except Exception:  # the broker is away: the idle poller wakes agents for the children later
+            log.warning("could not send wake-ups for the children of task %s", parent.id)
 
 
 def request_reviews(task: models.Task) -> None:
@@ -166,6 +183,25 @@ def vote(*args: Any, **kwargs: Any) -> None:
     with acting_as(who.id):
         _guard("vote", votes.vote, db, msg.task, who.id, msg.value, msg.reason)
     worker_metrics.count_vote(who.team)
+
+
+@shared_task(name="phoenix.cancel", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def cancel(*args: Any, **kwargs: Any) -> int:
+    """Cancels a task and its live descendants for the agent that created it (or an ancestor)."""
+    msg = _parse(messages.Cancel, args, kwargs, "cancel")
+    db = signals.state.db
+    who = _guard("cancel", agents.resolve, db, msg.agent)
+    with acting_as(who):
+        try:
+            _, n = delegation.cancel(db, msg.task, who, msg.reason)
+        except errors.IllegalTransition as exc:  # already over: a redelivered message, nothing to do
+            log.info("cancel of task %s: %s", msg.task, exc.message)
+            return 0
+        except errors.Unavailable:
+            raise
+        except errors.BoardError as exc:
+            _reject("cancel", exc)
+    return n
 
 
 @shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)

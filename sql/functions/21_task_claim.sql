@@ -39,6 +39,8 @@ BEGIN
      WHERE team = a.team AND status = 'open' AND pending_deps = 0
        AND available_at <= v_now
        AND fibonacci_size <= phoenix.stress_size_cap(a.hormone_levels)
+       -- offered first to some agents (README "Delegation"); NULL on almost every row
+       AND (preferred_until IS NULL OR preferred_until <= v_now OR p_agent = ANY (preferred_agents))
      ORDER BY claim_key, id
      LIMIT 1
        FOR UPDATE SKIP LOCKED;

@@ -10,6 +10,11 @@ DECLARE
     t phoenix.tasks;
 BEGIN
     PERFORM phoenix.act_as(p_agent);
+    -- a transition that may settle a child takes its tree's root first (README "Delegation");
+    -- renewing and starting never do, so they leave the root alone
+    IF p_action NOT IN ('renew', 'start') THEN
+        PERFORM phoenix.task_lock_tree(p_task);
+    END IF;
     SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
@@ -29,8 +34,9 @@ BEGIN
             MESSAGE = format('cannot %s task %s: agent %s does not hold its claim', p_action, p_task, p_agent);
     END IF;
     IF NOT (t.status = ANY (p_allowed)) THEN
-        IF t.status IN ('open', 'review', 'complete', 'failed') THEN
-            -- this attempt moved on: its lease expired and it was released, or it already finished
+        IF t.status IN ('open', 'review', 'complete', 'failed', 'waiting', 'cancelled') THEN
+            -- this attempt moved on: its lease expired and it was released, it already finished,
+            -- it delegated, or the task was cancelled
             RAISE EXCEPTION USING ERRCODE = 'PBSC0',
                 MESSAGE = format('cannot %s task %s: attempt %s is over (the task is %s)', p_action, p_task, p_attempt, t.status);
         END IF;

@@ -25,6 +25,10 @@ BEGIN
     END IF;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (p_task, 'completed', p_agent, t.attempt, p_now, p_detail);
+    -- a child counts on its waiting parent (the caller holds the tree's root)
+    IF t.parent_id IS NOT NULL THEN
+        PERFORM phoenix.task_child_settled(p_task, p_now);
+    END IF;
     RETURN t;
 END;
 $$;
@@ -75,6 +79,9 @@ BEGIN
             INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
             VALUES (v_dep.id, 'dependency_failed', NULL, v_dep.attempt, p_now, jsonb_build_object('dependency', p_task));
         END LOOP;
+        IF t.parent_id IS NOT NULL THEN
+            PERFORM phoenix.task_child_settled(p_task, p_now);
+        END IF;
     END IF;
     RETURN t;
 END;

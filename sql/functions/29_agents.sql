@@ -55,6 +55,9 @@ DECLARE
     a phoenix.agents := phoenix.agent_active(p_agent);
     t phoenix.tasks;
 BEGIN
+    IF a.current_task IS NOT NULL THEN
+        PERFORM phoenix.task_lock_tree(a.current_task);
+    END IF;
     SELECT * INTO t FROM phoenix.tasks
      WHERE id = a.current_task AND assigned_to = p_agent AND status IN ('claimed', 'in_progress') FOR UPDATE;
     IF FOUND THEN
