@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.columns import Columns
 from rich.console import Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
-from phoenix_board.board import agents, consciousness, errors, performance, ranking, render
+from phoenix_board.board import agents, consciousness, delegation, errors, performance, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -44,7 +46,9 @@ TITLES = {
     "lead_gen": ["Qualify {n} inbound leads", "Score {n} accounts", "Find decision makers at {n} firms"],
     "content": ["Draft {n} product summaries", "Translate {n} release notes", "Review {n} blog drafts"],
     "development": ["Fix {n} flaky tests", "Add metrics to {n} endpoints", "Refactor {n} query builders"],
+    "plan": ["Plan the rollout of {n} services", "Plan a migration of {n} tables", "Plan {n} customer interviews"],
 }
+PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps (delegation)
 
 
 class Pools:
@@ -114,7 +118,7 @@ class DemoFeed(threading.Thread):
     def once(self) -> None:
         rng = self.rng
         team = rng.choice(self.teams)
-        category = rng.choice(handlers.DEMO_CATEGORIES)
+        category = "plan" if rng.random() < PLAN_SHARE else rng.choice(handlers.DEMO_CATEGORIES)
         task = {
             "title": rng.choice(TITLES[category]).format(n=rng.choice((3, 5, 8, 13, 21, 34))),
             "team": team, "category": category,
@@ -147,7 +151,7 @@ def _view(db: Database, started: datetime, teams: list[str], agents_per_team: in
             f"{summary['completed'] / elapsed:.1f} tasks/s" + (f" · demo error: {demo.error}" if demo and demo.error else ""))
     counts = Table(title="tasks by status", title_justify="left")
     counts.add_column("team")
-    statuses = ["open", "claimed", "in_progress", "review", "complete", "failed"]
+    statuses = ["open", "claimed", "in_progress", "review", "waiting", "complete", "failed", "cancelled"]
     for st in statuses:
         counts.add_column(st, justify="right")
     by = {(r["team"], r["status"]): r["n"] for r in performance.summary(db)}
@@ -162,7 +166,20 @@ def _view(db: Database, started: datetime, teams: list[str], agents_per_team: in
     head += (f"\nconsciousness: {mind or 'waiting for the first snapshot'}"
              f" · dashboard refreshed {render.ago(dash['last_success_at']) if dash else 'not yet'}")
     return Group(Panel(head, title="Phoenix Board"), counts, render.board_table(hot, "hot, live tasks"),
-                 render.agents_table(agents.list_agents(db, limit=60)))
+                 _together(db, started), render.agents_table(agents.list_agents(db, limit=60)))
+
+
+def _together(db: Database, started: datetime) -> Columns:
+    """The latest delegation tree and who delegated to whom since `up` started."""
+    root = db.one("delegation_latest_root", since=started)
+    tree = (render.task_tree(delegation.tree(db, root["id"])) if root
+            else Text("no delegation yet (plans split into steps)", style="dim"))
+    edges = Table(title="who delegated to whom", title_justify="left")
+    for column in ("delegator", "worker", "children", "completed"):
+        edges.add_column(column, justify="right" if column in ("children", "completed") else "left")
+    for e in db.all("delegation_edges", since=started, limit=8):
+        edges.add_row(e["delegator"], e["worker"], str(e["children"]), str(e["completed"]))
+    return Columns([Panel(tree, title="latest delegation tree", title_align="left"), edges])
 
 
 def up(

@@ -1,0 +1,21 @@
+-- What `phoenix-board up` shows of the agents working together (README "Running agents").
+
+-- name: delegation_latest_root
+-- The root of the most recent delegation tree since a time.
+SELECT id FROM phoenix.tasks
+ WHERE parent_id IS NULL AND children_total > 0 AND created_at >= %(since)s::timestamptz
+ ORDER BY created_at DESC LIMIT 1;
+
+-- name: delegation_edges
+-- Who delegated to whom since a time: a delegator, an agent that worked one of its children, how
+-- many children, and how many of them completed.
+SELECT d.codename AS delegator, w.codename AS worker, count(*) AS children,
+       count(*) FILTER (WHERE c.status = 'complete') AS completed
+  FROM phoenix.tasks c
+  JOIN phoenix.tasks p ON p.id = c.parent_id
+  JOIN phoenix.agents d ON d.id = p.delegated_by
+  JOIN phoenix.agents w ON w.id = c.assigned_to
+ WHERE c.parent_id IS NOT NULL AND c.created_at >= %(since)s::timestamptz
+ GROUP BY d.codename, w.codename
+ ORDER BY count(*) DESC, d.codename, w.codename
+ LIMIT %(limit)s::integer;
