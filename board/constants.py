@@ -85,6 +85,7 @@ CASCADE_COLLABORATOR_WINDOW_SECONDS = 86_400.0  # s
 CASCADE_REFRACTORY_SECONDS = 60.0  # s; an agent synced for a hormone takes no other cascade of it
 CASCADE_LOCK_TRIES = 50  # NOWAIT attempts on the reached agents before waiting in id order
 CASCADE_PENDING_BATCH = 100  # event cascades spread per beat pass
+CASCADE_BEAT_SECONDS = 5.0  # s; how often the beat spreads pending event cascades
 
 # --- Limits (README "Errors and limits") -----------------------------------------------------
 # Checked by board/models.py before any SQL; the tables' CHECK constraints repeat the ones that
