@@ -138,9 +138,11 @@ def test_a_partner_may_reject_alone(db):
 def test_each_reviewer_is_rated_once_per_attempt(db, sql):
     worker, partner, r1, r2 = (make_agent(db) for _ in range(4))
     federation.pair(db, worker.id, partner.id)
-    task = in_review(db, worker, quorum=2)
-    lifecycle.review(db, task.id, partner.id, 1)
-    lifecycle.review(db, task.id, r1.id, 1)
+    task = in_review(db, worker, quorum=1)
+    # the quorum is met by the partner's verdict but the decision waits for r1's: the partner is
+    # rated when the attempt is decided, once
+    assert lifecycle.review(db, task.id, partner.id, 1)[1] is None
+    assert lifecycle.review(db, task.id, r1.id, 1)[1] == "approved"
     with pytest.raises(errors.IllegalTransition):
         lifecycle.review(db, task.id, r2.id, 1)  # decided already
     rated = sql.execute("SELECT agent_to, count(*) AS n FROM phoenix.agent_interactions "
