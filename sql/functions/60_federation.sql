@@ -39,10 +39,10 @@ DECLARE
     v_max integer := phoenix.k_partners_max()::integer;
 BEGIN
     PERFORM phoenix.clock(p_now);
+    a := phoenix.federation_agent(p_a);
     IF p_a IS NOT DISTINCT FROM p_b THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot be its own partner', p_a);
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot be its own partner', a.codename);
     END IF;
-    PERFORM phoenix.federation_agent(p_a);
     PERFORM phoenix.federation_agent(p_b);
     PERFORM phoenix.agents_lock(ARRAY[p_a, p_b]);
     SELECT * INTO a FROM phoenix.agents WHERE id = p_a;
@@ -78,7 +78,8 @@ BEGIN
     PERFORM phoenix.agents_lock(ARRAY[p_a, p_b]);
     SELECT * INTO a FROM phoenix.agents WHERE id = p_a;
     IF p_b IS NULL OR NOT (p_b = ANY (a.paired_agents)) THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agents %s and %s are not partners', a.codename, p_b);
+        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agents %s and %s are not partners', a.codename,
+            coalesce((SELECT codename FROM phoenix.agents WHERE id = p_b), p_b::text));
     END IF;
     UPDATE phoenix.agents
        SET paired_agents = array_remove(paired_agents, CASE WHEN id = p_a THEN p_b ELSE p_a END)
@@ -107,7 +108,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'a subordinate is required';
     END IF;
     IF p_supervisor = p_subordinate THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot supervise itself', p_subordinate);
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot supervise itself',
+            coalesce((SELECT codename FROM phoenix.agents WHERE id = p_subordinate), p_subordinate::text));
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('phoenix.agent_supervise'));
     IF p_supervisor IS NULL THEN
