@@ -19,6 +19,7 @@ from phoenix_board.board import (
     delegation,
     embedded,
     errors,
+    federation,
     hormones,
     lifecycle,
     migrate,
@@ -156,10 +157,13 @@ def agents_show(agent: str = typer.Argument(..., help="Codename or id."), as_jso
     with open_board(settings(), max_size=1) as db:
         found = agents.get(db, agent)
         history = trust.history(db, found.id)
+        topology = federation.topology(db, found.id)
     if as_json:
-        _print_json({**found.model_dump(mode="json"), "interactions": history})
+        _print_json({**found.model_dump(mode="json"), **topology, "interactions": history})
         return
     render.console.print(render.agents_table([found]))
+    render.console.print(f"  partners: {', '.join(topology['partners']) or '-'}; supervisor: {topology['supervisor'] or '-'}; "
+                         f"subordinates: {', '.join(topology['subordinates']) or '-'}")
     for i in history:
         who = i["from_codename"] or "board"
         render.console.print(f"  {i['at']:%H:%M:%S} {i['interaction_type']} from {who}: trust {i['trust_delta']:+.4f}")
@@ -417,8 +421,9 @@ def mount(app: typer.Typer) -> None:
     app.add_typer(hormones_app, name="hormones")
     app.add_typer(db_app, name="db")
     # imported here: these modules import this one
-    from phoenix_board.board import audit_commands, bench
+    from phoenix_board.board import audit_commands, bench, federation_commands
 
     app.add_typer(audit_commands.app, name="audit")
 
     app.add_typer(bench.app, name="bench")
+    federation_commands.mount(app)

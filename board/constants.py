@@ -60,6 +60,33 @@ CONSCIOUSNESS_THRESHOLD = 105.75  # the seed's alert threshold
 DECISIONS_WINDOW_SECONDS = 60.0  # s; decisions per second are counted over this window
 TIMELINE_RETENTION_DAYS = 30.0  # days of consciousness_timeline kept
 
+# --- Partners and supervisors (README "Partners and supervisors") ---------------------------
+PARTNERS_MAX = 3  # partners per agent; pairing is symmetric, so both sides count it
+# A pair's shared record: interactions between the two (either direction, not cascades) within
+# the window. entanglement_strength = (agreed + 1) / (n + 2) * n / (n + EVIDENCE_SCALE);
+# coherence_time = last - first shared interaction.
+ENTANGLEMENT_WINDOW_SECONDS = 7 * 86_400.0  # s
+ENTANGLEMENT_EVIDENCE_SCALE = 5.0  # shared interactions at which the evidence factor is 1/2
+ENTANGLEMENT_PAIR_MIN = 0.25  # strength from which a pair counts in the timeline's entanglement_pairs
+
+# --- Hormone cascades (README "Hormone cascades") --------------------------------------------
+# Spreading activation with decay: a receiver at hop d reached over edge weight w from a node that
+# got delta gets delta * CASCADE_ATTENUATION * w (so |delta_d| <= |intensity| * ATTENUATION^d).
+CASCADE_TRIGGER_DELTA = 0.4  # an event moving one hormone of an agent at least this much starts one
+CASCADE_INTENSITY_MAX = 1.0  # |intensity| of an operator's cascade; the change at its sources
+CASCADE_DEPTH_MAX = 2  # hops from the sources
+CASCADE_FANOUT_MAX = 4  # receivers per spreading agent, strongest edges first
+CASCADE_ATTENUATION = 0.5  # per hop
+CASCADE_MIN_DELTA = 0.01  # smaller changes are not applied and spread no further
+CASCADE_WEIGHT_PARTNER = 0.8  # edge weights (the contagion channel strength)
+CASCADE_WEIGHT_HIERARCHY = 0.6  # supervisor <-> subordinate
+CASCADE_WEIGHT_COLLABORATOR = 0.4  # an interaction between the two within the window below
+CASCADE_COLLABORATOR_WINDOW_SECONDS = 86_400.0  # s
+CASCADE_REFRACTORY_SECONDS = 60.0  # s; an agent synced for a hormone takes no other cascade of it
+CASCADE_LOCK_TRIES = 50  # NOWAIT attempts on the reached agents before waiting in id order
+CASCADE_PENDING_BATCH = 100  # event cascades spread per beat pass
+CASCADE_BEAT_SECONDS = 5.0  # s; how often the beat spreads pending event cascades
+
 # --- Limits (README "Errors and limits") -----------------------------------------------------
 # Checked by board/models.py before any SQL; the tables' CHECK constraints repeat the ones that
 # fit in SQL as the last line of defence.
@@ -145,6 +172,22 @@ SQL_EXPORTS = (
     "DELEGATION_DEPTH_MAX",
     "DELEGATION_PREFERRED_SECONDS",
     "TRUST_DELEGATION_WEIGHT",
+    "PARTNERS_MAX",
+    "ENTANGLEMENT_WINDOW_SECONDS",
+    "ENTANGLEMENT_EVIDENCE_SCALE",
+    "ENTANGLEMENT_PAIR_MIN",
+    "CASCADE_TRIGGER_DELTA",
+    "CASCADE_INTENSITY_MAX",
+    "CASCADE_DEPTH_MAX",
+    "CASCADE_FANOUT_MAX",
+    "CASCADE_ATTENUATION",
+    "CASCADE_MIN_DELTA",
+    "CASCADE_WEIGHT_PARTNER",
+    "CASCADE_WEIGHT_HIERARCHY",
+    "CASCADE_WEIGHT_COLLABORATOR",
+    "CASCADE_COLLABORATOR_WINDOW_SECONDS",
+    "CASCADE_REFRACTORY_SECONDS",
+    "CASCADE_LOCK_TRIES",
 )
 
 # --- Event stream (README "Event stream") -----------------------------------------------------

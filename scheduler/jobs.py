@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from phoenix_board.board import consciousness, errors, hormones, lifecycle, ranking
+from phoenix_board.board import consciousness, errors, federation, hormones, lifecycle, ranking
 from phoenix_board.board.db import Database, queries
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,11 @@ def lease_sweep(db: Database, now: datetime | None = None, wake: Callable[[str],
 
 def hormone_decay(db: Database, half_life_seconds: float, now: datetime | None = None) -> int:
     return hormones.decay_all(db, half_life_seconds, now)
+
+
+def hormone_cascades(db: Database, now: datetime | None = None) -> int:
+    """Spreads the hormone cascades that events started (README "Hormone cascades")."""
+    return federation.run_pending(db, now)
 
 
 def dashboard_refresh(db: Database) -> int:

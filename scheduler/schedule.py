@@ -10,6 +10,7 @@ idempotent anyway. Periods (``PHOENIX_BEAT_*_SECONDS``) and why:
 | snapshot | 10 s | the consciousness timeline's resolution (the seed's live metrics) |
 | lease_sweep | 5 s | a dead agent's task returns within its lease plus this; sleeping teams are re-woken |
 | hormone_decay | 30 s | well under the 600 s half-life, so levels read smoothly |
+| hormone_cascades | 5 s | an event's cascade reaches partners well inside the 60 s refractory window |
 | hot_refresh | 60 s | hot ranks change slowly after the first hours (Lemmy refreshes every 15 min) |
 | dashboard_refresh | 60 s | the seed refreshed its dashboard every minute |
 | alerts | 30 s | a firing condition is seen within half a minute |
@@ -27,11 +28,13 @@ import typer
 from celery import Celery, shared_task
 from celery.signals import worker_process_init
 
+from phoenix_board.board import constants
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.scheduler import alerts, jobs
 
-JOBS = ("snapshot", "hot_refresh", "lease_sweep", "hormone_decay", "dashboard_refresh", "alerts", "retention")
+JOBS = ("snapshot", "hot_refresh", "lease_sweep", "hormone_decay", "hormone_cascades", "dashboard_refresh", "alerts",
+        "retention")
 
 
 @functools.cache
@@ -73,6 +76,12 @@ def lease_sweep() -> int | None:
     return jobs.run(db, "lease_sweep", lambda: jobs.lease_sweep(db, None, functools.partial(_wake, s)))
 
 
+@shared_task(name="phoenix.beat.hormone_cascades", ignore_result=True)
+def hormone_cascades() -> int | None:
+    db, _ = _context()
+    return jobs.run(db, "hormone_cascades", lambda: jobs.hormone_cascades(db))
+
+
 @shared_task(name="phoenix.beat.hormone_decay", ignore_result=True)
 def hormone_decay() -> int | None:
     db, s = _context()
@@ -103,6 +112,7 @@ def schedule(settings: Settings) -> dict[str, Any]:
         "hot_refresh": settings.beat_hot_refresh_seconds,
         "lease_sweep": settings.beat_lease_sweep_seconds,
         "hormone_decay": settings.beat_hormone_decay_seconds,
+        "hormone_cascades": constants.CASCADE_BEAT_SECONDS,
         "dashboard_refresh": settings.beat_dashboard_seconds,
         "alerts": settings.beat_alerts_seconds,
         "retention": settings.beat_retention_seconds,

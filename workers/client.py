@@ -44,9 +44,9 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, name: str, body: dict[str, Any]) -> None:
+    def _send(self, name: str, body: dict[str, Any], queue: str | None = None) -> None:
         try:
-            self.app.send_task(name, kwargs={"body": body}, queue=self.settings.board_queue())
+            self.app.send_task(name, kwargs={"body": body}, queue=queue or self.settings.board_queue())
         except Exception as exc:  # kombu's OperationalError and friends: say where we tried
             raise errors.Unavailable(f"cannot reach the broker: {exc}") from exc
 
@@ -84,6 +84,17 @@ class Client:
         its ancestors). Cancelling a task that already ended is a no-op."""
         msg = models.parse(messages.Cancel, {"task": task, "agent": _ref(agent), "reason": reason})
         self._send("phoenix.cancel", msg.model_dump(mode="json"))
+
+    def cascade(self, hormone: str, intensity: float, *, team: str | None = None, agent: str | None = None,
+                cascade_id: UUID | str | None = None) -> str:
+        """Asks for the operator's hormone cascade (README "Hormone cascades"); returns its id. The
+        beat's worker runs it: it works as the owner, and cascades are not the agents' to start.
+        Re-sending the same id changes nothing."""
+        msg = models.parse(messages.Cascade, {"id": str(cascade_id or uuid.uuid4()), "hormone": hormone,
+                                              "intensity": intensity, "team": team,
+                                              "agent": None if agent is None else _ref(agent)})
+        self._send("phoenix.cascade", msg.model_dump(mode="json"), queue=self.settings.beat_queue())
+        return str(msg.id)
 
     def status(self, ref: str | UUID) -> models.Task | None:
         """The task with this id or idempotency key, or None while it is not on the board yet."""

@@ -7,10 +7,10 @@ failing with a TypeError and a traceback in the worker's log.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from phoenix_board.board import constants, errors, inputs, models
 
@@ -55,6 +55,23 @@ class Cancel(models.Input):
     task: UUID
     agent: AgentRef
     reason: Annotated[models.Text, Field(max_length=constants.REASON_MAX)] | None = None
+
+class Cascade(models.Input):
+    """The operator's hormone cascade (README "Hormone cascades"); the id makes a re-delivery a no-op."""
+    id: UUID
+    hormone: Literal["dopamine", "oxytocin", "adrenaline", "cortisol"]
+    intensity: Annotated[float, Field(ge=-constants.CASCADE_INTENSITY_MAX, le=constants.CASCADE_INTENSITY_MAX,
+                                      allow_inf_nan=False)]
+    team: models.Name | None = None
+    agent: AgentRef | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Cascade":
+        if self.intensity == 0:
+            raise ValueError("intensity must not be 0")
+        if (self.team is None) == (self.agent is None):
+            raise ValueError("give either a team or an agent to start the cascade from")
+        return self
 
 
 class Wake(models.Input):

@@ -8,15 +8,17 @@ transaction that justifies them has committed (each board call commits on its ow
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from typing import Any
 
 from celery import Celery, current_app, shared_task
 from celery.exceptions import Reject
 from pydantic import BaseModel
 
-from phoenix_board.board import agents, comments, delegation, errors, lifecycle, models, votes
-from phoenix_board.board.db import acting_as
+from phoenix_board.board import agents, comments, delegation, errors, federation, lifecycle, models, votes
+from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import hooks, messages, signals
@@ -202,6 +204,23 @@ def cancel(*args: Any, **kwargs: Any) -> int:
         except errors.BoardError as exc:
             _reject("cancel", exc)
     return n
+
+@functools.cache
+def _operator_db() -> Database:
+    return Database(os.environ[signals.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator").open()
+
+
+@shared_task(name="phoenix.cascade", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+def cascade(*args: Any, **kwargs: Any) -> int:
+    """The operator's hormone cascade, sent to the beat's queue by ``Client.cascade``. Only the
+    beat's worker (the operator's process, working as the owner) runs it: an agent's pool process
+    refuses it rather than act beyond the agent role."""
+    msg = _parse(messages.Cascade, args, kwargs, "cascade")
+    if signals.state.agent is not None:
+        _reject("cascade", errors.Forbidden("cascades are the operator's; send them to the beat queue"))
+    run = functools.partial(federation.cascade, team=msg.team, agent=msg.agent, cascade_id=msg.id)
+    row = _guard("cascade", run, _operator_db(), msg.hormone, msg.intensity)
+    return int(row["reached"] or 0)
 
 
 @shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)

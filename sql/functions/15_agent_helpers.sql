@@ -23,12 +23,26 @@ END;
 $$;
 
 -- Adds hormone deltas to one agent (clamped). Used for events that do not rate an outcome.
+-- A strong move starts a hormone cascade (README "Hormone cascades").
 CREATE OR REPLACE FUNCTION phoenix.agent_hormones_add(p_agent uuid, p_delta jsonb)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_before jsonb;
+    v_after jsonb;
+BEGIN
+    IF p_delta = '{}'::jsonb THEN
+        RETURN;
+    END IF;
+    SELECT hormone_levels INTO v_before FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
     UPDATE phoenix.agents SET hormone_levels = phoenix.hormones_add(hormone_levels, p_delta)
-     WHERE id = p_agent AND p_delta <> '{}'::jsonb
+     WHERE id = p_agent
+    RETURNING hormone_levels INTO v_after;
+    IF FOUND THEN
+        PERFORM phoenix.hormone_cascade_note(p_agent, v_before, v_after, NULL, now());
+    END IF;
+END;
 $$;
 
 -- The outcome of one attempt for the agent that worked it, in the transaction of the event:
@@ -50,6 +64,7 @@ DECLARE
     completed integer;
     failed integer;
     new_trust float8;
+    v_levels jsonb;
 BEGIN
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
     IF NOT FOUND THEN
@@ -94,7 +109,8 @@ BEGIN
            current_task = CASE WHEN current_task = p_task THEN NULL ELSE current_task END,
            idle_since = CASE WHEN current_task = p_task THEN p_at ELSE idle_since END
      WHERE id = p_agent
-    RETURNING trust_coefficient INTO new_trust;
+    RETURNING trust_coefficient, hormone_levels INTO new_trust, v_levels;
+    PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_levels, p_task, p_at);
 
     IF p_rate THEN
         INSERT INTO phoenix.agent_interactions

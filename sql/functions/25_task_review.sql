@@ -12,6 +12,7 @@ DECLARE
     v_now timestamptz := phoenix.clock(p_now);
     a phoenix.agents;
     v_count integer;
+    v_decide boolean;
     v_sum float8;
     v_reviewer record;
     v_approved boolean;
@@ -50,8 +51,15 @@ BEGIN
       FROM phoenix.task_reviews WHERE task_id = p_task AND attempt = task.attempt;
     v_executor := task.assigned_to;
     v_attempt := task.attempt;
+    -- A partner may approve its partner's work, but the pair alone cannot complete it: approval
+    -- waits (the task stays in review) until an agent from outside the pair approves too
+    -- (README "Partners and supervisors"). Rejection needs no such vote.
+    v_decide := v_count >= task.review_quorum AND (v_sum <= 0 OR EXISTS (
+        SELECT 1 FROM phoenix.task_reviews r
+         WHERE r.task_id = p_task AND r.attempt = task.attempt AND r.verdict > 0
+           AND NOT (r.agent_id = ANY ((SELECT e.paired_agents FROM phoenix.agents e WHERE e.id = task.assigned_to)::uuid[]))));
     -- task rows first (the decision may touch dependents), agents after: the board's lock order
-    IF v_count >= task.review_quorum THEN
+    IF v_decide THEN
         v_approved := v_sum > 0;
         IF v_approved THEN
             task := phoenix.task_completed(p_task, v_executor, v_now,
@@ -81,9 +89,14 @@ BEGIN
                                   CASE WHEN v_approved THEN task.dopamine_reward END,
                                   CASE WHEN v_approved THEN task.completed_at - task.claimed_at END,
                                   false, decided, v_now);
+    -- each reviewer is rated once per task attempt, however often the attempt is decided
     FOR v_reviewer IN
-        SELECT agent_id, verdict FROM phoenix.task_reviews
-         WHERE task_id = p_task AND attempt = v_attempt ORDER BY agent_id
+        SELECT r.agent_id, r.verdict FROM phoenix.task_reviews r
+         WHERE r.task_id = p_task AND r.attempt = v_attempt
+           AND NOT EXISTS (SELECT 1 FROM phoenix.agent_interactions i
+                            WHERE i.agent_to = r.agent_id AND i.task_id = p_task AND i.interaction_type = 'consensus'
+                              AND i.metadata ->> 'attempt' = v_attempt::text)
+         ORDER BY r.agent_id
     LOOP
         PERFORM phoenix.trust_rate(v_reviewer.agent_id,
             CASE WHEN (v_reviewer.verdict > 0) = v_approved THEN phoenix.k_trust_consensus_weight() ELSE 0 END,

@@ -6,6 +6,8 @@
 --   success     = mean success_rate (1 while no agent has an outcome yet)
 --   consciousness = BASE + SPAN * (W_TRUST * trust + W_COHERENCE * coherence + W_SUCCESS * success)
 -- so it lies in [100, 110]; with no active agent it is BASE.
+--   entanglement_pairs = partner pairs of active agents with entanglement_strength at least
+--                 ENTANGLEMENT_PAIR_MIN; coherence_average = the mean coherence_time of those pairs
 CREATE OR REPLACE FUNCTION phoenix.consciousness_value(trust float8, coherence float8, success float8)
 RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -58,8 +60,18 @@ BEGIN
           FROM phoenix.tasks
          WHERE completed_at > v_now - INTERVAL '1 hour' AND completed_at <= v_now AND status = 'complete'
          GROUP BY ROLLUP (team)
+    ), pairs AS (
+        -- partner pairs of active agents whose shared record makes them entangled (README
+        -- "Partners and supervisors"); a pair across two teams counts for the federation only
+        SELECT CASE WHEN grouping(p.team) = 1 THEN 'global' ELSE p.team END AS team,
+               count(*) AS n, avg(p.coherence_time) AS coherence
+          FROM phoenix.pairs_entanglement(v_now) AS p
+         WHERE p.active AND p.entanglement_strength >= phoenix.k_entanglement_pair_min()
+         GROUP BY ROLLUP (p.team)
+        HAVING grouping(p.team) = 1 OR p.team IS NOT NULL
     ), rows AS (
         SELECT t.team, g.agents, g.trust, g.d, g.o, g.a, g.c,
+               coalesce(pr.n, 0) AS entanglement_pairs, pr.coherence AS coherence_average,
                h.value AS coherence,
                CASE WHEN coalesce(g.agents, 0) = 0 THEN phoenix.k_consciousness_base()
                     ELSE phoenix.consciousness_value(g.trust, h.value, g.success) END AS consciousness,
@@ -70,14 +82,16 @@ BEGIN
           LEFT JOIN coherence h USING (team)
           LEFT JOIN decisions dc USING (team)
           LEFT JOIN done dn USING (team)
+          LEFT JOIN pairs pr USING (team)
     )
     INSERT INTO phoenix.consciousness_timeline
         (time, team, global_consciousness, global_trust, team_consciousness, team_coherence,
          avg_dopamine, avg_oxytocin, avg_adrenaline, avg_cortisol, active_agents, tasks_per_hour,
-         decisions_per_second)
+         decisions_per_second, entanglement_pairs, coherence_average)
     SELECT p_at, r.team, glob.consciousness, coalesce(glob.trust, 0.5),
            CASE WHEN r.team = 'global' THEN NULL ELSE r.consciousness END, r.coherence,
-           r.d, r.o, r.a, r.c, coalesce(r.agents, 0), r.tasks_per_hour, r.decisions_per_second
+           r.d, r.o, r.a, r.c, coalesce(r.agents, 0), r.tasks_per_hour, r.decisions_per_second,
+           r.entanglement_pairs, r.coherence_average
       FROM rows r CROSS JOIN (SELECT consciousness, trust FROM rows WHERE team = 'global') AS glob
     ON CONFLICT (time, team) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;

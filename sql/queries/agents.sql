@@ -53,14 +53,26 @@ SELECT name, description, created_at FROM phoenix.teams ORDER BY name;
 SELECT phoenix.fibonacci_level(%(completed)s::integer) AS level;
 
 -- name: agents_pick_reviewers
--- Up to n live agents to review a result: never the executor; its team first, then specialists
--- of its category (the agents that may see it, README "Security"), at random.
-SELECT id, team FROM phoenix.agents
- WHERE decommissioned_at IS NULL AND id <> %(exclude)s::uuid
-   AND (team = %(team)s::text OR %(category)s::text = ANY (specialization))
-   AND last_heartbeat > now() - interval '1 minute'
- ORDER BY (team = %(team)s::text) DESC, random()
- LIMIT %(n)s::integer;
+-- Up to n live agents to review a result: never the executor; its partners first, then its team,
+-- then specialists of its category (the agents that may see it, README "Security"), at random.
+-- A pair alone cannot complete a task (README "Partners and supervisors"), so when partners fill
+-- all n places the best agent from outside the pair is asked as well (n + 1).
+WITH candidates AS (
+    SELECT a.id, a.team, a.id = ANY (e.paired_agents) AS partner, random() AS luck
+      FROM phoenix.agents a
+      LEFT JOIN phoenix.agents e ON e.id = %(exclude)s::uuid
+     WHERE a.decommissioned_at IS NULL AND a.id <> %(exclude)s::uuid
+       AND (a.team = %(team)s::text OR %(category)s::text = ANY (a.specialization))
+       AND a.last_heartbeat > now() - interval '1 minute'
+), ranked AS (
+    SELECT id, team, partner,
+           row_number() OVER (ORDER BY partner DESC, (team = %(team)s::text) DESC, luck) AS place,
+           row_number() OVER (PARTITION BY partner ORDER BY (team = %(team)s::text) DESC, luck) AS place_in_kind
+      FROM candidates
+)
+SELECT id, team, partner FROM ranked
+ WHERE place <= %(n)s::integer OR (NOT partner AND place_in_kind = 1)
+ ORDER BY place;
 
 -- name: agents_matching_category
 -- Up to n live agents whose specialization includes a category (not the author).
@@ -70,3 +82,32 @@ SELECT id, team FROM phoenix.agents
    AND last_heartbeat > now() - interval '1 minute'
  ORDER BY random()
  LIMIT %(n)s::integer;
+
+-- name: agent_pair
+-- Pair two agents (symmetric; at most PARTNERS_MAX each); both rows after.
+SELECT * FROM phoenix.agent_pair(%(a)s::uuid, %(b)s::uuid, %(now)s::timestamptz);
+
+-- name: agent_unpair
+-- Undo a pair; both rows after.
+SELECT * FROM phoenix.agent_unpair(%(a)s::uuid, %(b)s::uuid, %(now)s::timestamptz);
+
+-- name: agent_supervise
+-- Set (supervisor given) or remove (NULL) an agent's supervisor; the rows it changed.
+SELECT * FROM phoenix.agent_supervise(%(supervisor)s::uuid, %(subordinate)s::uuid, %(now)s::timestamptz);
+
+-- name: agents_codenames
+-- Codenames of a list of agents, in id order.
+SELECT id, codename FROM phoenix.agents WHERE id = ANY (%(ids)s::uuid[]) ORDER BY id;
+
+-- name: pairs_entanglement
+-- Every partner pair with its shared record's entanglement_strength and coherence_time.
+SELECT p.*, a.codename AS codename_a, b.codename AS codename_b
+  FROM phoenix.pairs_entanglement(coalesce(%(now)s::timestamptz, now())) AS p
+  JOIN phoenix.agents a ON a.id = p.agent_a JOIN phoenix.agents b ON b.id = p.agent_b
+ WHERE (%(team)s::text IS NULL OR a.team = %(team)s::text OR b.team = %(team)s::text)
+ ORDER BY a.codename, b.codename;
+
+-- name: agents_topology
+-- Active agents of a team in codename order, with their partners and supervisor (the demo set-up).
+SELECT id, codename, paired_agents, supervisor_agent, subordinate_agents FROM phoenix.agents
+ WHERE team = %(team)s::text AND decommissioned_at IS NULL ORDER BY codename;
