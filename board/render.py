@@ -44,15 +44,20 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
         return "-"
     now = now or datetime.now(UTC)
     seconds = (now - when).total_seconds()
-    future = seconds < 0
-    seconds = abs(seconds)
+    text = _span(abs(seconds))
+    return f"in {text}" if seconds < 0 else f"{text} ago"
+
+
+def duration(span: timedelta | None) -> str:
+    """A short length of time: ``45s``, ``12m``, ``3d``; ``-`` for none."""
+    return "-" if span is None else _span(span.total_seconds())
+
+
+def _span(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            text = f"{int(seconds // size)}{unit}"
-            break
-    else:
-        text = f"{int(seconds)}s"
-    return f"in {text}" if future else f"{text} ago"
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def dumps(value: Any) -> str:

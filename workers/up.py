@@ -31,7 +31,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, consciousness, delegation, errors, performance, ranking, render
+from phoenix_board.board import agents, consciousness, delegation, errors, federation, performance, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -49,6 +49,7 @@ TITLES = {
     "plan": ["Plan the rollout of {n} services", "Plan a migration of {n} tables", "Plan {n} customer interviews"],
 }
 PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps (delegation)
+CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade in a team
 
 
 class Pools:
@@ -136,6 +137,9 @@ class DemoFeed(threading.Thread):
             task["depends_on"] = [str(r["id"]) for r in rng.sample(recent, k=min(len(recent), rng.choice((1, 2))))]
         self.client.submit(task)
         self.sent += 1
+        if rng.random() < CASCADE_SHARE:  # the operator's cascadeHormone, as `hormones cascade` does
+            federation.cascade(self.db, rng.choice(("dopamine", "oxytocin", "adrenaline", "cortisol")),
+                               round(rng.choice((1, 1, -1)) * rng.uniform(0.3, 1.0), 2), team=team)
         waiting = [r for r in recent if r["status"] == "open"]
         if waiting and rng.random() < 0.3:  # programs vote too, in the name of an agent of the team
             voters = agents.list_agents(self.db, team=team, limit=50)
@@ -169,8 +173,8 @@ def _view(db: Database, started: datetime, teams: list[str], agents_per_team: in
                  _together(db, started), render.agents_table(agents.list_agents(db, limit=60)))
 
 
-def _together(db: Database, started: datetime) -> Columns:
-    """The latest delegation tree and who delegated to whom since `up` started."""
+def _together(db: Database, started: datetime) -> Group:
+    """The latest delegation tree, who delegated to whom, the pairs and the latest cascades."""
     root = db.one("delegation_latest_root", since=started)
     tree = (render.task_tree(delegation.tree(db, root["id"])) if root
             else Text("no delegation yet (plans split into steps)", style="dim"))
@@ -179,7 +183,19 @@ def _together(db: Database, started: datetime) -> Columns:
         edges.add_column(column, justify="right" if column in ("children", "completed") else "left")
     for e in db.all("delegation_edges", since=started, limit=8):
         edges.add_row(e["delegator"], e["worker"], str(e["children"]), str(e["completed"]))
-    return Columns([Panel(tree, title="latest delegation tree", title_align="left"), edges])
+    pairs = Table(title="pairs", title_justify="left")
+    for column in ("pair", "shared", "entanglement", "coherence"):
+        pairs.add_column(column, justify="left" if column == "pair" else "right")
+    for p in federation.pairs(db)[:8]:
+        pairs.add_row(f"{p['codename_a']} - {p['codename_b']}", str(p["shared"]), f"{p['entanglement_strength']:.2f}",
+                      render.duration(p["coherence_time"]))
+    cascades = Table(title="hormone cascades", title_justify="left")
+    for column in ("hormone", "agents reached", "edges", "hops", "when"):
+        cascades.add_column(column, justify="left" if column == "hormone" else "right")
+    for c in db.all("cascades_recent", since=started, limit=5):
+        cascades.add_row(c["hormone"], str(c["reached"]), str(c["edges"]), str(c["hops"]), render.ago(c["at"]))
+    return Group(Columns([Panel(tree, title="latest delegation tree", title_align="left"), edges]),
+                 Columns([pairs, cascades]))
 
 
 def up(
@@ -230,6 +246,10 @@ def up(
                           f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
                           f"Redis {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
             if demo:
+                for t in teams:  # partners and a supervisor per team, so that cascades have paths
+                    made = federation.demo_topology(db, t)
+                    console.print(f"{t}: pairs {', '.join('-'.join(p) for p in made['pairs']) or 'none'}; "
+                                  f"supervisor {made['supervisor'] or 'none'}")
                 feed = DemoFeed(db, s, teams, rate, stop)
                 feed.start()
             end = time.monotonic() + for_seconds if for_seconds else None
@@ -240,10 +260,11 @@ def up(
             with console.status("stopping agents…"):
                 pools.stop()
             summary = db.one("events_summary_since", since=started)
+            together = db.one("together_since", since=started)
             elapsed = (datetime.now(UTC) - started).total_seconds()
             result = {"submitted": summary["submitted"], "completed": summary["completed"],
                       "failed": summary["failed"], "seconds": round(elapsed, 1),
-                      "throughput_per_s": round(summary["completed"] / max(elapsed, 1e-9), 2)}
+                      "throughput_per_s": round(summary["completed"] / max(elapsed, 1e-9), 2), **together}
             typer.echo("summary: " + json.dumps(result))  # one line, never wrapped: scripts read it
     finally:
         stop.set()
@@ -287,7 +308,10 @@ def _watch(db: Database, started: datetime, teams: list[str], n: int, feed: Demo
         _check_pools(pools)
         if time.monotonic() - last >= 5:
             summary = db.one("events_summary_since", since=started)
-            console.print(f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']}")
+            together = db.one("together_since", since=started)
+            console.print(f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']}"
+                          f" · delegations {together['delegations']} ({together['children']} children)"
+                          f" · cascades {together['cascades']}")
             last = time.monotonic()
 
 

@@ -19,3 +19,22 @@ SELECT d.codename AS delegator, w.codename AS worker, count(*) AS children,
  GROUP BY d.codename, w.codename
  ORDER BY count(*) DESC, d.codename, w.codename
  LIMIT %(limit)s::integer;
+
+-- name: cascades_recent
+-- The latest hormone cascades since a time: hormone, edges (sync rows), agents reached, how far.
+SELECT i.hormone_exchange ->> 'cascade_id' AS cascade, i.hormone_exchange ->> 'hormone' AS hormone,
+       count(*) AS edges, count(DISTINCT i.agent_to) AS reached,
+       max((i.hormone_exchange ->> 'hop')::integer) AS hops, max(i.at) AS at
+  FROM phoenix.agent_interactions i
+ WHERE i.interaction_type = 'sync' AND i.at >= %(since)s::timestamptz
+ GROUP BY 1, 2
+ ORDER BY max(i.at) DESC
+ LIMIT %(limit)s::integer;
+
+-- name: together_since
+-- How much the agents worked together since a time: delegations (tasks that split), the children
+-- they created, and hormone cascades that reached at least one agent.
+SELECT (SELECT count(*) FROM phoenix.task_events WHERE kind = 'delegated' AND at >= %(since)s::timestamptz) AS delegations,
+       (SELECT count(*) FROM phoenix.tasks WHERE parent_id IS NOT NULL AND created_at >= %(since)s::timestamptz) AS children,
+       (SELECT count(DISTINCT hormone_exchange ->> 'cascade_id') FROM phoenix.agent_interactions
+         WHERE interaction_type = 'sync' AND at >= %(since)s::timestamptz) AS cascades;

@@ -36,6 +36,9 @@ def test_up_demo_for_20_seconds(tmp_path):
     line = next(l for l in proc.stdout.splitlines() if l.startswith("summary: "))
     summary = json.loads(line.removeprefix("summary: "))
     assert summary["submitted"] > 0 and summary["completed"] > 0
+    # a fifth of the demo's tasks are plans, which split into steps; pairs were set up per team
+    assert summary["delegations"] > 0 and summary["children"] >= 2 * summary["delegations"]
+    assert "pairs " in proc.stdout and "supervisor " in proc.stdout
     time.sleep(1)
     assert _ours(tmp_path) == []
 
