@@ -368,6 +368,24 @@ def task_result(
     render.console.print(f"task {done.id} is {done.status.value}")
 
 
+@task_app.command("delegate")
+def task_delegate(
+    task: str,
+    agent: str = AgentOpt,
+    attempt: int = typer.Option(..., "--attempt"),
+    children: str = typer.Option(..., "--children", help='JSON list of tasks: [{"title": ..., "key": ...}, ...].'),
+    join: str = typer.Option("all", "--join", help="all, any, or how many children must complete."),
+    on_failure: str = typer.Option("fail", "--on-failure", help="fail (cancel the siblings) or ignore."),
+) -> None:
+    """Split a claimed task into subtasks and wait for them (what a handler's context.delegate does)."""
+    how: delegation.Join = int(join) if join.isdigit() else join  # type: ignore[assignment]
+    with open_board(settings(), max_size=1) as db:
+        parent, kids, new = delegation.delegate(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt,
+                                                json_arg(children, "--children"), how, on_failure)  # type: ignore[arg-type]
+    render.console.print(f"task {parent.id} is {parent.status.value}, waiting for {len(kids)} child(ren) "
+                         f"({new} new): " + ", ".join(str(k) for k in kids))
+
+
 @task_app.command("fail")
 def task_fail(task: str, agent: str = AgentOpt, attempt: int = typer.Option(..., "--attempt"),
               reason: str = typer.Option(..., "--reason")) -> None:

@@ -125,3 +125,25 @@ def test_configuration_error_is_one_line(url, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "phoenix_board.cli", "board"], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=60)
     assert_refused(proc, "")
+
+
+def test_delegation_from_the_command_line(run, sql):
+    run("agents", "register", "lead-1", "--team", "iota")
+    run("agents", "register", "helper-1", "--team", "iota")
+    task = js(run("submit", "--title", "Plan the launch", "--team", "iota", "--json"))
+    run("task", "claim", "--agent", "lead-1")
+    before = snapshot(sql)
+    assert_refused(run("task", "delegate", task["id"], "--agent", "lead-1", "--attempt", "1", "--children", "[]",
+                       ok=False), "children must be a non-empty list")
+    assert_refused(run("task", "delegate", task["id"], "--agent", "lead-1", "--attempt", "1", "--join", "3",
+                       "--children", '[{"title": "a"}]', ok=False), "join must be")
+    assert snapshot(sql) == before
+    out = run("task", "delegate", task["id"], "--agent", "lead-1", "--attempt", "1", "--join", "any",
+              "--children", '[{"title": "Draft the notes", "key": "notes"}, {"title": "Book the room", "key": "room"}]').stdout
+    assert "waiting for 2 child(ren) (2 new)" in out
+    tree = run("show", task["id"], "--tree").stdout
+    assert "Plan the launch" in tree and "Draft the notes" in tree and "Book the room" in tree and "join 0/1 of 2" in tree
+    cancelled = run("task", "cancel", task["id"], "--reason", "launch moved").stdout
+    assert "3 task(s) cancelled" in cancelled
+    statuses = {r["status"] for r in sql.execute("SELECT status::text FROM phoenix.tasks").fetchall()}
+    assert statuses == {"cancelled"}
