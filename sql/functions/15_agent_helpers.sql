@@ -6,10 +6,21 @@ CREATE OR REPLACE FUNCTION phoenix.agent_active(p_agent uuid)
 RETURNS phoenix.agents
 LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+    PERFORM phoenix.act_as(p_agent);
+    RETURN phoenix.agent_in_service(p_agent);
+END;
+$$;
+
+-- An agent that exists and is not decommissioned (NotFound, Forbidden), whoever asks: the
+-- operator's functions (pairing, supervision, cascades) act for nobody.
+CREATE OR REPLACE FUNCTION phoenix.agent_in_service(p_agent uuid)
+RETURNS phoenix.agents
+LANGUAGE plpgsql STABLE
+AS $$
 DECLARE
     a phoenix.agents;
 BEGIN
-    PERFORM phoenix.act_as(p_agent);
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);

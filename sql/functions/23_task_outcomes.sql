@@ -45,7 +45,6 @@ DECLARE
     t phoenix.tasks;
     v_final boolean;
     v_retry_at timestamptz;
-    v_dep record;
 BEGIN
     SELECT * INTO t FROM phoenix.tasks WHERE id = p_task;
     v_final := t.attempt >= t.max_attempts;
@@ -64,21 +63,7 @@ BEGIN
             jsonb_build_object('reason', left(p_reason, 1000), 'final', v_final,
                                'retry_at', CASE WHEN v_final THEN NULL ELSE v_retry_at END));
     IF v_final THEN
-        FOR v_dep IN
-            WITH RECURSIVE dependents AS (
-                SELECT unnest(t.blocks) AS id
-                UNION
-                SELECT unnest(d.blocks) FROM phoenix.tasks d JOIN dependents ON d.id = dependents.id
-            )
-            SELECT d.id, d.attempt FROM phoenix.tasks d JOIN dependents USING (id)
-             WHERE d.status = 'open' ORDER BY d.id FOR UPDATE OF d
-        LOOP
-            UPDATE phoenix.tasks SET status = 'failed', completed_at = p_now,
-                                     last_error = format('dependency %s failed', p_task)
-             WHERE id = v_dep.id;
-            INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
-            VALUES (v_dep.id, 'dependency_failed', NULL, v_dep.attempt, p_now, jsonb_build_object('dependency', p_task));
-        END LOOP;
+        PERFORM phoenix.task_fail_dependents(p_task, p_now);
         IF t.parent_id IS NOT NULL THEN
             PERFORM phoenix.task_child_settled(p_task, p_now);
         END IF;

@@ -2,26 +2,6 @@
 -- role is granted none of them. Each keeps both sides of a relation in step in one transaction,
 -- holding every agent row it changes locked in id order (the board's lock order).
 
--- An agent in service, for the operator (no acting agent to check): NotFound or Forbidden.
-CREATE OR REPLACE FUNCTION phoenix.federation_agent(p_agent uuid)
-RETURNS phoenix.agents
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    a phoenix.agents;
-BEGIN
-    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found', p_agent);
-    END IF;
-    IF a.decommissioned_at IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
-            MESSAGE = format('agent %s (%s) is decommissioned; register it again first', a.codename, p_agent);
-    END IF;
-    RETURN a;
-END;
-$$;
-
 -- Locks the given agents in id order (the board's order, so that two operators never deadlock).
 CREATE OR REPLACE FUNCTION phoenix.agents_lock(p_agents uuid[])
 RETURNS void
@@ -39,11 +19,11 @@ DECLARE
     v_max integer := phoenix.k_partners_max()::integer;
 BEGIN
     PERFORM phoenix.clock(p_now);
-    a := phoenix.federation_agent(p_a);
+    a := phoenix.agent_in_service(p_a);
     IF p_a IS NOT DISTINCT FROM p_b THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot be its own partner', a.codename);
     END IF;
-    PERFORM phoenix.federation_agent(p_b);
+    PERFORM phoenix.agent_in_service(p_b);
     PERFORM phoenix.agents_lock(ARRAY[p_a, p_b]);
     SELECT * INTO a FROM phoenix.agents WHERE id = p_a;
     SELECT * INTO b FROM phoenix.agents WHERE id = p_b;
@@ -121,8 +101,8 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s has no supervisor', sub.codename);
         END IF;
     ELSE
-        s := phoenix.federation_agent(p_supervisor);
-        sub := phoenix.federation_agent(p_subordinate);
+        s := phoenix.agent_in_service(p_supervisor);
+        sub := phoenix.agent_in_service(p_subordinate);
         IF sub.supervisor_agent = p_supervisor THEN
             RETURN QUERY SELECT * FROM phoenix.agents WHERE id IN (p_supervisor, p_subordinate) ORDER BY id;
             RETURN;

@@ -222,7 +222,7 @@ BEGIN
         RETURN c;
     END IF;
     IF p_agent IS NOT NULL THEN
-        v_sources := ARRAY[(phoenix.federation_agent(p_agent)).id];
+        v_sources := ARRAY[(phoenix.agent_in_service(p_agent)).id];
     ELSE
         IF NOT EXISTS (SELECT 1 FROM phoenix.teams WHERE name = p_team) THEN
             RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('team %s not found', p_team);
