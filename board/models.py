@@ -96,6 +96,22 @@ RULES = {
 }
 
 
+def _fibonacci_size(value: int) -> int:
+    if value not in constants.FIBONACCI_SIZES:
+        raise ValueError(RULES["fibonacci_size"])
+    return value
+
+
+def _json_object(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError("payload must be a JSON object")
+    return value
+
+
+FibonacciSize = Annotated[Whole, AfterValidator(_fibonacci_size)]
+Payload = Annotated[Json, AfterValidator(_json_object)]
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -105,7 +121,7 @@ class TaskSubmit(Input):
     team: Name
     description: Annotated[Text, Field(max_length=constants.DESCRIPTION_MAX)] = ""
     category: Category = "general"
-    payload: Json = Field(default_factory=dict)
+    payload: Payload = Field(default_factory=dict)
     priority: Annotated[Whole, Field(ge=constants.PRIORITY_MIN, le=constants.PRIORITY_MAX)] = 5
     created_by: UUID | None = None
     dopamine_reward: Annotated[Number, Field(ge=0, le=constants.DOPAMINE_REWARD_MAX)] = 1.0
@@ -113,22 +129,8 @@ class TaskSubmit(Input):
     review_quorum: Annotated[Whole, Field(ge=0, le=constants.REVIEW_QUORUM_MAX)] = 0
     depends_on: Annotated[list[UUID], Field(max_length=constants.DEPENDS_ON_MAX)] = Field(default_factory=list)
     deadline: AwareDatetime = None
-    fibonacci_size: Whole = 1
+    fibonacci_size: FibonacciSize = 1
     idempotency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
-
-    @field_validator("fibonacci_size")
-    @classmethod
-    def _fibonacci(cls, value: int) -> int:
-        if value not in constants.FIBONACCI_SIZES:
-            raise ValueError(RULES["fibonacci_size"])
-        return value
-
-    @field_validator("payload")
-    @classmethod
-    def _payload_object(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise ValueError("payload must be a JSON object")
-        return value
 
     @field_validator("depends_on")
     @classmethod
@@ -150,25 +152,11 @@ class ChildSpec(Input):
     key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
     description: Annotated[Text, Field(max_length=constants.DESCRIPTION_MAX)] | None = None
     category: Category | None = None
-    payload: Json = Field(default_factory=dict)
+    payload: Payload = Field(default_factory=dict)
     priority: Annotated[Whole, Field(ge=constants.PRIORITY_MIN, le=constants.PRIORITY_MAX)] | None = None
     max_attempts: Annotated[Whole, Field(ge=1, le=constants.MAX_ATTEMPTS_MAX)] | None = None
     review_quorum: Annotated[Whole, Field(ge=0, le=constants.REVIEW_QUORUM_MAX)] | None = None
-    fibonacci_size: Whole | None = None
-
-    @field_validator("fibonacci_size")
-    @classmethod
-    def _fibonacci(cls, value: int | None) -> int | None:
-        if value is not None and value not in constants.FIBONACCI_SIZES:
-            raise ValueError(RULES["fibonacci_size"])
-        return value
-
-    @field_validator("payload")
-    @classmethod
-    def _payload_object(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise ValueError("payload must be a JSON object")
-        return value
+    fibonacci_size: FibonacciSize | None = None
 
 
 class AgentRegister(Input):
