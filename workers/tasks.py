@@ -205,6 +205,7 @@ def cancel(*args: Any, **kwargs: Any) -> int:
             _reject("cancel", exc)
     return n
 
+
 @functools.cache
 def _operator_db() -> Database:
     return Database(os.environ[signals.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator").open()

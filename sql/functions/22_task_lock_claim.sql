@@ -12,13 +12,7 @@ BEGIN
     PERFORM phoenix.act_as(p_agent);
     -- a transition that may settle a child takes its tree's root first (README "Delegation");
     -- renewing and starting never do, so they leave the root alone
-    IF p_action NOT IN ('renew', 'start') THEN
-        PERFORM phoenix.task_lock_tree(p_task);
-    END IF;
-    SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
-    END IF;
+    t := phoenix.task_lock(p_task, p_action NOT IN ('renew', 'start'));
     IF p_attempt > t.attempt THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIT0',
             MESSAGE = format('cannot %s task %s: it is %s at attempt %s, so attempt %s was never claimed; claim it first',

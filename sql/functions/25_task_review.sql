@@ -23,11 +23,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('verdict must be +1 or -1, not %s', p_verdict);
     END IF;
     -- the decision may settle a child: its tree's root first (README "Delegation")
-    PERFORM phoenix.task_lock_tree(p_task);
-    SELECT * INTO task FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
-    END IF;
+    task := phoenix.task_lock(p_task);
     a := phoenix.agent_active(p_agent);
     IF task.status <> 'review' THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIT0',

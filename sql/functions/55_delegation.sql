@@ -25,6 +25,26 @@ BEGIN
 END;
 $$;
 
+-- Locks a task for a transition: its tree's root first when p_tree (a transition that may settle a
+-- child or change the tree), then the task; NotFound when there is none.
+CREATE OR REPLACE FUNCTION phoenix.task_lock(p_task uuid, p_tree boolean DEFAULT true)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    t phoenix.tasks;
+BEGIN
+    IF p_tree THEN
+        PERFORM phoenix.task_lock_tree(p_task);
+    END IF;
+    SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
+    END IF;
+    RETURN t;
+END;
+$$;
+
 -- Fails, for good, the open tasks that depend (transitively) on p_task, which has ended without
 -- completing: they could never run.
 CREATE OR REPLACE FUNCTION phoenix.task_fail_dependents(p_task uuid, p_now timestamptz)
@@ -376,11 +396,7 @@ BEGIN
     ELSE
         PERFORM phoenix.agent_active(p_agent);
     END IF;
-    PERFORM phoenix.task_lock_tree(p_task);
-    SELECT * INTO task FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
-    END IF;
+    task := phoenix.task_lock(p_task);
     IF p_agent IS NOT NULL AND NOT EXISTS (
         WITH RECURSIVE up AS (
             SELECT id, parent_id, created_by FROM phoenix.tasks WHERE id = p_task

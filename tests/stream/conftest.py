@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,19 +14,9 @@ from psycopg.types.json import Jsonb
 
 from phoenix_board.board.db import queries
 from phoenix_board.workers import stream
-from tests.workers.conftest import Valkey, env, pools  # noqa: F401  (real worker pools, for heartbeats)
+from tests.workers.conftest import Valkey, env, pools, valkey  # noqa: F401  (real pools and broker, as the worker tests)
 
 _titles = itertools.count(1)
-
-
-@pytest.fixture
-def valkey(tmp_path: Path) -> Iterator[Valkey]:
-    server = Valkey(tmp_path / "valkey")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def wipe(server: Valkey) -> None:
