@@ -11,6 +11,11 @@
   or a new table starts with default privileges.
 * Everything runs under a session advisory lock, so ten processes starting together apply each
   file once; a run with nothing pending takes no lock at all.
+* Only a login that may write the schema migrates (:func:`may_migrate`: a superuser, a member of
+  the owner role, or a ``CREATEROLE`` login before the owner role exists). Every other process
+  (pools, the exporter and the relay logging in with the agent or monitor role) only reads
+  ``schema_version``: with changes pending it says so in one line, or waits for the migrator with
+  a line every :data:`WAIT_NOTICE_SECONDS` (:func:`bring_up_to_date`), and never tries to write.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import dataclasses
 import hashlib
 import logging
 import re
+import time
 from importlib import resources
 
 import psycopg
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"phoenix_board.migrate").digest()[:8], "big", signed=True)
 CONSTANTS_NAME = "00_constants.sql (generated from board/constants.py)"
 DEFAULT_ROLE_PREFIX = "phoenix"
+WAIT_NOTICE_SECONDS = 15.0  # how often a process waiting for the migrator says so
 ROLE_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 _BOOTSTRAP = """
@@ -49,6 +56,18 @@ CREATE TABLE IF NOT EXISTS phoenix.schema_functions (
 """
 
 
+# Released migrations are never edited (their checksum is recorded), but 0002 reads a setting that
+# only a superuser may read, which kept the documented CREATEROLE owner login from migrating. The
+# text that runs gets these replacements; the recorded checksum stays the released file's.
+AS_RUN = {
+    "0002_consciousness.sql": (
+        "current_setting('shared_preload_libraries') LIKE '%timescaledb%'",
+        # TimescaleDB defines its settings only when it is preloaded, and any login may read them
+        "current_setting('timescaledb.license', true) IS NOT NULL",
+    ),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class SqlFile:
     name: str
@@ -57,6 +76,15 @@ class SqlFile:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def as_run(self) -> str:
+        """The text to execute: the file, with the replacements of :data:`AS_RUN`."""
+        if self.name not in AS_RUN:
+            return self.text
+        old, new = AS_RUN[self.name]
+        if old not in self.text:
+            raise AssertionError(f"{self.name} no longer contains the text AS_RUN replaces")
+        return self.text.replace(old, new)
 
 
 @dataclasses.dataclass
@@ -156,7 +184,7 @@ def migrate(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> Report:
                 for f in todo:
                     log.info("applying migration %s", f.name)
                     with conn.transaction():
-                        conn.execute(f.text)
+                        conn.execute(f.as_run())
                         conn.execute(
                             "INSERT INTO phoenix.schema_version (version, checksum) VALUES (%s, %s)", (f.name, f.checksum)
                         )
@@ -179,6 +207,56 @@ def migrate(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> Report:
     except psycopg.Error as exc:
         raise translate(exc) from exc
     return report
+
+
+def may_migrate(conn: psycopg.Connection, role_prefix: str = DEFAULT_ROLE_PREFIX) -> bool:
+    """May this login write the schema? A superuser, a member of the owner role, or a login with
+    CREATEROLE (which creates the owner role the first time and makes itself a member)."""
+    owner = role_names(role_prefix)["owner"]
+    return bool(conn.execute(
+        "SELECT r.rolsuper OR r.rolcreaterole OR (o.oid IS NOT NULL AND pg_has_role(r.oid, o.oid, 'USAGE'))"
+        "  FROM pg_roles r LEFT JOIN pg_roles o ON o.rolname = %s WHERE r.rolname = current_user",
+        (owner,)).fetchone()[0])
+
+
+def _pending_names(conn: psycopg.Connection, role_prefix: str) -> list[str]:
+    todo, todo_functions = _pending(conn, role_prefix)
+    return [f.name for f in todo] + [f.name for f in todo_functions]
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def bring_up_to_date(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX, *, auto: bool | None = None,
+                     wait_seconds: float = 0.0) -> Report:
+    """What a process that opens the board does about the schema (README "Many hosts").
+
+    ``auto`` True migrates (a login that may not fails with the database's one-line error), False
+    never migrates, None migrates only when :func:`may_migrate`. A process that does not migrate
+    and finds changes pending waits up to ``wait_seconds`` for the migrator, saying so every
+    :data:`WAIT_NOTICE_SECONDS`, then fails with one line; it writes nothing.
+    """
+    try:
+        with psycopg.connect(url, autocommit=True, application_name="phoenix-board schema check") as conn:
+            user = conn.execute("SELECT current_user").fetchone()[0]
+            if auto or (auto is None and may_migrate(conn, role_prefix)):
+                conn.close()
+                return migrate(url, role_prefix)
+            deadline = time.monotonic() + wait_seconds
+            notice = 0.0
+            while names := _pending_names(conn, role_prefix):
+                what = (f"the schema has {len(names)} pending change(s) ({_shown(names)}) and login {user} "
+                        f"does not migrate (only the owner's login does)")
+                if time.monotonic() >= deadline:
+                    raise errors.Unavailable(f"{what}; run `phoenix-board migrate` with the owner's login")
+                if time.monotonic() >= notice:
+                    log.warning("%s; waiting for `phoenix-board migrate`", what)
+                    notice = time.monotonic() + WAIT_NOTICE_SECONDS
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+    return Report()
 
 
 def status(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> dict[str, list[str]]:

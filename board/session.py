@@ -13,11 +13,15 @@ from phoenix_board.board.settings import Settings
 
 @contextlib.contextmanager
 def open_board(settings: Settings, *, max_size: int | None = None, keep_running: bool = False,
-               role: str | None = None) -> Iterator[Database]:
-    """With ``role`` (owner, agent or monitor) every connection takes that role (SET ROLE)."""
+               role: str | None = None, wait_for_schema: bool = False) -> Iterator[Database]:
+    """With ``role`` (owner, agent or monitor) every connection takes that role (SET ROLE).
+
+    The schema is migrated only by a login that may (``migrate.bring_up_to_date``); long-running
+    processes (pools, beat, exporter, relay) pass ``wait_for_schema`` to wait for the migrator
+    for ``PHOENIX_SCHEMA_WAIT_SECONDS`` where a command fails at once."""
     with embedded.database_url(settings, keep_running=keep_running) as url:
-        if settings.auto_migrate:
-            migrate.migrate(url, settings.role_prefix)
+        migrate.bring_up_to_date(url, settings.role_prefix, auto=settings.auto_migrate,
+                                 wait_seconds=settings.schema_wait_seconds if wait_for_schema else 0.0)
         with Database(url, min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),
                       max_size=max_size or settings.pool_max_size,
                       role=migrate.role_names(settings.role_prefix)[role] if role else None) as db:

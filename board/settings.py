@@ -22,7 +22,13 @@ class Settings(BaseSettings):
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
     )
     data_dir: Path = Field(default=Path(".phoenix"), description="Where embedded servers keep their data.")
-    auto_migrate: bool = Field(default=True, description="Apply pending migrations when a command opens the board.")
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Apply pending migrations when a command opens the board. Unset: only when the login may "
+                    "write the schema (superuser, owner member, CREATEROLE); others never try.")
+    schema_wait_seconds: float = Field(
+        default=300.0, ge=0, le=86_400,
+        description="How long pools, beat, exporter and relay wait for a pending migration before failing.")
     pool_min_size: int = Field(default=1, ge=0, le=100)
     pool_max_size: int = Field(default=10, ge=1, le=500)
     lease_seconds: float = Field(default=constants.LEASE_SECONDS, gt=0, le=constants.LEASE_MAX_SECONDS)

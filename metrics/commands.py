@@ -23,7 +23,7 @@ def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Defau
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with open_board(s, max_size=2, role="monitor") as db:  # read-only (README "Security")
+    with open_board(s, max_size=2, role="monitor", wait_for_schema=True) as db:  # read-only (README "Security")
         try:
             server, _ = exporter.serve(db, s, port or s.metrics_port, addr)
         except OSError as exc:

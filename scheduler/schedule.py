@@ -138,7 +138,7 @@ def beat_cmd(make_app: Callable[[str, Settings], Celery],
 
         s = read_settings()
         with contextlib.ExitStack() as stack:
-            db = stack.enter_context(open_board(s, max_size=1))
+            db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
             url = stack.enter_context(broker_url(s))
             os.environ.update({"PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": url})
             app = make_app(url, s)

@@ -44,7 +44,7 @@ def workers(
     prefix = name or f"{team}.{socket.gethostname()}"
     models.parse(models.AgentRegister, {"codename": f"{prefix}-0", "team": team, "specialization": specialization})
     with contextlib.ExitStack() as stack:
-        db = stack.enter_context(open_board(s, max_size=1))
+        db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
         if not db.one("team_exists", team=team)["found"]:
             raise errors.NotFound(f"team {team} not found; teams: {', '.join(t['name'] for t in db.all('teams_list'))}")
         url = stack.enter_context(broker.broker_url(s))

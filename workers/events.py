@@ -49,7 +49,7 @@ def relay_cmd(
     s = settings()
     client = redis_client(s)
     stop = threading.Event()
-    with open_board(s, max_size=1) as db, stream.Relay(db.url, client, batch=batch) as relay:
+    with open_board(s, max_size=1, wait_for_schema=not once) as db, stream.Relay(db.url, client, batch=batch) as relay:
         if once:
             if not relay.acquire():
                 raise errors.Conflict("another relay holds the relay lock; it publishes for everyone")

@@ -25,6 +25,18 @@ DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '@monitor@') THEN CREATE ROLE @monitor@ NOLOGIN; END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
+-- The migrating login hands what it created to the owner role below, which PostgreSQL allows only
+-- to members of that role: a CREATEROLE login (not a superuser) that created the role makes itself
+-- one; any other login must be made a member by whoever administers the roles.
+DO $$ BEGIN
+    IF NOT pg_has_role(current_user, '@owner@', 'USAGE') THEN
+        EXECUTE format('GRANT @owner@ TO %I', current_user);
+    END IF;
+EXCEPTION WHEN insufficient_privilege OR invalid_grant_operation THEN
+    RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+        MESSAGE = format('login %s may not migrate: it is not a member of @owner@ and cannot make itself one; '
+                         'run GRANT @owner@ TO %s as a superuser, or migrate as a superuser', current_user, current_user);
+END $$;
 -- connection counts and the like need pg_monitor; only a superuser can grant it
 DO $$ BEGIN
     IF NOT pg_has_role('@monitor@', 'pg_monitor', 'MEMBER') THEN GRANT pg_monitor TO @monitor@; END IF;
@@ -131,6 +143,9 @@ GRANT EXECUTE ON FUNCTION phoenix.agent_may_judge(text, text) TO @agent@;
 -- functions and read and marked only by the relay (as the owner, with phoenix.outbox_assign, which
 -- the volatile-function rule above grants to nobody); the monitor reads it for the relay's lag.
 GRANT SELECT ON ALL TABLES IN SCHEMA phoenix TO @monitor@;
+-- Every process reads the schema's version (board/migrate.py), so that one logging in with the
+-- agent role can tell that a migration is pending instead of failing on it.
+GRANT SELECT ON phoenix.schema_version, phoenix.schema_functions TO @agent@;
 GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
                 phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions
     TO @agent@;
