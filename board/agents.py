@@ -1,7 +1,9 @@
 """Agents: register or re-attach by codename, heartbeat, decommission, look up.
 
 An agent is identified by a stable codename (a worker uses node name + pool index), so a
-restarted process re-attaches to its row and keeps its counters, hormones and trust.
+restarted process re-attaches to its row and keeps its counters, hormones and trust. A process
+that works as an agent holds it with a token (``holder``): the database refuses a second live
+process (README "Agents are held by one process").
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from phoenix_board.board.db import Database
 _CODENAME = re.compile(models.CODENAME_PATTERN)
 
 
-def register(db: Database, data: models.AgentRegister | dict[str, Any], now: datetime | None = None) -> tuple[models.Agent, bool]:
-    """Registers a new agent or re-attaches to an existing one; returns (agent, created)."""
+def register(db: Database, data: models.AgentRegister | dict[str, Any], now: datetime | None = None,
+             holder: UUID | None = None) -> tuple[models.Agent, bool]:
+    """Registers a new agent or re-attaches to an existing one; returns (agent, created).
+
+    With ``holder`` the calling process holds the agent; Conflict while another token's hold is
+    live. Re-attaching as the agent role needs the agent named (``acting_as``)."""
     spec = models.parse(models.AgentRegister, data)
     if not db.one("team_exists", team=spec.team)["found"]:
         teams = ", ".join(t["name"] for t in db.all("teams_list"))
@@ -30,6 +36,7 @@ def register(db: Database, data: models.AgentRegister | dict[str, Any], now: dat
         # on re-attach, fields the caller did not give keep their stored values
         role=spec.role if "role" in spec.model_fields_set else None,
         specialization=list(spec.specialization) if "specialization" in spec.model_fields_set else None,
+        holder=holder,
         now=now,
     )
     return models.Agent.from_row(row), bool(row["created"])
@@ -62,8 +69,14 @@ def get(db: Database, ref: str | UUID) -> models.Agent:
     return models.Agent.from_row(row)
 
 
-def heartbeat(db: Database, agent: UUID, now: datetime | None = None) -> models.Agent:
-    return models.Agent.from_row(db.one("agent_heartbeat", agent=models.uuid_arg(agent, "agent"), now=now))
+def heartbeat(db: Database, agent: UUID, now: datetime | None = None, holder: UUID | None = None) -> models.Agent:
+    """The agent is alive; with ``holder``, renews that process's hold (Conflict if it lost it)."""
+    return models.Agent.from_row(db.one("agent_heartbeat", agent=models.uuid_arg(agent, "agent"), holder=holder, now=now))
+
+
+def release(db: Database, agent: UUID, holder: UUID) -> bool:
+    """Frees the agent's hold on a clean exit (only the holding token does); True if it held it."""
+    return bool(db.one("agent_release", agent=models.uuid_arg(agent, "agent"), holder=holder)["released"])
 
 
 def decommission(db: Database, agent: UUID, now: datetime | None = None) -> models.Agent:

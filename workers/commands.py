@@ -14,7 +14,7 @@ import typer
 from phoenix_board.board import errors, models, render
 from phoenix_board.board.commands import json_arg, vote_value, settings
 from phoenix_board.board.session import open_board
-from phoenix_board.workers import broker, signals
+from phoenix_board.workers import broker, identity, signals
 from phoenix_board.workers.app import make_app
 
 queue_app = typer.Typer(help="Send submissions, votes and comments through the queue; read status.",
@@ -47,10 +47,14 @@ def workers(
         db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
         if not db.one("team_exists", team=team)["found"]:
             raise errors.NotFound(f"team {team} not found; teams: {', '.join(t['name'] for t in db.all('teams_list'))}")
+        # one live process per agent: a free prefix and this pool's holder token (workers/identity.py)
+        me = identity.choose(db, s.data_dir, prefix, agents_n, named=name is not None)
+        stack.callback(me.lock.close)
         url = stack.enter_context(broker.broker_url(s))
         os.environ.update({
             signals.ENV_TEAM: team,
-            signals.ENV_PREFIX: prefix,
+            signals.ENV_PREFIX: me.prefix,
+            signals.ENV_HOLDER: str(me.holder),
             signals.ENV_SPECIALIZATION: json.dumps(specialization),
             signals.ENV_DATABASE: db.url,
             "PHOENIX_REDIS_URL": url,
@@ -60,7 +64,7 @@ def workers(
         app.worker_main([
             "worker", "--pool", "prefork", "--concurrency", str(agents_n),
             "--queues", f"{s.team_queue(team)},{s.board_queue()}",
-            "--hostname", f"{prefix}@%h", "--loglevel", loglevel,
+            "--hostname", f"{me.prefix}@%h", "--loglevel", loglevel,
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ])
 

@@ -4,7 +4,9 @@ Each prefork pool process is one agent. When Celery starts it (``worker_process_
 fork, so the process opens its own connections) it registers, or re-attaches to, the agent
 ``<prefix>-<pool index>``: a process that Celery replaces gets the same index and so the same
 identity, counters and trust. A claim its predecessor held is released at once (a failed attempt,
-fenced by its attempt number) instead of waiting for the lease. A heartbeat thread keeps
+fenced by its attempt number) instead of waiting for the lease. It holds the agent with the pool's
+token (``PHOENIX_AGENT_HOLDER``, workers/identity.py): the database refuses another live process
+attaching to it, the heartbeat renews the hold, a clean exit frees it. A heartbeat thread keeps
 ``last_heartbeat`` fresh. On a clean shutdown the agent goes idle; shutdown hooks may not run
 (SIGKILL), and leases and heartbeats cover that.
 
@@ -42,10 +44,12 @@ ENV_TEAM = "PHOENIX_AGENT_TEAM"
 ENV_PREFIX = "PHOENIX_AGENT_PREFIX"
 ENV_SPECIALIZATION = "PHOENIX_AGENT_SPECIALIZATION"
 ENV_DATABASE = "PHOENIX_DATABASE_URL"
+ENV_HOLDER = "PHOENIX_AGENT_HOLDER"  # the pool's holder token (workers/identity.py)
 
 
 class _Process:
     agent: runtime.Agent | None = None
+    holder: UUID | None = None
     db: Database | None = None
     settings: Settings | None = None
     stop = threading.Event()
@@ -89,7 +93,19 @@ def _init_agent(**_: object) -> None:
     db = agent_database(settings, "phoenix-agent", 3)
     spec = json.loads(os.environ.get(ENV_SPECIALIZATION) or "[]")
     name = codename(os.environ[ENV_PREFIX], current_process().index)
-    agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec})
+    holder = UUID(os.environ[ENV_HOLDER]) if os.environ.get(ENV_HOLDER) else None
+    existing = db.one("agent_by_codename", codename=name)
+    try:
+        # re-attaching acts for that agent, which the agent role must name (README "Security")
+        with acting_as(existing["id"] if existing else None):
+            agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec}, holder=holder)
+    except (errors.Conflict, errors.Forbidden) as exc:
+        # another live process holds it (a race the pool's start-up check did not see), or it was
+        # decommissioned: this pool must not run as it; one line, and the whole pool stops
+        log.error("agent %s refused: %s; stopping this pool", name, exc.message)
+        db.close()
+        os.kill(os.getppid(), signal.SIGTERM)
+        return
     if not created and agent.current_task is not None:
         with acting_as(agent.id):
             _release_predecessor_claim(db, agent.id, agent.current_task)
@@ -99,7 +115,7 @@ def _init_agent(**_: object) -> None:
     if worker_metrics.enabled():  # the exporter adds up every process's counts
         db.observe = worker_metrics.observe_query
         on_claim = lambda t: worker_metrics.observe_wake(t.team, (t.claimed_at - t.available_at).total_seconds())  # noqa: E731
-    state.settings, state.db = settings, db
+    state.settings, state.db, state.holder = settings, db, holder
     state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews,
                                 stopping=state.stop.is_set, on_claim=on_claim,
                                 on_delegate=tasks.wake_for_children)
@@ -132,7 +148,11 @@ def _heartbeat(db: Database, agent_id: UUID, team: str, settings: Settings) -> N
     with acting_as(agent_id):
         while not state.stop.wait(settings.heartbeat_seconds):
             try:
-                agents.heartbeat(db, agent_id)
+                agents.heartbeat(db, agent_id, holder=state.holder)
+            except errors.Conflict as exc:  # its hold lapsed and another process took the agent
+                log.error("heartbeat refused: %s; this process claims no more", exc.message)
+                state.stop.set()
+                return
             except errors.BoardError as exc:
                 log.warning("heartbeat failed: %s", exc.message)
                 continue
@@ -151,7 +171,9 @@ def _shutdown_agent(**_: object) -> None:
     if state.db is not None:
         try:
             with acting_as(state.agent.id):
-                agents.heartbeat(state.db, state.agent.id)  # last sign of life; current_task is already clear
+                agents.heartbeat(state.db, state.agent.id, holder=state.holder)  # last sign of life
+                if state.holder is not None:  # a clean exit frees the agent for the pool's next start
+                    agents.release(state.db, state.agent.id, state.holder)
         except errors.BoardError:
             pass
         state.db.close()

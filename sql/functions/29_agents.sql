@@ -1,17 +1,27 @@
 -- Agent registry (README "Agents").
 
 -- Register a new agent, or re-attach to the one with this codename (a restarted worker keeps its
--- identity, counters and trust). A decommissioned agent comes back into service.
+-- identity, counters and trust).
+--
+-- Re-attaching changes an existing agent, so it acts only for the caller (README "Security"): an
+-- agent-role session must name that agent (phoenix.act_as), and only the operator (the owner)
+-- brings a decommissioned agent back. A process that attaches with a holder token holds the agent
+-- (migration 0008): while another token's hold is live (a heartbeat within ACTIVE_AGENT_SECONDS),
+-- it is refused, whoever calls; the same token (a pool's replacement process) re-attaches. The
+-- operator's registration (no token) takes no hold.
 CREATE OR REPLACE FUNCTION phoenix.agent_register(
-    p_codename text, p_team text, p_role text, p_specialization text[], p_now timestamptz DEFAULT NULL,
-    OUT agent phoenix.agents, OUT created boolean)
+    p_codename text, p_team text, p_role text, p_specialization text[], p_holder uuid DEFAULT NULL,
+    p_now timestamptz DEFAULT NULL, OUT agent phoenix.agents, OUT created boolean)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_now timestamptz := phoenix.clock(p_now);
+    v_since float8;
 BEGIN
-    INSERT INTO phoenix.agents (codename, team, role, specialization, created_at, last_heartbeat, idle_since, hormones_at)
-    VALUES (p_codename, p_team, coalesce(p_role, 'worker'), coalesce(p_specialization, '{}'), v_now, v_now, v_now, v_now)
+    INSERT INTO phoenix.agents (codename, team, role, specialization, created_at, last_heartbeat, idle_since, hormones_at,
+                                holder)
+    VALUES (p_codename, p_team, coalesce(p_role, 'worker'), coalesce(p_specialization, '{}'), v_now, v_now, v_now, v_now,
+            p_holder)
     ON CONFLICT (codename) DO NOTHING
     RETURNING * INTO agent;
     IF FOUND THEN
@@ -23,8 +33,22 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
             MESSAGE = format('agent %s is registered on team %s, not %s; use another codename', p_codename, agent.team, p_team);
     END IF;
+    PERFORM phoenix.act_as(agent.id);
+    IF agent.decommissioned_at IS NOT NULL AND NOT phoenix.caller_is_owner() THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('agent %s is decommissioned; only an operator brings it back (phoenix-board agents register '
+                             '%s --team %s, with the owner''s login)', p_codename, p_codename, agent.team);
+    END IF;
+    v_since := extract(epoch FROM v_now - agent.last_heartbeat);
+    IF p_holder IS NOT NULL AND agent.holder IS NOT NULL AND agent.holder <> p_holder
+       AND agent.decommissioned_at IS NULL AND v_since < phoenix.k_active_agent_seconds() THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('agent %s is held by another live process (last heartbeat %s s ago); give this pool another '
+                             '--name, or stop the other one (its hold lapses %s s after its last heartbeat)',
+                             p_codename, round(v_since::numeric, 1), phoenix.k_active_agent_seconds());
+    END IF;
     UPDATE phoenix.agents
-       SET decommissioned_at = NULL, last_heartbeat = v_now,
+       SET decommissioned_at = NULL, last_heartbeat = v_now, holder = coalesce(p_holder, holder),
            role = coalesce(p_role, role), specialization = coalesce(p_specialization, specialization)
      WHERE id = agent.id
     RETURNING * INTO agent;
@@ -32,15 +56,37 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION phoenix.agent_heartbeat(p_agent uuid, p_now timestamptz DEFAULT NULL)
+-- The agent is alive; with a holder token, the hold is renewed, and refused if another process
+-- took the agent meanwhile (this one's hold had lapsed): that process must stop acting for it.
+CREATE OR REPLACE FUNCTION phoenix.agent_heartbeat(p_agent uuid, p_holder uuid DEFAULT NULL, p_now timestamptz DEFAULT NULL)
 RETURNS phoenix.agents
 LANGUAGE plpgsql
 AS $$
 DECLARE
     a phoenix.agents := phoenix.agent_active(p_agent);
 BEGIN
-    UPDATE phoenix.agents SET last_heartbeat = phoenix.clock(p_now) WHERE id = p_agent RETURNING * INTO a;
+    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
+    IF p_holder IS NOT NULL AND a.holder IS NOT NULL AND a.holder <> p_holder THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('agent %s is held by another process now (this one''s hold lapsed); stop acting for it',
+                             a.codename);
+    END IF;
+    UPDATE phoenix.agents SET last_heartbeat = phoenix.clock(p_now), holder = coalesce(p_holder, holder)
+     WHERE id = p_agent RETURNING * INTO a;
     RETURN a;
+END;
+$$;
+
+-- A clean exit frees the hold at once, so the pool's next start re-attaches without waiting for
+-- the liveness window; true if this token held it.
+CREATE OR REPLACE FUNCTION phoenix.agent_release(p_agent uuid, p_holder uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM phoenix.act_as(p_agent);
+    UPDATE phoenix.agents SET holder = NULL WHERE id = p_agent AND holder = p_holder;
+    RETURN FOUND;
 END;
 $$;
 

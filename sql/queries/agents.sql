@@ -3,11 +3,16 @@
 -- name: agent_register
 -- Register or re-attach by codename; `created` tells which.
 SELECT (r.agent).*, r.created
-  FROM phoenix.agent_register(%(codename)s::text, %(team)s::text, %(role)s::text, %(specialization)s::text[], %(now)s::timestamptz) AS r;
+  FROM phoenix.agent_register(%(codename)s::text, %(team)s::text, %(role)s::text, %(specialization)s::text[],
+                              %(holder)s::uuid, %(now)s::timestamptz) AS r;
 
 -- name: agent_heartbeat
 -- The agent is alive.
-SELECT * FROM phoenix.agent_heartbeat(%(agent)s::uuid, %(now)s::timestamptz);
+SELECT * FROM phoenix.agent_heartbeat(%(agent)s::uuid, %(holder)s::uuid, %(now)s::timestamptz);
+
+-- name: agent_release
+-- A clean exit frees the agent's hold (only the holder's token does).
+SELECT phoenix.agent_release(%(agent)s::uuid, %(holder)s::uuid) AS released;
 
 -- name: agent_decommission
 -- Out of service; a live claim goes back to the board.
@@ -111,3 +116,13 @@ SELECT p.*, a.codename AS codename_a, b.codename AS codename_b
 -- Active agents of a team in codename order, with their partners and supervisor (the demo set-up).
 SELECT id, codename, paired_agents, supervisor_agent, subordinate_agents FROM phoenix.agents
  WHERE team = %(team)s::text AND decommissioned_at IS NULL ORDER BY codename;
+
+-- name: agents_held_by_others
+-- Which of these codenames another live process holds (a hold lapses ACTIVE_AGENT_SECONDS after
+-- the last heartbeat); a pool checks its names with it before it starts.
+SELECT codename, extract(epoch FROM now() - last_heartbeat)::float8 AS seconds_ago
+  FROM phoenix.agents
+ WHERE codename = ANY (%(codenames)s::text[]) AND holder IS NOT NULL AND holder <> %(holder)s::uuid
+   AND decommissioned_at IS NULL
+   AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
+ ORDER BY codename;

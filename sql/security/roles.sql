@@ -127,8 +127,9 @@ BEGIN
         'phoenix.task_vote(uuid,uuid,integer,text,timestamptz)',
         'phoenix.comment_add(uuid,uuid,uuid,text,timestamptz)',
         'phoenix.comment_vote(uuid,uuid,integer,timestamptz)',
-        'phoenix.agent_register(text,text,text,text[],timestamptz)',
-        'phoenix.agent_heartbeat(uuid,timestamptz)'
+        'phoenix.agent_register(text,text,text,text[],uuid,timestamptz)',
+        'phoenix.agent_heartbeat(uuid,uuid,timestamptz)',
+        'phoenix.agent_release(uuid,uuid)'
     ]::regprocedure[] LOOP
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', f);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO @agent@', f);
