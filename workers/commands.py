@@ -78,14 +78,22 @@ def queue_submit(
     payload: Optional[str] = typer.Option(None, "--payload", help="JSON object."),
     key: Optional[str] = typer.Option(None, "--key", help="Idempotency key (a new UUID if not given)."),
     review_quorum: int = typer.Option(0, "--review-quorum"),
+    count: int = typer.Option(1, "--count", min=1, max=100_000,
+                              help="Submit this many copies titled 'TITLE #i' (batched); prints one key a line."),
 ) -> None:
     """Submit a task through the queue; prints its idempotency key."""
     from phoenix_board.workers.client import Client
 
     data: dict[str, Any] = {"title": title, "team": team, "category": category, "priority": priority,
                             "payload": json_arg(payload, "--payload") or {}, "review_quorum": review_quorum}
+    if count > 1 and key is not None:
+        raise errors.InvalidInput("--key names one submission; leave it out with --count")
     with Client(settings()) as client:
-        typer.echo(client.submit(data, key))
+        if count == 1:
+            typer.echo(client.submit(data, key))
+            return
+        for made in client.submit_many([{**data, "title": f"{title} #{i}"} for i in range(1, count + 1)]):
+            typer.echo(made)
 
 
 @queue_app.command("vote")
