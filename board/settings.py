@@ -21,6 +21,9 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
     )
+    agent_database_url: str | None = Field(
+        default=None,
+        description="The login `up` gives its pools (agent role only). Unset: up makes one on its embedded server.")
     data_dir: Path = Field(default=Path(".phoenix"), description="Where embedded servers keep their data.")
     auto_migrate: bool | None = Field(
         default=None,
@@ -68,7 +71,7 @@ class Settings(BaseSettings):
     def beat_queue(self) -> str:
         return f"{self.queue_prefix}.beat"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "agent_database_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value:

@@ -14,7 +14,7 @@ import typer
 from phoenix_board.board import errors, models, render
 from phoenix_board.board.commands import json_arg, vote_value, settings
 from phoenix_board.board.session import open_board
-from phoenix_board.workers import broker, identity, signals
+from phoenix_board.workers import broker, identity, logins, signals
 from phoenix_board.workers.app import make_app
 
 queue_app = typer.Typer(help="Send submissions, votes and comments through the queue; read status.",
@@ -47,6 +47,7 @@ def workers(
         db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
         if not db.one("team_exists", team=team)["found"]:
             raise errors.NotFound(f"team {team} not found; teams: {', '.join(t['name'] for t in db.all('teams_list'))}")
+        logins.warn_if_not_contained(db.url, s.role_prefix)
         # one live process per agent: a free prefix and this pool's holder token (workers/identity.py)
         me = identity.choose(db, s.data_dir, prefix, agents_n, named=name is not None)
         stack.callback(me.lock.close)

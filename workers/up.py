@@ -35,7 +35,7 @@ from phoenix_board.board import agents, consciousness, delegation, errors, feder
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, handlers
+from phoenix_board.workers import broker, handlers, logins
 from phoenix_board.workers.commands import settings
 
 # which demo categories each seeded team's agents assess
@@ -235,8 +235,9 @@ def up(
             started = datetime.now(UTC)
             stack.callback(pools.stop)
             with console.status("starting agents, the beat and the exporter…") as status:
+                pool_env = logins.pool_environment(env, db.url, s)  # the agents' own login (workers/logins.py)
                 for t in teams:
-                    pools.start(t, agents_per_team, env)
+                    pools.start(t, agents_per_team, pool_env)
                 pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
                 pools.start_command("metrics", ["metrics", "--port", str(metrics_port)], env)
                 pools.start_command("relay", ["events", "relay"], env)  # the outbox → Redis streams
