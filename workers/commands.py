@@ -32,6 +32,8 @@ def workers(
 ) -> None:
     """Start a Celery worker whose pool processes are this team's agents."""
     s = settings()
+    if s.agent_database_url and s.agent_database_url != s.database_url:
+        logins.exec_as_agents(s.agent_database_url)  # does not return: the owner's URL leaves the process
     if metrics_port is not None:
         from phoenix_board.metrics import worker as worker_metrics
 

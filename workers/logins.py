@@ -5,7 +5,8 @@ ROLE``s to the agent role, a compromised handler can ``RESET ROLE`` and act as t
 finds the owner's URL in its environment. So pools log in with a login whose only group is the
 agent role, and their environment holds that login's URL and no other:
 
-* ``workers`` started with such a login is contained already; with a login that can act as the
+* ``workers`` started with such a login is contained already; given ``PHOENIX_AGENT_DATABASE_URL``
+  it starts again (exec) with that login's URL as its only one; with a login that can act as the
   owner (a superuser, or a member of the owner group) it says so in one line at start.
 * ``up`` hands its pools ``PHOENIX_AGENT_DATABASE_URL`` when it is set. With the embedded server,
   it makes a login of its own, ``<prefix>_agent_login`` in the agent group only, whose password is
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import psycopg
@@ -50,6 +52,15 @@ def warn_if_not_contained(url: str, role_prefix: str) -> None:
     if login:
         log.warning("pool processes log in as %s, which can act as the owner (RESET ROLE): give `workers` a login "
                     "of the agent role only (README \"Many hosts: who logs in as what\")", login)
+
+
+def exec_as_agents(agent_url: str) -> None:
+    """`workers` given PHOENIX_AGENT_DATABASE_URL starts again in a process whose environment has
+    that URL as PHOENIX_DATABASE_URL and no other: a changed os.environ would still leave the
+    owner's URL in /proc/<pid>/environ, which pool processes inherit; a new exec does not."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PHOENIX_DATABASE_URL", "PHOENIX_AGENT_DATABASE_URL")}
+    env["PHOENIX_DATABASE_URL"] = agent_url
+    os.execve(sys.executable, [sys.executable, "-m", "phoenix_board.cli", *sys.argv[1:]], env)
 
 
 def _embedded_agent_login(owner_url: str, settings: Settings) -> str:

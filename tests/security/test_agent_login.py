@@ -5,6 +5,7 @@ as the agents' login, in one line."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from phoenix_board.board import embedded, errors, migrate
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers import logins
 from tests.security.test_roles import login
+from tests.workers.conftest import env, valkey, wait_for  # noqa: F401 - fixtures
 from tests.workers.test_up import _ours, clean_env
 
 ROLES = migrate.role_names()
@@ -86,3 +88,33 @@ def test_up_gives_its_pools_a_login_of_the_agent_role_only(tmp_path):
                 leftover.kill()
             except psutil.Error:
                 pass
+
+
+def test_workers_given_the_agents_login_keep_the_owners_url_out_of_every_process(env, sql, url, tmp_path):
+    for agent_login in login(sql, url, ROLES["agent"]):
+        log = tmp_path / "workers.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "workers", "--team", "iota", "--agents", "2",
+                                     "--name", "contained"], env={**env, "PHOENIX_AGENT_DATABASE_URL": agent_login},
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for(lambda: sql.execute("SELECT count(*) AS n FROM phoenix.agents WHERE codename LIKE 'contained-%'")
+                     .fetchone()["n"] == 2, what="the pool's agents")
+            main = psutil.Process(proc.pid)
+            for p in [main, *main.children()]:
+                environ = p.environ()
+                assert environ["PHOENIX_DATABASE_URL"] == agent_login
+                assert url not in environ.values() and "PHOENIX_AGENT_DATABASE_URL" not in environ
+            user = conninfo_to_dict(agent_login)["user"]
+            users = {r["usename"] for r in sql.execute(
+                "SELECT usename FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name IN ('phoenix-agent', 'phoenix-poller')")}
+            assert users == {user}
+            assert "can act as the owner" not in log.read_text()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
