@@ -28,6 +28,7 @@ import time
 from importlib import resources
 
 import psycopg
+import psycopg.sql
 
 from phoenix_board.board import constants, errors
 from phoenix_board.board.db import translate
@@ -173,6 +174,7 @@ def migrate(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> Report:
     report = Report()
     try:
         with psycopg.connect(url, autocommit=True, application_name="phoenix-board migrate") as conn:
+            _join_owner(conn, role_prefix)
             todo, todo_functions = _pending(conn, role_prefix)
             if not todo and not todo_functions:
                 return report
@@ -207,6 +209,28 @@ def migrate(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX) -> Report:
     except psycopg.Error as exc:
         raise translate(exc) from exc
     return report
+
+
+def _join_owner(conn: psycopg.Connection, role_prefix: str) -> None:
+    """Migrating reads and hands over objects of the owner role, which needs its membership: a
+    CREATEROLE login that lacks it makes itself a member where PostgreSQL lets it (it created the
+    role, or, before 16, always); any other login is refused in one line before it touches anything.
+    (Before the owner role exists, roles.sql creates it and does the same.)"""
+    owner = role_names(role_prefix)["owner"]
+    user, superuser, createrole, exists, member = conn.execute(
+        "SELECT r.rolname, r.rolsuper, r.rolcreaterole, o.oid IS NOT NULL,"
+        "       coalesce(pg_has_role(r.oid, o.oid, 'USAGE'), false)"
+        "  FROM pg_roles r LEFT JOIN pg_roles o ON o.rolname = %s WHERE r.rolname = current_user", (owner,)).fetchone()
+    if superuser or member or (createrole and not exists):
+        return
+    if createrole:
+        try:
+            conn.execute(psycopg.sql.SQL("GRANT {} TO {}").format(psycopg.sql.Identifier(owner), psycopg.sql.Identifier(user)))
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidGrantOperation):
+            pass
+    raise errors.Forbidden(f"login {user} may not migrate: it is not a member of {owner}; run GRANT {owner} TO {user} "
+                           f"as a superuser, or migrate with the owner's login")
 
 
 def may_migrate(conn: psycopg.Connection, role_prefix: str = DEFAULT_ROLE_PREFIX) -> bool:
