@@ -8,8 +8,8 @@ a pool asks for, so that the refusal is rare and said in one line before any pro
   pool keeps while it runs. A pool restarted on this host (after a SIGKILL too: the kernel drops
   the lock with the last process holding it) reads the same token and re-attaches to its agents at
   once; a second pool on this host with the same prefix finds the file locked.
-* Without ``--name``, a pool whose default prefix ``<team>.<hostname>`` is taken (locked here, or
-  held by a live pool elsewhere: another host with the same hostname) takes
+* Without ``--name``, a pool whose default prefix ``<team>.<hostname>`` is taken (locked here,
+  held by a live pool elsewhere: another host with the same hostname, or decommissioned) takes
   ``<team>.<hostname>.2``, ``.3``, … and says so; with ``--name`` it is refused.
 """
 
@@ -81,8 +81,11 @@ def choose(db: Database, data_dir: Path, prefix: str, n: int, *, named: bool) ->
         held = _held_elsewhere(db, candidate, n, identity.holder)
         if held:
             identity.lock.close()
-            tried.append(f"{held[0]['codename']} is held by another live process "
-                         f"(last heartbeat {held[0]['seconds_ago']:.1f} s ago)")
+            first = held[0]
+            tried.append(f"{first['codename']} is decommissioned (an operator brings it back with `phoenix-board "
+                         f"agents register`)" if first["decommissioned"] else
+                         f"{first['codename']} is held by another live process "
+                         f"(last heartbeat {first['seconds_ago']:.1f} s ago)")
             continue
         if i > 1:
             log.warning("agents %s: %s; this pool's agents are %s-0..%d", prefix, tried[-1], candidate, n - 1)

@@ -118,11 +118,14 @@ SELECT id, codename, paired_agents, supervisor_agent, subordinate_agents FROM ph
  WHERE team = %(team)s::text AND decommissioned_at IS NULL ORDER BY codename;
 
 -- name: agents_held_by_others
--- Which of these codenames another live process holds (a hold lapses ACTIVE_AGENT_SECONDS after
--- the last heartbeat); a pool checks its names with it before it starts.
-SELECT codename, extract(epoch FROM now() - last_heartbeat)::float8 AS seconds_ago
+-- Which of these codenames a pool may not attach to: held by another live process (a hold lapses
+-- ACTIVE_AGENT_SECONDS after the last heartbeat), or decommissioned (only the operator brings an
+-- agent back); a pool checks its names with it before it starts.
+SELECT codename, extract(epoch FROM now() - last_heartbeat)::float8 AS seconds_ago,
+       decommissioned_at IS NOT NULL AS decommissioned
   FROM phoenix.agents
- WHERE codename = ANY (%(codenames)s::text[]) AND holder IS NOT NULL AND holder <> %(holder)s::uuid
-   AND decommissioned_at IS NULL
-   AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
+ WHERE codename = ANY (%(codenames)s::text[])
+   AND (decommissioned_at IS NOT NULL
+        OR (holder IS NOT NULL AND holder <> %(holder)s::uuid
+            AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())))
  ORDER BY codename;

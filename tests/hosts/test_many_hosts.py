@@ -262,12 +262,15 @@ def test_the_many_host_recipe_survives_a_worker_host_killed_mid_run(net, workdir
             assert len(rows) == TASKS
             assert {(r["status"], r["completions"]) for r in rows} == {("complete", 1)}
             # the dead host's claims came back within twice the lease
+            delays = []
             for task in held:
                 back = sql.execute("SELECT min(at) AS at FROM phoenix.task_events WHERE task_id = %s AND at >= %s "
                                    "AND kind IN ('lease_expired', 'released', 'failed')",
                                    (task["id"], killed_at)).fetchone()["at"]
                 assert back is not None, f"task {task['id']} held by the dead host never came back"
-                assert (back - killed_at).total_seconds() <= 2 * LEASE
+                delays.append(round((back - killed_at).total_seconds(), 1))
+                assert delays[-1] <= 2 * LEASE
+            print(f"host w1 killed holding {len(held)} claim(s); back after {sorted(delays)} s (lease {LEASE:g} s)")
             # and its agents show as dead (no heartbeat within the liveness window), the others live
             window = constants.ACTIVE_AGENT_SECONDS
             wait_for(lambda: sql.execute("SELECT bool_and(last_heartbeat < now() - make_interval(secs => %s)) AS dead "

@@ -115,3 +115,17 @@ def test_a_pool_restarted_after_a_sigkill_re_attaches_to_its_own_agents_at_once(
     assert "held by another" not in again.text()
     assert [r["id"] for r in live(sql, "phoenix-restart-%")] == [r["id"] for r in first]
     assert sql.execute("SELECT count(*) AS n FROM phoenix.agents WHERE codename LIKE 'phoenix-restart%'").fetchone()["n"] == 2
+
+
+def test_a_pool_whose_agent_was_decommissioned_is_refused_in_one_line(started, sql, db):
+    from phoenix_board.board import agents
+
+    retired, _ = agents.register(db, {"codename": "retired-1", "team": "iota"})
+    agents.decommission(db, retired.id)
+    pool = started("--team", "iota", "--agents", "2", "--name", "retired")
+    assert pool.proc.wait(timeout=120) == 1
+    errors = [line for line in pool.text().splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "retired-1 is decommissioned" in errors[0]
+    assert sql.execute("SELECT decommissioned_at IS NOT NULL AS gone FROM phoenix.agents WHERE codename = 'retired-1'"
+                       ).fetchone()["gone"]
+    assert sql.execute("SELECT count(*) AS n FROM phoenix.agents WHERE codename LIKE 'retired-%'").fetchone()["n"] == 1
