@@ -10,6 +10,8 @@
   completes a task twice.
 * No prefetch beyond free processes (``worker_disable_prefetch``): a message waits in the broker,
   not unacknowledged in a busy worker, so its hold time is its run time only.
+* Only the board's own tasks, JSON only, bodies up to ``delivery.MESSAGE_MAX_BYTES``: anything else
+  is refused in one log line by the consumer (``guard.py``).
 * Queues: ``<prefix>.board`` (submissions, votes, comments: any agent may file them) and
   ``<prefix>.team.<team>`` (wake-ups, assessments, reviews for that team's agents).
 """
@@ -37,6 +39,7 @@ def make_app(broker: str, settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_disable_prefetch=True,
+        worker_consumer="phoenix_board.workers.guard:GuardedConsumer",
         task_default_queue=settings.board_queue(),
         broker_transport_options={
             "visibility_timeout": delivery.VISIBILITY_TIMEOUT_SECONDS,
