@@ -43,14 +43,17 @@ def _task_name(message: Any) -> str:
 class GuardedConsumer(Consumer):
     def update_strategies(self) -> None:
         super().update_strategies()
-        # builtins and anything else registered in this process are unknown to the board's queues
-        for name in [n for n in self.strategies if not n.startswith(OWN_PREFIX)]:
-            del self.strategies[name]
+        for name in list(self.strategies):
+            if name.startswith(OWN_PREFIX):
+                self.strategies[name] = self._checked(self.strategies[name])
+            else:  # builtins and anything else registered in this process: unknown to the board's queues
+                del self.strategies[name]
 
-    def create_task_handler(self, *args: Any, **kwargs: Any) -> Any:
-        received = super().create_task_handler(*args, **kwargs)
+    def _checked(self, strategy: Any) -> Any:
+        """The task's strategy (which decodes the body and hands it to a pool process), behind the
+        checks that need no decoding."""
 
-        def on_task_received(message: Any) -> Any:
+        def run(message: Any, *args: Any, **kwargs: Any) -> Any:
             size = len(message.body or b"")
             if size > delivery.MESSAGE_MAX_BYTES:
                 return self._refuse(message, "too_large",
@@ -60,9 +63,9 @@ class GuardedConsumer(Consumer):
                                     f"content type {inputs.shown(message.content_type)[:60]}; only JSON is accepted")
             if isinstance(message.headers, dict) and (message.headers.get("eta") or message.headers.get("countdown")):
                 return self._refuse(message, "invalid", "a countdown or eta; the board's messages run at once")
-            return received(message)
+            return strategy(message, *args, **kwargs)
 
-        return on_task_received
+        return run
 
     def on_unknown_message(self, body: Any, message: Any) -> None:
         self._refuse(message, "malformed", "not a Celery task message")
