@@ -134,11 +134,13 @@ class Database:
     """A pool of autocommit connections and the named queries."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board",
-                 role: str | None = None) -> None:
+                 role: str | None = None, timeout: float = 30.0) -> None:
         self.url = url
         self.role = role
         # (query name, seconds) after each named query; the workers count them (board imports no metrics)
         self.observe: Callable[[str, float], None] | None = None
+        # (SQLSTATE) before each retry of a deadlocked or serialization-failed statement; counted likewise
+        self.on_retry: Callable[[str], None] | None = None
         self.pool = ConnectionPool(
             url,
             min_size=min_size,
@@ -147,6 +149,7 @@ class Database:
             name=name,
             open=False,
             configure=self._configure if role else None,
+            timeout=timeout,  # seconds a call waits for a connection before it is Unavailable
         )
 
     def _configure(self, conn: psycopg.Connection) -> None:
@@ -208,6 +211,8 @@ class Database:
             except psycopg.Error as exc:
                 if exc.sqlstate in _RETRYABLE and attempt < _RETRIES:
                     log.warning("query %s: %s; retrying (%d/%d)", name, exc.sqlstate, attempt, _RETRIES)
+                    if self.on_retry is not None:
+                        self.on_retry(exc.sqlstate)
                     time.sleep(0.01 * 2**attempt)
                     continue
                 raise translate(exc) from exc

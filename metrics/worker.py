@@ -19,6 +19,18 @@ WAKE_SECONDS = Histogram("phoenix_wake_latency_seconds", "From a task becoming a
 VOTES = Counter("phoenix_votes", "Votes (up, down, retract) that agents applied, from the queue and their assessments.",
                 ["team"])
 
+# Why a worker turned a message away (README "Celery messages"): a closed list, so the label stays
+# bounded whatever arrives. "requeued" is the one that is not for good: a transient failure (the
+# database or the broker away, the soft time limit) put the message back for another delivery.
+REJECTION_REASONS = ("invalid", "forbidden", "not_found", "conflict", "refused", "unknown_task", "content_type",
+                     "undecodable", "malformed", "too_large", "requeued")
+REJECTED = Counter("phoenix_messages_rejected", "Celery messages a worker rejected, by reason (a closed list).",
+                   ["reason"])
+# the transaction retries of board/db.py, by SQLSTATE's meaning
+DB_RETRY_REASONS = {"40P01": "deadlock", "40001": "serialization_failure"}
+DB_RETRIES = Counter("phoenix_db_retries", "Statements the agents retried after a deadlock or a serialization failure.",
+                     ["reason"])
+
 
 def enabled() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -34,6 +46,16 @@ def observe_wake(team: str, seconds: float) -> None:
 
 def count_vote(team: str) -> None:
     VOTES.labels(team).inc()
+
+
+def count_rejection(reason: str) -> None:
+    if reason not in REJECTION_REASONS:  # a programming error: the label must stay bounded
+        raise ValueError(f"unknown rejection reason {reason!r}")
+    REJECTED.labels(reason).inc()
+
+
+def count_db_retry(sqlstate: str) -> None:
+    DB_RETRIES.labels(DB_RETRY_REASONS.get(sqlstate, "other")).inc()
 
 
 def serve(port: int, addr: str = "0.0.0.0"):  # type: ignore[no-untyped-def]

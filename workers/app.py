@@ -1,10 +1,17 @@
 """The Celery app. Agents are the pool processes of ``phoenix-board workers``.
 
 * JSON only; no result backend: the board (PostgreSQL) is where results live.
-* Late acks with requeue when a pool process dies (``task_reject_on_worker_lost``): a wake-up
-  being worked when its process is killed goes back to the queue. The work itself is fenced in
-  the board, so a requeued message never completes a task twice.
-* Prefetch 1: a pool process busy with a slow handler does not hold messages back from idle ones.
+* Delivery (``delivery.py``): a board message is acknowledged only after its effect commits or it
+  is refused for good; a transient failure holds it, then requeues it, never discards it; a
+  process killed under it, or past its hard time limit, requeues it. Holds are bounded, so the
+  broker redelivers a dead worker's messages within ``delivery.REDELIVERY_BOUND_SECONDS``.
+  Wake-ups and beat jobs are acknowledged on receipt (``task_acks_late`` off by default; the
+  board's tasks opt in). The work itself is fenced in the board, so a redelivered message never
+  completes a task twice.
+* No prefetch beyond free processes (``worker_disable_prefetch``): a message waits in the broker,
+  not unacknowledged in a busy worker, so its hold time is its run time only.
+* Only the board's own tasks, JSON only, bodies up to ``delivery.MESSAGE_MAX_BYTES``: anything else
+  is refused in one log line by the consumer (``guard.py``).
 * Queues: ``<prefix>.board`` (submissions, votes, comments: any agent may file them) and
   ``<prefix>.team.<team>`` (wake-ups, assessments, reviews for that team's agents).
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 from celery import Celery
 
 from phoenix_board.board.settings import Settings
+from phoenix_board.workers import delivery
 
 TASK_MODULES = ["phoenix_board.workers.tasks"]
 
@@ -26,12 +34,19 @@ def make_app(broker: str, settings: Settings) -> Celery:
         result_serializer="json",
         task_ignore_result=True,
         result_backend=None,
-        task_acks_late=True,
+        task_acks_late=False,
+        task_acks_on_timeout=False,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
+        worker_consumer="phoenix_board.workers.guard:GuardedConsumer",
         task_default_queue=settings.board_queue(),
-        # a wake-up runs for at most work_budget_seconds; redeliver an unacked one well after that
-        broker_transport_options={"visibility_timeout": max(300, int(settings.work_budget_seconds * 4))},
+        broker_transport_options={
+            "visibility_timeout": delivery.VISIBILITY_TIMEOUT_SECONDS,
+            "unacked_restore_interval": delivery.RESTORE_SWEEP_SECONDS,
+            "unacked_restore_throttle": 1,  # every sweep scans: the interval alone sets the period
+            "unacked_mutex_expire": delivery.RESTORE_MUTEX_SECONDS,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,

@@ -59,7 +59,7 @@ WAKE_SAMPLES = 200
 BATCH = 100  # submissions to a message in the batched run (Client.submit_many)
 
 
-@shared_task(name="phoenix.bench.noop")
+@shared_task(name="phoenix.bench.noop", acks_late=True)  # as the board's messages (delivery.py)
 def noop(body: dict[str, Any]) -> None:
     """Celery's own no-op: the baseline's task."""
 

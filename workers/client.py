@@ -16,6 +16,7 @@ source of truth; there is no result backend to lose.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from typing import Any
 from uuid import UUID
@@ -24,7 +25,7 @@ from phoenix_board.board import constants, errors, inputs, lifecycle, models
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, messages
+from phoenix_board.workers import broker, delivery, messages
 from phoenix_board.workers.app import make_app
 
 
@@ -45,6 +46,10 @@ class Client:
         self.close()
 
     def _send(self, name: str, body: dict[str, Any], queue: str | None = None) -> None:
+        size = _size(body)
+        if size > delivery.MESSAGE_MAX_BYTES - _ENVELOPE:
+            raise errors.InvalidInput(f"a {name} message of {size:,} bytes is over the limit of "
+                                      f"{delivery.MESSAGE_MAX_BYTES - _ENVELOPE:,}; send less in one message")
         try:
             self.app.send_task(name, kwargs={"body": body}, queue=queue or self.settings.board_queue())
         except Exception as exc:  # kombu's OperationalError and friends: say where we tried
@@ -59,16 +64,17 @@ class Client:
         return msg.idempotency_key
 
     def submit_many(self, tasks: list[dict[str, Any] | models.TaskSubmit], batch: int = 200) -> list[str]:
-        """Sends many submissions, ``batch`` to a message; returns their idempotency keys in order.
-        Every task is validated before anything is sent."""
+        """Sends many submissions, ``batch`` to a message (fewer when that many would pass the
+        message size limit); returns their idempotency keys in order. Every task is validated
+        before anything is sent."""
         batch = models.whole_arg(batch, "batch", 1, constants.BATCH_MAX)
         bodies = []
         for task in tasks:
             data = _fields(task)
             data["idempotency_key"] = data.get("idempotency_key") or str(uuid.uuid4())
             bodies.append(models.parse(messages.Submit, data).model_dump(mode="json"))
-        for start in range(0, len(bodies), batch):
-            self._send("phoenix.submit_many", {"tasks": bodies[start:start + batch]})
+        for part in _packed(bodies, batch):
+            self._send("phoenix.submit_many", {"tasks": part})
         return [b["idempotency_key"] for b in bodies]
 
     def vote(self, task: UUID | str, agent: str, value: int, reason: str | None = None) -> None:
@@ -106,6 +112,29 @@ class Client:
             row = self._db.one("task_by_key", key=str(ref))
             return models.Task.from_row(row) if row else None
         return task
+
+
+# room for the rest of a message's body (args, embed) around the body we measure
+_ENVELOPE = 1024
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode())
+
+
+def _packed(bodies: list[dict[str, Any]], batch: int) -> list[list[dict[str, Any]]]:
+    """Consecutive groups of at most ``batch`` bodies, each group under the message size limit."""
+    room = delivery.MESSAGE_MAX_BYTES - _ENVELOPE - 64  # 64: the {"tasks": [...]} around them
+    groups: list[list[dict[str, Any]]] = []
+    used = room + 1
+    for body in bodies:
+        size = _size(body) + 2
+        if len(groups) == 0 or len(groups[-1]) >= batch or used + size > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(body)
+        used += size
+    return groups
 
 
 def _fields(task: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ within twice the lease.
 * ``kill``: SIGKILL a pool process ``--kills`` times, cycling through four points of the
   lifecycle: right after a claim (the handler entered, its side effect not yet done), in the
   middle of the handler (after the side effect), right after a result was committed (the
-  process then holds its next claim and an unacknowledged wake-up), and after a random delay.
+  process then holds its next claim), and after a random delay.
 * ``redis``: stop and restart the broker ``--restarts`` times while submissions arrive and
   agents work; the producer retries a refused send with the same idempotency keys.
 * ``postgres``: stop and restart PostgreSQL ``--restarts`` times while agents work. It runs on a

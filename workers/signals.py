@@ -35,7 +35,7 @@ from phoenix_board.board import agents, errors, lifecycle, migrate
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
-from phoenix_board.workers import broker, runtime, stream
+from phoenix_board.workers import broker, delivery, runtime, stream
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def _init_agent(**_: object) -> None:
     on_claim = None
     if worker_metrics.enabled():  # the exporter adds up every process's counts
         db.observe = worker_metrics.observe_query
+        db.on_retry = worker_metrics.count_db_retry
         on_claim = lambda t: worker_metrics.observe_wake(t.team, (t.claimed_at - t.available_at).total_seconds())  # noqa: E731
     state.settings, state.db, state.holder = settings, db, holder
     state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews,
@@ -139,7 +140,10 @@ def _release_predecessor_claim(db: Database, agent_id: UUID, task_id: UUID) -> N
 def agent_database(settings: Settings, name: str, size: int) -> Database:
     """Pool processes and the poller work as the agent role (README "Security")."""
     role = migrate.role_names(settings.role_prefix)["agent"]
-    return Database(os.environ[ENV_DATABASE], min_size=1, max_size=size, name=name, role=role).open()
+    # a call gives up on an unreachable database after DB_WAIT_SECONDS, so that a held message's
+    # attempts fit inside its time limit (delivery.py)
+    return Database(os.environ[ENV_DATABASE], min_size=1, max_size=size, name=name, role=role,
+                    timeout=delivery.DB_WAIT_SECONDS).open()
 
 
 def _heartbeat(db: Database, agent_id: UUID, team: str, settings: Settings) -> None:

@@ -2,8 +2,9 @@
 
 Every message is validated first; a malformed one (another shape than one ``body``, wrong types,
 missing fields, unknown task or agent, a refused operation) is rejected without retry, with a
-one-line reason in the log, and writes nothing. A database that is away is retried with backoff. Messages are sent after the
-transaction that justifies them has committed (each board call commits on its own).
+one-line reason in the log, and writes nothing. A database or broker that is away holds the
+message, then puts it back in its queue, never discards it (``delivery.py``). Messages are sent
+after the transaction that justifies them has committed (each board call commits on its own).
 """
 
 from __future__ import annotations
@@ -21,28 +22,23 @@ from phoenix_board.board import agents, comments, delegation, errors, federation
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
-from phoenix_board.workers import hooks, messages, signals
+from phoenix_board.workers import delivery, hooks, messages, signals
 
 log = logging.getLogger(__name__)
 
 
 class _RejectInOneLine(logging.Filter):
-    """Celery logs a rejected message with the traceback of the Reject, and a message it cannot
-    decode (invalid UTF-8, JSON nested past the recursion limit) with its body and a traceback:
-    one hostile message would fill a page of log. The reason is what matters, in one line."""
+    """Celery logs a rejected message with the traceback of the Reject: one hostile message would
+    fill a page of log. The reason is what matters, and delivery.py has logged it in one line.
+    (Messages refused before they reach a task are the consumer's: workers/guard.py.)"""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], Reject):
             record.exc_info = record.exc_text = None
-        elif record.name == "celery.worker.consumer.consumer" and str(record.msg).startswith("Can't decode"):
-            reason = record.args[0] if isinstance(record.args, tuple) and record.args else record.exc_info
-            record.msg, record.args = "rejected undecodable message: %s", (errors.one_line(repr(reason))[:200],)
-            record.exc_info = record.exc_text = None
         return True
 
 
-for _name in ("celery.app.trace", "celery.worker.consumer.consumer"):
-    logging.getLogger(_name).addFilter(_RejectInOneLine())
+logging.getLogger("celery.app.trace").addFilter(_RejectInOneLine())
 
 
 def _parse(model: type[BaseModel], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
@@ -53,12 +49,11 @@ def _parse(model: type[BaseModel], args: tuple[Any, ...], kwargs: dict[str, Any]
 
 
 def _reject(name: str, exc: errors.BoardError) -> None:
-    log.warning("rejected %s message: %s", name, exc.message)
-    raise Reject(exc.message, requeue=False) from None
+    delivery.reject(name, exc)
 
 
 def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
-    """Runs a board call; refusals reject the message, an unreachable database retries it."""
+    """Runs a board call; refusals reject the message, an unreachable database holds it (delivery.py)."""
     try:
         return fn(*args)
     except errors.Unavailable:
@@ -125,13 +120,19 @@ def request_assessments(task: models.Task, settings: Settings, db,  # type: igno
 # --- entry points ----------------------------------------------------------------------------
 
 
-@shared_task(name="phoenix.wake", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+# Acknowledged on receipt (delivery.py): a wake-up holds its process for a whole work budget, and
+# one lost only delays work until the idle poller sees claimable tasks with no wake-up queued.
+@shared_task(name="phoenix.wake", acks_late=False)
 def wake(*args: Any, **kwargs: Any) -> int:
     msg = _parse(messages.Wake, args, kwargs, "wake")
     agent = signals.current()
     if agent.team != msg.team:
         _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
-    return agent.work(signals.state.settings.work_budget_seconds)
+    try:
+        return agent.work(signals.state.settings.work_budget_seconds)
+    except errors.Unavailable as exc:  # the poller wakes an agent again once the board answers
+        log.warning("wake-up ended: %s", exc.message)
+        return 0
 
 
 def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
@@ -151,7 +152,7 @@ def _wake_for(tasks: list[models.Task]) -> None:
         wake_team(current_app, signals.state.settings, team, 1, only_if_idle=True)
 
 
-@shared_task(name="phoenix.submit", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.submit")
 def submit(*args: Any, **kwargs: Any) -> str:
     msg = _parse(messages.Submit, args, kwargs, "submit")
     task = _guard("submit", _submit_one, msg)
@@ -159,7 +160,7 @@ def submit(*args: Any, **kwargs: Any) -> str:
     return str(task.id)
 
 
-@shared_task(name="phoenix.submit_many", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.submit_many")
 def submit_many(*args: Any, **kwargs: Any) -> int:
     """A batch of submissions in one message. Each is its own transaction: a refused one is
     logged in one line and skipped, the others go on the board."""
@@ -177,7 +178,7 @@ def submit_many(*args: Any, **kwargs: Any) -> int:
     return len(done)
 
 
-@shared_task(name="phoenix.vote", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.vote")
 def vote(*args: Any, **kwargs: Any) -> None:
     msg = _parse(messages.Vote, args, kwargs, "vote")
     db = signals.state.db
@@ -187,7 +188,7 @@ def vote(*args: Any, **kwargs: Any) -> None:
     worker_metrics.count_vote(who.team)
 
 
-@shared_task(name="phoenix.cancel", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.cancel")
 def cancel(*args: Any, **kwargs: Any) -> int:
     """Cancels a task and its live descendants for the agent that created it (or an ancestor)."""
     msg = _parse(messages.Cancel, args, kwargs, "cancel")
@@ -211,7 +212,7 @@ def _operator_db() -> Database:
     return Database(os.environ[signals.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator").open()
 
 
-@shared_task(name="phoenix.cascade", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.cascade")
 def cascade(*args: Any, **kwargs: Any) -> int:
     """The operator's hormone cascade, sent to the beat's queue by ``Client.cascade``. Only the
     beat's worker (the operator's process, working as the owner) runs it: an agent's pool process
@@ -224,7 +225,7 @@ def cascade(*args: Any, **kwargs: Any) -> int:
     return int(row["reached"] or 0)
 
 
-@shared_task(name="phoenix.comment", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.comment")
 def comment(*args: Any, **kwargs: Any) -> None:
     msg = _parse(messages.Comment, args, kwargs, "comment")
     db = signals.state.db
@@ -253,7 +254,7 @@ def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
             raise AssertionError("unreachable") from None
 
 
-@shared_task(name="phoenix.assess", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.assess")
 def assess(*args: Any, **kwargs: Any) -> int:
     db, task, judge = _judging("assess", args, kwargs)
     if task is None:
@@ -274,7 +275,7 @@ def _assess(db, task: models.Task, judge: models.Agent) -> int:  # type: ignore[
     return value
 
 
-@shared_task(name="phoenix.review", autoretry_for=(errors.Unavailable,), retry_backoff=True, max_retries=None)
+@delivery.board_task("phoenix.review")
 def review(*args: Any, **kwargs: Any) -> str | None:
     db, task, judge = _judging("review", args, kwargs)
     if task is None or task.status != models.TaskStatus.REVIEW:

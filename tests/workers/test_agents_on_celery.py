@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import uuid
 
+import redis
 
 from phoenix_board.board import agents, lifecycle
 from tests.factories import snapshot
@@ -20,10 +21,14 @@ def count(sql, query: str, *args) -> int:
     return sql.execute(query, args).fetchone()["n"]
 
 
-def test_pool_processes_register_as_agents_and_reattach(pools, db, sql):
+def test_pool_processes_register_as_agents_and_reattach(pools, db, sql, env):
     proc = pools.start("iota", agents=2, name="reg")
     wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents WHERE codename LIKE 'reg-%%'") == 2,
              what="two agents")
+    # and the worker's main in its consumer loop (it blocks on BRPOP there): a pool process that
+    # dies before the main checked its pool at start-up makes Celery exit, replacing nothing
+    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
+    wait_for(lambda: any(c.get("cmd") == "brpop" for c in broker.client_list()), what="the consumer loop")
     names = sorted(a.codename for a in agents.list_agents(db, team="iota"))
     assert names == ["reg-0", "reg-1"]  # pool indexes
     # a pool process that Celery replaces keeps its identity
