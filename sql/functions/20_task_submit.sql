@@ -1,6 +1,7 @@
 -- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it: a
 -- second submission with the same idempotency key returns the first task unchanged.
--- Dependencies must already exist and not have failed; since they are fixed at submission and
+-- Dependencies must already exist and not have failed or been cancelled (the task could never
+-- run; README "Dependencies"); since they are fixed at submission and
 -- can only name existing tasks, the dependency graph cannot contain a cycle.
 -- Locks: the dependencies in id order (so a dependency that completes concurrently is counted
 -- exactly once), then the new row.
@@ -17,7 +18,7 @@ DECLARE
     v_deps uuid[] := ARRAY(SELECT DISTINCT d FROM unnest(coalesce(p_depends_on, '{}')) AS d ORDER BY d);
     v_found integer;
     v_pending integer;
-    v_failed uuid;
+    v_ended record;
     v_missing uuid;
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
@@ -39,8 +40,8 @@ BEGIN
             MESSAGE = format('deadline %s is not in the future; give a later deadline or none', p_deadline);
     END IF;
 
-    SELECT count(*), count(*) FILTER (WHERE t.status <> 'complete'), min(t.id::text) FILTER (WHERE t.status = 'failed')
-      INTO v_found, v_pending, v_failed
+    SELECT count(*), count(*) FILTER (WHERE t.status <> 'complete')
+      INTO v_found, v_pending
       FROM (SELECT id, status FROM phoenix.tasks WHERE id = ANY (v_deps) ORDER BY id FOR UPDATE) AS t;
     IF v_found < cardinality(v_deps) THEN
         SELECT d INTO v_missing FROM unnest(v_deps) AS d
@@ -48,9 +49,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0',
             MESSAGE = format('depends_on: task %s not found; submit it first', v_missing);
     END IF;
-    IF v_failed IS NOT NULL THEN
+    SELECT id, status INTO v_ended FROM phoenix.tasks
+     WHERE id = ANY (v_deps) AND status IN ('failed', 'cancelled') ORDER BY id LIMIT 1;
+    IF FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
-            MESSAGE = format('depends_on: task %s has failed, so this task could never run', v_failed);
+            MESSAGE = format('depends_on: task %s %s, so this task could never run', v_ended.id,
+                             CASE v_ended.status WHEN 'cancelled' THEN 'was cancelled' ELSE 'has failed' END);
     END IF;
 
     INSERT INTO phoenix.tasks (title, description, category, payload, priority, team, created_by,
