@@ -1,5 +1,9 @@
--- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it: a
--- second submission with the same idempotency key returns the first task unchanged.
+-- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it.
+-- Idempotency keys belong to their submitter (created_by; submissions naming no agent share one
+-- scope): the same key from the same submitter with the same content returns the first task
+-- unchanged; with different content it is refused (a conflict), never silently dropped. The task
+-- returned is what the caller may see (phoenix.task_as_seen): an agent-role caller gets another's
+-- task only as the content it sent itself, with the id and status.
 -- Dependencies must already exist and not have failed or been cancelled (the task could never
 -- run; README "Dependencies"); since they are fixed at submission and
 -- can only name existing tasks, the dependency graph cannot contain a cycle.
@@ -22,8 +26,12 @@ DECLARE
     v_missing uuid;
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
-        SELECT * INTO task FROM phoenix.tasks WHERE idempotency_key = p_idempotency_key;
+        SELECT * INTO task FROM phoenix.tasks
+         WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
         IF FOUND THEN
+            task := phoenix.task_resubmitted(task, p_title, p_description, p_category, p_payload, p_priority,
+                                             p_team, p_dopamine_reward, p_max_attempts, p_review_quorum, v_deps,
+                                             p_deadline, p_fibonacci_size);
             created := false;
             RETURN;
         END IF;
@@ -67,11 +75,15 @@ BEGIN
             p_deadline, coalesce(p_fibonacci_size, 1), p_idempotency_key, v_now, v_now, v_now,
             phoenix.hot_rank(0, v_now, v_now), phoenix.hot_rank(0, v_now, v_now),
             phoenix.claim_key(v_now, coalesce(p_priority, 5), phoenix.hot_rank(0, v_now, v_now), p_deadline))
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING * INTO task;
     IF NOT FOUND THEN
         -- a concurrent submission with the same key won the race
-        SELECT * INTO task FROM phoenix.tasks WHERE idempotency_key = p_idempotency_key;
+        SELECT * INTO task FROM phoenix.tasks
+         WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
+        task := phoenix.task_resubmitted(task, p_title, p_description, p_category, p_payload, p_priority,
+                                         p_team, p_dopamine_reward, p_max_attempts, p_review_quorum, v_deps,
+                                         p_deadline, p_fibonacci_size);
         created := false;
         RETURN;
     END IF;
@@ -83,5 +95,36 @@ BEGIN
     VALUES (task.id, 'submitted', p_created_by, 0, v_now,
             jsonb_build_object('team', task.team, 'pending_deps', v_pending));
     created := true;
+END;
+$$;
+
+-- A submission whose key its submitter already used: the first task when the content is the same
+-- (defaults filled in as task_submit fills them), else a conflict naming the key. Returned as the
+-- caller may see it, with the content the caller sent (its own) put back.
+CREATE OR REPLACE FUNCTION phoenix.task_resubmitted(
+    t phoenix.tasks, p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
+    p_team text, p_dopamine_reward real, p_max_attempts integer, p_review_quorum integer, p_deps uuid[],
+    p_deadline timestamptz, p_fibonacci_size integer)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    seen phoenix.tasks;
+BEGIN
+    IF (t.title, t.description, t.category, t.payload, t.priority, t.team, t.dopamine_reward, t.max_attempts,
+        t.review_quorum, t.depends_on, t.deadline, t.fibonacci_size)
+       IS DISTINCT FROM
+       (p_title, coalesce(p_description, ''), coalesce(p_category, 'general'), coalesce(p_payload, '{}'),
+        coalesce(p_priority, 5)::smallint, p_team, coalesce(p_dopamine_reward, 1.0)::real, coalesce(p_max_attempts, 3),
+        coalesce(p_review_quorum, 0)::smallint, p_deps, p_deadline, coalesce(p_fibonacci_size, 1)::smallint) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('idempotency key %s was already used for a different task; use a new key for new content',
+                             left(t.idempotency_key, 60));
+    END IF;
+    seen := phoenix.task_as_seen(t);
+    seen.title := t.title; seen.description := t.description; seen.category := t.category;
+    seen.payload := t.payload; seen.deadline := t.deadline; seen.depends_on := t.depends_on;
+    seen.idempotency_key := t.idempotency_key; seen.created_by := t.created_by;
+    RETURN seen;
 END;
 $$;

@@ -62,8 +62,9 @@ SELECT team, status::text AS status, count(*) AS n
 SELECT phoenix.tasks_claimable_count(%(team)s::text, 64) AS n;
 
 -- name: task_by_key
--- The task submitted with this idempotency key.
-SELECT * FROM phoenix.tasks WHERE idempotency_key = %(key)s::text;
+-- The task submitted with this idempotency key (keys are per submitter: the first one, which for
+-- the queue's submissions naming no agent is the only one).
+SELECT * FROM phoenix.tasks WHERE idempotency_key = %(key)s::text ORDER BY created_at, id LIMIT 1;
 
 -- name: task_claim_start
 -- Claim the next task and start it: the agent loop's first call after a wake-up.

@@ -131,9 +131,34 @@ GRANT EXECUTE ON FUNCTION phoenix.agent_may_judge(text, text) TO @agent@;
 -- functions and read and marked only by the relay (as the owner, with phoenix.outbox_assign, which
 -- the volatile-function rule above grants to nobody); the monitor reads it for the relay's lag.
 GRANT SELECT ON ALL TABLES IN SCHEMA phoenix TO @monitor@;
-GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
+GRANT SELECT ON phoenix.teams, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
                 phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions
     TO @agent@;
+-- Agents' profiles are public to agents, but current_task would name other teams' work: the agent
+-- role reads every column but that one, and reads whole rows through phoenix.agents_seen, where
+-- current_task shows only when the reader may see that task. Built from the catalog so that a
+-- column added by a later migration is included; the view is rebuilt at each application.
+DO $$
+DECLARE
+    v_cols text;
+    v_view text;
+BEGIN
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FILTER (WHERE attname <> 'current_task'),
+           string_agg(CASE WHEN attname = 'current_task'
+                           THEN 'CASE WHEN a.id = phoenix.acting_agent() OR phoenix.caller_is_owner()'
+                                || ' OR pg_has_role(phoenix.invoker(), ''@monitor@'', ''MEMBER'')'
+                                || ' OR EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = a.current_task'
+                                || ' AND phoenix.agent_sees_task(t.assigned_to, t.created_by, t.status, t.team, t.category))'
+                                || ' THEN a.current_task END AS current_task'
+                           ELSE 'a.' || quote_ident(attname) END, ', ' ORDER BY attnum)
+      INTO v_cols, v_view
+      FROM pg_attribute WHERE attrelid = 'phoenix.agents'::regclass AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format('GRANT SELECT (%s) ON phoenix.agents TO @agent@', v_cols);
+    DROP VIEW IF EXISTS phoenix.agents_seen;
+    EXECUTE format('CREATE VIEW phoenix.agents_seen WITH (security_barrier) AS SELECT %s FROM phoenix.agents a', v_view);
+    ALTER VIEW phoenix.agents_seen OWNER TO @owner@;
+    GRANT SELECT ON phoenix.agents_seen TO @agent@, @monitor@;
+END $$;
 
 -- Row-level security. The owner bypasses it (it owns the tables), so the board's functions see
 -- every row; the monitor sees every row; an agent sees:
@@ -157,8 +182,7 @@ END $$;
 
 DROP POLICY IF EXISTS agent_reads ON phoenix.tasks;
 CREATE POLICY agent_reads ON phoenix.tasks FOR SELECT TO @agent@ USING (
-    assigned_to = phoenix.acting_agent() OR created_by = phoenix.acting_agent()
-    OR (status IN ('open', 'review') AND phoenix.agent_may_judge(team, category)));
+    phoenix.agent_sees_task(assigned_to, created_by, status, team, category));
 DROP POLICY IF EXISTS agent_reads ON phoenix.agents;
 CREATE POLICY agent_reads ON phoenix.agents FOR SELECT TO @agent@ USING (true);
 DROP POLICY IF EXISTS agent_reads ON phoenix.task_votes;
@@ -178,3 +202,4 @@ CREATE POLICY agent_reads ON phoenix.task_events FOR SELECT TO @agent@ USING (
 DROP POLICY IF EXISTS agent_reads ON phoenix.agent_interactions;
 CREATE POLICY agent_reads ON phoenix.agent_interactions FOR SELECT TO @agent@ USING (
     agent_to = phoenix.acting_agent() OR agent_from = phoenix.acting_agent());
+
