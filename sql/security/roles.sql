@@ -203,3 +203,30 @@ DROP POLICY IF EXISTS agent_reads ON phoenix.agent_interactions;
 CREATE POLICY agent_reads ON phoenix.agent_interactions FOR SELECT TO @agent@ USING (
     agent_to = phoenix.acting_agent() OR agent_from = phoenix.acting_agent());
 
+-- Locks and scratch space only the owner holds (README "Security"). The event stream's relay and
+-- the beat's jobs hold session advisory locks, so a login that could take the same keys could stop
+-- them: the advisory lock functions are the owner's alone (the agent API takes its transaction
+-- locks inside the owner's functions). The monitor writes nothing, and neither does the agent role
+-- outside the board's functions: no temporary tables, no large objects. These privileges live in
+-- pg_catalog and the database, which only a superuser or the database owner may change; a
+-- migration run by anyone else says so and goes on.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+              WHERE p.pronamespace = 'pg_catalog'::regnamespace
+                AND (p.proname ~ '^pg_(try_)?advisory_'
+                     OR p.proname IN ('lo_create', 'lo_creat', 'lo_from_bytea', 'lo_put', 'lowrite', 'lo_unlink',
+                                      'lo_truncate', 'lo_truncate64', 'lo_import'))
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+        IF f::text ~ '^pg_' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO @owner@', f);
+        END IF;
+    END LOOP;
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO @owner@', current_database());
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'advisory locks, large objects and temporary tables left open to every login (needs a superuser): %', SQLERRM;
+END $$;
