@@ -8,3 +8,51 @@ CREATE UNIQUE INDEX tasks_idempotency_key_idx ON phoenix.tasks (created_by, idem
     WHERE idempotency_key IS NOT NULL;
 -- status(key) and the fault tests find a task by its key alone
 CREATE INDEX tasks_key_idx ON phoenix.tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+-- Rows written before the limits were enforced in the database (sql/functions/06_task_limits.sql):
+-- a deadline past year 9999 in UTC cannot be read back, so it is cleared; a payload past the limits
+-- (4 MiB as stored, 32 levels, as constants.py had them when this was written) makes agents fail
+-- on it until its attempts run out. A task not yet worked with either fails for good now, with
+-- the reason, instead of being claimed again and again.
+CREATE TEMP TABLE unloadable ON COMMIT DROP AS
+WITH RECURSIVE live AS (
+    SELECT id, payload FROM phoenix.tasks WHERE status IN ('open', 'claimed', 'in_progress')
+), walk (id, doc, depth) AS (
+    SELECT id, payload, 1 FROM live WHERE jsonb_typeof(payload) IN ('object', 'array')
+    UNION ALL
+    SELECT w.id, e.v, w.depth + 1
+      FROM walk w,
+           LATERAL (SELECT value FROM jsonb_each(CASE WHEN jsonb_typeof(w.doc) = 'object' THEN w.doc END)
+                    UNION ALL
+                    SELECT value FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.doc) = 'array' THEN w.doc END)) AS e (v)
+     WHERE jsonb_typeof(e.v) IN ('object', 'array') AND w.depth <= 32
+)
+SELECT id, 'its deadline is past year 9999 in UTC, which cannot be read back' AS reason
+  FROM phoenix.tasks WHERE status IN ('open', 'claimed', 'in_progress') AND deadline >= '9999-01-01T00:00:00Z'
+UNION
+SELECT id, 'its payload is over 4194304 bytes as stored' FROM live WHERE octet_length(payload::text) > 4194304
+UNION
+SELECT DISTINCT id, 'its payload nests more than 32 levels' FROM walk WHERE depth > 32;
+
+UPDATE phoenix.agents a SET current_task = NULL, idle_since = now()
+  FROM unloadable u WHERE a.current_task = u.id;
+WITH failed AS (
+    UPDATE phoenix.tasks t
+       SET status = 'failed', completed_at = now(), lease_expires_at = NULL,
+           last_error = format('cannot be loaded: %s', u.reason)
+      FROM (SELECT DISTINCT ON (id) id, reason FROM unloadable ORDER BY id, reason) AS u
+     WHERE t.id = u.id
+    RETURNING t.id, t.attempt, t.assigned_to, t.last_error
+)
+INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+SELECT id, 'failed', assigned_to, attempt, now(), jsonb_build_object('reason', last_error, 'final', true) FROM failed;
+-- their dependents could never run either (the function exists wherever there are tasks)
+DO $$
+DECLARE
+    v uuid;
+BEGIN
+    FOR v IN SELECT DISTINCT id FROM unloadable ORDER BY id LOOP
+        EXECUTE 'SELECT phoenix.task_fail_dependents($1, now())' USING v;
+    END LOOP;
+END $$;
+UPDATE phoenix.tasks SET deadline = NULL WHERE deadline >= '9999-01-01T00:00:00Z';
