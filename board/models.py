@@ -302,7 +302,9 @@ class Task(Row):
     completed_at: datetime | None
     review_quorum: int
     depends_on: list[UUID]
-    blocks: list[UUID]
+    # the tasks that depend on this one (phoenix.task_dependencies): read by lifecycle.get (show);
+    # None on rows from other calls, which do not load them
+    blocks: list[UUID] | None = None
     pending_deps: int
     output: Any | None
     quality_score: float | None

@@ -88,9 +88,8 @@ BEGIN
         RETURN;
     END IF;
 
-    IF cardinality(v_deps) > 0 THEN
-        UPDATE phoenix.tasks SET blocks = array_append(blocks, task.id) WHERE id = ANY (v_deps);
-    END IF;
+    -- one row per link: adding a dependent costs the same however many the dependency has
+    INSERT INTO phoenix.task_dependencies (task_id, depends_on) SELECT task.id, d FROM unnest(v_deps) AS d;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (task.id, 'submitted', p_created_by, 0, v_now,
             jsonb_build_object('team', task.team, 'pending_deps', v_pending));

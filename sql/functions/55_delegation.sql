@@ -59,9 +59,9 @@ BEGIN
     SELECT status INTO v_ended FROM phoenix.tasks WHERE id = p_task;
     FOR v_dep IN
         WITH RECURSIVE dependents (id, via) AS (
-            SELECT unnest(blocks), p_task FROM phoenix.tasks WHERE id = p_task
+            SELECT l.task_id, p_task FROM phoenix.task_dependencies l WHERE l.depends_on = p_task
             UNION
-            SELECT unnest(d.blocks), d.id FROM phoenix.tasks d JOIN dependents ON d.id = dependents.id
+            SELECT l.task_id, l.depends_on FROM phoenix.task_dependencies l JOIN dependents ON l.depends_on = dependents.id
         ), first_via AS (
             SELECT id, min(via::text)::uuid AS via FROM dependents GROUP BY id
         )

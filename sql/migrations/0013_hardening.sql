@@ -9,6 +9,22 @@ CREATE UNIQUE INDEX tasks_idempotency_key_idx ON phoenix.tasks (created_by, idem
 -- status(key) and the fault tests find a task by its key alone
 CREATE INDEX tasks_key_idx ON phoenix.tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
 
+-- Dependency links in a table of their own (README "Task lifecycle", dependencies). The dependency's
+-- `blocks` array was rewritten by every submission that named it, so the n-th dependent of one task
+-- copied an array of n ids: 10,000 dependents took a minute, growing with the square of their
+-- number. A row per link costs the same at any count. `depends_on` stays on the dependent (written
+-- once, at most DEPENDS_ON_MAX ids); the table is what the other direction reads.
+CREATE TABLE phoenix.task_dependencies (
+    task_id uuid NOT NULL REFERENCES phoenix.tasks (id),
+    depends_on uuid NOT NULL REFERENCES phoenix.tasks (id),
+    PRIMARY KEY (task_id, depends_on)
+);
+-- task_completed, task_fail_dependents and show: the dependents of a task, in id order
+CREATE INDEX task_dependencies_depends_on_idx ON phoenix.task_dependencies (depends_on, task_id);
+INSERT INTO phoenix.task_dependencies (task_id, depends_on)
+SELECT t.id, d FROM phoenix.tasks t, unnest(t.depends_on) AS d ORDER BY 1, 2
+    ON CONFLICT DO NOTHING;
+
 -- Rows written before the limits were enforced in the database (sql/functions/06_task_limits.sql):
 -- a deadline past year 9999 in UTC cannot be read back, so it is cleared; a payload past the limits
 -- (4 MiB as stored, 32 levels, as constants.py had them when this was written) makes agents fail
@@ -46,13 +62,22 @@ WITH failed AS (
 )
 INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
 SELECT id, 'failed', assigned_to, attempt, now(), jsonb_build_object('reason', last_error, 'final', true) FROM failed;
--- their dependents could never run either (the function exists wherever there are tasks)
-DO $$
-DECLARE
-    v uuid;
-BEGIN
-    FOR v IN SELECT DISTINCT id FROM unloadable ORDER BY id LOOP
-        EXECUTE 'SELECT phoenix.task_fail_dependents($1, now())' USING v;
-    END LOOP;
-END $$;
+-- their open dependents could never run either (as phoenix.task_fail_dependents does it, written
+-- out here because the functions are applied after the migrations)
+WITH RECURSIVE dependents (id, via) AS (
+    SELECT l.task_id, l.depends_on FROM phoenix.task_dependencies l WHERE l.depends_on IN (SELECT id FROM unloadable)
+    UNION
+    SELECT l.task_id, l.depends_on FROM phoenix.task_dependencies l JOIN dependents d ON l.depends_on = d.id
+), failed AS (
+    UPDATE phoenix.tasks t
+       SET status = 'failed', completed_at = now(), last_error = format('dependency %s failed', h.via)
+      FROM (SELECT id, min(via::text)::uuid AS via FROM dependents GROUP BY id) AS h
+     WHERE t.id = h.id AND t.status = 'open'
+    RETURNING t.id, t.attempt, h.via
+)
+INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+SELECT id, 'dependency_failed', NULL, attempt, now(), jsonb_build_object('dependency', via, 'ended', 'failed') FROM failed;
 UPDATE phoenix.tasks SET deadline = NULL WHERE deadline >= '9999-01-01T00:00:00Z';
+
+-- last: the functions installed until the new ones are applied still read it
+ALTER TABLE phoenix.tasks DROP COLUMN blocks;

@@ -47,8 +47,9 @@ SELECT * FROM phoenix.task_release_expired(%(now)s::timestamptz, %(limit)s::inte
 SELECT * FROM phoenix.tasks_refresh_ranks(%(after)s::timestamptz, %(batch)s::integer, %(now)s::timestamptz);
 
 -- name: task_get
--- One task by id.
-SELECT * FROM phoenix.tasks WHERE id = %(task)s::uuid;
+-- One task by id, with the tasks that depend on it (blocks), from task_dependencies.
+SELECT t.*, ARRAY(SELECT d.task_id FROM phoenix.task_dependencies d WHERE d.depends_on = t.id ORDER BY d.task_id) AS blocks
+  FROM phoenix.tasks t WHERE t.id = %(task)s::uuid;
 
 -- name: task_status_counts
 -- Tasks per status and team, for the board summary.

@@ -132,7 +132,8 @@ GRANT EXECUTE ON FUNCTION phoenix.agent_may_judge(text, text) TO @agent@;
 -- the volatile-function rule above grants to nobody); the monitor reads it for the relay's lag.
 GRANT SELECT ON ALL TABLES IN SCHEMA phoenix TO @monitor@;
 GRANT SELECT ON phoenix.teams, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
-                phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions
+                phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions,
+                phoenix.task_dependencies
     TO @agent@;
 -- Agents' profiles are public to agents, but current_task would name other teams' work: the agent
 -- role reads every column but that one, and reads whole rows through phoenix.agents_seen, where
@@ -166,6 +167,7 @@ END $$;
 --                 its specializations (the ones it may be asked to assess or review);
 --   agents:       every agent (the federation's profiles, trust and hormones are public to it);
 --   history:      votes, reviews, comments and events of the tasks it sees, and its own;
+--   dependencies: the links whose dependent task it sees;
 --   interactions: those from or to itself.
 DO $$
 DECLARE
@@ -173,7 +175,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['phoenix.tasks', 'phoenix.agents', 'phoenix.task_votes', 'phoenix.task_reviews',
                              'phoenix.task_comments', 'phoenix.comment_votes', 'phoenix.task_events',
-                             'phoenix.agent_interactions']::regclass[] LOOP
+                             'phoenix.agent_interactions', 'phoenix.task_dependencies']::regclass[] LOOP
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('DROP POLICY IF EXISTS monitor_reads ON %s', t);
         EXECUTE format('CREATE POLICY monitor_reads ON %s FOR SELECT TO @monitor@ USING (true)', t);
@@ -198,6 +200,10 @@ DROP POLICY IF EXISTS agent_reads ON phoenix.comment_votes;
 CREATE POLICY agent_reads ON phoenix.comment_votes FOR SELECT TO @agent@ USING (agent_id = phoenix.acting_agent());
 DROP POLICY IF EXISTS agent_reads ON phoenix.task_events;
 CREATE POLICY agent_reads ON phoenix.task_events FOR SELECT TO @agent@ USING (
+    EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = task_id));
+-- a link shows when the agent sees the dependent task (its dependencies are named there anyway)
+DROP POLICY IF EXISTS agent_reads ON phoenix.task_dependencies;
+CREATE POLICY agent_reads ON phoenix.task_dependencies FOR SELECT TO @agent@ USING (
     EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = task_id));
 DROP POLICY IF EXISTS agent_reads ON phoenix.agent_interactions;
 CREATE POLICY agent_reads ON phoenix.agent_interactions FOR SELECT TO @agent@ USING (

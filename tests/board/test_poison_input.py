@@ -104,14 +104,14 @@ def test_jsonb_depth_counts_levels_of_objects_and_arrays(sql):
 
 def test_rows_stored_before_the_limits_fail_for_good_when_migrating(fresh_url, monkeypatch):
     real = migrate.migrations()
-    monkeypatch.setattr(migrate, "migrations", lambda: [m for m in real if not m.name.startswith("0013_")])
-    migrate.migrate(fresh_url)
+    # the schema before 0013, without the functions (they are written for the schema after it)
+    with monkeypatch.context() as before:
+        before.setattr(migrate, "migrations", lambda: [m for m in real if not m.name.startswith("0013_")])
+        before.setattr(migrate, "functions", lambda: [])
+        before.setattr(migrate, "security_sql", lambda prefix=None: migrate.SqlFile("none", "SELECT 1"))
+        migrate.migrate(fresh_url)
     with psycopg.connect(fresh_url, autocommit=True, row_factory=dict_row) as conn:
         # what the board held before: the database did not check these
-        conn.execute("DROP TRIGGER tasks_check_limits ON phoenix.tasks")
-        conn.execute("DROP INDEX phoenix.tasks_idempotency_key_idx")
-        conn.execute("CREATE UNIQUE INDEX tasks_idempotency_key_idx ON phoenix.tasks (idempotency_key) "
-                     "WHERE idempotency_key IS NOT NULL")
         ids = {}
         for name, deadline, payload, status in [("late", PAST_9999, "{}", "open"), ("deep", None, deep(3000), "open"),
                                                 ("done", PAST_9999, "{}", "complete"), ("fine", None, "{}", "open")]:
@@ -122,10 +122,6 @@ def test_rows_stored_before_the_limits_fail_for_good_when_migrating(fresh_url, m
             "INSERT INTO phoenix.tasks (title, team, depends_on, pending_deps) VALUES ('waits', 'iota', %s, 1) "
             "RETURNING id", ([ids["late"]],)).fetchone()["id"]
         conn.execute("UPDATE phoenix.tasks SET blocks = %s WHERE id = %s", ([ids["waits"]], ids["late"]))
-    monkeypatch.setattr(migrate, "migrations", lambda: real)
-    with psycopg.connect(fresh_url, autocommit=True, row_factory=dict_row) as conn:
-        # the trigger comes back when its file is applied again
-        conn.execute("DELETE FROM phoenix.schema_functions WHERE name = '06_task_limits.sql'")
     migrate.migrate(fresh_url)
     with psycopg.connect(fresh_url, autocommit=True, row_factory=dict_row) as conn:
         rows = {r["title"]: r for r in conn.execute(
@@ -138,3 +134,8 @@ def test_rows_stored_before_the_limits_fail_for_good_when_migrating(fresh_url, m
     assert (rows["waits"]["status"], rows["waits"]["last_error"]) == ("failed", f"dependency {ids['late']} failed")
     with psycopg.connect(fresh_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'tasks_check_limits'").fetchone()[0] == 1
+        # the dependency arrays became links (issue 12 point 15), and the array column is gone
+        assert conn.execute("SELECT task_id, depends_on FROM phoenix.task_dependencies").fetchall() == [
+            (ids["waits"], ids["late"])]
+        assert conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'phoenix.tasks'::regclass "
+                            "AND attname = 'blocks' AND NOT attisdropped").fetchone()[0] == 0
