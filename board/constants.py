@@ -103,6 +103,15 @@ IDEMPOTENCY_KEY_MAX = 200  # characters
 PAYLOAD_MAX_BYTES = 65_536  # JSON payload / output, serialised as UTF-8
 PAYLOAD_DEPTH_MAX = 32  # nested objects and arrays; PostgreSQL's JSON parser recurses per level
 PAYLOAD_NUMBER_MAX = 1.7976931348623157e308  # the largest double: what JSON readers can hold
+# The database's own bound on a stored payload or output (a trigger on phoenix.tasks), measured on
+# PostgreSQL's text form of the jsonb: it writes numbers in full (1e308 is 309 digits) and a space
+# after every , and :, so a document within PAYLOAD_MAX_BYTES as compact JSON can be up to ~45
+# times longer there; 4 MiB leaves room for that and still refuses a 20 MB one.
+PAYLOAD_STORED_MAX_BYTES = 4 * 1024 * 1024  # bytes of jsonb::text
+# Every time the board stores comes before this (9999-01-01T00:00:00Z, in Unix seconds): Python
+# reads no year past 9999, and a year's margin keeps derived times (deadline leads, backoffs) and
+# their display in any zone readable. PostgreSQL would store year 10000 and break every reader.
+TIME_MAX_EPOCH_SECONDS = 253_370_764_800.0
 DEPENDS_ON_MAX = 50
 PRIORITY_MIN = 1
 PRIORITY_MAX = 10
@@ -159,6 +168,9 @@ SQL_EXPORTS = (
     "TRUST_CONSENSUS_WEIGHT",
     "COMMENT_DEPTH_MAX",
     "DEPENDS_ON_MAX",
+    "PAYLOAD_DEPTH_MAX",
+    "PAYLOAD_STORED_MAX_BYTES",
+    "TIME_MAX_EPOCH_SECONDS",
     "LEASE_MAX_SECONDS",
     "ACTIVE_AGENT_SECONDS",
     "CONSCIOUSNESS_BASE",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -39,9 +39,15 @@ class TaskStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+TIME_MAX = datetime.fromtimestamp(constants.TIME_MAX_EPOCH_SECONDS, UTC)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a time zone, e.g. 2026-12-01T12:00:00Z")
+    # 9999-12-31T23:59:59-14:00 is year 10000 in UTC: stored, it could never be read back
+    if value is not None and value >= TIME_MAX:
+        raise ValueError(f"must be before {TIME_MAX:%Y-%m-%dT%H:%M:%SZ}")
     return value
 
 
@@ -78,7 +84,7 @@ RULES = {
     "max_attempts": f"max_attempts must be a whole number from 1 to {constants.MAX_ATTEMPTS_MAX}",
     "review_quorum": f"review_quorum must be a whole number from 0 to {constants.REVIEW_QUORUM_MAX}",
     "depends_on": f"depends_on must be a list of at most {constants.DEPENDS_ON_MAX} task ids (UUIDs)",
-    "deadline": "deadline must be a time with a zone, e.g. 2026-12-01T12:00:00Z",
+    "deadline": "deadline must be a time with a zone before 9999-01-01T00:00:00Z, e.g. 2026-12-01T12:00:00Z",
     "fibonacci_size": f"fibonacci_size must be one of {', '.join(map(str, constants.FIBONACCI_SIZES))}",
     "idempotency_key": f"idempotency_key must be 1-{constants.IDEMPOTENCY_KEY_MAX} characters",
     "codename": f"codename {CODENAME_RULE}",
@@ -296,7 +302,9 @@ class Task(Row):
     completed_at: datetime | None
     review_quorum: int
     depends_on: list[UUID]
-    blocks: list[UUID]
+    # the tasks that depend on this one (phoenix.task_dependencies): read by lifecycle.get (show);
+    # None on rows from other calls, which do not load them
+    blocks: list[UUID] | None = None
     pending_deps: int
     output: Any | None
     quality_score: float | None

@@ -16,6 +16,7 @@ from phoenix_board.board import errors
 from phoenix_board.metrics import commands as metrics_commands
 from phoenix_board.board import bench as board_bench
 from phoenix_board.board import bench_delegation  # noqa: F401 - registers `bench delegation`
+from phoenix_board.board import bench_dependents  # noqa: F401 - registers `bench dependents`
 from phoenix_board.scheduler import bench as scheduler_bench
 from phoenix_board.scheduler import schedule
 from phoenix_board.workers import app as workers_app

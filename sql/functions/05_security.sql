@@ -89,3 +89,39 @@ AS $$
                     WHERE a.id = phoenix.acting_agent() AND a.decommissioned_at IS NULL
                       AND (a.team = p_team OR p_category = ANY (a.specialization)))
 $$;
+
+-- May the acting agent see this task? The one rule behind the tasks policy agent_reads (sql/security/
+-- roles.sql) and behind what the board's functions return to an agent-role caller: the tasks it
+-- holds or submitted, and open or in-review tasks it may judge. A plain SQL expression, so that
+-- the policy inlines it.
+CREATE OR REPLACE FUNCTION phoenix.agent_sees_task(
+    p_assigned_to uuid, p_created_by uuid, p_status phoenix.task_status, p_team text, p_category text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(p_assigned_to = phoenix.acting_agent(), false)
+        OR coalesce(p_created_by = phoenix.acting_agent(), false)
+        OR (p_status IN ('open', 'review') AND phoenix.agent_may_judge(p_team, p_category))
+$$;
+
+-- A task row as the caller may see it (README "Security"): whole for the owner and for an agent
+-- that sees the task; otherwise only its id, team, status and public counts, the rest NULL or
+-- empty. Functions that act on a task the caller may not read (a vote, a repeated submission)
+-- return this instead of the row they locked, so no function reads around row-level security.
+CREATE OR REPLACE FUNCTION phoenix.task_as_seen(t phoenix.tasks)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF t.id IS NULL OR phoenix.caller_is_owner()
+       OR phoenix.agent_sees_task(t.assigned_to, t.created_by, t.status, t.team, t.category) THEN
+        RETURN t;
+    END IF;
+    t.title := NULL; t.description := NULL; t.category := NULL; t.payload := NULL; t.output := NULL;
+    t.quality_score := NULL; t.last_error := NULL; t.assigned_to := NULL; t.created_by := NULL;
+    t.delegated_by := NULL; t.escalated_to := NULL; t.idempotency_key := NULL; t.child_key := NULL;
+    t.parent_id := NULL; t.root_id := NULL; t.deadline := NULL; t.lease_expires_at := NULL;
+    t.depends_on := '{}'; t.preferred_agents := '{}';
+    RETURN t;
+END;
+$$;

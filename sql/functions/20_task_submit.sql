@@ -1,6 +1,11 @@
--- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it: a
--- second submission with the same idempotency key returns the first task unchanged.
--- Dependencies must already exist and not have failed; since they are fixed at submission and
+-- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it.
+-- Idempotency keys belong to their submitter (created_by; submissions naming no agent share one
+-- scope): the same key from the same submitter with the same content returns the first task
+-- unchanged; with different content it is refused (a conflict), never silently dropped. The task
+-- returned is what the caller may see (phoenix.task_as_seen): an agent-role caller gets another's
+-- task only as the content it sent itself, with the id and status.
+-- Dependencies must already exist and not have failed or been cancelled (the task could never
+-- run; README "Dependencies"); since they are fixed at submission and
 -- can only name existing tasks, the dependency graph cannot contain a cycle.
 -- Locks: the dependencies in id order (so a dependency that completes concurrently is counted
 -- exactly once), then the new row.
@@ -17,12 +22,16 @@ DECLARE
     v_deps uuid[] := ARRAY(SELECT DISTINCT d FROM unnest(coalesce(p_depends_on, '{}')) AS d ORDER BY d);
     v_found integer;
     v_pending integer;
-    v_failed uuid;
+    v_ended record;
     v_missing uuid;
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
-        SELECT * INTO task FROM phoenix.tasks WHERE idempotency_key = p_idempotency_key;
+        SELECT * INTO task FROM phoenix.tasks
+         WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
         IF FOUND THEN
+            task := phoenix.task_resubmitted(task, p_title, p_description, p_category, p_payload, p_priority,
+                                             p_team, p_dopamine_reward, p_max_attempts, p_review_quorum, v_deps,
+                                             p_deadline, p_fibonacci_size);
             created := false;
             RETURN;
         END IF;
@@ -39,8 +48,8 @@ BEGIN
             MESSAGE = format('deadline %s is not in the future; give a later deadline or none', p_deadline);
     END IF;
 
-    SELECT count(*), count(*) FILTER (WHERE t.status <> 'complete'), min(t.id::text) FILTER (WHERE t.status = 'failed')
-      INTO v_found, v_pending, v_failed
+    SELECT count(*), count(*) FILTER (WHERE t.status <> 'complete')
+      INTO v_found, v_pending
       FROM (SELECT id, status FROM phoenix.tasks WHERE id = ANY (v_deps) ORDER BY id FOR UPDATE) AS t;
     IF v_found < cardinality(v_deps) THEN
         SELECT d INTO v_missing FROM unnest(v_deps) AS d
@@ -48,9 +57,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0',
             MESSAGE = format('depends_on: task %s not found; submit it first', v_missing);
     END IF;
-    IF v_failed IS NOT NULL THEN
+    SELECT id, status INTO v_ended FROM phoenix.tasks
+     WHERE id = ANY (v_deps) AND status IN ('failed', 'cancelled') ORDER BY id LIMIT 1;
+    IF FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
-            MESSAGE = format('depends_on: task %s has failed, so this task could never run', v_failed);
+            MESSAGE = format('depends_on: task %s %s, so this task could never run', v_ended.id,
+                             CASE v_ended.status WHEN 'cancelled' THEN 'was cancelled' ELSE 'has failed' END);
     END IF;
 
     INSERT INTO phoenix.tasks (title, description, category, payload, priority, team, created_by,
@@ -63,21 +75,55 @@ BEGIN
             p_deadline, coalesce(p_fibonacci_size, 1), p_idempotency_key, v_now, v_now, v_now,
             phoenix.hot_rank(0, v_now, v_now), phoenix.hot_rank(0, v_now, v_now),
             phoenix.claim_key(v_now, coalesce(p_priority, 5), phoenix.hot_rank(0, v_now, v_now), p_deadline))
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING * INTO task;
     IF NOT FOUND THEN
         -- a concurrent submission with the same key won the race
-        SELECT * INTO task FROM phoenix.tasks WHERE idempotency_key = p_idempotency_key;
+        SELECT * INTO task FROM phoenix.tasks
+         WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
+        task := phoenix.task_resubmitted(task, p_title, p_description, p_category, p_payload, p_priority,
+                                         p_team, p_dopamine_reward, p_max_attempts, p_review_quorum, v_deps,
+                                         p_deadline, p_fibonacci_size);
         created := false;
         RETURN;
     END IF;
 
-    IF cardinality(v_deps) > 0 THEN
-        UPDATE phoenix.tasks SET blocks = array_append(blocks, task.id) WHERE id = ANY (v_deps);
-    END IF;
+    -- one row per link: adding a dependent costs the same however many the dependency has
+    INSERT INTO phoenix.task_dependencies (task_id, depends_on) SELECT task.id, d FROM unnest(v_deps) AS d;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (task.id, 'submitted', p_created_by, 0, v_now,
             jsonb_build_object('team', task.team, 'pending_deps', v_pending));
     created := true;
+END;
+$$;
+
+-- A submission whose key its submitter already used: the first task when the content is the same
+-- (defaults filled in as task_submit fills them), else a conflict naming the key. Returned as the
+-- caller may see it, with the content the caller sent (its own) put back.
+CREATE OR REPLACE FUNCTION phoenix.task_resubmitted(
+    t phoenix.tasks, p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
+    p_team text, p_dopamine_reward real, p_max_attempts integer, p_review_quorum integer, p_deps uuid[],
+    p_deadline timestamptz, p_fibonacci_size integer)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    seen phoenix.tasks;
+BEGIN
+    IF (t.title, t.description, t.category, t.payload, t.priority, t.team, t.dopamine_reward, t.max_attempts,
+        t.review_quorum, t.depends_on, t.deadline, t.fibonacci_size)
+       IS DISTINCT FROM
+       (p_title, coalesce(p_description, ''), coalesce(p_category, 'general'), coalesce(p_payload, '{}'),
+        coalesce(p_priority, 5)::smallint, p_team, coalesce(p_dopamine_reward, 1.0)::real, coalesce(p_max_attempts, 3),
+        coalesce(p_review_quorum, 0)::smallint, p_deps, p_deadline, coalesce(p_fibonacci_size, 1)::smallint) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('idempotency key %s was already used for a different task; use a new key for new content',
+                             left(t.idempotency_key, 60));
+    END IF;
+    seen := phoenix.task_as_seen(t);
+    seen.title := t.title; seen.description := t.description; seen.category := t.category;
+    seen.payload := t.payload; seen.deadline := t.deadline; seen.depends_on := t.depends_on;
+    seen.idempotency_key := t.idempotency_key; seen.created_by := t.created_by;
+    RETURN seen;
 END;
 $$;

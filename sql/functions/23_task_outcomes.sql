@@ -18,11 +18,10 @@ BEGIN
            output = coalesce(p_output, output),
            quality_score = CASE WHEN p_output IS NOT NULL THEN p_quality ELSE quality_score END
      WHERE id = p_task RETURNING * INTO t;
-    IF cardinality(t.blocks) > 0 THEN
-        PERFORM 1 FROM phoenix.tasks WHERE id = ANY (t.blocks) ORDER BY id FOR UPDATE;
-        UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
-         WHERE id = ANY (t.blocks) AND pending_deps > 0;
-    END IF;
+    PERFORM 1 FROM phoenix.tasks
+      WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) ORDER BY id FOR UPDATE;
+    UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
+     WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) AND pending_deps > 0;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (p_task, 'completed', p_agent, t.attempt, p_now, p_detail);
     -- a child counts on its waiting parent (the caller holds the tree's root)

@@ -2,7 +2,8 @@
 -- change of mind moves the counts relatively; the task row is locked first, so concurrent votes
 -- on one task queue up and no count is lost. Not on one's own task (author or claimant).
 -- Recomputes hot rank, controversy and the claim key. A new upvote gives the author oxytocin,
--- a new downvote cortisol.
+-- a new downvote cortisol. Agents may vote on tasks they cannot read (ranking is public); the row
+-- returned is then only what they may see of it (phoenix.task_as_seen): id, status and counts.
 CREATE OR REPLACE FUNCTION phoenix.task_vote(
     p_task uuid, p_agent uuid, p_vote integer, p_reason text, p_now timestamptz DEFAULT NULL,
     OUT task phoenix.tasks, OUT previous integer)
@@ -30,6 +31,7 @@ BEGIN
     SELECT vote INTO previous FROM phoenix.task_votes WHERE task_id = p_task AND agent_id = p_agent;
     previous := coalesce(previous, 0);
     IF previous = p_vote THEN
+        task := phoenix.task_as_seen(task);
         RETURN;  -- nothing changes
     END IF;
     IF p_vote = 0 THEN
@@ -60,5 +62,6 @@ BEGIN
             'oxytocin', CASE WHEN du > 0 THEN phoenix.k_oxytocin_per_upvote() END,
             'cortisol', CASE WHEN dd > 0 THEN phoenix.k_cortisol_per_downvote() END)));
     END IF;
+    task := phoenix.task_as_seen(task);
 END;
 $$;

@@ -46,28 +46,37 @@ END;
 $$;
 
 -- Fails, for good, the open tasks that depend (transitively) on p_task, which has ended without
--- completing: they could never run.
+-- completing (failed or cancelled): they could never run. Each names the dependency it waited on
+-- and how that ended, so "dependency X was cancelled" leads to the task that was.
 CREATE OR REPLACE FUNCTION phoenix.task_fail_dependents(p_task uuid, p_now timestamptz)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_dep record;
+    v_ended phoenix.task_status;
 BEGIN
+    SELECT status INTO v_ended FROM phoenix.tasks WHERE id = p_task;
     FOR v_dep IN
-        WITH RECURSIVE dependents AS (
-            SELECT unnest(blocks) AS id FROM phoenix.tasks WHERE id = p_task
+        WITH RECURSIVE dependents (id, via) AS (
+            SELECT l.task_id, p_task FROM phoenix.task_dependencies l WHERE l.depends_on = p_task
             UNION
-            SELECT unnest(d.blocks) FROM phoenix.tasks d JOIN dependents ON d.id = dependents.id
+            SELECT l.task_id, l.depends_on FROM phoenix.task_dependencies l JOIN dependents ON l.depends_on = dependents.id
+        ), first_via AS (
+            SELECT id, min(via::text)::uuid AS via FROM dependents GROUP BY id
         )
-        SELECT d.id, d.attempt FROM phoenix.tasks d JOIN dependents USING (id)
+        SELECT d.id, d.attempt, f.via FROM phoenix.tasks d JOIN first_via f USING (id)
          WHERE d.status = 'open' ORDER BY d.id FOR UPDATE OF d
     LOOP
-        UPDATE phoenix.tasks SET status = 'failed', completed_at = p_now,
-                                 last_error = format('dependency %s did not complete', p_task)
+        UPDATE phoenix.tasks
+           SET status = 'failed', completed_at = p_now,
+               last_error = format('dependency %s %s', v_dep.via,
+                                   CASE WHEN v_dep.via = p_task AND v_ended = 'cancelled' THEN 'was cancelled' ELSE 'failed' END)
          WHERE id = v_dep.id;
         INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
-        VALUES (v_dep.id, 'dependency_failed', NULL, v_dep.attempt, p_now, jsonb_build_object('dependency', p_task));
+        VALUES (v_dep.id, 'dependency_failed', NULL, v_dep.attempt, p_now,
+                jsonb_build_object('dependency', v_dep.via,
+                                   'ended', CASE WHEN v_dep.via = p_task THEN v_ended ELSE 'failed' END));
     END LOOP;
 END;
 $$;

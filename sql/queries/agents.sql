@@ -19,16 +19,16 @@ SELECT phoenix.agent_release(%(agent)s::uuid, %(holder)s::uuid) AS released;
 SELECT * FROM phoenix.agent_decommission(%(agent)s::uuid, %(now)s::timestamptz);
 
 -- name: agent_get
--- One agent by id.
-SELECT * FROM phoenix.agents WHERE id = %(agent)s::uuid;
+-- One agent by id (agents_seen: current_task only when the reader may see that task).
+SELECT * FROM phoenix.agents_seen WHERE id = %(agent)s::uuid;
 
 -- name: agent_by_codename
 -- One agent by codename.
-SELECT * FROM phoenix.agents WHERE codename = %(codename)s::text;
+SELECT * FROM phoenix.agents_seen WHERE codename = %(codename)s::text;
 
 -- name: agents_list
 -- Agents, by team then codename; decommissioned ones only when asked.
-SELECT * FROM phoenix.agents
+SELECT * FROM phoenix.agents_seen
  WHERE (%(team)s::text IS NULL OR team = %(team)s::text)
    AND (%(all)s::boolean OR decommissioned_at IS NULL)
  ORDER BY team, codename

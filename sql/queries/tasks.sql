@@ -47,8 +47,9 @@ SELECT * FROM phoenix.task_release_expired(%(now)s::timestamptz, %(limit)s::inte
 SELECT * FROM phoenix.tasks_refresh_ranks(%(after)s::timestamptz, %(batch)s::integer, %(now)s::timestamptz);
 
 -- name: task_get
--- One task by id.
-SELECT * FROM phoenix.tasks WHERE id = %(task)s::uuid;
+-- One task by id, with the tasks that depend on it (blocks), from task_dependencies.
+SELECT t.*, ARRAY(SELECT d.task_id FROM phoenix.task_dependencies d WHERE d.depends_on = t.id ORDER BY d.task_id) AS blocks
+  FROM phoenix.tasks t WHERE t.id = %(task)s::uuid;
 
 -- name: task_status_counts
 -- Tasks per status and team, for the board summary.
@@ -62,8 +63,9 @@ SELECT team, status::text AS status, count(*) AS n
 SELECT phoenix.tasks_claimable_count(%(team)s::text, 64) AS n;
 
 -- name: task_by_key
--- The task submitted with this idempotency key.
-SELECT * FROM phoenix.tasks WHERE idempotency_key = %(key)s::text;
+-- The task submitted with this idempotency key (keys are per submitter: the first one, which for
+-- the queue's submissions naming no agent is the only one).
+SELECT * FROM phoenix.tasks WHERE idempotency_key = %(key)s::text ORDER BY created_at, id LIMIT 1;
 
 -- name: task_claim_start
 -- Claim the next task and start it: the agent loop's first call after a wake-up.

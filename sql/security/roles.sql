@@ -147,9 +147,35 @@ GRANT SELECT ON ALL TABLES IN SCHEMA phoenix TO @monitor@;
 -- Every process reads the schema's version (board/migrate.py), so that one logging in with the
 -- agent role can tell that a migration is pending instead of failing on it.
 GRANT SELECT ON phoenix.schema_version, phoenix.schema_functions TO @agent@;
-GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
-                phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions
+GRANT SELECT ON phoenix.teams, phoenix.tasks, phoenix.task_votes, phoenix.task_reviews,
+                phoenix.task_comments, phoenix.comment_votes, phoenix.task_events, phoenix.agent_interactions,
+                phoenix.task_dependencies
     TO @agent@;
+-- Agents' profiles are public to agents, but current_task would name other teams' work: the agent
+-- role reads every column but that one, and reads whole rows through phoenix.agents_seen, where
+-- current_task shows only when the reader may see that task. Built from the catalog so that a
+-- column added by a later migration is included; the view is rebuilt at each application.
+DO $$
+DECLARE
+    v_cols text;
+    v_view text;
+BEGIN
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FILTER (WHERE attname <> 'current_task'),
+           string_agg(CASE WHEN attname = 'current_task'
+                           THEN 'CASE WHEN a.id = phoenix.acting_agent() OR phoenix.caller_is_owner()'
+                                || ' OR pg_has_role(phoenix.invoker(), ''@monitor@'', ''MEMBER'')'
+                                || ' OR EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = a.current_task'
+                                || ' AND phoenix.agent_sees_task(t.assigned_to, t.created_by, t.status, t.team, t.category))'
+                                || ' THEN a.current_task END AS current_task'
+                           ELSE 'a.' || quote_ident(attname) END, ', ' ORDER BY attnum)
+      INTO v_cols, v_view
+      FROM pg_attribute WHERE attrelid = 'phoenix.agents'::regclass AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format('GRANT SELECT (%s) ON phoenix.agents TO @agent@', v_cols);
+    DROP VIEW IF EXISTS phoenix.agents_seen;
+    EXECUTE format('CREATE VIEW phoenix.agents_seen WITH (security_barrier) AS SELECT %s FROM phoenix.agents a', v_view);
+    ALTER VIEW phoenix.agents_seen OWNER TO @owner@;
+    GRANT SELECT ON phoenix.agents_seen TO @agent@, @monitor@;
+END $$;
 
 -- Row-level security. The owner bypasses it (it owns the tables), so the board's functions see
 -- every row; the monitor sees every row; an agent sees:
@@ -157,6 +183,7 @@ GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes
 --                 its specializations (the ones it may be asked to assess or review);
 --   agents:       every agent (the federation's profiles, trust and hormones are public to it);
 --   history:      votes, reviews, comments and events of the tasks it sees, and its own;
+--   dependencies: the links whose dependent task it sees;
 --   interactions: those from or to itself.
 DO $$
 DECLARE
@@ -164,7 +191,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['phoenix.tasks', 'phoenix.agents', 'phoenix.task_votes', 'phoenix.task_reviews',
                              'phoenix.task_comments', 'phoenix.comment_votes', 'phoenix.task_events',
-                             'phoenix.agent_interactions']::regclass[] LOOP
+                             'phoenix.agent_interactions', 'phoenix.task_dependencies']::regclass[] LOOP
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('DROP POLICY IF EXISTS monitor_reads ON %s', t);
         EXECUTE format('CREATE POLICY monitor_reads ON %s FOR SELECT TO @monitor@ USING (true)', t);
@@ -173,8 +200,7 @@ END $$;
 
 DROP POLICY IF EXISTS agent_reads ON phoenix.tasks;
 CREATE POLICY agent_reads ON phoenix.tasks FOR SELECT TO @agent@ USING (
-    assigned_to = phoenix.acting_agent() OR created_by = phoenix.acting_agent()
-    OR (status IN ('open', 'review') AND phoenix.agent_may_judge(team, category)));
+    phoenix.agent_sees_task(assigned_to, created_by, status, team, category));
 DROP POLICY IF EXISTS agent_reads ON phoenix.agents;
 CREATE POLICY agent_reads ON phoenix.agents FOR SELECT TO @agent@ USING (true);
 DROP POLICY IF EXISTS agent_reads ON phoenix.task_votes;
@@ -191,6 +217,38 @@ CREATE POLICY agent_reads ON phoenix.comment_votes FOR SELECT TO @agent@ USING (
 DROP POLICY IF EXISTS agent_reads ON phoenix.task_events;
 CREATE POLICY agent_reads ON phoenix.task_events FOR SELECT TO @agent@ USING (
     EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = task_id));
+-- a link shows when the agent sees the dependent task (its dependencies are named there anyway)
+DROP POLICY IF EXISTS agent_reads ON phoenix.task_dependencies;
+CREATE POLICY agent_reads ON phoenix.task_dependencies FOR SELECT TO @agent@ USING (
+    EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = task_id));
 DROP POLICY IF EXISTS agent_reads ON phoenix.agent_interactions;
 CREATE POLICY agent_reads ON phoenix.agent_interactions FOR SELECT TO @agent@ USING (
     agent_to = phoenix.acting_agent() OR agent_from = phoenix.acting_agent());
+
+-- Locks and scratch space only the owner holds (README "Security"). The event stream's relay and
+-- the beat's jobs hold session advisory locks, so a login that could take the same keys could stop
+-- them: the advisory lock functions are the owner's alone (the agent API takes its transaction
+-- locks inside the owner's functions). The monitor writes nothing, and neither does the agent role
+-- outside the board's functions: no temporary tables, no large objects. These privileges live in
+-- pg_catalog and the database, which only a superuser or the database owner may change; a
+-- migration run by anyone else says so and goes on.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+              WHERE p.pronamespace = 'pg_catalog'::regnamespace
+                AND (p.proname ~ '^pg_(try_)?advisory_'
+                     OR p.proname IN ('lo_create', 'lo_creat', 'lo_from_bytea', 'lo_put', 'lowrite', 'lo_unlink',
+                                      'lo_truncate', 'lo_truncate64', 'lo_import'))
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+        IF f::text ~ '^pg_' THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO @owner@', f);
+        END IF;
+    END LOOP;
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO @owner@', current_database());
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'advisory locks, large objects and temporary tables left open to every login (needs a superuser): %', SQLERRM;
+END $$;

@@ -1,0 +1,76 @@
+"""``phoenix-board bench dependents``: what adding a dependent costs as one task gathers many.
+
+**What is measured**, on a scratch database (``bench.scratch_database``), through the board's API
+(``lifecycle.submit``, one call per task, one thread): one task is submitted, then ``--dependents``
+tasks that each depend on it. The submissions are timed in windows of ``--window``: the first
+window (dependents 1 to 100 by default) and the last (9,901 to 10,000). ``early_ms`` and
+``late_ms`` are the mean time of one submission in each; ``ratio`` = late / early. A cost that
+does not grow with the number of dependents gives a ratio near 1 (target <= 1.5); when each
+submission rewrote the dependency's array of dependents, it grew with their number (quadratic in
+total). Nothing here is a test assertion.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from phoenix_board.board import bench, commands, embedded, errors, lifecycle, render
+from phoenix_board.board.db import Database
+
+TARGET_RATIO = 1.5
+
+
+def run(server_url: str, dependents: int, window: int, console: Console | None = None) -> dict[str, Any]:
+    ui = bench.Ui(console)
+    times: list[float] = []
+    with bench.scratch_database(server_url, False, ui) as (_name, url):
+        with Database(url, min_size=1, max_size=2, name="phoenix-bench") as db:
+            for i in range(window):  # warm the pool's prepared statements before timing
+                lifecycle.submit(db, {"title": f"warm {i}", "team": bench.TEAM, "category": "bench"})
+            dep, _ = lifecycle.submit(db, {"title": "the dependency", "team": bench.TEAM, "category": "bench"})
+            spec = {"team": bench.TEAM, "category": "bench", "depends_on": [str(dep.id)]}
+            with ui.progress("dependents", dependents) as advance:
+                for i in range(dependents):
+                    t0 = time.perf_counter()
+                    lifecycle.submit(db, {"title": f"dependent {i}", **spec})
+                    times.append(time.perf_counter() - t0)
+                    if i % 100 == 99:
+                        advance(100)
+    early = sum(times[:window]) / window
+    late = sum(times[-window:]) / window
+    ratio = round(late / early, 3) if early else 0.0
+    return {
+        "dependents": dependents,
+        "window": window,
+        "early_ms": round(early * 1000, 3),
+        "late_ms": round(late * 1000, 3),
+        "total_s": round(sum(times), 2),
+        "ratio": ratio,
+        "statistic": f"mean submit time of the first and the last {window} dependents",
+        "target": {"ratio": f"<= {TARGET_RATIO}", "met": ratio <= TARGET_RATIO},
+    }
+
+
+@bench.app.command("dependents")
+def dependents_cmd(
+    dependents: int = typer.Option(10_000, "--dependents", help="Tasks depending on the one task (200-100,000)."),
+    window: int = typer.Option(100, "--window", help="Submissions averaged at each end (10 to half of --dependents)."),
+    as_json: bool = commands.JsonOpt,
+) -> None:
+    """--dependents tasks submitted one by one, all depending on one task: the cost of the first
+    and the last ones.
+
+    stdout: figures; stderr: progress. Runs on a scratch database of the board's server.
+    """
+    if not 200 <= dependents <= 100_000 or not 10 <= window <= dependents // 2:
+        raise errors.InvalidInput("--dependents must be 200-100000 and --window 10 to half of --dependents")
+    with embedded.database_url(commands.settings()) as url:
+        result = run(url, dependents, window, Console(stderr=True))
+    if as_json:
+        typer.echo(render.dumps(result))
+    else:
+        render.console.print_json(render.dumps(result))
