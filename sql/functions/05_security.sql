@@ -86,6 +86,12 @@ RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT EXISTS (SELECT 1 FROM phoenix.agents a
-                    WHERE a.id = phoenix.acting_agent() AND a.decommissioned_at IS NULL
-                      AND (a.team = p_team OR p_category = ANY (a.specialization)))
+                    WHERE a.id = phoenix.acting_agent() AND phoenix.agent_judges(a, p_team, p_category))
 $$;
+
+-- The rule itself, for one agent: in service, and of the team or a specialist of the category.
+-- task_review and the review claim apply it too, so a reviewer is always an agent that sees the task.
+CREATE OR REPLACE FUNCTION phoenix.agent_judges(a phoenix.agents, p_team text, p_category text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT a.decommissioned_at IS NULL AND (a.team = p_team OR p_category = ANY (a.specialization)) $$;

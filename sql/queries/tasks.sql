@@ -38,6 +38,18 @@ SELECT * FROM phoenix.task_fail(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::in
 SELECT (r.task).*, r.decided
   FROM phoenix.task_review(%(task)s::uuid, %(agent)s::uuid, %(verdict)s::integer, %(reason)s::text, %(now)s::timestamptz) AS r;
 
+-- name: task_review_claim
+-- Take a place among the reviewers of the oldest task in review this agent may review; no row when none.
+SELECT * FROM phoenix.task_review_claim(%(agent)s::uuid, %(lease)s::float8, %(now)s::timestamptz);
+
+-- name: reviews_claimable_count
+-- How many reviews a team's live agents could claim now (capped): the idle poller wakes agents for them.
+SELECT phoenix.reviews_claimable_count(%(team)s::text, 64) AS n;
+
+-- name: tasks_review_expire
+-- Tasks left in review past REVIEW_EXPIRE_SECONDS fail for good with the reason (the beat).
+SELECT * FROM phoenix.tasks_review_expire(%(now)s::timestamptz, %(limit)s::integer);
+
 -- name: task_release_expired
 -- Expired leases back to the board (one batch); returns the released tasks.
 SELECT * FROM phoenix.task_release_expired(%(now)s::timestamptz, %(limit)s::integer);

@@ -87,6 +87,7 @@ BEGIN
               WHERE p.pronamespace = 'phoenix'::regnamespace AND p.prokind = 'f' AND p.provolatile IN ('i', 's')
                 AND p.prorettype <> 'trigger'::regtype
                 AND p.oid <> 'phoenix.tasks_claimable_count(text,integer)'::regprocedure
+                AND p.oid <> 'phoenix.reviews_claimable_count(text,integer)'::regprocedure
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO @agent@, @monitor@', f);
     END LOOP;
@@ -107,6 +108,8 @@ BEGIN
         'phoenix.task_result_claim_next(uuid,uuid,integer,jsonb,real,float8,timestamptz)',
         'phoenix.task_fail(uuid,uuid,integer,text,timestamptz)',
         'phoenix.task_review(uuid,uuid,integer,text,timestamptz)',
+        'phoenix.task_review_claim(uuid,float8,timestamptz)',
+        'phoenix.reviews_claimable_count(text,integer)',
         'phoenix.task_release_expired(timestamptz,integer)',
         'phoenix.task_delegate(uuid,uuid,integer,jsonb,integer,text,timestamptz)',
         'phoenix.task_cancel(uuid,uuid,text,timestamptz)',
@@ -138,7 +141,8 @@ GRANT SELECT ON phoenix.teams, phoenix.agents, phoenix.tasks, phoenix.task_votes
 -- Row-level security. The owner bypasses it (it owns the tables), so the board's functions see
 -- every row; the monitor sees every row; an agent sees:
 --   tasks:        those it claimed or submitted, and open or in-review tasks of its team or of
---                 its specializations (the ones it may be asked to assess or review);
+--                 its specializations (the ones it may be asked to assess or review), and every
+--                 task left in review past REVIEW_WIDEN_SECONDS (any agent may review it then);
 --   agents:       every agent (the federation's profiles, trust and hormones are public to it);
 --   history:      votes, reviews, comments and events of the tasks it sees, and its own;
 --   interactions: those from or to itself.
@@ -158,7 +162,9 @@ END $$;
 DROP POLICY IF EXISTS agent_reads ON phoenix.tasks;
 CREATE POLICY agent_reads ON phoenix.tasks FOR SELECT TO @agent@ USING (
     assigned_to = phoenix.acting_agent() OR created_by = phoenix.acting_agent()
-    OR (status IN ('open', 'review') AND phoenix.agent_may_judge(team, category)));
+    OR (status IN ('open', 'review') AND phoenix.agent_may_judge(team, category))
+    -- a task left in review past REVIEW_WIDEN_SECONDS may be reviewed by any agent (README "Review")
+    OR (status = 'review' AND phoenix.review_widened(review_since, now())));
 DROP POLICY IF EXISTS agent_reads ON phoenix.agents;
 CREATE POLICY agent_reads ON phoenix.agents FOR SELECT TO @agent@ USING (true);
 DROP POLICY IF EXISTS agent_reads ON phoenix.task_votes;
