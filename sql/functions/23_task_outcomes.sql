@@ -19,7 +19,7 @@ BEGIN
            quality_score = CASE WHEN p_output IS NOT NULL THEN p_quality ELSE quality_score END
      WHERE id = p_task RETURNING * INTO t;
     IF cardinality(t.blocks) > 0 THEN
-        PERFORM 1 FROM phoenix.tasks WHERE id = ANY (t.blocks) ORDER BY id FOR UPDATE;
+        PERFORM 1 FROM phoenix.tasks WHERE id = ANY (t.blocks) ORDER BY id FOR NO KEY UPDATE;
         UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
          WHERE id = ANY (t.blocks) AND pending_deps > 0;
     END IF;

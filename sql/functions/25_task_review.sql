@@ -180,7 +180,7 @@ BEGIN
                                             '{}'::uuid[]))))
      ORDER BY c.review_since, c.id
      LIMIT 1
-       FOR UPDATE SKIP LOCKED;
+       FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -234,13 +234,13 @@ BEGIN
               ORDER BY review_since, id LIMIT p_limit
     LOOP
         IF v.root_id IS NOT NULL THEN
-            PERFORM 1 FROM phoenix.tasks WHERE id = v.root_id FOR UPDATE SKIP LOCKED;
+            PERFORM 1 FROM phoenix.tasks WHERE id = v.root_id FOR NO KEY UPDATE SKIP LOCKED;
             CONTINUE WHEN NOT FOUND;
         END IF;
         SELECT * INTO t FROM phoenix.tasks
          WHERE id = v.id AND status = 'review'
            AND review_since <= v_now - make_interval(secs => phoenix.k_review_expire_seconds())
-           FOR UPDATE SKIP LOCKED;
+           FOR NO KEY UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
         SELECT count(*) INTO v_verdicts FROM phoenix.task_reviews WHERE task_id = t.id AND attempt = t.attempt;
         v_reason := format('review quorum of %s not reached within %s s (%s verdict(s)); no eligible reviewer decided it',

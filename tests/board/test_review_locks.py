@@ -75,3 +75,48 @@ def test_concurrent_reviewers_on_overlapping_tasks_never_deadlock(url, sql):
     decided = sql.execute("SELECT count(*) AS n FROM phoenix.task_events WHERE kind IN ('completed', 'rejected')"
                           ).fetchone()["n"]
     assert decided == TASKS
+
+
+def test_agents_that_work_and_review_at_once_never_deadlock(url, sql):
+    """The agent loop's own mix: each agent claims a task, submits its result (to review) and
+    claims the next in one call, and reviews others' results in between; an executor's claim
+    and the reviews of its earlier work meet on its row."""
+    db = Database(url, min_size=AGENTS, max_size=AGENTS + 2, name="phoenix-test-work-review").open()
+    try:
+        agents = [make_agent(db) for _ in range(AGENTS)]
+        for i in range(TASKS):
+            make_task(db, review_quorum=2, max_attempts=1)
+        before = deadlocks(url)
+        barrier = threading.Barrier(AGENTS)
+
+        def agent(k: int) -> None:
+            me = agents[k].id
+            barrier.wait(timeout=60)
+            task = lifecycle.claim_start(db, me)
+            while True:
+                while (r := lifecycle.review_claim(db, me)) is not None:
+                    try:
+                        lifecycle.review(db, r.id, me, 1)
+                    except errors.IllegalTransition:
+                        pass
+                if task is not None:
+                    _, task = lifecycle.result_claim_next(db, task.id, me, task.attempt, {"k": k}, 0.9)
+                    continue
+                if sql_count(url, "SELECT count(*) FROM phoenix.tasks WHERE status <> 'complete'") == 0:
+                    return
+                task = lifecycle.claim_start(db, me)
+
+        with ThreadPoolExecutor(max_workers=AGENTS) as pool:
+            for f in [pool.submit(agent, k) for k in range(AGENTS)]:
+                f.result(timeout=600)
+    finally:
+        db.close()
+
+    assert deadlocks(url) == before, "work and reviews deadlocked (pg_stat_database.deadlocks grew)"
+    done = sql.execute("SELECT count(*) AS n FROM phoenix.task_events WHERE kind = 'completed'").fetchone()["n"]
+    assert done == TASKS
+
+
+def sql_count(url: str, statement: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(statement).fetchone()[0]
