@@ -149,6 +149,8 @@ def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]
         task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
     if created:
         request_assessments(task, state.settings, state.db, specialists)
+        if (shortfall := lifecycle.review_shortfall(state.db, task)) is not None:
+            log.warning("%s", shortfall)
     return task
 
 
