@@ -1,8 +1,3 @@
--- A peer's verdict on the result of the current attempt (README "Review"). Never the executor.
--- Each verdict is weighted by the reviewer's trust when it votes and rates the executor at once
--- (beta reputation). When the quorum is reached the weighted sum decides: above zero the task
--- completes; otherwise the attempt counts as failed and the task is reopened (or fails for good).
--- Reviewers who agreed with the consensus gain trust, the others lose some.
 -- Who may review a task (README "Review"): never its executor; an agent in service of its team
 -- or a specialist of its category (phoenix.agent_judges, the rule row-level security shows tasks
 -- by); once the task has waited REVIEW_WIDEN_SECONDS in review, any agent in service, since
@@ -21,6 +16,11 @@ AS $$
        AND (phoenix.agent_judges(a, t.team, t.category) OR phoenix.review_widened(t.review_since, p_now))
 $$;
 
+-- A peer's verdict on the result of the current attempt (README "Review"). Never the executor.
+-- Each verdict is weighted by the reviewer's trust when it votes and rates the executor at once
+-- (beta reputation). When the quorum is reached the weighted sum decides: above zero the task
+-- completes; otherwise the attempt counts as failed and the task is reopened (or fails for good).
+-- Reviewers who agreed with the consensus gain trust, the others lose some.
 CREATE OR REPLACE FUNCTION phoenix.task_review(
     p_task uuid, p_agent uuid, p_verdict integer, p_reason text, p_now timestamptz DEFAULT NULL,
     OUT task phoenix.tasks, OUT decided text)
@@ -147,6 +147,31 @@ RETURNS bigint
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT greatest(t.review_quorum - p_verdicts, 1) $$;
 
+-- May agent a take a place among the reviewers of task c (in review) now? It may review it, has
+-- not reviewed this attempt and holds no live place on it, a place is free (not held by a live
+-- assignment), and past the quorum only an agent from outside the executor's pair. The review
+-- claim and the idle poller's count both ask this, so the poller never wakes an agent for a
+-- review it could not take.
+CREATE OR REPLACE FUNCTION phoenix.review_place_open(a phoenix.agents, c phoenix.tasks, p_now timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT phoenix.agent_may_review(a, c, p_now)
+       AND NOT EXISTS (SELECT 1 FROM phoenix.task_reviews r
+                        WHERE r.task_id = c.id AND r.attempt = c.attempt AND r.agent_id = a.id)
+       AND NOT EXISTS (SELECT 1 FROM phoenix.review_assignments s
+                        WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.agent_id = a.id
+                          AND s.lease_expires_at > p_now)
+       AND (SELECT count(*) FROM phoenix.review_assignments s
+             WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.lease_expires_at > p_now)
+           < phoenix.review_places(c, (SELECT count(*) FROM phoenix.task_reviews r
+                                        WHERE r.task_id = c.id AND r.attempt = c.attempt))
+       AND ((SELECT count(*) FROM phoenix.task_reviews r WHERE r.task_id = c.id AND r.attempt = c.attempt)
+                < c.review_quorum
+            OR NOT (a.id = ANY (coalesce((SELECT e.paired_agents FROM phoenix.agents e WHERE e.id = c.assigned_to),
+                                         '{}'::uuid[]))))
+$$;
+
 -- Claim a review, as a task is claimed (README "Review"): the oldest task in review that this
 -- agent may review, has not reviewed, and that still has a free place (places not taken by a
 -- live assignment). The place is held until p_lease_seconds from now; a verdict fills it, an
@@ -163,21 +188,7 @@ DECLARE
     t phoenix.tasks;
 BEGIN
     SELECT * INTO t FROM phoenix.tasks c
-     WHERE c.status = 'review' AND phoenix.agent_may_review(a, c, v_now)
-       AND NOT EXISTS (SELECT 1 FROM phoenix.task_reviews r
-                        WHERE r.task_id = c.id AND r.attempt = c.attempt AND r.agent_id = p_agent)
-       AND NOT EXISTS (SELECT 1 FROM phoenix.review_assignments s
-                        WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.agent_id = p_agent
-                          AND s.lease_expires_at > v_now)
-       AND (SELECT count(*) FROM phoenix.review_assignments s
-             WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.lease_expires_at > v_now)
-           < phoenix.review_places(c, (SELECT count(*) FROM phoenix.task_reviews r
-                                        WHERE r.task_id = c.id AND r.attempt = c.attempt))
-       -- past the quorum the place left is for an agent from outside the executor's pair
-       AND ((SELECT count(*) FROM phoenix.task_reviews r WHERE r.task_id = c.id AND r.attempt = c.attempt)
-                < c.review_quorum
-            OR NOT (p_agent = ANY (coalesce((SELECT e.paired_agents FROM phoenix.agents e WHERE e.id = c.assigned_to),
-                                            '{}'::uuid[]))))
+     WHERE c.status = 'review' AND phoenix.review_place_open(a, c, v_now)
      ORDER BY c.review_since, c.id
      LIMIT 1
        FOR NO KEY UPDATE SKIP LOCKED;
@@ -204,13 +215,7 @@ AS $$
            AND EXISTS (SELECT 1 FROM phoenix.agents a
                         WHERE a.team = p_team
                           AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
-                          AND phoenix.agent_may_review(a, c, now())
-                          AND NOT EXISTS (SELECT 1 FROM phoenix.task_reviews r
-                                           WHERE r.task_id = c.id AND r.attempt = c.attempt AND r.agent_id = a.id))
-           AND (SELECT count(*) FROM phoenix.review_assignments s
-                 WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.lease_expires_at > now())
-               < phoenix.review_places(c, (SELECT count(*) FROM phoenix.task_reviews r
-                                            WHERE r.task_id = c.id AND r.attempt = c.attempt))
+                          AND phoenix.review_place_open(a, c, now()))
          LIMIT p_cap) AS claimable
 $$;
 
