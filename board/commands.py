@@ -226,6 +226,10 @@ def submit(
         if author is not None:
             spec = spec.model_copy(update={"created_by": agents.resolve(db, author)})
         task, created = lifecycle.submit(db, spec)
+        # a quorum the live reviewers cannot meet is accepted (the pool widens later), but said
+        shortfall = lifecycle.review_shortfall(db, task) if created else None
+    if shortfall is not None:
+        typer.echo(f"warning: {shortfall}", err=True)
     if as_json:
         _print_json({**task.model_dump(mode="json"), "created": created})
     else:

@@ -14,6 +14,14 @@ RETRY_BACKOFF_BASE_SECONDS = 5.0  # s; wait before attempt n+1 is base * 2^(n-1)
 RETRY_BACKOFF_MAX_SECONDS = 600.0  # s; ... capped here
 DEFAULT_MAX_ATTEMPTS = 3
 
+# --- Review (README "Review") -------------------------------------------------------------------
+# A task in review waits for review_quorum verdicts from its team and the specialists of its
+# category. Past REVIEW_WIDEN_SECONDS any live agent of any team may review it (and see it); past
+# REVIEW_EXPIRE_SECONDS with no decision it fails for good, with that reason.
+REVIEW_WIDEN_SECONDS = 300.0  # s after the result went to review
+REVIEW_EXPIRE_SECONDS = 3600.0  # s after the result went to review
+REVIEW_STALLED_SECONDS = 600.0  # s; the ReviewStalled alert's threshold (between the two above)
+
 # --- Claim order (README "Claim order") -------------------------------------------------------
 PRIORITY_STEP_SECONDS = 600.0  # s; each priority step above 5 moves a task this far ahead
 HOT_BOOST_SECONDS = 3600.0  # s per unit of hot score
@@ -173,6 +181,8 @@ SQL_EXPORTS = (
     "TIME_MAX_EPOCH_SECONDS",
     "LEASE_MAX_SECONDS",
     "ACTIVE_AGENT_SECONDS",
+    "REVIEW_WIDEN_SECONDS",
+    "REVIEW_EXPIRE_SECONDS",
     "CONSCIOUSNESS_BASE",
     "CONSCIOUSNESS_SPAN",
     "CONSCIOUSNESS_WEIGHT_TRUST",

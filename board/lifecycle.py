@@ -115,6 +115,36 @@ def review(db: Database, task: UUID, agent: UUID, verdict: int, reason: str | No
     return models.Task.from_row(row), row["decided"]
 
 
+def review_claim(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS,
+                 now: datetime | None = None) -> models.Task | None:
+    """Takes a place among the reviewers of the oldest task in review this agent may review, held
+    for the lease; None when no review is waiting for it. Its verdict (``review``) fills the place;
+    if none comes, the place is free again when the lease ends (README "Review")."""
+    row = db.one("task_review_claim", agent=_agent(agent), lease=_lease(lease_seconds), now=now)
+    return models.Task.from_row(row) if row else None
+
+
+def review_expire(db: Database, now: datetime | None = None, limit: int = 100) -> list[models.Task]:
+    """Fails for good, with the reason, the tasks left in review past REVIEW_EXPIRE_SECONDS; the beat
+    calls this."""
+    return [models.Task.from_row(r) for r in db.all("tasks_review_expire", now=now, limit=limit)]
+
+
+def review_shortfall(db: Database, task: models.Task) -> str | None:
+    """A warning when a task's review quorum cannot be met by the live agents that may review it
+    now (its team and the specialists of its category, less the executor); None otherwise."""
+    if task.review_quorum == 0:
+        return None
+    pool = db.one("agents_review_pool", team=task.team, category=task.category)["n"]
+    peers = max(pool - 1, 0)  # the executor will be one of them and never reviews its own work
+    if peers >= task.review_quorum:
+        return None
+    return (f"task {task.id} needs {task.review_quorum} review verdict(s) but only {peers} live agent(s) of team "
+            f"{task.team} or specialists of {task.category} besides its executor may review it: after "
+            f"{constants.REVIEW_WIDEN_SECONDS:.0f} s in review any agent may, after "
+            f"{constants.REVIEW_EXPIRE_SECONDS:.0f} s it fails")
+
+
 def release_expired(db: Database, now: datetime | None = None, limit: int = 1000) -> list[models.Task]:
     """Returns expired claims to the board (one batch of at most ``limit``); the beat calls this."""
     return [models.Task.from_row(r) for r in db.all("task_release_expired", now=now, limit=limit)]

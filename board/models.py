@@ -325,6 +325,8 @@ class Task(Row):
     children_done: int = 0
     children_failed: int = 0
     escalated_to: UUID | None = None
+    # when the current attempt went to review (README "Review")
+    review_since: datetime | None = None
 
 
 class Hormones(Row):

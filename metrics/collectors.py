@@ -93,6 +93,14 @@ class BoardCollector(Collector):
             registered.add_metric([team], row["registered"])
         yield from (tasks, created, completed, failed, claims, attempts, leases, active, registered)
 
+        # a stalled review (README "Review"): how long the oldest task in review has waited
+        oldest = GaugeMetricFamily("phoenix_review_oldest_seconds",
+                                   "How long the oldest task in review has waited for its verdicts (absent: none).",
+                                   labels=["team"])
+        for row in self.db.all("metrics_review_oldest"):
+            oldest.add_metric([row["team"]], row["seconds"])
+        yield oldest
+
         trust: dict[tuple[str, ...], list[float]] = {}
         levels: dict[tuple[str, ...], list[float]] = {}
         for row in self.db.all("metrics_agents"):

@@ -15,6 +15,12 @@ QUERY_SECONDS = Histogram("phoenix_db_query_duration_seconds", "Duration of the 
 WAKE_SECONDS = Histogram("phoenix_wake_latency_seconds", "From a task becoming available to its claim.",
                          ["team"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 
+# Fed at the transitions agents make: "open" when a task is claimed (from available), "review" when
+# a verdict decides it (from its result). A stalled review shows on the board side instead, as
+# phoenix_review_oldest_seconds.
+STATUS_SECONDS = Histogram("phoenix_task_status_seconds", "Time tasks spent in a status, observed as they leave it.",
+                           ["team", "status"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400))
+
 
 VOTES = Counter("phoenix_votes", "Votes (up, down, retract) that agents applied, from the queue and their assessments.",
                 ["team"])
@@ -42,6 +48,10 @@ def observe_query(name: str, seconds: float) -> None:
 
 def observe_wake(team: str, seconds: float) -> None:
     WAKE_SECONDS.labels(team).observe(max(0.0, seconds))
+
+
+def observe_status(team: str, status: str, seconds: float) -> None:
+    STATUS_SECONDS.labels(team, status).observe(max(0.0, seconds))
 
 
 def count_vote(team: str) -> None:

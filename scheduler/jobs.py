@@ -62,10 +62,14 @@ def hot_refresh(db: Database, now: datetime | None = None) -> int:
 
 
 def lease_sweep(db: Database, now: datetime | None = None, wake: Callable[[str], None] | None = None) -> int:
-    """Expired leases back to the board; then the teams with claimable work are woken."""
+    """Expired leases back to the board, and tasks left in review past their deadline ended
+    (README "Review"): both are deadlines on the board's work. Then the teams with claimable
+    work are woken. Returns how many tasks it moved."""
     released = 0
     while batch := lifecycle.release_expired(db, now):
         released += len(batch)
+    while ended := lifecycle.review_expire(db, now):
+        released += len(ended)
     if wake is not None:
         for row in db.all("teams_with_claimable_work", now=now):
             wake(row["team"])

@@ -8,7 +8,7 @@ idempotent anyway. Periods (``PHOENIX_BEAT_*_SECONDS``) and why:
 | job | default | why |
 |---|---|---|
 | snapshot | 10 s | the consciousness timeline's resolution (the seed's live metrics) |
-| lease_sweep | 5 s | a dead agent's task returns within its lease plus this; sleeping teams are re-woken |
+| lease_sweep | 5 s | a dead agent's task returns within its lease plus this; sleeping teams are re-woken; a task left in review past `REVIEW_EXPIRE_SECONDS` fails with its reason |
 | hormone_decay | 30 s | well under the 600 s half-life, so levels read smoothly |
 | hormone_cascades | 5 s | an event's cascade reaches partners well inside the 60 s refractory window |
 | hot_refresh | 60 s | hot ranks change slowly after the first hours (Lemmy refreshes every 15 min) |

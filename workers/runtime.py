@@ -2,7 +2,9 @@
 
 A woken agent keeps claiming the next task in the claim order until nothing is claimable for it
 or its time budget is spent, so one wake-up drains many tasks and the board is not limited by one
-broker round trip per task. While a handler runs, a renewer thread extends the lease every third
+broker round trip per task. Before it claims a task, and whenever it is about to stop, it takes the
+reviews waiting for it (README "Review"): a review is a place on the board claimed with a lease, so
+a verdict that is never given (the agent died) is asked of another agent, with no message to lose. While a handler runs, a renewer thread extends the lease every third
 of it; if a renewal is refused (the claim was lost), the handler's context says so and its late
 result is refused by the board's fencing, never applied twice.
 """
@@ -18,7 +20,7 @@ from uuid import UUID
 
 from phoenix_board.board import agents, delegation, errors, lifecycle, models
 from phoenix_board.board.db import Database, acting_as
-from phoenix_board.workers import handlers
+from phoenix_board.workers import handlers, hooks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,7 +82,8 @@ class Agent:
                  on_review: Callable[[models.Task], None] | None = None,
                  stopping: Callable[[], bool] = lambda: False,
                  on_claim: Callable[[models.Task], None] | None = None,
-                 on_delegate: Callable[[models.Task], None] | None = None) -> None:
+                 on_delegate: Callable[[models.Task], None] | None = None,
+                 on_decided: Callable[[models.Task], None] | None = None) -> None:
         self.db = db
         self.id = agent.id
         self.codename = agent.codename
@@ -90,6 +93,7 @@ class Agent:
         self.stopping = stopping
         self.on_claim = on_claim
         self.on_delegate = on_delegate
+        self.on_decided = on_decided
         self.renewer = Renewer(db, agent.id, lease_seconds)
 
     def close(self) -> None:
@@ -101,13 +105,45 @@ class Agent:
         end = time.monotonic() + budget_seconds
         done = 0
         with acting_as(self.id):
+            done += self.review_waiting()
             task = None if self.stopping() else self._claim()
             while task is not None:
                 if self.on_claim is not None:
                     self.on_claim(task)
                 task = self._run_one(task, claim_next=time.monotonic() < end and not self.stopping())
                 done += 1
+            # reviews that arrived while it worked (its last call claimed nothing)
+            done += self.review_waiting()
         return done
+
+    def review_waiting(self) -> int:
+        """Claims and gives the reviews waiting for this agent, oldest first; returns how many.
+        A refused verdict (decided meanwhile) is dropped; a hook that fails leaves the place to
+        lapse at the end of its lease, when another agent is asked."""
+        given = 0
+        judge: models.Agent | None = None
+        with acting_as(self.id):
+            while not self.stopping():
+                task = lifecycle.review_claim(self.db, self.id, self.lease)
+                if task is None:
+                    return given
+                judge = judge or agents.get(self.db, self.id)
+                try:
+                    verdict = hooks.review(task, judge)
+                except Exception as exc:  # a user's hook: its failure must not stop the agent
+                    log.warning("review hook failed on task %s: %s", task.id, errors.one_line(repr(exc))[:200])
+                    continue
+                try:
+                    after, decided = lifecycle.review(self.db, task.id, self.id, verdict, "review hook")
+                except errors.Unavailable:
+                    raise  # the place lapses with its lease; the message that woke it is retried
+                except errors.BoardError as exc:  # decided or moved on meanwhile, or a bad verdict
+                    log.info("review of %s by %s dropped: %s", task.id, self.codename, exc.message)
+                    continue
+                given += 1
+                if decided and self.on_decided is not None:
+                    self.on_decided(after)
+        return given
 
     def run(self, task: models.Task, claim_next: bool = False) -> models.Task | None:
         """Runs one claimed, started task to its result or failure; returns the next task when

@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 from uuid import UUID
 
 
@@ -31,7 +32,7 @@ from billiard import current_process
 from celery import bootsteps
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutting_down
 
-from phoenix_board.board import agents, errors, lifecycle, migrate
+from phoenix_board.board import agents, errors, lifecycle, migrate, models
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
@@ -111,20 +112,33 @@ def _init_agent(**_: object) -> None:
             _release_predecessor_claim(db, agent.id, agent.current_task)
     from phoenix_board.workers import tasks  # the review requests go through the queue
 
-    on_claim = None
+    on_claim = on_decided = None
     if worker_metrics.enabled():  # the exporter adds up every process's counts
         db.observe = worker_metrics.observe_query
         db.on_retry = worker_metrics.count_db_retry
-        on_claim = lambda t: worker_metrics.observe_wake(t.team, (t.claimed_at - t.available_at).total_seconds())  # noqa: E731
+        on_claim = _observe_claim
+        on_decided = _observe_decided
     state.settings, state.db, state.holder = settings, db, holder
     state.agent = runtime.Agent(db, agent, settings.lease_seconds, on_review=tasks.request_reviews,
                                 stopping=state.stop.is_set, on_claim=on_claim,
-                                on_delegate=tasks.wake_for_children)
+                                on_delegate=tasks.wake_for_children, on_decided=on_decided)
     # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
     signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
     threading.Thread(target=_heartbeat, args=(db, agent.id, agent.team, settings),
                      name="phoenix-heartbeat", daemon=True).start()
     log.info("agent %s (%s) %s on team %s", name, agent.id, "registered" if created else "re-attached", team)
+
+
+def _observe_claim(task: models.Task) -> None:
+    waited = (task.claimed_at - task.available_at).total_seconds()
+    worker_metrics.observe_wake(task.team, waited)
+    worker_metrics.observe_status(task.team, "open", waited)
+
+
+def _observe_decided(task: models.Task) -> None:
+    if task.review_since is not None:
+        end = task.completed_at or datetime.now(UTC)  # a reopened task has no completion time
+        worker_metrics.observe_status(task.team, "review", (end - task.review_since).total_seconds())
 
 
 def _release_predecessor_claim(db: Database, agent_id: UUID, task_id: UUID) -> None:
@@ -214,6 +228,8 @@ class IdlePoller(bootsteps.StartStopStep):
         try:
             released = lifecycle.release_expired(self.db)
             waiting = self.db.one("tasks_claimable_count", team=team)["n"]  # a count; no rows to see
+            # reviews are claimable work too (README "Review"): a lost review request is found here
+            waiting += self.db.one("reviews_claimable_count", team=team)["n"]
             if waiting:
                 tasks.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)
             if released:

@@ -95,13 +95,22 @@ def wake_for_children(parent: models.Task) -> None:
 
 
 def request_reviews(task: models.Task) -> None:
-    """Asks review_quorum peers (never the executor; the team first) to review a result."""
+    """Wakes the teams of review_quorum live peers that may review a result (never the executor;
+    its partners and team first). Only a wake-up: the review itself is a place on the board that
+    a woken agent claims (README "Review"), so a wake-up that is lost, or never sent because this
+    process died after the result committed, only delays it until an idle poller or a working
+    agent of an eligible team takes it."""
     state = signals.state
-    picked = state.db.all("agents_pick_reviewers", team=task.team, category=task.category, exclude=task.assigned_to,
-                          n=task.review_quorum)
-    for row in picked:
-        current_app.send_task("phoenix.review", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
-                              queue=state.settings.team_queue(row["team"]))
+    try:
+        picked = state.db.all("agents_pick_reviewers", team=task.team, category=task.category,
+                              exclude=task.assigned_to, n=task.review_quorum)
+        teams: dict[str, int] = {}
+        for row in picked:
+            teams[row["team"]] = teams.get(row["team"], 0) + 1
+        for team, n in teams.items():
+            wake_team(current_app, state.settings, team, n, only_if_idle=True)
+    except Exception:  # the broker or the database is away: the idle pollers find the reviews
+        log.warning("could not send wake-ups for the reviews of task %s", task.id)
 
 
 def request_assessments(task: models.Task, settings: Settings, db,  # type: ignore[no-untyped-def]
@@ -141,6 +150,8 @@ def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]
         task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
     if created:
         request_assessments(task, state.settings, state.db, specialists)
+        if (shortfall := lifecycle.review_shortfall(state.db, task)) is not None:
+            log.warning("%s", shortfall)
     return task
 
 

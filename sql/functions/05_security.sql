@@ -86,9 +86,15 @@ RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT EXISTS (SELECT 1 FROM phoenix.agents a
-                    WHERE a.id = phoenix.acting_agent() AND a.decommissioned_at IS NULL
-                      AND (a.team = p_team OR p_category = ANY (a.specialization)))
+                    WHERE a.id = phoenix.acting_agent() AND phoenix.agent_judges(a, p_team, p_category))
 $$;
+
+-- The rule itself, for one agent: in service, and of the team or a specialist of the category.
+-- task_review and the review claim apply it too, so a reviewer is always an agent that sees the task.
+CREATE OR REPLACE FUNCTION phoenix.agent_judges(a phoenix.agents, p_team text, p_category text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT a.decommissioned_at IS NULL AND (a.team = p_team OR p_category = ANY (a.specialization)) $$;
 
 -- May the acting agent see this task? The one rule behind the tasks policy agent_reads (sql/security/
 -- roles.sql) and behind what the board's functions return to an agent-role caller: the tasks it
@@ -114,7 +120,7 @@ LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     IF t.id IS NULL OR phoenix.caller_is_owner()
-       OR phoenix.agent_sees_task(t.assigned_to, t.created_by, t.status, t.team, t.category) THEN
+       OR phoenix.agent_sees_task(t.assigned_to, t.created_by, t.status, t.team, t.category, t.review_since) THEN
         RETURN t;
     END IF;
     t.title := NULL; t.description := NULL; t.category := NULL; t.payload := NULL; t.output := NULL;

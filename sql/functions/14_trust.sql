@@ -20,7 +20,7 @@ DECLARE
     new_trust float8;
 BEGIN
     -- read under the row lock, so that concurrent ratings compose instead of overwriting
-    SELECT trust_coefficient INTO old_trust FROM phoenix.agents WHERE id = subject FOR UPDATE;
+    SELECT trust_coefficient INTO old_trust FROM phoenix.agents WHERE id = subject FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN 0;
     END IF;

@@ -1,4 +1,8 @@
 -- Agent helpers shared by the task functions. Lock order: tasks first, then agents (README "Locks").
+-- Agent rows are locked FOR NO KEY UPDATE, the lock an UPDATE of them takes anyway: FOR UPDATE
+-- would also wait on (and be waited on by) the key-share locks that every insert naming an agent
+-- (an event, a review, an interaction) takes, an order no transaction controls, and reviews
+-- deadlocked on it (README "Concurrency: locks and fencing").
 
 -- The acting agent, which this transaction must act for (phoenix.act_as), and which must exist
 -- and not be decommissioned.
@@ -46,7 +50,7 @@ BEGIN
     IF p_delta = '{}'::jsonb THEN
         RETURN;
     END IF;
-    SELECT hormone_levels INTO v_before FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
+    SELECT hormone_levels INTO v_before FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     UPDATE phoenix.agents SET hormone_levels = phoenix.hormones_add(hormone_levels, p_delta)
      WHERE id = p_agent
     RETURNING hormone_levels INTO v_after;
@@ -77,7 +81,7 @@ DECLARE
     new_trust float8;
     v_levels jsonb;
 BEGIN
-    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
+    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN;
     END IF;

@@ -17,8 +17,11 @@ DECLARE
     v_urgency float8;
 BEGIN
     PERFORM phoenix.act_as(p_agent);
-    -- the agent row lock serialises this agent's own claims; claims never wait on task locks
-    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
+    -- the agent row lock serialises this agent's own claims; claims never wait on task locks.
+    -- NO KEY UPDATE (what the UPDATE below takes anyway), not FOR UPDATE: that would also wait on
+    -- the key-share lock a review's events take on its executor, while the review waits on this
+    -- row (README "Concurrency: locks and fencing")
+    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);
     END IF;
@@ -43,7 +46,7 @@ BEGIN
        AND (preferred_until IS NULL OR preferred_until <= v_now OR p_agent = ANY (preferred_agents))
      ORDER BY claim_key, id
      LIMIT 1
-       FOR UPDATE SKIP LOCKED;
+       FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         UPDATE phoenix.agents SET current_task = NULL, last_heartbeat = v_now,
                                   idle_since = coalesce(idle_since, v_now)

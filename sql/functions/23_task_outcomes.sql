@@ -19,7 +19,7 @@ BEGIN
            quality_score = CASE WHEN p_output IS NOT NULL THEN p_quality ELSE quality_score END
      WHERE id = p_task RETURNING * INTO t;
     PERFORM 1 FROM phoenix.tasks
-      WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) ORDER BY id FOR UPDATE;
+      WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) ORDER BY id FOR NO KEY UPDATE;
     UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
      WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) AND pending_deps > 0;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)

@@ -19,7 +19,7 @@ BEGIN
         PERFORM phoenix.agent_outcome(p_agent, p_task, true, p_quality, t.dopamine_reward,
                                       v_now - t.claimed_at, true, 'completed', v_now);
     ELSE
-        UPDATE phoenix.tasks SET status = 'review', lease_expires_at = NULL,
+        UPDATE phoenix.tasks SET status = 'review', lease_expires_at = NULL, review_since = v_now,
                                  output = coalesce(p_output, '{}'), quality_score = p_quality
          WHERE id = p_task RETURNING * INTO t;
         INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)

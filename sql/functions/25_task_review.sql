@@ -1,3 +1,33 @@
+-- Who may review a task (README "Review"): never its executor; an agent in service of its team
+-- or a specialist of its category (phoenix.agent_judges, the rule row-level security shows tasks
+-- by); once the task has waited REVIEW_WIDEN_SECONDS in review, any agent in service, since
+-- a pool that cannot reach the quorum would otherwise hold it for ever. Row-level security shows
+-- a widened task to every agent (sql/security/roles.sql), so a reviewer always sees what it judges.
+CREATE OR REPLACE FUNCTION phoenix.review_widened(p_since timestamptz, p_now timestamptz)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT p_since <= p_now - make_interval(secs => phoenix.k_review_widen_seconds()) $$;
+
+-- The same, with the review rule's widening: a task left in review past REVIEW_WIDEN_SECONDS may be
+-- seen and reviewed by any agent (README "Review").
+CREATE OR REPLACE FUNCTION phoenix.agent_sees_task(
+    p_assigned_to uuid, p_created_by uuid, p_status phoenix.task_status, p_team text, p_category text,
+    p_review_since timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT phoenix.agent_sees_task(p_assigned_to, p_created_by, p_status, p_team, p_category)
+        OR (p_status = 'review' AND phoenix.review_widened(p_review_since, now()))
+$$;
+
+CREATE OR REPLACE FUNCTION phoenix.agent_may_review(a phoenix.agents, t phoenix.tasks, p_now timestamptz)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT a.id IS DISTINCT FROM t.assigned_to AND a.decommissioned_at IS NULL
+       AND (phoenix.agent_judges(a, t.team, t.category) OR phoenix.review_widened(t.review_since, p_now))
+$$;
+
 -- A peer's verdict on the result of the current attempt (README "Review"). Never the executor.
 -- Each verdict is weighted by the reviewer's trust when it votes and rates the executor at once
 -- (beta reputation). When the quorum is reached the weighted sum decides: above zero the task
@@ -33,6 +63,13 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBSV0',
             MESSAGE = format('agent %s cannot review its own work on task %s', a.codename, p_task);
     END IF;
+    -- a reviewer is an agent allowed to see the task: another team's verdict must not decide it
+    IF NOT phoenix.agent_may_review(a, task, v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('agent %s may not review task %s: reviewers are agents of team %s and specialists of %s '
+                             '(any agent once it has waited %s s in review)', a.codename, p_task, task.team,
+                             task.category, phoenix.k_review_widen_seconds()::bigint);
+    END IF;
     INSERT INTO phoenix.task_reviews (task_id, attempt, agent_id, verdict, weight, reason, at)
     VALUES (p_task, task.attempt, p_agent, p_verdict, a.trust_coefficient, p_reason, v_now)
     ON CONFLICT DO NOTHING;
@@ -40,6 +77,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
             MESSAGE = format('agent %s already reviewed attempt %s of task %s', a.codename, task.attempt, p_task);
     END IF;
+    -- the place this agent claimed (if it claimed one) is filled
+    DELETE FROM phoenix.review_assignments WHERE task_id = p_task AND attempt = task.attempt AND agent_id = p_agent;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (p_task, 'reviewed', p_agent, task.attempt, v_now, jsonb_build_object('verdict', p_verdict, 'weight', a.trust_coefficient));
 
@@ -54,8 +93,10 @@ BEGIN
         SELECT 1 FROM phoenix.task_reviews r
          WHERE r.task_id = p_task AND r.attempt = task.attempt AND r.verdict > 0
            AND NOT (r.agent_id = ANY ((SELECT e.paired_agents FROM phoenix.agents e WHERE e.id = task.assigned_to)::uuid[]))));
-    -- task rows first (the decision may touch dependents), agents after: the board's lock order
+    -- task rows first (the decision may touch dependents and a parent), agents after: the board's
+    -- lock order
     IF v_decide THEN
+        DELETE FROM phoenix.review_assignments WHERE task_id = p_task;
         v_approved := v_sum > 0;
         IF v_approved THEN
             task := phoenix.task_completed(p_task, v_executor, v_now,
@@ -69,6 +110,14 @@ BEGIN
         END IF;
     END IF;
 
+    -- Then every agent row this review writes, in id order, before the first write: the executor,
+    -- and with a decision every reviewer of the attempt (rated below). Taken one by one as they
+    -- were written, two reviews whose executors review each other's work waited on each other.
+    PERFORM 1 FROM phoenix.agents
+     WHERE id = v_executor
+        OR (decided IS NOT NULL AND id IN (SELECT r.agent_id FROM phoenix.task_reviews r
+                                            WHERE r.task_id = p_task AND r.attempt = v_attempt))
+     ORDER BY id FOR NO KEY UPDATE;
     PERFORM phoenix.agent_hormones_add(v_executor, CASE WHEN p_verdict > 0
         THEN jsonb_build_object('oxytocin', phoenix.k_oxytocin_per_approval())
         ELSE jsonb_build_object('cortisol', phoenix.k_cortisol_per_rejection()) END);
@@ -98,6 +147,132 @@ BEGIN
             CASE WHEN (v_reviewer.verdict > 0) = v_approved THEN phoenix.k_trust_consensus_weight() ELSE 0 END,
             CASE WHEN (v_reviewer.verdict > 0) <> v_approved THEN phoenix.k_trust_consensus_weight() ELSE 0 END,
             NULL, 'consensus', p_task, v_now, jsonb_build_object('attempt', v_attempt, 'decided', decided));
+    END LOOP;
+END;
+$$;
+
+-- The places a task in review still offers: quorum minus the verdicts given; once the quorum is
+-- met and the task is still in review (a pair alone approved), one more, for an agent from outside
+-- the pair.
+CREATE OR REPLACE FUNCTION phoenix.review_places(t phoenix.tasks, p_verdicts bigint)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT greatest(t.review_quorum - p_verdicts, 1) $$;
+
+-- May agent a take a place among the reviewers of task c (in review) now? It may review it, has
+-- not reviewed this attempt and holds no live place on it, a place is free (not held by a live
+-- assignment), and past the quorum only an agent from outside the executor's pair. The review
+-- claim and the idle poller's count both ask this, so the poller never wakes an agent for a
+-- review it could not take.
+CREATE OR REPLACE FUNCTION phoenix.review_place_open(a phoenix.agents, c phoenix.tasks, p_now timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT phoenix.agent_may_review(a, c, p_now)
+       AND NOT EXISTS (SELECT 1 FROM phoenix.task_reviews r
+                        WHERE r.task_id = c.id AND r.attempt = c.attempt AND r.agent_id = a.id)
+       AND NOT EXISTS (SELECT 1 FROM phoenix.review_assignments s
+                        WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.agent_id = a.id
+                          AND s.lease_expires_at > p_now)
+       AND (SELECT count(*) FROM phoenix.review_assignments s
+             WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.lease_expires_at > p_now)
+           < phoenix.review_places(c, (SELECT count(*) FROM phoenix.task_reviews r
+                                        WHERE r.task_id = c.id AND r.attempt = c.attempt))
+       AND ((SELECT count(*) FROM phoenix.task_reviews r WHERE r.task_id = c.id AND r.attempt = c.attempt)
+                < c.review_quorum
+            OR NOT (a.id = ANY (coalesce((SELECT e.paired_agents FROM phoenix.agents e WHERE e.id = c.assigned_to),
+                                         '{}'::uuid[]))))
+$$;
+
+-- Claim a review, as a task is claimed (README "Review"): the oldest task in review that this
+-- agent may review, has not reviewed, and that still has a free place (places not taken by a
+-- live assignment). The place is held until p_lease_seconds from now; a verdict fills it, an
+-- expired one is free again, so a reviewer that dies only delays the verdict. SKIP LOCKED: a
+-- task being decided is skipped, claimers never wait. No agent row is locked.
+CREATE OR REPLACE FUNCTION phoenix.task_review_claim(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
+RETURNS SETOF phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := phoenix.clock(p_now);
+    v_lease interval := phoenix.lease(p_lease_seconds);
+    a phoenix.agents := phoenix.agent_active(p_agent);
+    t phoenix.tasks;
+BEGIN
+    SELECT * INTO t FROM phoenix.tasks c
+     WHERE c.status = 'review' AND phoenix.review_place_open(a, c, v_now)
+     ORDER BY c.review_since, c.id
+     LIMIT 1
+       FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    INSERT INTO phoenix.review_assignments (task_id, attempt, agent_id, assigned_at, lease_expires_at)
+    VALUES (t.id, t.attempt, p_agent, v_now, v_now + v_lease)
+    ON CONFLICT (task_id, attempt, agent_id) DO UPDATE
+        SET assigned_at = EXCLUDED.assigned_at, lease_expires_at = EXCLUDED.lease_expires_at;
+    RETURN NEXT t;
+END;
+$$;
+
+-- How many reviews agents of a team could claim now, up to p_cap: the idle poller wakes agents
+-- for them as for claimable tasks, so a review never waits on a message. A count only.
+CREATE OR REPLACE FUNCTION phoenix.reviews_claimable_count(p_team text, p_cap integer)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+    SELECT count(*) FROM (
+        SELECT 1 FROM phoenix.tasks c
+         WHERE c.status = 'review'
+           AND EXISTS (SELECT 1 FROM phoenix.agents a
+                        WHERE a.team = p_team
+                          AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
+                          AND phoenix.review_place_open(a, c, now()))
+         LIMIT p_cap) AS claimable
+$$;
+
+-- The review deadline (README "Review"): a task still in review REVIEW_EXPIRE_SECONDS after its
+-- result went there fails for good with the reason, and its dependents with it; its executor is
+-- not rated (the work was never judged). Run by the beat; SKIP LOCKED and a batch limit, the
+-- tree's root first as every transition that may settle a child. Returns the tasks it ended.
+CREATE OR REPLACE FUNCTION phoenix.tasks_review_expire(p_now timestamptz DEFAULT NULL, p_limit integer DEFAULT 100)
+RETURNS SETOF phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := phoenix.clock(p_now);
+    v record;
+    t phoenix.tasks;
+    v_reason text;
+    v_verdicts bigint;
+BEGIN
+    FOR v IN SELECT id, root_id FROM phoenix.tasks
+              WHERE status = 'review' AND review_since <= v_now - make_interval(secs => phoenix.k_review_expire_seconds())
+              ORDER BY review_since, id LIMIT p_limit
+    LOOP
+        IF v.root_id IS NOT NULL THEN
+            PERFORM 1 FROM phoenix.tasks WHERE id = v.root_id FOR NO KEY UPDATE SKIP LOCKED;
+            CONTINUE WHEN NOT FOUND;
+        END IF;
+        SELECT * INTO t FROM phoenix.tasks
+         WHERE id = v.id AND status = 'review'
+           AND review_since <= v_now - make_interval(secs => phoenix.k_review_expire_seconds())
+           FOR NO KEY UPDATE SKIP LOCKED;
+        CONTINUE WHEN NOT FOUND;
+        SELECT count(*) INTO v_verdicts FROM phoenix.task_reviews WHERE task_id = t.id AND attempt = t.attempt;
+        v_reason := format('review quorum of %s not reached within %s s (%s verdict(s)); no eligible reviewer decided it',
+                           t.review_quorum, phoenix.k_review_expire_seconds()::bigint, v_verdicts);
+        UPDATE phoenix.tasks SET status = 'failed', completed_at = v_now, last_error = v_reason
+         WHERE id = t.id RETURNING * INTO t;
+        DELETE FROM phoenix.review_assignments WHERE task_id = t.id;
+        INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
+        VALUES (t.id, 'review_expired', NULL, t.attempt, v_now,
+                jsonb_build_object('reason', v_reason, 'final', true, 'verdicts', v_verdicts));
+        PERFORM phoenix.task_fail_dependents(t.id, v_now);
+        IF t.parent_id IS NOT NULL THEN
+            PERFORM phoenix.task_child_settled(t.id, v_now);
+        END IF;
+        RETURN NEXT t;
     END LOOP;
 END;
 $$;

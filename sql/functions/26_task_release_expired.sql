@@ -22,7 +22,7 @@ BEGIN
              WHERE status IN ('claimed', 'in_progress') AND lease_expires_at < v_now AND root_id IS NULL
              ORDER BY lease_expires_at, id
              LIMIT p_limit
-               FOR UPDATE SKIP LOCKED) AS expired;
+               FOR NO KEY UPDATE SKIP LOCKED) AS expired;
     FOREACH v_id IN ARRAY v_ids LOOP
         SELECT * INTO t FROM phoenix.tasks WHERE id = v_id;
         t := phoenix.task_attempt_failed(v_id, t.assigned_to, format('lease expired at %s', t.lease_expires_at),
@@ -36,11 +36,11 @@ BEGIN
               ORDER BY lease_expires_at, id
               LIMIT greatest(p_limit - cardinality(v_ids), 0)
     LOOP
-        PERFORM 1 FROM phoenix.tasks WHERE id = v.root_id FOR UPDATE SKIP LOCKED;
+        PERFORM 1 FROM phoenix.tasks WHERE id = v.root_id FOR NO KEY UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
         SELECT * INTO t FROM phoenix.tasks
          WHERE id = v.id AND status IN ('claimed', 'in_progress') AND lease_expires_at < v_now
-           FOR UPDATE SKIP LOCKED;
+           FOR NO KEY UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
         v_ids := v_ids || t.id;
         v_agents := v_agents || t.assigned_to;

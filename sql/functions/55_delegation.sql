@@ -20,7 +20,7 @@ BEGIN
     -- root_id never changes, so it may be read before the lock
     SELECT root_id INTO v_root FROM phoenix.tasks WHERE id = p_task;
     IF v_root IS NOT NULL THEN
-        PERFORM 1 FROM phoenix.tasks WHERE id = v_root FOR UPDATE;
+        PERFORM 1 FROM phoenix.tasks WHERE id = v_root FOR NO KEY UPDATE;
     END IF;
 END;
 $$;
@@ -37,7 +37,10 @@ BEGIN
     IF p_tree THEN
         PERFORM phoenix.task_lock_tree(p_task);
     END IF;
-    SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR UPDATE;
+    -- NO KEY UPDATE, the lock the transition's UPDATE takes anyway: FOR UPDATE would also block the
+    -- key-share lock that writing an agent row whose current_task is this task takes, and a
+    -- review writing that agent deadlocked with the agent's own transition (README "Concurrency")
+    SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
     END IF;
@@ -120,7 +123,7 @@ BEGIN
     END LOOP;
     -- agents after tasks, in id order
     UPDATE phoenix.agents a SET current_task = NULL, idle_since = p_now
-      FROM (SELECT id FROM phoenix.agents WHERE id = ANY (v_agents) ORDER BY id FOR UPDATE) AS l
+      FROM (SELECT id FROM phoenix.agents WHERE id = ANY (v_agents) ORDER BY id FOR NO KEY UPDATE) AS l
      WHERE a.id = l.id AND a.current_task = ANY (v_tasks);
     RETURN n;
 END;
@@ -375,7 +378,7 @@ BEGIN
     END IF;
 
     -- agents after tasks: the delegator is free, and the delegation is on its record
-    PERFORM 1 FROM phoenix.agents WHERE id = p_agent FOR UPDATE;
+    PERFORM 1 FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     UPDATE phoenix.agents SET current_task = NULL, idle_since = v_now, last_heartbeat = v_now
      WHERE id = p_agent AND current_task = p_task;
     INSERT INTO phoenix.agent_interactions (agent_from, agent_to, interaction_type, task_id, trust_delta, metadata, at)

@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION phoenix.agents_lock(p_agents uuid[])
 RETURNS void
 LANGUAGE sql
-AS $$ SELECT count(*) FROM (SELECT id FROM phoenix.agents WHERE id = ANY (p_agents) ORDER BY id FOR UPDATE) AS l $$;
+AS $$ SELECT count(*) FROM (SELECT id FROM phoenix.agents WHERE id = ANY (p_agents) ORDER BY id FOR NO KEY UPDATE) AS l $$;
 
 -- Pairs two agents; pairing them again changes nothing. Refused past PARTNERS_MAX on either side.
 CREATE OR REPLACE FUNCTION phoenix.agent_pair(p_a uuid, p_b uuid, p_now timestamptz DEFAULT NULL)

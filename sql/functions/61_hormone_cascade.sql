@@ -146,7 +146,7 @@ BEGIN
     FOR i IN 1 .. phoenix.k_cascade_lock_tries()::integer LOOP
         BEGIN
             PERFORM count(*) FROM (SELECT a.id FROM phoenix.agents a WHERE a.id = ANY (r_ids)
-                                    ORDER BY a.id FOR UPDATE NOWAIT) AS l;
+                                    ORDER BY a.id FOR NO KEY UPDATE NOWAIT) AS l;
             v_locked := true;
             EXIT;
         EXCEPTION WHEN lock_not_available THEN

@@ -68,7 +68,7 @@ WITH candidates AS (
       LEFT JOIN phoenix.agents e ON e.id = %(exclude)s::uuid
      WHERE a.decommissioned_at IS NULL AND a.id <> %(exclude)s::uuid
        AND (a.team = %(team)s::text OR %(category)s::text = ANY (a.specialization))
-       AND a.last_heartbeat > now() - interval '1 minute'
+       AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
 ), ranked AS (
     SELECT id, team, partner,
            row_number() OVER (ORDER BY partner DESC, (team = %(team)s::text) DESC, luck) AS place,
@@ -79,12 +79,18 @@ SELECT id, team, partner FROM ranked
  WHERE place <= %(n)s::integer OR (NOT partner AND place_in_kind = 1)
  ORDER BY place;
 
+-- name: agents_review_pool
+-- How many live agents may review a task of this team and category (before the pool widens).
+SELECT count(*) AS n FROM phoenix.agents a
+ WHERE phoenix.agent_judges(a, %(team)s::text, %(category)s::text)
+   AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds());
+
 -- name: agents_matching_category
 -- Up to n live agents whose specialization includes a category (not the author).
 SELECT id, team FROM phoenix.agents
  WHERE decommissioned_at IS NULL AND %(category)s::text = ANY (specialization)
    AND id IS DISTINCT FROM %(exclude)s::uuid
-   AND last_heartbeat > now() - interval '1 minute'
+   AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
  ORDER BY random()
  LIMIT %(n)s::integer;
 

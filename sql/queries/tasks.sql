@@ -38,6 +38,23 @@ SELECT * FROM phoenix.task_fail(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::in
 SELECT (r.task).*, r.decided
   FROM phoenix.task_review(%(task)s::uuid, %(agent)s::uuid, %(verdict)s::integer, %(reason)s::text, %(now)s::timestamptz) AS r;
 
+-- name: task_review_claim
+-- Take a place among the reviewers of the oldest task in review this agent may review; no row when none.
+SELECT * FROM phoenix.task_review_claim(%(agent)s::uuid, %(lease)s::float8, %(now)s::timestamptz);
+
+-- name: reviews_claimable_count
+-- How many reviews a team's live agents could claim now (capped): the idle poller wakes agents for them.
+SELECT phoenix.reviews_claimable_count(%(team)s::text, 64) AS n;
+
+-- name: metrics_review_oldest
+-- Per team, how long the oldest task in review has waited for its verdicts (ReviewStalled).
+SELECT team, extract(epoch FROM now() - min(review_since))::float8 AS seconds
+  FROM phoenix.tasks WHERE status = 'review' GROUP BY team ORDER BY team;
+
+-- name: tasks_review_expire
+-- Tasks left in review past REVIEW_EXPIRE_SECONDS fail for good with the reason (the beat).
+SELECT * FROM phoenix.tasks_review_expire(%(now)s::timestamptz, %(limit)s::integer);
+
 -- name: task_release_expired
 -- Expired leases back to the board (one batch); returns the released tasks.
 SELECT * FROM phoenix.task_release_expired(%(now)s::timestamptz, %(limit)s::integer);
@@ -78,11 +95,13 @@ SELECT * FROM phoenix.task_result_claim_next(%(task)s::uuid, %(agent)s::uuid, %(
                                              %(now)s::timestamptz);
 
 -- name: teams_with_claimable_work
--- Teams that have a claimable task now (the sweeper wakes their agents).
+-- Teams that have a claimable task, or a review their live agents could claim, now (the sweeper
+-- wakes their agents).
 SELECT name AS team FROM phoenix.teams t
  WHERE EXISTS (SELECT 1 FROM phoenix.tasks
                 WHERE team = t.name AND status = 'open' AND pending_deps = 0
-                  AND available_at <= coalesce(%(now)s::timestamptz, now()));
+                  AND available_at <= coalesce(%(now)s::timestamptz, now()))
+    OR phoenix.reviews_claimable_count(t.name, 1) > 0;
 
 -- name: tasks_refresh_ranks_outside
 -- Re-rank the tasks older than the window that are still ranked.

@@ -99,6 +99,7 @@ BEGIN
               WHERE p.pronamespace = 'phoenix'::regnamespace AND p.prokind = 'f' AND p.provolatile IN ('i', 's')
                 AND p.prorettype <> 'trigger'::regtype
                 AND p.oid <> 'phoenix.tasks_claimable_count(text,integer)'::regprocedure
+                AND p.oid <> 'phoenix.reviews_claimable_count(text,integer)'::regprocedure
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO @agent@, @monitor@', f);
     END LOOP;
@@ -119,6 +120,8 @@ BEGIN
         'phoenix.task_result_claim_next(uuid,uuid,integer,jsonb,real,float8,timestamptz)',
         'phoenix.task_fail(uuid,uuid,integer,text,timestamptz)',
         'phoenix.task_review(uuid,uuid,integer,text,timestamptz)',
+        'phoenix.task_review_claim(uuid,float8,timestamptz)',
+        'phoenix.reviews_claimable_count(text,integer)',
         'phoenix.task_release_expired(timestamptz,integer)',
         'phoenix.task_delegate(uuid,uuid,integer,jsonb,integer,text,timestamptz)',
         'phoenix.task_cancel(uuid,uuid,text,timestamptz)',
@@ -180,7 +183,8 @@ END $$;
 -- Row-level security. The owner bypasses it (it owns the tables), so the board's functions see
 -- every row; the monitor sees every row; an agent sees:
 --   tasks:        those it claimed or submitted, and open or in-review tasks of its team or of
---                 its specializations (the ones it may be asked to assess or review);
+--                 its specializations (the ones it may be asked to assess or review), and every
+--                 task left in review past REVIEW_WIDEN_SECONDS (any agent may review it then);
 --   agents:       every agent (the federation's profiles, trust and hormones are public to it);
 --   history:      votes, reviews, comments and events of the tasks it sees, and its own;
 --   dependencies: the links whose dependent task it sees;
@@ -200,7 +204,7 @@ END $$;
 
 DROP POLICY IF EXISTS agent_reads ON phoenix.tasks;
 CREATE POLICY agent_reads ON phoenix.tasks FOR SELECT TO @agent@ USING (
-    phoenix.agent_sees_task(assigned_to, created_by, status, team, category));
+    phoenix.agent_sees_task(assigned_to, created_by, status, team, category, review_since));
 DROP POLICY IF EXISTS agent_reads ON phoenix.agents;
 CREATE POLICY agent_reads ON phoenix.agents FOR SELECT TO @agent@ USING (true);
 DROP POLICY IF EXISTS agent_reads ON phoenix.task_votes;

@@ -40,7 +40,7 @@ ENV_EXAMPLE = REPO / ".env.example"
 ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
-    "PhoenixMetricsDown", "EventRelayLagging",
+    "PhoenixMetricsDown", "EventRelayLagging", "ReviewStalled",
 }
 
 # The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
@@ -49,14 +49,14 @@ _GAUGES = {
     "phoenix_agents_registered", "phoenix_tasks", "phoenix_queue_messages", "phoenix_consciousness_current",
     "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
     "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_alerts_firing",
-    "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished",
+    "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished", "phoenix_review_oldest_seconds",
 }
 _COUNTERS = {
     "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",
     "phoenix_tasks_failed_total", "phoenix_task_attempts_failed_total", "phoenix_lease_expiries_total",
     "phoenix_claims_total", "phoenix_votes_total",
 }
-_HISTOGRAMS = {"phoenix_db_query_duration_seconds", "phoenix_wake_latency_seconds"}
+_HISTOGRAMS = {"phoenix_db_query_duration_seconds", "phoenix_wake_latency_seconds", "phoenix_task_status_seconds"}
 _GAUGE_HISTOGRAMS = {"phoenix_agent_trust", "phoenix_agent_hormone_level"}
 CONTRACT_METRICS = (
     _GAUGES | _COUNTERS
