@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phoenix_board.board import constants, errors, federation, lifecycle
+from phoenix_board.board import agents, constants, errors, federation, lifecycle
 from tests.factories import make_agent, make_task, snapshot
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -188,7 +188,7 @@ def test_entanglement_follows_the_shared_record_and_feeds_the_timeline(db, sql):
     assert ac["shared"] == 0 and ac["entanglement_strength"] == 0
     assert ab["entanglement_strength"] >= constants.ENTANGLEMENT_PAIR_MIN
     for agent in (a, b, c, outsider):
-        db.one("agent_heartbeat", agent=agent.id, now=at(40))
+        agents.heartbeat(db, agent.id, now=at(40))
     sql.execute("SELECT phoenix.consciousness_snapshot(%s, %s)", (at(40), at(40)))
     rows = {r["team"]: r for r in sql.execute(
         "SELECT team, entanglement_pairs, coherence_average FROM phoenix.consciousness_timeline WHERE time = %s",
