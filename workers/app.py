@@ -41,6 +41,7 @@ def make_app(broker: str, settings: Settings) -> Celery:
         worker_disable_prefetch=True,
         worker_consumer="phoenix_board.workers.guard:GuardedConsumer",
         task_default_queue=settings.board_queue(),
+        broker_transport="phoenix_board.workers.transport:Transport",  # Redis, no restore at close
         broker_transport_options={
             "visibility_timeout": delivery.VISIBILITY_TIMEOUT_SECONDS,
             "unacked_restore_interval": delivery.RESTORE_SWEEP_SECONDS,

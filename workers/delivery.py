@@ -10,7 +10,8 @@ database or the broker away, the soft time limit) never discards it:
   voter, cancels and cascades by id), so a second pass redoes nothing that committed;
 * after that it raises ``Reject(requeue=True)``: the message goes back to the head of its queue.
   If the broker is away too, the reject cannot reach it; the message then stays in the broker's
-  unacked set and is redelivered by the visibility timeout once the broker is back.
+  unacked set and is redelivered by the visibility timeout once the broker is back (the
+  transport leaves it there, ``transport.py``).
 
 Celery's own ``self.retry`` is not used: it publishes a copy and acknowledges the original, and
 when the broker is away it rejects the original *without* requeue (``reject requeue=False``), which

@@ -87,6 +87,16 @@ def codename(prefix: str, index: int) -> str:
 
 @worker_process_init.connect
 def _init_agent(**_: object) -> None:
+    try:
+        _start_agent()
+    except Exception as exc:  # noqa: BLE001 - whatever stopped it, this process is no agent
+        # A process that is no agent would still take messages and fail them (a board message
+        # failed so is acknowledged: lost). Leave, and let Celery start another that tries again.
+        log.error("pool process exits: its agent could not start: %s", errors.one_line(f"{type(exc).__name__}: {exc}"))
+        os._exit(1)
+
+
+def _start_agent() -> None:
     team = os.environ.get(ENV_TEAM)
     if not team:
         return  # not started by `phoenix-board workers`

@@ -52,6 +52,14 @@ def _reject(name: str, exc: errors.BoardError) -> None:
     delivery.reject(name, exc)
 
 
+def _board() -> Database:
+    """This process's board connection; a process whose agent is not set up holds the message
+    (delivery.py) rather than fail it, which would acknowledge it."""
+    if signals.state.db is None:
+        raise errors.Unavailable("this pool process has no board connection (its agent did not start)")
+    return signals.state.db
+
+
 def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
     """Runs a board call; refusals reject the message, an unreachable database holds it (delivery.py)."""
     try:
@@ -147,7 +155,7 @@ def wake(*args: Any, **kwargs: Any) -> int:
 def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
     state = signals.state
     with acting_as(msg.created_by):  # None: a submission by no agent
-        task, created = lifecycle.submit(state.db, models.TaskSubmit(**msg.model_dump()))
+        task, created = lifecycle.submit(_board(), models.TaskSubmit(**msg.model_dump()))
     if created:
         request_assessments(task, state.settings, state.db, specialists)
         if (shortfall := lifecycle.review_shortfall(state.db, task)) is not None:
@@ -192,7 +200,7 @@ def submit_many(*args: Any, **kwargs: Any) -> int:
 @delivery.board_task("phoenix.vote")
 def vote(*args: Any, **kwargs: Any) -> None:
     msg = _parse(messages.Vote, args, kwargs, "vote")
-    db = signals.state.db
+    db = _board()
     who = _guard("vote", agents.get, db, msg.agent)
     with acting_as(who.id):
         _guard("vote", votes.vote, db, msg.task, who.id, msg.value, msg.reason)
@@ -203,7 +211,7 @@ def vote(*args: Any, **kwargs: Any) -> None:
 def cancel(*args: Any, **kwargs: Any) -> int:
     """Cancels a task and its live descendants for the agent that created it (or an ancestor)."""
     msg = _parse(messages.Cancel, args, kwargs, "cancel")
-    db = signals.state.db
+    db = _board()
     who = _guard("cancel", agents.resolve, db, msg.agent)
     with acting_as(who):
         try:
@@ -220,7 +228,8 @@ def cancel(*args: Any, **kwargs: Any) -> int:
 
 @functools.cache
 def _operator_db() -> Database:
-    return Database(os.environ[signals.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator").open()
+    return Database(os.environ[signals.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator",
+                    timeout=delivery.DB_WAIT_SECONDS).open()
 
 
 @delivery.board_task("phoenix.cascade")
@@ -239,7 +248,7 @@ def cascade(*args: Any, **kwargs: Any) -> int:
 @delivery.board_task("phoenix.comment")
 def comment(*args: Any, **kwargs: Any) -> None:
     msg = _parse(messages.Comment, args, kwargs, "comment")
-    db = signals.state.db
+    db = _board()
     who = _guard("comment", agents.resolve, db, msg.agent)
     with acting_as(who):
         _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
@@ -250,7 +259,7 @@ def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
     shows a judge open and in-review tasks only, so a task claimed or decided since the request
     was sent is gone from its view, and the request is moot."""
     msg = _parse(messages.Judge, args, kwargs, name)
-    db = signals.state.db
+    db = _board()
     judge = _guard(name, agents.get, db, msg.agent)
     with acting_as(judge.id):
         try:
