@@ -51,7 +51,7 @@ BEGIN
 END;
 $$;
 
--- The row check: payload and output within the JSON limits, deadline before TIME_MAX (a time
+-- The row check: payload an object, payload and output within the JSON limits, deadline before TIME_MAX (a time
 -- past year 9999 in UTC would be stored and then break every reader: listing, agents, the CLI).
 CREATE OR REPLACE FUNCTION phoenix.tasks_check_limits()
 RETURNS trigger
@@ -61,6 +61,10 @@ DECLARE
     v_error text;
 BEGIN
     IF TG_OP = 'INSERT' OR NEW.payload IS DISTINCT FROM OLD.payload THEN
+        -- agents load the payload as an object (models.Task): anything else could never be worked
+        IF jsonb_typeof(NEW.payload) IS DISTINCT FROM 'object' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'payload must be a JSON object';
+        END IF;
         v_error := phoenix.json_limits_error(NEW.payload);
         IF v_error IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'payload ' || v_error;

@@ -27,7 +27,7 @@ SELECT t.id, d FROM phoenix.tasks t, unnest(t.depends_on) AS d ORDER BY 1, 2
 
 -- Rows written before the limits were enforced in the database (sql/functions/06_task_limits.sql):
 -- a deadline past year 9999 in UTC cannot be read back, so it is cleared; a payload past the limits
--- (4 MiB as stored, 32 levels, as constants.py had them when this was written) makes agents fail
+-- (an object, 4 MiB as stored, 32 levels, as constants.py had them when this was written) makes agents fail
 -- on it until its attempts run out. A task not yet worked with either fails for good now, with
 -- the reason, instead of being claimed again and again.
 CREATE TEMP TABLE unloadable ON COMMIT DROP AS
@@ -48,7 +48,9 @@ SELECT id, 'its deadline is past year 9999 in UTC, which cannot be read back' AS
 UNION
 SELECT id, 'its payload is over 4194304 bytes as stored' FROM live WHERE octet_length(payload::text) > 4194304
 UNION
-SELECT DISTINCT id, 'its payload nests more than 32 levels' FROM walk WHERE depth > 32;
+SELECT DISTINCT id, 'its payload nests more than 32 levels' FROM walk WHERE depth > 32
+UNION
+SELECT id, 'its payload is not a JSON object' FROM live WHERE jsonb_typeof(payload) <> 'object';
 
 UPDATE phoenix.agents a SET current_task = NULL, idle_since = now()
   FROM unloadable u WHERE a.current_task = u.id;

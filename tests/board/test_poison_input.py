@@ -64,8 +64,9 @@ def test_a_deadline_past_year_9999_is_refused_by_the_database(db, sql, agent_sql
 
 @pytest.mark.parametrize("payload,message", [
     (json.dumps({"blob": "x" * 20_000_000}), "payload is 20000012 bytes as stored; the limit is 4194304"),
-    (deep(3000), "payload nests more than 32 levels of objects and arrays"),
-    (deep(33), "payload nests more than 32 levels of objects and arrays"),
+    ('{"a": %s}' % deep(2999), "payload nests more than 32 levels of objects and arrays"),
+    ('{"a": %s}' % deep(32), "payload nests more than 32 levels of objects and arrays"),
+    ("[1]", "payload must be a JSON object"),  # agents load it as an object
 ])
 def test_payload_size_and_depth_are_enforced_by_the_database(db, sql, agent_sql, payload, message):
     a = make_agent(db)
@@ -113,8 +114,9 @@ def test_rows_stored_before_the_limits_fail_for_good_when_migrating(fresh_url, m
     with psycopg.connect(fresh_url, autocommit=True, row_factory=dict_row) as conn:
         # what the board held before: the database did not check these
         ids = {}
-        for name, deadline, payload, status in [("late", PAST_9999, "{}", "open"), ("deep", None, deep(3000), "open"),
-                                                ("done", PAST_9999, "{}", "complete"), ("fine", None, "{}", "open")]:
+        for name, deadline, payload, status in [("late", PAST_9999, "{}", "open"), ("deep", None, '{"a": %s}' % deep(3000), "open"),
+                                                ("done", PAST_9999, "{}", "complete"), ("fine", None, "{}", "open"),
+                                                ("list", None, "[1]", "open")]:
             ids[name] = conn.execute(
                 "INSERT INTO phoenix.tasks (title, team, deadline, payload, status) "
                 "VALUES (%s, 'iota', %s, %s::jsonb, %s) RETURNING id", (name, deadline, payload, status)).fetchone()["id"]
@@ -131,6 +133,7 @@ def test_rows_stored_before_the_limits_fail_for_good_when_migrating(fresh_url, m
     assert (rows["deep"]["status"], rows["deep"]["last_error"]) == ("failed", "cannot be loaded: its payload nests more than 32 levels")
     assert (rows["done"]["status"], rows["done"]["deadline"]) == ("complete", None)
     assert rows["fine"]["status"] == "open"
+    assert (rows["list"]["status"], rows["list"]["last_error"]) == ("failed", "cannot be loaded: its payload is not a JSON object")
     assert (rows["waits"]["status"], rows["waits"]["last_error"]) == ("failed", f"dependency {ids['late']} failed")
     with psycopg.connect(fresh_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'tasks_check_limits'").fetchone()[0] == 1

@@ -14,6 +14,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,10 +55,10 @@ def test_dependencies_cannot_form_a_cycle(db, sql, world):
     for deps in ([first.id, first.id], [uuid.uuid4()], [first.id, uuid.uuid4()]):
         refused(sql, lifecycle.submit, db, {"title": "again", "team": "iota", "depends_on": deps})
     before = snapshot(sql)
-    # the key's first task comes back unchanged: a resubmission cannot close the loop first -> second
-    again, created = lifecycle.submit(db, {"title": "x", "team": "iota", "idempotency_key": "chain-1",
-                                           "depends_on": [second.id]})
-    assert not created and again.id == first.id and again.depends_on == []
+    # a resubmission cannot close the loop first -> second: other content under the key is refused
+    with pytest.raises(errors.Conflict, match="idempotency key chain-1 was already used for a different task"):
+        lifecycle.submit(db, {"title": "x", "team": "iota", "idempotency_key": "chain-1", "depends_on": [second.id]})
+    assert lifecycle.get(db, first.id).depends_on == []
     assert snapshot(sql) == before
     edges = sql.execute("SELECT id, depends_on FROM phoenix.tasks").fetchall()
     assert all(t["id"] not in t["depends_on"] for t in edges)
