@@ -100,7 +100,9 @@ class Agent:
         self.renewer.close()
 
     def work(self, budget_seconds: float) -> int:
-        """Claims and works tasks until none is claimable or the budget is spent; returns how many.
+        """Gives the reviews waiting for this agent, then claims and works tasks until none is
+        claimable or the budget is spent, then gives the reviews that arrived meanwhile; returns
+        how many tasks and reviews it did.
         In the steady state each task costs one call: its result and the next claim together."""
         end = time.monotonic() + budget_seconds
         done = 0
