@@ -39,6 +39,13 @@ class TaskStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# The statuses a task never leaves; every other one is unfinished work (the exporter's
+# phoenix_tasks_unfinished, which TaskBacklogGrowing reads). Derived here, once, so a new status
+# is counted without editing a list elsewhere.
+FINISHED_STATUSES = frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED})
+UNFINISHED_STATUSES = tuple(s for s in TaskStatus if s not in FINISHED_STATUSES)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a time zone, e.g. 2026-12-01T12:00:00Z")

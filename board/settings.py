@@ -42,14 +42,14 @@ class Settings(BaseSettings):
                                      description="How often a worker checks for claimable work nobody woke it for.")
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
 
-    alertmanager_url: str | None = Field(default=None, description="Alertmanager to post the beat's alerts to.")
+    prometheus_url: str | None = Field(default=None,
+                                       description="Prometheus whose alerts `doctor` shows (alerts.yml is their one definition).")
     beat_snapshot_seconds: float = Field(default=10.0, gt=0, description="Consciousness snapshot period.")
     beat_hot_refresh_seconds: float = Field(default=60.0, gt=0, description="Hot rank refresh period.")
     beat_lease_sweep_seconds: float = Field(default=5.0, gt=0, description="Lease sweeper period.")
     beat_hormone_decay_seconds: float = Field(default=30.0, gt=0, description="Hormone decay period.")
     beat_dashboard_seconds: float = Field(default=60.0, gt=0, description="Dashboard refresh period.")
     beat_retention_seconds: float = Field(default=3600.0, gt=0, description="Timeline retention period.")
-    beat_alerts_seconds: float = Field(default=30.0, gt=0, description="Alert evaluation period.")
     metrics_port: int = Field(default=9464, ge=1, le=65535)
 
     # Celery queue names: configuration, so that every part derives them alike

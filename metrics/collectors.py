@@ -2,7 +2,8 @@
 
 Names follow the seed's list, renamed only where Prometheus conventions require (README
 "Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
-hormone, job, alertname, queue; never a task or an agent.
+hormone, beat_job, queue; never a task or an agent (and never ``job`` or ``instance``, which
+Prometheus reserves for the target).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from prometheus_client.registry import Collector
 
 from phoenix_board.board import consciousness, errors, outbox
 from phoenix_board.board.db import Database
+from phoenix_board.board.models import UNFINISHED_STATUSES, TaskStatus
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("open", "claimed", "in_progress", "review", "complete", "failed")
+# every status of the enum, so a status added to the board is served without editing this file
+STATUSES = tuple(s.value for s in TaskStatus)
 HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
 TRUST_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 HORMONE_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
@@ -63,12 +66,17 @@ class BoardCollector(Collector):
         dbm = self.db.one("metrics_database")
         yield GaugeMetricFamily("phoenix_db_connections_active", "Backends connected to the board's database.",
                                 value=dbm["connections"])
+        yield GaugeMetricFamily("phoenix_db_server_connections",
+                                "Client backends connected to the server, every database's (max_connections counts these).",
+                                value=dbm["server_connections"])
         yield GaugeMetricFamily("phoenix_db_connections_max", "The server's max_connections.",
                                 value=dbm["max_connections"])
         yield CounterMetricFamily("phoenix_db_transactions", "Transactions of the board's database (commits and rollbacks).",
                                   value=dbm["transactions"] or 0)
 
         tasks = GaugeMetricFamily("phoenix_tasks", "Tasks on the board by team and status.", labels=["team", "status"])
+        unfinished = GaugeMetricFamily("phoenix_tasks_unfinished",
+                                       "Tasks not yet complete, failed or cancelled, by team.", labels=["team"])
         created = CounterMetricFamily("phoenix_tasks_created", "Tasks submitted.", labels=["team"])
         completed = CounterMetricFamily("phoenix_tasks_completed", "Tasks completed.", labels=["team"])
         failed = CounterMetricFamily("phoenix_tasks_failed", "Tasks failed for good.", labels=["team"])
@@ -83,6 +91,7 @@ class BoardCollector(Collector):
             by_status = row["by_status"] or {}
             for status in STATUSES:
                 tasks.add_metric([team, status], by_status.get(status, 0))
+            unfinished.add_metric([team], sum(by_status.get(status.value, 0) for status in UNFINISHED_STATUSES))
             created.add_metric([team], row["created"])
             completed.add_metric([team], by_status.get("complete", 0))
             failed.add_metric([team], by_status.get("failed", 0))
@@ -91,7 +100,7 @@ class BoardCollector(Collector):
             leases.add_metric([team], row["lease_expiries"])
             active.add_metric([team], row["active"])
             registered.add_metric([team], row["registered"])
-        yield from (tasks, created, completed, failed, claims, attempts, leases, active, registered)
+        yield from (tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered)
 
         trust: dict[tuple[str, ...], list[float]] = {}
         levels: dict[tuple[str, ...], list[float]] = {}
@@ -118,22 +127,18 @@ class BoardCollector(Collector):
             decisions.add_metric([row["team"]], row["decisions_per_second"])
         yield from (current, coherence, decisions)
 
+        # the job's name is `beat_job`: `job` is the label Prometheus gives every target, and a series
+        # carrying its own would need honor_labels (off by default in the Prometheus Operator)
         duration = GaugeMetricFamily("phoenix_beat_job_duration_seconds", "Duration of each beat job's last run.",
-                                     labels=["job"])
+                                     labels=["beat_job"])
         success = GaugeMetricFamily("phoenix_beat_job_last_success_timestamp_seconds",
-                                    "When each beat job last succeeded (Unix time).", labels=["job"])
+                                    "When each beat job last succeeded (Unix time).", labels=["beat_job"])
         for row in self.db.all("beat_runs"):
             if row["last_duration_ms"] is not None:
                 duration.add_metric([row["job"]], row["last_duration_ms"] / 1000)
             if row["last_success_at"] is not None:
                 success.add_metric([row["job"]], row["last_success_at"].timestamp())
         yield from (duration, success)
-
-        firing = GaugeMetricFamily("phoenix_alerts_firing", "Alerts the beat finds firing now.",
-                                   labels=["alertname", "severity", "team"])
-        for row in self.db.all("alerts_firing"):
-            firing.add_metric([row["alertname"], row["severity"], row["team"]], 1)
-        yield firing
 
         unpublished, lag = outbox.lag(self.db)
         yield GaugeMetricFamily("phoenix_events_relay_lag_seconds",

@@ -1,4 +1,4 @@
--- Statements on phoenix.beat_runs and phoenix.alerts_firing.
+-- Statements on phoenix.beat_runs and the exporter's reads.
 
 -- name: beat_try_lock
 -- Take the job's advisory lock if free (a second beat running the same job skips it).
@@ -24,49 +24,6 @@ ON CONFLICT (job) DO UPDATE
 SELECT job, runs, last_started_at, last_success_at, last_duration_ms, last_result, last_error
   FROM phoenix.beat_runs ORDER BY job;
 
--- name: alerts_replace
--- The alerts firing now (a JSON array of {alertname, team, severity, summary, value}); keeps the
--- `since` of those still firing, drops the resolved ones; returns the set with each `since`.
-WITH now_firing AS (
-    SELECT * FROM jsonb_to_recordset(%(firing)s::jsonb)
-        AS f (alertname text, team text, severity text, summary text, value float8)
-), gone AS (
-    DELETE FROM phoenix.alerts_firing a
-     WHERE NOT EXISTS (SELECT 1 FROM now_firing f WHERE f.alertname = a.alertname AND f.team = a.team)
-    RETURNING a.alertname
-), kept AS (
-    INSERT INTO phoenix.alerts_firing AS a (alertname, team, severity, summary, value, since, evaluated_at)
-    SELECT alertname, team, severity, summary, value, %(now)s::timestamptz, %(now)s::timestamptz FROM now_firing
-    ON CONFLICT (alertname, team) DO UPDATE
-       SET severity = excluded.severity, summary = excluded.summary, value = excluded.value,
-           evaluated_at = excluded.evaluated_at
-    RETURNING a.*
-)
-SELECT alertname, team, severity, summary, value, since, (SELECT count(*) FROM gone) AS resolved FROM kept;
-
--- name: alerts_firing
--- What is firing now.
-SELECT alertname, team, severity, summary, value, since, evaluated_at FROM phoenix.alerts_firing ORDER BY alertname, team;
-
--- name: alert_inputs
--- The figures the beat's alert rules read, per team (the board's own view of the Prometheus rules).
-SELECT t.name AS team,
-       (SELECT count(*) FROM phoenix.tasks WHERE team = t.name AND status = 'open') AS open_tasks,
-       (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL
-           AND last_heartbeat > coalesce(%(now)s::timestamptz, now()) - make_interval(secs => phoenix.k_active_agent_seconds())) AS active_agents,
-       (SELECT team_consciousness FROM phoenix.consciousness_timeline WHERE team = t.name
-         ORDER BY time DESC LIMIT 1) AS consciousness
-  FROM phoenix.teams t ORDER BY t.name;
-
--- name: backlog_last_hour
--- Tasks created and completed per team in the last hour.
-SELECT t.name AS team,
-       (SELECT count(*) FROM phoenix.tasks WHERE team = t.name
-           AND created_at > coalesce(%(now)s::timestamptz, now()) - interval '1 hour') AS created,
-       (SELECT count(*) FROM phoenix.tasks WHERE team = t.name AND status = 'complete'
-           AND completed_at > coalesce(%(now)s::timestamptz, now()) - interval '1 hour') AS completed
-  FROM phoenix.teams t ORDER BY t.name;
-
 -- name: metrics_board
 -- Board figures per team for /metrics: tasks by status, created, claims (attempts), agents.
 SELECT t.name AS team,
@@ -88,7 +45,9 @@ SELECT team, trust_coefficient AS trust, hormone_levels
   FROM phoenix.agents WHERE decommissioned_at IS NULL;
 
 -- name: metrics_database
--- Connections to this database, the server's limit, and its transactions so far.
+-- Connections to this database and to the whole server (client backends, what max_connections
+-- limits), the server's limit, and this database's transactions so far.
 SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS server_connections,
        current_setting('max_connections')::integer AS max_connections,
        (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()) AS transactions;

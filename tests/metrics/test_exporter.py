@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from phoenix_board.board import lifecycle
+from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import exporter
 from phoenix_board.scheduler import jobs
@@ -59,7 +60,8 @@ def test_board_figures_on_metrics(db, scrape):
     assert got[("phoenix_agent_trust_gcount", (("team", "iota"),))] == 1
     assert ("phoenix_consciousness_current", (("team", "global"),)) in got
     assert got[("phoenix_db_connections_active", ())] >= 1
-    assert ("phoenix_beat_job_last_success_timestamp_seconds", (("job", "snapshot"),)) in got
+    assert ("phoenix_beat_job_last_success_timestamp_seconds", (("beat_job", "snapshot"),)) in got
+    assert got[("phoenix_db_server_connections", ())] >= got[("phoenix_db_connections_active", ())]
     assert got[("phoenix_exporter_database_up", ())] == 1
     # bounded labels: no task or agent ids anywhere
     assert str(t.id) not in text and str(agent.id) not in text
@@ -71,3 +73,19 @@ def test_promtool_accepts_the_metrics(db, scrape):
     make_task(db)
     proc = subprocess.run(["promtool", "check", "metrics"], input=scrape(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_status_of_the_enum_is_served_and_unfinished_follows_it(db, sql, scrape):
+    """phoenix_tasks{status} and phoenix_tasks_unfinished come from the status enum: a waiting
+    (delegated) task counts as unfinished, a cancelled one is served and does not."""
+    database_enum = sql.execute("SELECT enum_range(NULL::phoenix.task_status)::text[] AS v").fetchone()["v"]
+    assert sorted(database_enum) == sorted(s.value for s in TaskStatus)
+    tasks = [make_task(db, team="iota") for _ in range(4)]
+    sql.execute("UPDATE phoenix.tasks SET status = 'waiting' WHERE id = %s", (tasks[0].id,))
+    sql.execute("UPDATE phoenix.tasks SET status = 'cancelled' WHERE id = %s", (tasks[1].id,))
+    got = samples(scrape())
+    served = {dict(labels)["status"] for name, labels in got if name == "phoenix_tasks" and dict(labels)["team"] == "iota"}
+    assert served == {s.value for s in TaskStatus}
+    assert got[("phoenix_tasks", (("status", "waiting"), ("team", "iota")))] == 1
+    assert got[("phoenix_tasks", (("status", "cancelled"), ("team", "iota")))] == 1
+    assert got[("phoenix_tasks_unfinished", (("team", "iota"),))] == 3  # 2 open + 1 waiting
