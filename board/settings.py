@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     idle_poll_seconds: float = Field(default=2.0, gt=0, le=300,
                                      description="How often a worker checks for claimable work nobody woke it for.")
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    task_events: bool = Field(default=False,
+                              description="Workers send Celery task events (celery events, Flower, celery-exporter).")
 
     prometheus_url: str | None = Field(default=None,
                                        description="Prometheus whose alerts `doctor` shows (alerts.yml is their one definition).")

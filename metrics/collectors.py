@@ -34,13 +34,17 @@ TRUST_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 HORMONE_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
 
 
-def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[str, ...], list[float]],
+def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[str, ...], dict[int, tuple[int, float]]],
                      buckets: tuple[float, ...]) -> GaugeHistogramMetricFamily:
+    """groups: label values -> {bucket index (1-based; len(buckets) + 1 above the last bound): (count, sum)}."""
     family = GaugeHistogramMetricFamily(name, doc, labels=labels)
-    for key, values in sorted(groups.items()):
-        counts = [(str(b), float(sum(1 for v in values if v <= b))) for b in buckets]
-        counts.append(("+Inf", float(len(values))))
-        family.add_metric(list(key), counts, gsum_value=float(sum(values)))
+    for key, by_bucket in sorted(groups.items()):
+        counts, running = [], 0
+        for i, bound in enumerate(buckets, start=1):
+            running += by_bucket.get(i, (0, 0.0))[0]
+            counts.append((str(bound), float(running)))
+        counts.append(("+Inf", float(sum(n for n, _ in by_bucket.values()))))
+        family.add_metric(list(key), counts, gsum_value=float(sum(total for _, total in by_bucket.values())))
     return family
 
 
@@ -102,12 +106,19 @@ class BoardCollector(Collector):
             registered.add_metric([team], row["registered"])
         yield from (tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered)
 
-        trust: dict[tuple[str, ...], list[float]] = {}
-        levels: dict[tuple[str, ...], list[float]] = {}
-        for row in self.db.all("metrics_agents"):
-            trust.setdefault((row["team"],), []).append(row["trust"])
-            for h in HORMONES:
-                levels.setdefault((row["team"], h), []).append(float(row["hormone_levels"][h]))
+        trust: dict[tuple[str, ...], dict[int, tuple[int, float]]] = {}
+        levels: dict[tuple[str, ...], dict[int, tuple[int, float]]] = {}
+        for row in self.db.all("metrics_agent_distributions", trust_negated=[-b for b in reversed(TRUST_BUCKETS)],
+                               hormone_negated=[-b for b in reversed(HORMONE_BUCKETS)]):
+            if row["measure"] == "trust":
+                key, into, bounds = (row["team"],), trust, TRUST_BUCKETS
+            elif row["measure"] in HORMONES:
+                key, into, bounds = (row["team"], row["measure"]), levels, HORMONE_BUCKETS
+            else:
+                continue
+            # the first bound the value does not exceed (len + 1: above them all, in +Inf only)
+            bucket = len(bounds) + 1 - row["bounds_above"]
+            into.setdefault(key, {})[bucket] = (row["n"], row["total"])
         yield _gauge_histogram("phoenix_agent_trust", "Agents' trust coefficients by team.", ["team"], trust,
                                TRUST_BUCKETS)
         yield _gauge_histogram("phoenix_agent_hormone_level", "Agents' hormone levels by team.", ["team", "hormone"],
