@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     beat_dashboard_seconds: float = Field(default=60.0, gt=0, description="Dashboard refresh period.")
     beat_retention_seconds: float = Field(default=3600.0, gt=0, description="Timeline retention period.")
     metrics_port: int = Field(default=9464, ge=1, le=65535)
+    worker_metrics_port: int = Field(default=9465, ge=0, le=65535,
+                                     description="Where `workers` serves its agents' own metrics; 0: nowhere.")
 
     # Celery queue names: configuration, so that every part derives them alike
     def board_queue(self) -> str:

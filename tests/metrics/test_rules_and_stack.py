@@ -594,6 +594,7 @@ def test_compose_app_services_share_one_image_and_settings(compose_services):
         if name != "migrate":
             assert "PHOENIX_REDIS_URL: redis://redis:6379/0" in block, name
             assert re.search(r"PHOENIX_AUTO_MIGRATE: ['\"]?false", block), name
+            assert re.search(r"PHOENIX_TASK_EVENTS: ['\"]?true", block), name  # celery events, Flower
             assert re.search(r"migrate:\n\s+condition: service_completed_successfully", block), name
             assert re.search(r"redis:\n\s+condition: service_healthy", block), name
     assert re.search(r"db:\n\s+condition: service_healthy", compose_services["migrate"])
