@@ -461,6 +461,21 @@ def test_dashboard_promql_uses_only_the_metric_contract():
         assert labels <= CONTRACT_LABELS, f"{where}: labels {sorted(labels - CONTRACT_LABELS)}"
 
 
+def test_dashboard_status_filters_follow_the_status_enum():
+    """A status list in a dashboard names only TaskStatus values, and an exclusion is exactly the
+    finished statuses, so that a status added to the board (waiting, cancelled) shows up."""
+    from phoenix_board.board.models import FINISHED_STATUSES, TaskStatus
+
+    for where, expr in _prometheus_expressions():
+        for op, values in re.findall(r'status\s*(=~|!~|=|!=)\s*\\?"([^"\\]*)', expr):
+            named = set(values.split("|"))
+            assert named <= {s.value for s in TaskStatus}, f"{where}: {named}"
+            if op == "!~":
+                assert named == {s.value for s in FINISHED_STATUSES}, f"{where}: {named}"
+            if op == "=~":
+                assert False, f"{where}: list the finished statuses to leave out (!~), not the others"
+
+
 def test_dashboard_promql_parses(tmp_path):
     """Every dashboard expression, variables substituted, as a recording rule that promtool checks."""
     promtool = tool("promtool", "prometheus")
