@@ -43,12 +43,16 @@ def use_private_directory(parent: str) -> str:
     chooses how values are stored when it is imported; the labelled metrics above create their
     values on first use, in the pool processes, so switching the value class before the fork is
     enough."""
+    import atexit
+    import shutil
     import tempfile
 
     from prometheus_client import values
 
     os.makedirs(parent, exist_ok=True)
     directory = tempfile.mkdtemp(prefix="worker-metrics-", dir=parent)
+    owner = os.getpid()  # forked pool processes inherit the hook: only the worker removes the files
+    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(directory, ignore_errors=True))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     values.ValueClass = values.get_value_class()
     return directory
