@@ -29,40 +29,25 @@ CREATE TABLE phoenix.task_count_deltas (
     lease_expiries bigint NOT NULL
 );
 
-CREATE FUNCTION phoenix.task_counts_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Row triggers with a WHEN condition: an update that moves no count (a vote, a renewal, the hot
+-- refresh) is skipped before any function is called, and no transition table is built for it.
+CREATE FUNCTION phoenix.task_counts_on_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
-    SELECT team, status, count(*), sum(attempt), 0 FROM new_rows GROUP BY team, status;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
+        VALUES (OLD.team, OLD.status, -1, -OLD.attempt, 0);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
+        VALUES (NEW.team, NEW.status, 1, NEW.attempt, 0);
+    END IF;
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION phoenix.task_counts_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- most updates (votes, ranks, renewals) move no count: the sums cancel and nothing is written
-    INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
-    SELECT team, status, sum(n), sum(a), 0
-      FROM (SELECT team, status, 1 AS n, attempt AS a FROM new_rows
-            UNION ALL
-            SELECT team, status, -1, -attempt FROM old_rows) d
-     GROUP BY team, status
-    HAVING sum(n) <> 0 OR sum(a) <> 0;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION phoenix.task_counts_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION phoenix.task_counts_on_lease_expired() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
-    SELECT team, status, -count(*), -sum(attempt), 0 FROM old_rows GROUP BY team, status;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION phoenix.task_counts_on_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
-    SELECT t.team, 'open', 0, 0, count(*)
-      FROM new_rows e JOIN phoenix.tasks t ON t.id = e.task_id
-     WHERE e.kind = 'lease_expired'
-     GROUP BY t.team;
+    SELECT t.team, 'open', 0, 0, 1 FROM phoenix.tasks t WHERE t.id = NEW.task_id;
     RETURN NULL;
 END $$;
 
@@ -109,12 +94,14 @@ BEGIN
 END $$;
 
 CREATE TRIGGER task_counts_insert AFTER INSERT ON phoenix.tasks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION phoenix.task_counts_on_insert();
+    FOR EACH ROW EXECUTE FUNCTION phoenix.task_counts_on_change();
 CREATE TRIGGER task_counts_update AFTER UPDATE ON phoenix.tasks
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION phoenix.task_counts_on_update();
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.attempt IS DISTINCT FROM NEW.attempt
+                       OR OLD.team IS DISTINCT FROM NEW.team)
+    EXECUTE FUNCTION phoenix.task_counts_on_change();
 CREATE TRIGGER task_counts_delete AFTER DELETE ON phoenix.tasks
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION phoenix.task_counts_on_delete();
+    FOR EACH ROW EXECUTE FUNCTION phoenix.task_counts_on_change();
 CREATE TRIGGER task_counts_event AFTER INSERT ON phoenix.task_events
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION phoenix.task_counts_on_event();
+    FOR EACH ROW WHEN (NEW.kind = 'lease_expired') EXECUTE FUNCTION phoenix.task_counts_on_lease_expired();
 
 SELECT phoenix.task_counts_rebuild();
