@@ -69,7 +69,8 @@ class BoardCollector(Collector):
         t0 = time.perf_counter()
         # every read of the scrape in one round trip (a pipeline): each is a few rows whatever the
         # board's size, so on a busy server a scrape's time was mostly waiting for six answers
-        database, board, distributions, timeline, beat, relay = self.db.batch([
+        _, database, board, distributions, timeline, beat, relay = self.db.batch([
+            ("metrics_no_jit", {}),
             ("metrics_database", {}),
             ("metrics_board", {}),
             ("metrics_agent_distributions", {"trust_negated": [-b for b in reversed(TRUST_BUCKETS)],
