@@ -96,8 +96,10 @@ def test_prometheus_scrapes_the_exporter_and_evaluates_the_rules(db, url, tmp_pa
                                 if a["labels"]["alertname"] == "NoActiveAgents"], 60, "NoActiveAgents")
         assert alerts[0]["labels"]["team"] == "iota" and alerts[0]["state"] == "pending"  # its `for` is 5 m
         assert alerts[0]["annotations"]["runbook_url"] == f"{RUNBOOK_BASE}#runbook-noactiveagents"
-        # BeatNotRunning sees the snapshot job's success: neither stale nor absent
-        assert not [a for a in api(prom_port, "alerts")["alerts"] if a["labels"]["alertname"] == "BeatNotRunning"]
+        # BeatNotRunning sees the snapshot job's success, neither stale nor absent, once an evaluation
+        # follows the first scrape (one before it may have found the series absent)
+        until(lambda: not [a for a in api(prom_port, "alerts")["alerts"] if a["labels"]["alertname"] == "BeatNotRunning"],
+              60, "BeatNotRunning to see the beat_job=snapshot series")
         groups = api(prom_port, "rules")["groups"]
         assert all(rule["health"] == "ok" for group in groups for rule in group["rules"])
 
