@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -100,9 +102,6 @@ def test_kept_task_counts_agree_with_counting_every_row(db, sql):
     """The exporter reads phoenix.task_counts plus unfolded deltas (a scrape's cost does not grow with
     the board); through submissions, claims, results, failures, expired leases, concurrent claims,
     status and team changes by hand, it says what counting every row says, folded or not."""
-    from datetime import UTC, datetime, timedelta
-    import threading
-
     now = datetime.now(UTC)
     agents = [make_agent(db, team="iota") for _ in range(4)]
     tasks = [make_task(db, team="iota") for _ in range(12)] + [make_task(db, team="alpha_delta") for _ in range(3)]

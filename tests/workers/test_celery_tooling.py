@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from tests.workers.conftest import wait_for
 
