@@ -41,6 +41,12 @@ class TaskStatus(enum.StrEnum):
 
 TIME_MAX = datetime.fromtimestamp(constants.TIME_MAX_EPOCH_SECONDS, UTC)
 
+# The statuses a task never leaves; every other one is unfinished work (the exporter's
+# phoenix_tasks_unfinished, which TaskBacklogGrowing reads). Derived here, once, so a new status
+# is counted without editing a list elsewhere.
+FINISHED_STATUSES = frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.CANCELLED})
+UNFINISHED_STATUSES = tuple(s for s in TaskStatus if s not in FINISHED_STATUSES)
+
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:

@@ -50,16 +50,20 @@ class Settings(BaseSettings):
     idle_poll_seconds: float = Field(default=2.0, gt=0, le=300,
                                      description="How often a worker checks for claimable work nobody woke it for.")
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    task_events: bool = Field(default=False,
+                              description="Workers send Celery task events (celery events, Flower, celery-exporter).")
 
-    alertmanager_url: str | None = Field(default=None, description="Alertmanager to post the beat's alerts to.")
+    prometheus_url: str | None = Field(default=None,
+                                       description="Prometheus whose alerts `doctor` shows (alerts.yml is their one definition).")
     beat_snapshot_seconds: float = Field(default=10.0, gt=0, description="Consciousness snapshot period.")
     beat_hot_refresh_seconds: float = Field(default=60.0, gt=0, description="Hot rank refresh period.")
     beat_lease_sweep_seconds: float = Field(default=5.0, gt=0, description="Lease sweeper period.")
     beat_hormone_decay_seconds: float = Field(default=30.0, gt=0, description="Hormone decay period.")
     beat_dashboard_seconds: float = Field(default=60.0, gt=0, description="Dashboard refresh period.")
     beat_retention_seconds: float = Field(default=3600.0, gt=0, description="Timeline retention period.")
-    beat_alerts_seconds: float = Field(default=30.0, gt=0, description="Alert evaluation period.")
     metrics_port: int = Field(default=9464, ge=1, le=65535)
+    worker_metrics_port: int = Field(default=9465, ge=0, le=65535,
+                                     description="Where `workers` serves its agents' own metrics; 0: nowhere.")
 
     # Celery queue names: configuration, so that every part derives them alike
     def board_queue(self) -> str:

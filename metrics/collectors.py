@@ -2,7 +2,8 @@
 
 Names follow the seed's list, renamed only where Prometheus conventions require (README
 "Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
-hormone, job, alertname, queue; never a task or an agent.
+hormone, beat_job, queue; never a task or an agent (and never ``job`` or ``instance``, which
+Prometheus reserves for the target).
 """
 
 from __future__ import annotations
@@ -20,24 +21,30 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from phoenix_board.board import consciousness, errors, outbox
+from phoenix_board.board import errors
 from phoenix_board.board.db import Database
+from phoenix_board.board.models import UNFINISHED_STATUSES, TaskStatus
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("open", "claimed", "in_progress", "review", "complete", "failed")
+# every status of the enum, so a status added to the board is served without editing this file
+STATUSES = tuple(s.value for s in TaskStatus)
 HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
 TRUST_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 HORMONE_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
 
 
-def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[str, ...], list[float]],
+def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[str, ...], dict[int, tuple[int, float]]],
                      buckets: tuple[float, ...]) -> GaugeHistogramMetricFamily:
+    """groups: label values -> {bucket index (1-based; len(buckets) + 1 above the last bound): (count, sum)}."""
     family = GaugeHistogramMetricFamily(name, doc, labels=labels)
-    for key, values in sorted(groups.items()):
-        counts = [(str(b), float(sum(1 for v in values if v <= b))) for b in buckets]
-        counts.append(("+Inf", float(len(values))))
-        family.add_metric(list(key), counts, gsum_value=float(sum(values)))
+    for key, by_bucket in sorted(groups.items()):
+        counts, running = [], 0
+        for i, bound in enumerate(buckets, start=1):
+            running += by_bucket.get(i, (0, 0.0))[0]
+            counts.append((str(bound), float(running)))
+        counts.append(("+Inf", float(sum(n for n, _ in by_bucket.values()))))
+        family.add_metric(list(key), counts, gsum_value=float(sum(total for _, total in by_bucket.values())))
     return family
 
 
@@ -60,15 +67,32 @@ class BoardCollector(Collector):
 
     def _board(self) -> Iterator[Metric]:
         t0 = time.perf_counter()
-        dbm = self.db.one("metrics_database")
+        # every read of the scrape in one round trip (a pipeline): each is a few rows whatever the
+        # board's size, so on a busy server a scrape's time was mostly waiting for six answers
+        _, database, board, distributions, timeline, beat, relay = self.db.batch([
+            ("metrics_no_jit", {}),
+            ("metrics_database", {}),
+            ("metrics_board", {}),
+            ("metrics_agent_distributions", {"trust_negated": [-b for b in reversed(TRUST_BUCKETS)],
+                                             "hormone_negated": [-b for b in reversed(HORMONE_BUCKETS)]}),
+            ("timeline_latest", {"now": None}),
+            ("beat_runs", {}),
+            ("outbox_lag", {"now": None}),
+        ])
+        dbm = database[0]
         yield GaugeMetricFamily("phoenix_db_connections_active", "Backends connected to the board's database.",
                                 value=dbm["connections"])
+        yield GaugeMetricFamily("phoenix_db_server_connections",
+                                "Client backends connected to the server, every database's (max_connections counts these).",
+                                value=dbm["server_connections"])
         yield GaugeMetricFamily("phoenix_db_connections_max", "The server's max_connections.",
                                 value=dbm["max_connections"])
         yield CounterMetricFamily("phoenix_db_transactions", "Transactions of the board's database (commits and rollbacks).",
                                   value=dbm["transactions"] or 0)
 
         tasks = GaugeMetricFamily("phoenix_tasks", "Tasks on the board by team and status.", labels=["team", "status"])
+        unfinished = GaugeMetricFamily("phoenix_tasks_unfinished",
+                                       "Tasks not yet complete, failed or cancelled, by team.", labels=["team"])
         created = CounterMetricFamily("phoenix_tasks_created", "Tasks submitted.", labels=["team"])
         completed = CounterMetricFamily("phoenix_tasks_completed", "Tasks completed.", labels=["team"])
         failed = CounterMetricFamily("phoenix_tasks_failed", "Tasks failed for good.", labels=["team"])
@@ -78,11 +102,12 @@ class BoardCollector(Collector):
         leases = CounterMetricFamily("phoenix_lease_expiries", "Claims whose lease expired.", labels=["team"])
         active = GaugeMetricFamily("phoenix_agents_active", "Agents with a heartbeat in the last 30 s.", labels=["team"])
         registered = GaugeMetricFamily("phoenix_agents_registered", "Agents in service.", labels=["team"])
-        for row in self.db.all("metrics_board"):
+        for row in board:
             team = row["team"]
             by_status = row["by_status"] or {}
             for status in STATUSES:
                 tasks.add_metric([team, status], by_status.get(status, 0))
+            unfinished.add_metric([team], sum(by_status.get(status.value, 0) for status in UNFINISHED_STATUSES))
             created.add_metric([team], row["created"])
             completed.add_metric([team], by_status.get("complete", 0))
             failed.add_metric([team], by_status.get("failed", 0))
@@ -91,7 +116,7 @@ class BoardCollector(Collector):
             leases.add_metric([team], row["lease_expiries"])
             active.add_metric([team], row["active"])
             registered.add_metric([team], row["registered"])
-        yield from (tasks, created, completed, failed, claims, attempts, leases, active, registered)
+        yield from (tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered)
 
         # a stalled review (README "Review"): how long the oldest task in review has waited
         oldest = GaugeMetricFamily("phoenix_review_oldest_seconds",
@@ -101,12 +126,18 @@ class BoardCollector(Collector):
             oldest.add_metric([row["team"]], row["seconds"])
         yield oldest
 
-        trust: dict[tuple[str, ...], list[float]] = {}
-        levels: dict[tuple[str, ...], list[float]] = {}
-        for row in self.db.all("metrics_agents"):
-            trust.setdefault((row["team"],), []).append(row["trust"])
-            for h in HORMONES:
-                levels.setdefault((row["team"], h), []).append(float(row["hormone_levels"][h]))
+        trust: dict[tuple[str, ...], dict[int, tuple[int, float]]] = {}
+        levels: dict[tuple[str, ...], dict[int, tuple[int, float]]] = {}
+        for row in distributions:
+            if row["measure"] == "trust":
+                key, into, bounds = (row["team"],), trust, TRUST_BUCKETS
+            elif row["measure"] in HORMONES:
+                key, into, bounds = (row["team"], row["measure"]), levels, HORMONE_BUCKETS
+            else:
+                continue
+            # the first bound the value does not exceed (len + 1: above them all, in +Inf only)
+            bucket = len(bounds) + 1 - row["bounds_above"]
+            into.setdefault(key, {})[bucket] = (row["n"], row["total"])
         yield _gauge_histogram("phoenix_agent_trust", "Agents' trust coefficients by team.", ["team"], trust,
                                TRUST_BUCKETS)
         yield _gauge_histogram("phoenix_agent_hormone_level", "Agents' hormone levels by team.", ["team", "hormone"],
@@ -118,7 +149,7 @@ class BoardCollector(Collector):
                                       labels=["team"])
         decisions = GaugeMetricFamily("phoenix_decisions_per_second", "Agents' decisions per second, latest snapshot.",
                                       labels=["team"])
-        for row in consciousness.latest(self.db):
+        for row in timeline:  # consciousness.latest's rows
             value = row["global_consciousness"] if row["team"] == "global" else row["team_consciousness"]
             current.add_metric([row["team"]], value)
             if row["team_coherence"] is not None:
@@ -126,24 +157,20 @@ class BoardCollector(Collector):
             decisions.add_metric([row["team"]], row["decisions_per_second"])
         yield from (current, coherence, decisions)
 
+        # the job's name is `beat_job`: `job` is the label Prometheus gives every target, and a series
+        # carrying its own would need honor_labels (off by default in the Prometheus Operator)
         duration = GaugeMetricFamily("phoenix_beat_job_duration_seconds", "Duration of each beat job's last run.",
-                                     labels=["job"])
+                                     labels=["beat_job"])
         success = GaugeMetricFamily("phoenix_beat_job_last_success_timestamp_seconds",
-                                    "When each beat job last succeeded (Unix time).", labels=["job"])
-        for row in self.db.all("beat_runs"):
+                                    "When each beat job last succeeded (Unix time).", labels=["beat_job"])
+        for row in beat:
             if row["last_duration_ms"] is not None:
                 duration.add_metric([row["job"]], row["last_duration_ms"] / 1000)
             if row["last_success_at"] is not None:
                 success.add_metric([row["job"]], row["last_success_at"].timestamp())
         yield from (duration, success)
 
-        firing = GaugeMetricFamily("phoenix_alerts_firing", "Alerts the beat finds firing now.",
-                                   labels=["alertname", "severity", "team"])
-        for row in self.db.all("alerts_firing"):
-            firing.add_metric([row["alertname"], row["severity"], row["team"]], 1)
-        yield firing
-
-        unpublished, lag = outbox.lag(self.db)
+        unpublished, lag = int(relay[0]["unpublished"]), float(relay[0]["lag_seconds"])  # outbox.lag's
         yield GaugeMetricFamily("phoenix_events_relay_lag_seconds",
                                 "Age of the oldest committed event not yet in its Redis stream (0 when none).",
                                 value=lag)

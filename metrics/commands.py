@@ -13,7 +13,7 @@ from rich.table import Table
 from phoenix_board.board import consciousness, errors, render
 from phoenix_board.board.commands import settings as read_settings
 from phoenix_board.board.session import open_board
-from phoenix_board.metrics import exporter
+from phoenix_board.metrics import alerting, exporter
 
 
 def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Default PHOENIX_METRICS_PORT (9464)."),
@@ -66,9 +66,20 @@ def doctor() -> None:
             table.add_row(f"beat {run['job']}", "ok" if ok else "[red]failing[/red]",
                           f"last success {render.ago(run['last_success_at'])}, {run['last_duration_ms']:.1f} ms"
                           + ("" if ok else f": {run['last_error']}"))
-        for alert in db.all("alerts_firing"):
+    # alerts are Prometheus' to evaluate (metrics/prometheus/alerts.yml, their one definition):
+    # doctor shows what it has pending or firing rather than judging a second, divergent set
+    if s.prometheus_url:
+        try:
+            for alert in alerting.active(s.prometheus_url):
+                healthy &= alert.state != "firing"
+                colour = "red" if alert.state == "firing" else "yellow"
+                table.add_row(f"alert {alert.name}", f"[{colour}]{alert.state} {alert.severity}[/{colour}]",
+                              alert.summary)
+        except errors.Unavailable as exc:
             healthy = False
-            table.add_row(f"alert {alert['alertname']}", f"[red]{alert['severity']}[/red]", alert["summary"])
+            table.add_row("prometheus", "[red]down[/red]", exc.message)
+    else:
+        table.add_row("alerts", "-", "PHOENIX_PROMETHEUS_URL unset (alerts are evaluated by Prometheus)")
     render.console.print(table)
     if not healthy:
         raise typer.Exit(1)

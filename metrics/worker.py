@@ -68,6 +68,28 @@ def count_db_retry(sqlstate: str) -> None:
     DB_RETRIES.labels(DB_RETRY_REASONS.get(sqlstate, "other")).inc()
 
 
+def use_private_directory(parent: str) -> str:
+    """Turns on multiprocess mode for this worker and the pool processes it will fork, in a new
+    directory of its own under ``parent``, when the operator set no PROMETHEUS_MULTIPROC_DIR: so
+    that a worker host serves its agents' metrics by default (README "Metrics"). prometheus-client
+    chooses how values are stored when it is imported; the labelled metrics above create their
+    values on first use, in the pool processes, so switching the value class before the fork is
+    enough."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from prometheus_client import values
+
+    os.makedirs(parent, exist_ok=True)
+    directory = tempfile.mkdtemp(prefix="worker-metrics-", dir=parent)
+    owner = os.getpid()  # forked pool processes inherit the hook: only the worker removes the files
+    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(directory, ignore_errors=True))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = values.get_value_class()
+    return directory
+
+
 def serve(port: int, addr: str = "0.0.0.0"):  # type: ignore[no-untyped-def]
     """Serves this host's (or container's) pool processes' metrics: for worker containers, whose
     PID namespaces would mix files in one shared directory."""

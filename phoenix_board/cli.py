@@ -13,6 +13,7 @@ import typer
 from phoenix_board import __version__
 from phoenix_board.board import commands as board_commands
 from phoenix_board.board import errors
+from phoenix_board.metrics import bench as metrics_bench
 from phoenix_board.metrics import commands as metrics_commands
 from phoenix_board.board import bench as board_bench
 from phoenix_board.board import bench_delegation  # noqa: F401 - registers `bench delegation`
@@ -37,6 +38,7 @@ metrics_commands.mount(app)
 worker_events.mount(app)
 app.command("beat")(schedule.beat_cmd(workers_app.make_app, broker.broker_url))
 board_bench.app.command("beat")(scheduler_bench.beat_cmd)
+board_bench.app.command("scrape")(metrics_bench.scrape_cmd)
 
 _verbose = False
 

@@ -13,7 +13,7 @@ idempotent anyway. Periods (``PHOENIX_BEAT_*_SECONDS``) and why:
 | hormone_cascades | 5 s | an event's cascade reaches partners well inside the 60 s refractory window |
 | hot_refresh | 60 s | hot ranks change slowly after the first hours (Lemmy refreshes every 15 min) |
 | dashboard_refresh | 60 s | the seed refreshed its dashboard every minute |
-| alerts | 30 s | a firing condition is seen within half a minute |
+| task_counts | 5 s | folds the task counters' deltas, so a scrape reads a few rows whatever the board's size |
 | retention | 1 h | deletes a day's worth of old rows at most; TimescaleDB drops chunks itself |
 """
 
@@ -31,9 +31,11 @@ from celery.signals import worker_process_init
 from phoenix_board.board import constants
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
-from phoenix_board.scheduler import alerts, jobs
+from phoenix_board.scheduler import jobs
 
-JOBS = ("snapshot", "hot_refresh", "lease_sweep", "hormone_decay", "hormone_cascades", "dashboard_refresh", "alerts",
+TASK_COUNTS_SECONDS = 5.0  # deltas between folds stay a few hundred rows even at 100 transitions/s
+
+JOBS = ("snapshot", "hot_refresh", "lease_sweep", "hormone_decay", "hormone_cascades", "dashboard_refresh", "task_counts",
         "retention")
 
 
@@ -94,10 +96,10 @@ def dashboard_refresh() -> int | None:
     return jobs.run(db, "dashboard_refresh", lambda: jobs.dashboard_refresh(db))
 
 
-@shared_task(name="phoenix.beat.alerts", ignore_result=True)
-def alerts_job() -> int | None:
-    db, s = _context()
-    return jobs.run(db, "alerts", lambda: alerts.run(db, None, s.alertmanager_url))
+@shared_task(name="phoenix.beat.task_counts", ignore_result=True)
+def task_counts() -> int | None:
+    db, _ = _context()
+    return jobs.run(db, "task_counts", lambda: jobs.task_counts(db))
 
 
 @shared_task(name="phoenix.beat.retention", ignore_result=True)
@@ -114,7 +116,7 @@ def schedule(settings: Settings) -> dict[str, Any]:
         "hormone_decay": settings.beat_hormone_decay_seconds,
         "hormone_cascades": constants.CASCADE_BEAT_SECONDS,
         "dashboard_refresh": settings.beat_dashboard_seconds,
-        "alerts": settings.beat_alerts_seconds,
+        "task_counts": TASK_COUNTS_SECONDS,
         "retention": settings.beat_retention_seconds,
     }
     queue = settings.beat_queue()
@@ -130,7 +132,7 @@ def beat_cmd(make_app: Callable[[str, Settings], Celery],
 
     def beat(loglevel: str = typer.Option("INFO", "--loglevel", "-l")) -> None:
         """Run the beat: consciousness snapshots, rank refresh, lease sweeper, hormone decay,
-        dashboard refresh, alert evaluation and retention, each on its own period."""
+        dashboard refresh and retention, each on its own period."""
         import contextlib
 
         from phoenix_board.board.commands import settings as read_settings

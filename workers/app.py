@@ -14,6 +14,10 @@
   is refused in one log line by the consumer (``guard.py``).
 * Queues: ``<prefix>.board`` (submissions, votes, comments: any agent may file them) and
   ``<prefix>.team.<team>`` (wake-ups, assessments, reviews for that team's agents).
+* Task events (``PHOENIX_TASK_EVENTS``, on in docker-compose): what ``celery events``, Flower and
+  celery-exporter read; off by default, as in Celery, since every task then costs a few messages.
+* ``app`` (module attribute): built on first use from the settings, so that Celery's own tools load
+  it: ``celery -A phoenix_board.workers.app inspect ping`` (README "Celery's own tools and Flower").
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from phoenix_board.board.settings import Settings
 from phoenix_board.workers import delivery
 
 TASK_MODULES = ["phoenix_board.workers.tasks"]
+# imported by the worker with the task modules: registers `inspect phoenix_agents` (workers/control.py)
+CONTROL_MODULES = ["phoenix_board.workers.control"]
 
 
 def make_app(broker: str, settings: Settings) -> Celery:
-    app = Celery("phoenix_board", broker=broker, include=TASK_MODULES)
+    app = Celery("phoenix_board", broker=broker, include=[*TASK_MODULES, *CONTROL_MODULES])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -51,7 +57,21 @@ def make_app(broker: str, settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        task_send_sent_event=False,
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
     )
     return app
+
+
+def __getattr__(name: str) -> Celery:
+    # PEP 562: `celery -A phoenix_board.workers.app` reads this module's `app`; building it here, on
+    # first use, keeps importing the module free of settings and of a broker
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from phoenix_board.workers import control  # noqa: F401 - registers `inspect phoenix_agents`
+
+    settings = Settings()
+    if not settings.redis_url:
+        raise RuntimeError("set PHOENIX_REDIS_URL to the board's broker to use Celery's tools on it")
+    globals()["app"] = built = make_app(settings.redis_url, settings)
+    return built

@@ -185,7 +185,7 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
         with Database(url, max_size=2) as db, Client(run_settings) as client:
             log = logs / "bench-workers.log"
             worker = _spawn(["-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(agents),
-                             "--name", "bench", "--loglevel", "WARNING"], env, log)
+                             "--name", "bench", "--loglevel", "WARNING", "--metrics-port", "0"], env, log)
             try:
                 _wait(lambda: db.one("bench_e2e_live_agents")["n"] >= agents, 90, "the agents", worker, log)
                 # alternate, so that the machine's noise hits both sides alike; each reports its best

@@ -28,21 +28,27 @@ def workers(
     specialization: list[str] = typer.Option([], "--specialization", "-s", help="Categories these agents assess."),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l"),
     metrics_port: Optional[int] = typer.Option(
-        None, "--metrics-port", help="Serve these agents' own metrics here (needs PROMETHEUS_MULTIPROC_DIR)."),
+        None, "--metrics-port",
+        help="Serve these agents' own metrics on all addresses at this port; 0: not at all. "
+             "Default PHOENIX_WORKER_METRICS_PORT (9465)."),
 ) -> None:
     """Start a Celery worker whose pool processes are this team's agents."""
     s = settings()
     if s.agent_database_url and s.agent_database_url != s.database_url:
         logins.exec_as_agents(s.agent_database_url)  # does not return: the owner's URL leaves the process
-    if metrics_port is not None:
+    port = s.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
         from phoenix_board.metrics import worker as worker_metrics
 
         if not worker_metrics.enabled():
-            raise errors.InvalidInput("--metrics-port needs PROMETHEUS_MULTIPROC_DIR set before the worker starts")
+            worker_metrics.use_private_directory(str(s.data_dir.resolve() / "worker-metrics"))
         try:
-            worker_metrics.serve(metrics_port)
+            worker_metrics.serve(port)
         except OSError as exc:
-            raise errors.Unavailable(f"cannot listen on port {metrics_port}: {exc.strerror}") from None
+            if metrics_port is not None:  # asked for explicitly: refuse to run without it
+                raise errors.Unavailable(f"cannot listen on port {port}: {exc.strerror}") from None
+            render.console.print(f"warning: agents' metrics not served: port {port} is taken ({exc.strerror}); "
+                                 "give this pool another with --metrics-port", style="yellow")
     prefix = name or f"{team}.{socket.gethostname()}"
     models.parse(models.AgentRegister, {"codename": f"{prefix}-0", "team": team, "specialization": specialization})
     with contextlib.ExitStack() as stack:

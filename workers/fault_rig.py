@@ -147,7 +147,7 @@ class Rig:
         out = open(log, "ab")  # noqa: SIM115 - kept open for the child
         proc = subprocess.Popen(
             [sys.executable, "-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(agents),
-             "--name", name, "--loglevel", "INFO"],
+             "--name", name, "--loglevel", "INFO", "--metrics-port", "0"],
             env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         pool = Pool(proc, log, agents)
         self.pools.append(pool)

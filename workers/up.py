@@ -60,7 +60,9 @@ class Pools:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, team: str, n: int, env: dict[str, str]) -> None:
-        args = ["workers", "--team", team, "--agents", str(n), "--name", team, "--loglevel", "INFO"]
+        # `up`'s exporter serves the agents' metrics from the shared directory: no port per pool
+        args = ["workers", "--team", team, "--agents", str(n), "--name", team, "--loglevel", "INFO",
+                "--metrics-port", "0"]
         for spec in SPECIALIZATIONS.get(team, []):
             args += ["--specialization", spec]
         self.start_command(f"workers-{team}", args, env)

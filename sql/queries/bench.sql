@@ -233,3 +233,25 @@ UPDATE phoenix.tasks t
    SET status = 'claimed', assigned_to = p.agent, attempt = t.attempt + 1,
        claimed_at = now() - interval '1 minute', lease_expires_at = now() - interval '1 second'
   FROM picked p WHERE t.id = p.id;
+
+-- name: bench_scrape_deltas
+-- bench scrape: task-count deltas the beat has not folded yet, netting to zero (pairs of +1/-1).
+INSERT INTO phoenix.task_count_deltas (team, status, tasks, attempts, lease_expiries)
+SELECT 'alpha_delta', 'open', CASE WHEN g %% 2 = 0 THEN 1 ELSE -1 END, 0, 0
+  FROM generate_series(1, %(n)s::integer / 2 * 2) g;
+
+-- name: bench_scrape_jit
+-- bench scrape: the server's JIT setting, which the baseline's count(*) pays for.
+SELECT current_setting('jit') AS jit;
+
+-- name: bench_scrape_counters_off
+-- bench scrape: the kept task counts' triggers off, for the transition-cost baseline.
+ALTER TABLE phoenix.tasks DISABLE TRIGGER task_counts_insert, DISABLE TRIGGER task_counts_update,
+    DISABLE TRIGGER task_counts_delete;
+ALTER TABLE phoenix.task_events DISABLE TRIGGER task_counts_event;
+
+-- name: bench_scrape_counters_on
+-- bench scrape: the kept task counts' triggers back on.
+ALTER TABLE phoenix.tasks ENABLE TRIGGER task_counts_insert, ENABLE TRIGGER task_counts_update,
+    ENABLE TRIGGER task_counts_delete;
+ALTER TABLE phoenix.task_events ENABLE TRIGGER task_counts_event;

@@ -5,12 +5,15 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from phoenix_board.board import lifecycle
+from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import exporter
 from phoenix_board.scheduler import jobs
@@ -59,7 +62,8 @@ def test_board_figures_on_metrics(db, scrape):
     assert got[("phoenix_agent_trust_gcount", (("team", "iota"),))] == 1
     assert ("phoenix_consciousness_current", (("team", "global"),)) in got
     assert got[("phoenix_db_connections_active", ())] >= 1
-    assert ("phoenix_beat_job_last_success_timestamp_seconds", (("job", "snapshot"),)) in got
+    assert ("phoenix_beat_job_last_success_timestamp_seconds", (("beat_job", "snapshot"),)) in got
+    assert got[("phoenix_db_server_connections", ())] >= got[("phoenix_db_connections_active", ())]
     assert got[("phoenix_exporter_database_up", ())] == 1
     # bounded labels: no task or agent ids anywhere
     assert str(t.id) not in text and str(agent.id) not in text
@@ -71,3 +75,90 @@ def test_promtool_accepts_the_metrics(db, scrape):
     make_task(db)
     proc = subprocess.run(["promtool", "check", "metrics"], input=scrape(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_status_of_the_enum_is_served_and_unfinished_follows_it(db, sql, scrape):
+    """phoenix_tasks{status} and phoenix_tasks_unfinished come from the status enum: a waiting
+    (delegated) task counts as unfinished, a cancelled one is served and does not."""
+    database_enum = sql.execute("SELECT enum_range(NULL::phoenix.task_status)::text[] AS v").fetchone()["v"]
+    assert sorted(database_enum) == sorted(s.value for s in TaskStatus)
+    tasks = [make_task(db, team="iota") for _ in range(4)]
+    sql.execute("UPDATE phoenix.tasks SET status = 'waiting' WHERE id = %s", (tasks[0].id,))
+    sql.execute("UPDATE phoenix.tasks SET status = 'cancelled' WHERE id = %s", (tasks[1].id,))
+    got = samples(scrape())
+    served = {dict(labels)["status"] for name, labels in got if name == "phoenix_tasks" and dict(labels)["team"] == "iota"}
+    assert served == {s.value for s in TaskStatus}
+    assert got[("phoenix_tasks", (("status", "waiting"), ("team", "iota")))] == 1
+    assert got[("phoenix_tasks", (("status", "cancelled"), ("team", "iota")))] == 1
+    assert got[("phoenix_tasks_unfinished", (("team", "iota"),))] == 3  # 2 open + 1 waiting
+
+
+def _figures(rows: list[dict]) -> dict:
+    return {r["team"]: ({k: v for k, v in (r["by_status"] or {}).items() if v}, r["created"], r["claims"],
+                        r["lease_expiries"]) for r in rows}
+
+
+def test_kept_task_counts_agree_with_counting_every_row(db, sql):
+    """The exporter reads phoenix.task_counts plus unfolded deltas (a scrape's cost does not grow with
+    the board); through submissions, claims, results, failures, expired leases, concurrent claims,
+    status and team changes by hand, it says what counting every row says, folded or not."""
+    now = datetime.now(UTC)
+    agents = [make_agent(db, team="iota") for _ in range(4)]
+    tasks = [make_task(db, team="iota") for _ in range(12)] + [make_task(db, team="alpha_delta") for _ in range(3)]
+    t = lifecycle.claim(db, agents[0].id)
+    lifecycle.result(db, t.id, agents[0].id, t.attempt)
+    t = lifecycle.claim(db, agents[1].id)
+    lifecycle.fail(db, t.id, agents[1].id, t.attempt, "boom")
+    assert lifecycle.claim(db, agents[2].id, lease_seconds=1)
+    assert lifecycle.release_expired(db, now=now + timedelta(minutes=5))  # a lease_expired event
+    assert _figures(db.all("metrics_board")) == _figures(db.all("metrics_board_counted"))
+    assert db.one("task_counts_fold")["folded"] > 0
+    assert _figures(db.all("metrics_board")) == _figures(db.all("metrics_board_counted"))
+
+    def claim_and_finish(agent):  # real threads claiming at once: deltas are appends, none is lost
+        for _ in range(2):
+            task = lifecycle.claim(db, agent.id)
+            if task:
+                lifecycle.result(db, task.id, agent.id, task.attempt)
+
+    threads = [threading.Thread(target=claim_and_finish, args=(a,)) for a in agents]
+    for th in threads:
+        th.start()
+    folder = threading.Thread(target=lambda: [db.one("task_counts_fold") for _ in range(5)])
+    folder.start()
+    for th in [*threads, folder]:
+        th.join()
+    sql.execute("UPDATE phoenix.tasks SET status = 'cancelled' WHERE id = %s", (tasks[-1].id,))
+    sql.execute("UPDATE phoenix.tasks SET status = 'waiting', team = 'epsilon_zeta' WHERE id = ANY(%s)",
+                ([tasks[-2].id, tasks[-3].id],))
+    assert _figures(db.all("metrics_board")) == _figures(db.all("metrics_board_counted"))
+    db.one("task_counts_fold")
+    assert sql.execute("SELECT count(*) AS n FROM phoenix.task_count_deltas").fetchone()["n"] == 0
+    assert _figures(db.all("metrics_board")) == _figures(db.all("metrics_board_counted"))
+    assert sql.execute("SELECT count(*) AS n FROM phoenix.task_counts").fetchone()["n"] <= 2 * len(TaskStatus)
+
+
+def test_distributions_aggregated_in_sql_put_each_value_in_its_bucket(db, sql, scrape):
+    """Trust and hormone histograms are counted by the database (a scrape fetches a few rows, not
+    every agent's): a value on a bound is in that bound's bucket, one above the last only in +Inf."""
+    trusts = [0.0, 0.1, 0.15, 0.5, 1.0]
+    dopamine = [0.25, 0.3, 5.0, 6.0, 1.0]
+    for trust, level in zip(trusts, dopamine):
+        agent = make_agent(db, team="iota")
+        sql.execute("UPDATE phoenix.agents SET trust_coefficient = %s,"
+                    " hormone_levels = jsonb_set(hormone_levels, '{dopamine}', to_jsonb(%s::float8)) WHERE id = %s",
+                    (trust, level, agent.id))
+    got = samples(scrape())
+
+    def bucket(name, labels, le):
+        return got[(name, tuple(sorted({**labels, "le": le}.items())))]
+
+    for le in ("0.1", "0.2", "0.5", "0.9", "1.0", "+Inf"):
+        bound = float("inf") if le == "+Inf" else float(le)
+        assert bucket("phoenix_agent_trust_bucket", {"team": "iota"}, le) == sum(t <= bound for t in trusts), le
+    for le in ("0.25", "0.5", "1.0", "4.0", "5.0", "+Inf"):
+        bound = float("inf") if le == "+Inf" else float(le)
+        assert bucket("phoenix_agent_hormone_level_bucket", {"team": "iota", "hormone": "dopamine"}, le) \
+            == sum(v <= bound for v in dopamine), le
+    assert got[("phoenix_agent_hormone_level_gsum", (("hormone", "dopamine"), ("team", "iota")))] == pytest.approx(sum(dopamine))
+    assert got[("phoenix_agent_trust_gcount", (("team", "iota"),))] == len(trusts)

@@ -48,7 +48,7 @@ _GAUGES = {
     "phoenix_db_connections_active", "phoenix_db_connections_max", "phoenix_agents_active",
     "phoenix_agents_registered", "phoenix_tasks", "phoenix_queue_messages", "phoenix_consciousness_current",
     "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
-    "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_alerts_firing",
+    "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_db_server_connections", "phoenix_tasks_unfinished",
     "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished", "phoenix_review_oldest_seconds",
 }
 _COUNTERS = {
@@ -62,10 +62,11 @@ CONTRACT_METRICS = (
     _GAUGES | _COUNTERS
     | {h + suffix for h in _HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
     | {h + suffix for h in _GAUGE_HISTOGRAMS for suffix in ("_bucket", "_gsum", "_gcount")}
-    | {"up"}  # written by Prometheus for every target
+    | {"up", "ALERTS"}  # written by Prometheus: for every target, for every pending or firing alert
 )
-CONTRACT_LABELS = {"team", "status", "query", "queue", "hormone", "le", "job", "alertname", "severity",
-                   "instance"}
+CONTRACT_LABELS = {"team", "status", "query", "queue", "hormone", "le", "job", "beat_job", "alertname", "severity",
+                   "alertstate", "instance"}
+RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"
 
 PROMQL_FUNCTIONS = {
     "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time",
@@ -90,7 +91,7 @@ HOT_TASKS_SQL = ("SELECT title, team, status, score, hot_score FROM phoenix.task
                  "ORDER BY hot_score DESC, created_at DESC LIMIT 20")
 SQL_RELATIONS = {"phoenix.consciousness_timeline", "phoenix.consciousness_hourly", "phoenix.tasks"}
 REQUIRED_SECRETS = ("POSTGRES_USER", "POSTGRES_PASSWORD", "PHOENIX_MONITOR_USER", "PHOENIX_MONITOR_PASSWORD",
-                    "GRAFANA_ADMIN_PASSWORD")
+                    "GRAFANA_ADMIN_PASSWORD", "PHOENIX_RUNBOOK_BASE_URL")
 APP_SERVICES = {"migrate", "workers-alpha-delta", "workers-epsilon-zeta", "workers-iota", "beat", "metrics", "relay"}
 WORKER_TEAMS = {"workers-alpha-delta": "alpha_delta", "workers-epsilon-zeta": "epsilon_zeta",
                 "workers-iota": "iota"}
@@ -163,7 +164,8 @@ def test_alert_unit_tests_pass():
 
 
 def test_prometheus_config_passes_promtool_check_from_any_directory(tmp_path):
-    """rule_files is relative to prometheus.yml, so the check works wherever it is run."""
+    """rule_files and the targets files are relative to prometheus.yml, so the check works wherever
+    it is run."""
     promtool = tool("promtool", "prometheus")
     result = run([promtool, "check", "config", str(PROMETHEUS_CONFIG)], cwd=tmp_path)
     assert result.returncode == 0, output(result)
@@ -272,8 +274,8 @@ def prometheus(tmp_path_factory) -> Iterator[str]:
     log = (data / "prometheus.log").open("w")
     process = subprocess.Popen(
         [binary, f"--config.file={PROMETHEUS_CONFIG}", f"--storage.tsdb.path={data / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT)
+         f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=expand-external-labels"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PHOENIX_RUNBOOK_BASE_URL": RUNBOOK_BASE})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -314,7 +316,8 @@ def test_prometheus_loads_every_alert(alert_rules):
     assert set(alert_rules) == ALERT_NAMES
 
 
-def test_prometheus_scrapes_the_exporter_every_15s_and_sends_to_alertmanager(prometheus):
+def test_prometheus_finds_its_targets_in_files_and_needs_no_honor_labels(prometheus):
+    """The shipped targets files point at one host outside compose; compose mounts its own."""
     deadline = time.monotonic() + 30
     while True:  # service discovery hands Prometheus its static targets shortly after start
         targets = _get_json(f"{prometheus}/api/v1/targets")["data"]["activeTargets"]
@@ -322,12 +325,16 @@ def test_prometheus_scrapes_the_exporter_every_15s_and_sends_to_alertmanager(pro
         if phoenix or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert [t["scrapeUrl"] for t in phoenix] == ["http://metrics:9464/metrics"]
+    assert [t["scrapeUrl"] for t in phoenix] == ["http://127.0.0.1:9464/metrics"]
     config = _get_json(f"{prometheus}/api/v1/status/config")["data"]["yaml"]
-    assert re.search(r"job_name: phoenix\n(?:  .*\n)*?  honor_labels: true\n", config), \
-        "the beat's `job` label must be kept (honor_labels) for BeatNotRunning"
+    assert "honor_labels: true" not in config, "the beat's metrics carry beat_job, not the reserved job"
     assert re.search(r"job_name: phoenix\n(?:  .*\n)*?  scrape_interval: 15s\n", config)
-    assert "alertmanager:9093" in config
+    assert f"runbook_base_url: {RUNBOOK_BASE}" in config
+    managers = _get_json(f"{prometheus}/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+    assert [m["url"] for m in managers] == ["http://127.0.0.1:9093/api/v2/alerts"]
+    compose_targets = {p.name: p.read_text() for p in (PROMETHEUS_DIR / "compose-targets").glob("*.yml")}
+    assert '"metrics:9464"' in compose_targets["exporter.yml"]
+    assert '"alertmanager:9093"' in compose_targets["alertmanager.yml"]
 
 
 @pytest.mark.parametrize("name", sorted(ALERT_NAMES))
@@ -338,7 +345,7 @@ def test_alert_has_for_severity_annotations_and_runbook(alert_rules, name):
     annotations = rule["annotations"]
     assert {"summary", "description", "runbook_url"} <= set(annotations)
     assert "$labels" in annotations["description"] or "$value" in annotations["description"]
-    assert annotations["runbook_url"] == f"README.md#runbook-{name.lower()}"
+    assert annotations["runbook_url"] == "{{ $externalLabels.runbook_base_url }}" + f"#runbook-{name.lower()}"
 
 
 def _markdown_anchors(path: Path) -> set[str]:
@@ -452,6 +459,21 @@ def test_dashboard_promql_uses_only_the_metric_contract():
         metrics, labels = promql_metrics_and_labels(grafana_to_promql(expr))
         assert metrics and metrics <= CONTRACT_METRICS, f"{where}: {sorted(metrics - CONTRACT_METRICS)}"
         assert labels <= CONTRACT_LABELS, f"{where}: labels {sorted(labels - CONTRACT_LABELS)}"
+
+
+def test_dashboard_status_filters_follow_the_status_enum():
+    """A status list in a dashboard names only TaskStatus values, and an exclusion is exactly the
+    finished statuses, so that a status added to the board (waiting, cancelled) shows up."""
+    from phoenix_board.board.models import FINISHED_STATUSES, TaskStatus
+
+    for where, expr in _prometheus_expressions():
+        for op, values in re.findall(r'status\s*(=~|!~|=|!=)\s*\\?"([^"\\]*)', expr):
+            named = set(values.split("|"))
+            assert named <= {s.value for s in TaskStatus}, f"{where}: {named}"
+            if op == "!~":
+                assert named == {s.value for s in FINISHED_STATUSES}, f"{where}: {named}"
+            if op == "=~":
+                assert False, f"{where}: list the finished statuses to leave out (!~), not the others"
 
 
 def test_dashboard_promql_parses(tmp_path):
@@ -587,10 +609,13 @@ def test_compose_app_services_share_one_image_and_settings(compose_services):
         if name != "migrate":
             assert "PHOENIX_REDIS_URL: redis://redis:6379/0" in block, name
             assert re.search(r"PHOENIX_AUTO_MIGRATE: ['\"]?false", block), name
+            assert re.search(r"PHOENIX_TASK_EVENTS: ['\"]?true", block), name  # celery events, Flower
             assert re.search(r"migrate:\n\s+condition: service_completed_successfully", block), name
             assert re.search(r"redis:\n\s+condition: service_healthy", block), name
     assert re.search(r"db:\n\s+condition: service_healthy", compose_services["migrate"])
-    assert "PHOENIX_ALERTMANAGER_URL: http://alertmanager:9093" in compose_services["beat"]
+    assert "PHOENIX_PROMETHEUS_URL: http://prometheus:9090" in compose_services["beat"]
+    assert not any("ALERTMANAGER_URL" in block for block in compose_services.values()), \
+        "only Prometheus sends alerts to Alertmanager (one definition of every alert)"
 
 
 def test_compose_worker_services_are_scalable_per_team(compose_services):
@@ -603,7 +628,11 @@ def test_compose_worker_services_are_scalable_per_team(compose_services):
 def test_compose_monitoring_services_mount_the_repository_configuration(compose_services):
     prometheus = compose_services["prometheus"]
     assert f"{PROMETHEUS_DIR}:/etc/prometheus:ro" in prometheus
+    assert f"{PROMETHEUS_DIR / 'compose-targets'}:/etc/prometheus/targets:ro" in prometheus
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus
+    assert "--enable-feature=expand-external-labels" in prometheus
+    assert "--web.external-url=http://localhost:9090" in prometheus
+    assert re.search(r"PHOENIX_RUNBOOK_BASE_URL: https://\S+README\.md", prometheus)
     assert f"{ALERTMANAGER_CONFIG.parent}:/etc/alertmanager:ro" in compose_services["alertmanager"]
     grafana = compose_services["grafana"]
     assert f"{GRAFANA / 'provisioning'}:/etc/grafana/provisioning:ro" in grafana

@@ -115,6 +115,8 @@ def env(url: str, valkey: Valkey, tmp_path: Path) -> dict[str, str]:
         "PHOENIX_IDLE_POLL_SECONDS": "0.5",
         "PHOENIX_HEARTBEAT_SECONDS": "1",
         "PHOENIX_WORK_BUDGET_SECONDS": "10",
+        # pools serve their agents' metrics on :9465 by default; tests that want it pick a free port
+        "PHOENIX_WORKER_METRICS_PORT": "0",
     }
 
 

@@ -1,0 +1,30 @@
+"""A Celery inspect command that names a worker's agents: ``celery -A phoenix_board.workers.app
+inspect phoenix_agents``. Celery knows pool processes by pid; operators know agents by codename.
+A pool process is the agent ``<prefix>-<pool index>`` (workers/signals.py), so the worker's main
+process can name them without asking the pool.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery.worker.control import inspect_command
+
+from phoenix_board.workers import signals
+
+
+@inspect_command()
+def phoenix_agents(state: Any) -> dict[str, Any]:
+    """The team, codenames and pool pids of this worker's agents."""
+    pool = state.consumer.pool
+    processes = getattr(pool, "_pool", None)
+    workers = list(getattr(processes, "_pool", []) or [])
+    prefix = os.environ.get(signals.ENV_PREFIX, "")
+    agents = []
+    for process in workers:
+        index = getattr(process, "index", None)
+        if index is not None:
+            agents.append({"codename": signals.codename(prefix, index), "pid": process.pid})
+    return {"team": os.environ.get(signals.ENV_TEAM, ""), "prefix": prefix,
+            "agents": sorted(agents, key=lambda a: a["codename"])}
