@@ -380,7 +380,8 @@ def test_datasources_are_prometheus_and_the_timescale_database_without_secrets()
     assert {uid: s["type"] for uid, s in sources.items()} == DATASOURCE_UIDS
     assert sources["phoenix-prometheus"]["url"] == "http://prometheus:9090"
     pg = sources["phoenix-postgres"]
-    assert (pg["url"], pg["database"], pg["timescaledb"]) == ("db:5432", "phoenix", "true")
+    # true would make Grafana's time macros time_bucket(), missing on plain PostgreSQL
+    assert (pg["url"], pg["database"], pg["timescaledb"]) == ("db:5432", "phoenix", "false")
     assert pg["user"] == "${PHOENIX_MONITOR_USER}"
     assert pg["password"] == "${PHOENIX_MONITOR_PASSWORD}"
 
@@ -483,10 +484,15 @@ def test_dashboards_query_the_timeline_and_hot_tasks():
 
 
 def _grafana_sql_to_postgres(query: str) -> str:
-    """Grafana's macros as the plain PostgreSQL Grafana would send (time_bucket on TimescaleDB)."""
-    query = re.sub(r"\$__timeGroupAlias\((\w+),\s*\$__interval\)",
-                   r"date_bin(INTERVAL '1 minute', \1, TIMESTAMPTZ '2000-01-01') AS time", query)
+    """The SQL Grafana sends for a panel: its macros expanded as Grafana's PostgreSQL data source
+    does with the provisioned `timescaledb` flag (time_bucket() when it is true), over a 6-hour
+    range with a 1-minute interval."""
+    timescaledb = _provisioned_datasources()["phoenix-postgres"]["timescaledb"] == "true"
+    group = (r"time_bucket('60s', \1) AS \"time\"" if timescaledb
+             else r"floor(extract(epoch from \1)/60)*60 AS \"time\"")
+    query = re.sub(r"\$__timeGroupAlias\((\w+),\s*\$__interval\)", group, query)
     query = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 BETWEEN now() - INTERVAL '6 hours' AND now()", query)
+    query = query.replace("$__interval_ms", "60000").replace("$__interval", "'1m'")
     return query.replace("$team", "'alpha_delta','iota'")
 
 
