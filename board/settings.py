@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="A streaming replica of database_url for commands that only read (listings, show, "
+                    "queue status, the exporter's board figures). Unset: they read the primary.",
+    )
     data_dir: Path = Field(default=Path(".phoenix"), description="Where embedded servers keep their data.")
     auto_migrate: bool = Field(default=True, description="Apply pending migrations when a command opens the board.")
     pool_min_size: int = Field(default=1, ge=0, le=100)
@@ -62,7 +67,7 @@ class Settings(BaseSettings):
     def beat_queue(self) -> str:
         return f"{self.queue_prefix}.beat"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value:

@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from phoenix_board.board import consciousness, errors, outbox
+from phoenix_board.board import consciousness, errors, outbox, replica
 from phoenix_board.board.db import Database
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,12 @@ def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[
 class BoardCollector(Collector):
     """The board's figures, queried once per scrape (as celery-exporter builds its registry)."""
 
-    def __init__(self, db: Database, queue_depth: Any = None) -> None:
+    def __init__(self, db: Database, queue_depth: Any = None, replica: Database | None = None) -> None:
         self.db = db
         self.queue_depth = queue_depth  # () -> {queue: messages}, or None without a broker
+        # board figures (tasks, agents, consciousness) come from the replica when there is one;
+        # connections, transactions and the beat's and relay's records describe the primary
+        self.replica = replica
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("phoenix_exporter_database_up", "1 when the last scrape could read the board.")
@@ -78,7 +81,8 @@ class BoardCollector(Collector):
         leases = CounterMetricFamily("phoenix_lease_expiries", "Claims whose lease expired.", labels=["team"])
         active = GaugeMetricFamily("phoenix_agents_active", "Agents with a heartbeat in the last 30 s.", labels=["team"])
         registered = GaugeMetricFamily("phoenix_agents_registered", "Agents in service.", labels=["team"])
-        for row in self.db.all("metrics_board"):
+        board = self.replica or self.db
+        for row in board.all("metrics_board"):
             team = row["team"]
             by_status = row["by_status"] or {}
             for status in STATUSES:
@@ -95,7 +99,7 @@ class BoardCollector(Collector):
 
         trust: dict[tuple[str, ...], list[float]] = {}
         levels: dict[tuple[str, ...], list[float]] = {}
-        for row in self.db.all("metrics_agents"):
+        for row in board.all("metrics_agents"):
             trust.setdefault((row["team"],), []).append(row["trust"])
             for h in HORMONES:
                 levels.setdefault((row["team"], h), []).append(float(row["hormone_levels"][h]))
@@ -110,7 +114,7 @@ class BoardCollector(Collector):
                                       labels=["team"])
         decisions = GaugeMetricFamily("phoenix_decisions_per_second", "Agents' decisions per second, latest snapshot.",
                                       labels=["team"])
-        for row in consciousness.latest(self.db):
+        for row in consciousness.latest(board):
             value = row["global_consciousness"] if row["team"] == "global" else row["team_consciousness"]
             current.add_metric([row["team"]], value)
             if row["team_coherence"] is not None:
@@ -141,6 +145,13 @@ class BoardCollector(Collector):
                                 value=lag)
         yield GaugeMetricFamily("phoenix_events_unpublished", "Committed events not yet in their Redis stream.",
                                 value=unpublished)
+
+        if self.replica is not None:
+            seconds, behind = replica.lag(self.db, self.replica)
+            yield GaugeMetricFamily("phoenix_db_replica_lag_seconds",
+                                    "How long the read replica is behind the primary (0 when caught up).", value=seconds)
+            yield GaugeMetricFamily("phoenix_db_replica_lag_bytes",
+                                    "Bytes of the primary's WAL the read replica has not replayed.", value=behind)
 
         if self.queue_depth is not None:
             depth = GaugeMetricFamily("phoenix_queue_messages", "Messages waiting in a Celery queue.", labels=["queue"])

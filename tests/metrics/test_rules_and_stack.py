@@ -40,7 +40,7 @@ ENV_EXAMPLE = REPO / ".env.example"
 ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
-    "PhoenixMetricsDown", "EventRelayLagging",
+    "PhoenixMetricsDown", "EventRelayLagging", "DatabaseReplicaLagging",
 }
 
 # The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
@@ -50,6 +50,7 @@ _GAUGES = {
     "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
     "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_alerts_firing",
     "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished",
+    "phoenix_db_replica_lag_seconds", "phoenix_db_replica_lag_bytes",
 }
 _COUNTERS = {
     "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",
