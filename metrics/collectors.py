@@ -2,7 +2,7 @@
 
 Names follow the seed's list, renamed only where Prometheus conventions require (README
 "Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
-hormone, job, alertname, queue; never a task or an agent.
+hormone, job, alertname, queue, policy; never a task or an agent.
 """
 
 from __future__ import annotations
@@ -132,6 +132,21 @@ class BoardCollector(Collector):
             if row["last_success_at"] is not None:
                 success.add_metric([row["job"]], row["last_success_at"].timestamp())
         yield from (duration, success)
+
+        # TimescaleDB's own background jobs (retention, refresh), which the beat leaves to it
+        job_ok = GaugeMetricFamily("phoenix_timescaledb_job_ok",
+                                   "1 when a TimescaleDB job's last run succeeded (or it has not run yet), 0 when it failed.",
+                                   labels=["policy"])
+        job_failures = CounterMetricFamily("phoenix_timescaledb_job_failures", "Failed runs of a TimescaleDB job.",
+                                           labels=["policy"])
+        job_success = GaugeMetricFamily("phoenix_timescaledb_job_last_success_timestamp_seconds",
+                                        "When a TimescaleDB job last succeeded (Unix time).", labels=["policy"])
+        for job in consciousness.timescale_jobs(self.db):
+            job_ok.add_metric([job["policy"]], 0 if job["last_run_status"] == "Failed" else 1)
+            job_failures.add_metric([job["policy"]], job["total_failures"])
+            if job["last_successful_finish"] is not None:
+                job_success.add_metric([job["policy"]], job["last_successful_finish"].timestamp())
+        yield from (job_ok, job_failures, job_success)
 
         firing = GaugeMetricFamily("phoenix_alerts_firing", "Alerts the beat finds firing now.",
                                    labels=["alertname", "severity", "team"])

@@ -44,7 +44,15 @@ def doctor() -> None:
     with open_board(s, max_size=1, role="monitor") as db:
         m = consciousness.mode(db)
         table.add_row("postgresql", "ok", f"{m['postgres_version']}; timeline on {m['mode']}"
-                      + (f" {m['timescaledb_version']}" if m["timescaledb_version"] else ""))
+                      + (f" {m['timescaledb_version']} ({m['timescaledb_license']} licence)"
+                         if m["timescaledb_version"] else ""))
+        for job in consciousness.timescale_jobs(db):
+            failed = job["last_run_status"] == "Failed"
+            healthy &= not failed
+            table.add_row(f"timescaledb {job['policy']}", "[red]failing[/red]" if failed else "ok",
+                          f"job {job['job_id']} as {job['owner']}: last run {job['last_run_status'] or 'not yet'}, "
+                          f"last success {render.ago(job['last_successful_finish'])}, "
+                          f"{job['total_failures']} of {job['total_runs']} runs failed")
         if s.database_read_url:
             try:
                 with open_replica(s, role="monitor") as rep:

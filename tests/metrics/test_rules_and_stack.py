@@ -41,6 +41,7 @@ ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
     "PhoenixMetricsDown", "EventRelayLagging", "DatabaseReplicaLagging",
+    "TimescaleDBJobFailing",
 }
 
 # The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
@@ -51,11 +52,12 @@ _GAUGES = {
     "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_alerts_firing",
     "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished",
     "phoenix_db_replica_lag_seconds", "phoenix_db_replica_lag_bytes",
+    "phoenix_timescaledb_job_ok", "phoenix_timescaledb_job_last_success_timestamp_seconds",
 }
 _COUNTERS = {
     "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",
     "phoenix_tasks_failed_total", "phoenix_task_attempts_failed_total", "phoenix_lease_expiries_total",
-    "phoenix_claims_total", "phoenix_votes_total",
+    "phoenix_claims_total", "phoenix_votes_total", "phoenix_timescaledb_job_failures_total",
 }
 _HISTOGRAMS = {"phoenix_db_query_duration_seconds", "phoenix_wake_latency_seconds"}
 _GAUGE_HISTOGRAMS = {"phoenix_agent_trust", "phoenix_agent_hormone_level"}
@@ -66,7 +68,7 @@ CONTRACT_METRICS = (
     | {"up"}  # written by Prometheus for every target
 )
 CONTRACT_LABELS = {"team", "status", "query", "queue", "hormone", "le", "job", "alertname", "severity",
-                   "instance"}
+                   "instance", "policy"}
 
 PROMQL_FUNCTIONS = {
     "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time",
