@@ -39,7 +39,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '@owner@'::name $$;
 -- so that the SECURITY DEFINER functions run with the owner's rights and no more. Except the
 -- relations TimescaleDB runs background jobs for (the timeline's retention policy, the hourly
 -- aggregate's refresh policy): a job runs as its relation's owner, which must be able to log in,
--- and the owner role cannot. They belong to the login that migrates (below).
+-- and the owner role cannot. They, and any continuous aggregate (which TimescaleDB's ALTER VIEW
+-- refuses), belong to the login that migrates (below).
 ALTER SCHEMA phoenix OWNER TO @owner@;
 DO $$
 DECLARE
@@ -48,8 +49,11 @@ DECLARE
 BEGIN
     IF EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb') THEN
         -- dynamic: the view exists only with the extension
-        EXECUTE $q$SELECT coalesce(array_agg(DISTINCT format('%I.%I', hypertable_schema, hypertable_name)::regclass::oid), '{}')
-                     FROM timescaledb_information.jobs WHERE hypertable_schema = 'phoenix'$q$ INTO with_jobs;
+        EXECUTE $q$SELECT coalesce(array_agg(DISTINCT format('%I.%I', s, n)::regclass::oid), '{}') FROM (
+                       SELECT hypertable_schema, hypertable_name FROM timescaledb_information.jobs
+                       UNION ALL
+                       SELECT view_schema, view_name FROM timescaledb_information.continuous_aggregates) AS r(s, n)
+                     WHERE s = 'phoenix'$q$ INTO with_jobs;
     END IF;
     FOR r IN
         SELECT format('ALTER %s %s OWNER TO @owner@',
