@@ -40,7 +40,8 @@ SELECT j.job_id,
        CASE j.proc_name WHEN 'policy_retention' THEN 'retention'
                         WHEN 'policy_refresh_continuous_aggregate' THEN 'refresh' ELSE j.proc_name::text END AS policy,
        j.hypertable_name::text AS relation, j.owner::text AS owner, j.scheduled,
-       s.last_run_status, s.last_successful_finish, s.next_start,
+       -- -infinity until a first success (Python's datetime has no infinity)
+       s.last_run_status, nullif(s.last_successful_finish, '-infinity') AS last_successful_finish,
        coalesce(s.total_runs, 0) AS total_runs, coalesce(s.total_failures, 0) AS total_failures
   FROM timescaledb_information.jobs j
   LEFT JOIN timescaledb_information.job_stats s USING (job_id)
