@@ -143,7 +143,7 @@ def agents_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List agents with their hormones, trust and counters."""
-    with open_board(settings(), max_size=1) as db:
+    with open_board(settings(), max_size=1, reads_only=True) as db:
         found = agents.list_agents(db, team=team, include_decommissioned=all_)
     if as_json:
         _print_json([a.model_dump(mode="json") for a in found])
@@ -154,7 +154,7 @@ def agents_list(
 @agents_app.command("show")
 def agents_show(agent: str = typer.Argument(..., help="Codename or id."), as_json: bool = JsonOpt) -> None:
     """One agent, with the interactions that moved its trust and hormones."""
-    with open_board(settings(), max_size=1) as db:
+    with open_board(settings(), max_size=1, reads_only=True) as db:
         found = agents.get(db, agent)
         history = trust.history(db, found.id)
         topology = federation.topology(db, found.id)
@@ -245,7 +245,7 @@ def board(
     as_json: bool = JsonOpt,
 ) -> None:
     """List the board's tasks in one of Lemmy's sorts, a page at a time."""
-    with open_board(settings(), max_size=1) as db:
+    with open_board(settings(), max_size=1, reads_only=True) as db:
         rows, nxt = ranking.page(db, sort, team=team, statuses=[s.value for s in status] or None, limit=limit, cursor=cursor)
     if as_json:
         _print_json({"tasks": rows, "next_cursor": nxt})
@@ -260,14 +260,14 @@ def show(task: str = typer.Argument(..., help="Task id."), as_json: bool = JsonO
     """One task with its votes, reviews, comments and history (or, with --tree, its subtasks)."""
     task_id = models.uuid_arg(task, "task")
     if tree:
-        with open_board(settings(), max_size=1) as db:
+        with open_board(settings(), max_size=1, reads_only=True) as db:
             rows = delegation.tree(db, task_id)
         if as_json:
             _print_json(rows)
         else:
             render.console.print(render.task_tree(rows))
         return
-    with open_board(settings(), max_size=1) as db:
+    with open_board(settings(), max_size=1, reads_only=True) as db:
         found = lifecycle.get(db, task_id)
         parts = (votes.votes_for(db, task_id), votes.reviews_for(db, task_id), comments.thread(db, task_id),
                  lifecycle.events(db, task_id))

@@ -13,7 +13,10 @@
 * tasks per hour: tasks completed in the last hour.
 
 The timeline is a TimescaleDB hypertable when the server has TimescaleDB and a plain table
-otherwise, under the same names (``sql/migrations/0002_consciousness.sql``); nothing here cares.
+otherwise, under the same names (``sql/migrations/0002_consciousness.sql``). What the beat does for
+the rollup and retention follows what the migration made: a plain materialized view is refreshed
+here, a continuous aggregate by TimescaleDB's policy; old rows are deleted here unless TimescaleDB's
+retention policy drops them (an Apache-licensed TimescaleDB has hypertables but no policies).
 """
 
 from __future__ import annotations
@@ -45,8 +48,17 @@ def latest(db: Database, now: datetime | None = None) -> list[dict[str, Any]]:
 
 
 def mode(db: Database) -> dict[str, Any]:
-    """'timescaledb' or 'postgresql', with the server's versions."""
+    """'timescaledb' or 'postgresql', with the server's versions, TimescaleDB's licence and whether
+    the hourly rollup is a plain materialized view."""
     return db.one("timeline_mode")
+
+
+def timescale_jobs(db: Database) -> list[dict[str, Any]]:
+    """TimescaleDB's background jobs on the board (retention, refresh) and how their runs went; none
+    on plain PostgreSQL."""
+    if mode(db)["mode"] != "timescaledb":
+        return []
+    return db.all("timescale_jobs")
 
 
 def _refresh(db: Database, view: str, populate: str, refresh: str) -> None:
@@ -63,22 +75,29 @@ def refresh_dashboard(db: Database) -> int:
 
 
 def refresh_hourly(db: Database) -> int:
-    """Refreshes the hourly rollup on plain PostgreSQL (TimescaleDB's policy does it there)."""
-    if mode(db)["mode"] == "timescaledb":
+    """Refreshes the hourly rollup when it is a materialized view (a continuous aggregate is
+    TimescaleDB's refresh policy's, and real-time besides)."""
+    if not mode(db)["hourly_matview"]:
         return 0
     _refresh(db, "consciousness_hourly", "hourly_populate", "hourly_refresh")
     return 1
 
 
 def retention(db: Database, now: datetime | None = None, batch: int = 10_000) -> int:
-    """Deletes timeline rows older than TIMELINE_RETENTION_DAYS, in batches (plain PostgreSQL;
-    TimescaleDB's retention policy drops whole chunks)."""
+    """Removes timeline rows older than TIMELINE_RETENTION_DAYS and returns how many, unless
+    TimescaleDB's retention policy does it (0 then). A hypertable without the policy loses its
+    whole old chunks first; the rest is deleted in batches."""
+    hypertable = False
     if mode(db)["mode"] == "timescaledb":
-        return 0
+        if any(job["policy"] == "retention" for job in db.all("timescale_jobs")):
+            return 0
+        hypertable = db.one("timeline_hypertable")["hypertable"]
     cutoff = (now or datetime.now(UTC)) - timedelta(days=constants.TIMELINE_RETENTION_DAYS)
-    total = 0
-    while (n := db.execute("timeline_retention", cutoff=cutoff, batch=batch)) > 0:
-        total += n
+    total = db.one("timeline_old_rows", cutoff=cutoff)["n"]
+    if hypertable:
+        db.one("timeline_drop_chunks", cutoff=cutoff)
+    while db.execute("timeline_retention", cutoff=cutoff, batch=batch) > 0:
+        pass
     return total
 
 

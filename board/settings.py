@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     agent_database_url: str | None = Field(
         default=None,
         description="The login `up` gives its pools (agent role only). Unset: up makes one on its embedded server.")
+    database_read_url: str | None = Field(
+        default=None,
+        description="A streaming replica of database_url for commands that only read (listings, show, "
+                    "queue status, the exporter's board figures). Unset: they read the primary.",
+    )
     data_dir: Path = Field(default=Path(".phoenix"), description="Where embedded servers keep their data.")
     auto_migrate: bool | None = Field(
         default=None,
@@ -75,7 +80,7 @@ class Settings(BaseSettings):
     def beat_queue(self) -> str:
         return f"{self.queue_prefix}.beat"
 
-    @field_validator("database_url", "agent_database_url")
+    @field_validator("database_url", "agent_database_url", "database_read_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value:

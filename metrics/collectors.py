@@ -2,7 +2,7 @@
 
 Names follow the seed's list, renamed only where Prometheus conventions require (README
 "Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
-hormone, beat_job, queue; never a task or an agent (and never ``job`` or ``instance``, which
+hormone, beat_job, queue, policy; never a task or an agent (and never ``job`` or ``instance``, which
 Prometheus reserves for the target).
 """
 
@@ -21,7 +21,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from phoenix_board.board import errors
+from phoenix_board.board import consciousness, errors, replica
 from phoenix_board.board.db import Database
 from phoenix_board.board.models import UNFINISHED_STATUSES, TaskStatus
 
@@ -51,9 +51,12 @@ def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[
 class BoardCollector(Collector):
     """The board's figures, queried once per scrape (as celery-exporter builds its registry)."""
 
-    def __init__(self, db: Database, queue_depth: Any = None) -> None:
+    def __init__(self, db: Database, queue_depth: Any = None, replica: Database | None = None) -> None:
         self.db = db
         self.queue_depth = queue_depth  # () -> {queue: messages}, or None without a broker
+        # board figures (tasks, agents, consciousness) come from the replica when there is one;
+        # connections, transactions and the beat's and relay's records describe the primary
+        self.replica = replica
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("phoenix_exporter_database_up", "1 when the last scrape could read the board.")
@@ -69,16 +72,21 @@ class BoardCollector(Collector):
         t0 = time.perf_counter()
         # every read of the scrape in one round trip (a pipeline): each is a few rows whatever the
         # board's size, so on a busy server a scrape's time was mostly waiting for six answers
-        _, database, board, distributions, timeline, beat, relay = self.db.batch([
-            ("metrics_no_jit", {}),
-            ("metrics_database", {}),
+        reads = [
             ("metrics_board", {}),
             ("metrics_agent_distributions", {"trust_negated": [-b for b in reversed(TRUST_BUCKETS)],
                                              "hormone_negated": [-b for b in reversed(HORMONE_BUCKETS)]}),
             ("timeline_latest", {"now": None}),
-            ("beat_runs", {}),
-            ("outbox_lag", {"now": None}),
-        ])
+        ]
+        if self.replica is None:
+            _, database, board, distributions, timeline, beat, relay = self.db.batch([
+                ("metrics_no_jit", {}), ("metrics_database", {}), *reads, ("beat_runs", {}), ("outbox_lag", {"now": None}),
+            ])
+        else:  # the board's figures from the replica; the connection and transaction figures describe the primary
+            _, database, beat, relay = self.db.batch([
+                ("metrics_no_jit", {}), ("metrics_database", {}), ("beat_runs", {}), ("outbox_lag", {"now": None}),
+            ])
+            _, board, distributions, timeline = self.replica.batch([("metrics_no_jit", {}), *reads])
         dbm = database[0]
         yield GaugeMetricFamily("phoenix_db_connections_active", "Backends connected to the board's database.",
                                 value=dbm["connections"])
@@ -170,12 +178,34 @@ class BoardCollector(Collector):
                 success.add_metric([row["job"]], row["last_success_at"].timestamp())
         yield from (duration, success)
 
+        # TimescaleDB's own background jobs (retention, refresh), which the beat leaves to it
+        job_ok = GaugeMetricFamily("phoenix_timescaledb_job_ok",
+                                   "1 when a TimescaleDB job's last run succeeded (or it has not run yet), 0 when it failed.",
+                                   labels=["policy"])
+        job_failures = CounterMetricFamily("phoenix_timescaledb_job_failures", "Failed runs of a TimescaleDB job.",
+                                           labels=["policy"])
+        job_success = GaugeMetricFamily("phoenix_timescaledb_job_last_success_timestamp_seconds",
+                                        "When a TimescaleDB job last succeeded (Unix time).", labels=["policy"])
+        for job in consciousness.timescale_jobs(self.db):
+            job_ok.add_metric([job["policy"]], 0 if job["last_run_status"] == "Failed" else 1)
+            job_failures.add_metric([job["policy"]], job["total_failures"])
+            if job["last_successful_finish"] is not None:
+                job_success.add_metric([job["policy"]], job["last_successful_finish"].timestamp())
+        yield from (job_ok, job_failures, job_success)
+
         unpublished, lag = int(relay[0]["unpublished"]), float(relay[0]["lag_seconds"])  # outbox.lag's
         yield GaugeMetricFamily("phoenix_events_relay_lag_seconds",
                                 "Age of the oldest committed event not yet in its Redis stream (0 when none).",
                                 value=lag)
         yield GaugeMetricFamily("phoenix_events_unpublished", "Committed events not yet in their Redis stream.",
                                 value=unpublished)
+
+        if self.replica is not None:
+            seconds, behind = replica.lag(self.db, self.replica)
+            yield GaugeMetricFamily("phoenix_db_replica_lag_seconds",
+                                    "How long the read replica is behind the primary (0 when caught up).", value=seconds)
+            yield GaugeMetricFamily("phoenix_db_replica_lag_bytes",
+                                    "Bytes of the primary's WAL the read replica has not replayed.", value=behind)
 
         if self.queue_depth is not None:
             depth = GaugeMetricFamily("phoenix_queue_messages", "Messages waiting in a Celery queue.", labels=["queue"])

@@ -10,9 +10,9 @@ import redis
 import typer
 from rich.table import Table
 
-from phoenix_board.board import consciousness, errors, render
+from phoenix_board.board import consciousness, errors, render, replica
 from phoenix_board.board.commands import settings as read_settings
-from phoenix_board.board.session import open_board
+from phoenix_board.board.session import open_board, open_replica
 from phoenix_board.metrics import alerting, exporter
 
 
@@ -23,9 +23,11 @@ def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Defau
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with open_board(s, max_size=2, role="monitor", wait_for_schema=True) as db:  # read-only (README "Security")
+    # read-only (README "Security"); board figures from the replica when one is set
+    with open_board(s, max_size=2, role="monitor", wait_for_schema=True) as db, \
+            open_replica(s, max_size=2, role="monitor") as replica:
         try:
-            server, _ = exporter.serve(db, s, port or s.metrics_port, addr)
+            server, _ = exporter.serve(db, s, port or s.metrics_port, addr, replica=replica)
         except OSError as exc:
             raise errors.Unavailable(f"cannot listen on {addr}:{port or s.metrics_port}: {exc.strerror}") from None
         render.console.print(f"serving /metrics on {addr}:{port or s.metrics_port}")
@@ -43,7 +45,23 @@ def doctor() -> None:
     with open_board(s, max_size=1, role="monitor") as db:
         m = consciousness.mode(db)
         table.add_row("postgresql", "ok", f"{m['postgres_version']}; timeline on {m['mode']}"
-                      + (f" {m['timescaledb_version']}" if m["timescaledb_version"] else ""))
+                      + (f" {m['timescaledb_version']} ({m['timescaledb_license']} licence)"
+                         if m["timescaledb_version"] else ""))
+        for job in consciousness.timescale_jobs(db):
+            failed = job["last_run_status"] == "Failed"
+            healthy &= not failed
+            table.add_row(f"timescaledb {job['policy']}", "[red]failing[/red]" if failed else "ok",
+                          f"job {job['job_id']} as {job['owner']}: last run {job['last_run_status'] or 'not yet'}, "
+                          f"last success {render.ago(job['last_successful_finish'])}, "
+                          f"{job['total_failures']} of {job['total_runs']} runs failed")
+        if s.database_read_url:
+            try:
+                with open_replica(s, role="monitor") as rep:
+                    seconds, behind = replica.lag(db, rep)
+                table.add_row("replica", "ok", f"{seconds:.1f} s ({behind:.0f} bytes) behind the primary")
+            except errors.BoardError as exc:
+                healthy = False
+                table.add_row("replica", "[red]down[/red]", exc.message)
         if s.redis_url:
             try:
                 info = redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2).info("server")

@@ -27,15 +27,16 @@ def queue_depth(settings: Settings, teams: Callable[[], list[str]]) -> Callable[
     return depth
 
 
-def registry(db: Database, settings: Settings) -> CollectorRegistry:
+def registry(db: Database, settings: Settings, replica: Database | None = None) -> CollectorRegistry:
     reg = CollectorRegistry()
     depth = queue_depth(settings, lambda: [r["name"] for r in db.all("teams_list")]) if settings.redis_url else None
-    reg.register(BoardCollector(db, depth))
+    reg.register(BoardCollector(db, depth, replica))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(reg)
     return reg
 
 
-def serve(db: Database, settings: Settings, port: int, addr: str = "0.0.0.0"):  # type: ignore[no-untyped-def]
+def serve(db: Database, settings: Settings, port: int, addr: str = "0.0.0.0",  # type: ignore[no-untyped-def]
+          replica: Database | None = None):
     """Starts the HTTP server in a thread; returns (server, thread)."""
-    return start_http_server(port, addr=addr, registry=registry(db, settings))
+    return start_http_server(port, addr=addr, registry=registry(db, settings, replica))

@@ -10,7 +10,8 @@
 Messages are validated here before they are sent, so a bad call raises ``InvalidInput`` at once.
 A submission carries an idempotency key (a new UUID unless given): sending it again, after a
 timeout or a broker restart, never makes a second task. ``status`` reads PostgreSQL, the one
-source of truth; there is no result backend to lose.
+source of truth; there is no result backend to lose. With ``PHOENIX_DATABASE_READ_URL`` it reads
+the replica, so a task just committed may show there a moment later.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Client:
     def status(self, ref: str | UUID) -> models.Task | None:
         """The task with this id or idempotency key, or None while it is not on the board yet."""
         if self._db is None:
-            self._db = self._stack.enter_context(open_board(self.settings, max_size=2))
+            self._db = self._stack.enter_context(open_board(self.settings, max_size=2, reads_only=True))
         try:
             task = lifecycle.get(self._db, models.uuid_arg(ref, "task"))
         except (errors.InvalidInput, errors.NotFound):  # not an id of a task: maybe a key

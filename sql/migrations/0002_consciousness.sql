@@ -4,8 +4,13 @@
 -- this file is the one place where the two paths differ (README "Timeline: TimescaleDB or not"):
 --   TimescaleDB: consciousness_timeline is a hypertable; consciousness_hourly a continuous
 --                aggregate with a refresh policy; a retention policy drops old chunks.
+--   TimescaleDB under its Apache licence (no continuous aggregates, no policies: those are
+--                community features): the hypertable, and the PostgreSQL path for the rest.
 --   PostgreSQL:  a plain table with a BRIN index; consciousness_hourly a materialized view that the
---                beat refreshes; the beat's retention job deletes old rows.
+--                beat refreshes; the beat's retention job deletes old rows (drops old chunks of a
+--                hypertable).
+-- Edited after release for the Apache licence only (a server where this failed before); where it
+-- was applied, it did what it does now, so board/migrate.py accepts the earlier checksum.
 --
 -- Fixes to the seed: its primary key (time, team) cannot hold the NULL team of a global row, so the
 -- federation-wide row has team 'global' (and no team may take that name); the dashboard's cross
@@ -64,6 +69,7 @@ DO $timeline$
 DECLARE
     timescale boolean := EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
                          AND current_setting('shared_preload_libraries') LIKE '%timescaledb%';
+    community boolean := false;  -- continuous aggregates and policies are allowed
     -- the rollup's query, the same on both paths but for how it cuts hours
     hourly text := $q$
         SELECT %s AS bucket,
@@ -79,7 +85,11 @@ DECLARE
 BEGIN
     IF timescale THEN
         CREATE EXTENSION IF NOT EXISTS timescaledb;
+        -- the licence is a setting of the loaded library: 'timescale' (community) or 'apache'
+        community := current_setting('timescaledb.license', true) = 'timescale';
         PERFORM create_hypertable('phoenix.consciousness_timeline', by_range('time', INTERVAL '1 day'));
+    END IF;
+    IF community THEN
         -- WITH NO DATA: a continuous aggregate with data cannot be created inside a transaction
         EXECUTE 'CREATE MATERIALIZED VIEW phoenix.consciousness_hourly WITH (timescaledb.continuous) AS '
                 || format(hourly, $b$time_bucket(INTERVAL '1 hour', time)$b$);
@@ -89,8 +99,11 @@ BEGIN
                                                 schedule_interval => INTERVAL '5 minutes');
         PERFORM add_retention_policy('phoenix.consciousness_timeline', INTERVAL '30 days');
     ELSE
-        -- serves the time-range reads of dashboards and the retention delete
-        CREATE INDEX consciousness_timeline_time_idx ON phoenix.consciousness_timeline USING brin (time);
+        IF NOT timescale THEN
+            -- serves the time-range reads of dashboards and the retention delete (a hypertable
+            -- has its own time index)
+            CREATE INDEX consciousness_timeline_time_idx ON phoenix.consciousness_timeline USING brin (time);
+        END IF;
         EXECUTE 'CREATE MATERIALIZED VIEW phoenix.consciousness_hourly AS '
                 || format(hourly, $b$date_bin(INTERVAL '1 hour', time, TIMESTAMPTZ '2000-01-01')$b$);
         -- REFRESH ... CONCURRENTLY needs a unique index

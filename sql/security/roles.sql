@@ -48,12 +48,25 @@ CREATE OR REPLACE FUNCTION phoenix.owner_role() RETURNS name
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '@owner@'::name $$;
 
 -- Ownership: whatever a migration created (as whichever login ran it) belongs to the owner role,
--- so that the SECURITY DEFINER functions run with the owner's rights and no more.
+-- so that the SECURITY DEFINER functions run with the owner's rights and no more. Except the
+-- relations TimescaleDB runs background jobs for (the timeline's retention policy, the hourly
+-- aggregate's refresh policy): a job runs as its relation's owner, which must be able to log in,
+-- and the owner role cannot. They, and any continuous aggregate (which TimescaleDB's ALTER VIEW
+-- refuses), belong to the login that migrates (below).
 ALTER SCHEMA phoenix OWNER TO @owner@;
 DO $$
 DECLARE
     r record;
+    with_jobs oid[] := '{}';
 BEGIN
+    IF EXISTS (SELECT FROM pg_extension WHERE extname = 'timescaledb') THEN
+        -- dynamic: the view exists only with the extension
+        EXECUTE $q$SELECT coalesce(array_agg(DISTINCT format('%I.%I', s, n)::regclass::oid), '{}') FROM (
+                       SELECT hypertable_schema, hypertable_name FROM timescaledb_information.jobs
+                       UNION ALL
+                       SELECT view_schema, view_name FROM timescaledb_information.continuous_aggregates) AS r(s, n)
+                     WHERE s = 'phoenix'$q$ INTO with_jobs;
+    END IF;
     FOR r IN
         SELECT format('ALTER %s %s OWNER TO @owner@',
                       CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'v' THEN 'VIEW'
@@ -61,7 +74,7 @@ BEGIN
                       c.oid::regclass) AS stmt
           FROM pg_class c
          WHERE c.relnamespace = 'phoenix'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-           AND c.relowner <> '@owner@'::regrole
+           AND c.relowner <> '@owner@'::regrole AND c.oid <> ALL (with_jobs)
            -- identity sequences follow their table
            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                               AND d.deptype IN ('a', 'i'))
@@ -74,12 +87,25 @@ BEGIN
           FROM pg_type t WHERE t.typnamespace = 'phoenix'::regnamespace AND t.typtype = 'e'
            AND t.typowner <> '@owner@'::regrole
     LOOP
-        BEGIN
-            EXECUTE r.stmt;
-        EXCEPTION WHEN feature_not_supported OR wrong_object_type THEN
-            -- e.g. TimescaleDB's continuous aggregates keep the owner they were created with
-            RAISE NOTICE '% skipped: %', r.stmt, SQLERRM;
-        END;
+        EXECUTE r.stmt;
+    END LOOP;
+    -- The relations with TimescaleDB jobs, and so the jobs (TimescaleDB moves a relation's jobs
+    -- with it), belong to the login running this: it can log in, and it is a member of the owner
+    -- role (README "Security"). A continuous aggregate takes ALTER MATERIALIZED VIEW (TimescaleDB
+    -- refuses ALTER VIEW on it) and carries its materialization table along. The owner role gets
+    -- what the beat and the dashboard's refresh do with them.
+    FOR r IN SELECT c.oid::regclass AS rel, c.relkind, c.relowner FROM pg_class c WHERE c.oid = ANY (with_jobs) LOOP
+        IF r.relowner <> (SELECT oid FROM pg_roles WHERE rolname = session_user) THEN
+            BEGIN
+                EXECUTE format('ALTER %s %s OWNER TO SESSION_USER',
+                               CASE r.relkind WHEN 'v' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.rel);
+            EXCEPTION WHEN insufficient_privilege THEN
+                RAISE WARNING 'TimescaleDB''s jobs on % run as its owner %, not as this login: %', r.rel,
+                              r.relowner::regrole, SQLERRM;
+            END;
+        END IF;
+        EXECUTE format('GRANT %s ON %s TO @owner@', CASE r.relkind WHEN 'v' THEN 'SELECT' ELSE 'SELECT, INSERT, DELETE' END,
+                       r.rel);
     END LOOP;
 END $$;
 

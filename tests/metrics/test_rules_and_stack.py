@@ -40,7 +40,8 @@ ENV_EXAMPLE = REPO / ".env.example"
 ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
-    "PhoenixMetricsDown", "EventRelayLagging", "ReviewStalled",
+    "PhoenixMetricsDown", "EventRelayLagging", "ReviewStalled", "DatabaseReplicaLagging",
+    "TimescaleDBJobFailing",
 }
 
 # The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
@@ -50,11 +51,13 @@ _GAUGES = {
     "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
     "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_db_server_connections", "phoenix_tasks_unfinished",
     "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished", "phoenix_review_oldest_seconds",
+    "phoenix_db_replica_lag_seconds", "phoenix_db_replica_lag_bytes",
+    "phoenix_timescaledb_job_ok", "phoenix_timescaledb_job_last_success_timestamp_seconds",
 }
 _COUNTERS = {
     "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",
     "phoenix_tasks_failed_total", "phoenix_task_attempts_failed_total", "phoenix_lease_expiries_total",
-    "phoenix_claims_total", "phoenix_votes_total",
+    "phoenix_claims_total", "phoenix_votes_total", "phoenix_timescaledb_job_failures_total",
 }
 _HISTOGRAMS = {"phoenix_db_query_duration_seconds", "phoenix_wake_latency_seconds", "phoenix_task_status_seconds"}
 _GAUGE_HISTOGRAMS = {"phoenix_agent_trust", "phoenix_agent_hormone_level"}
@@ -65,7 +68,7 @@ CONTRACT_METRICS = (
     | {"up", "ALERTS"}  # written by Prometheus: for every target, for every pending or firing alert
 )
 CONTRACT_LABELS = {"team", "status", "query", "queue", "hormone", "le", "job", "beat_job", "alertname", "severity",
-                   "alertstate", "instance"}
+                   "alertstate", "instance", "policy"}
 RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"
 
 PROMQL_FUNCTIONS = {
@@ -387,7 +390,8 @@ def test_datasources_are_prometheus_and_the_timescale_database_without_secrets()
     assert {uid: s["type"] for uid, s in sources.items()} == DATASOURCE_UIDS
     assert sources["phoenix-prometheus"]["url"] == "http://prometheus:9090"
     pg = sources["phoenix-postgres"]
-    assert (pg["url"], pg["database"], pg["timescaledb"]) == ("db:5432", "phoenix", "true")
+    # true would make Grafana's time macros time_bucket(), missing on plain PostgreSQL
+    assert (pg["url"], pg["database"], pg["timescaledb"]) == ("db:5432", "phoenix", "false")
     assert pg["user"] == "${PHOENIX_MONITOR_USER}"
     assert pg["password"] == "${PHOENIX_MONITOR_PASSWORD}"
 
@@ -505,10 +509,15 @@ def test_dashboards_query_the_timeline_and_hot_tasks():
 
 
 def _grafana_sql_to_postgres(query: str) -> str:
-    """Grafana's macros as the plain PostgreSQL Grafana would send (time_bucket on TimescaleDB)."""
-    query = re.sub(r"\$__timeGroupAlias\((\w+),\s*\$__interval\)",
-                   r"date_bin(INTERVAL '1 minute', \1, TIMESTAMPTZ '2000-01-01') AS time", query)
+    """The SQL Grafana sends for a panel: its macros expanded as Grafana's PostgreSQL data source
+    does with the provisioned `timescaledb` flag (time_bucket() when it is true), over a 6-hour
+    range with a 1-minute interval."""
+    timescaledb = _provisioned_datasources()["phoenix-postgres"]["timescaledb"] == "true"
+    group = (r"time_bucket('60s', \1) AS \"time\"" if timescaledb
+             else r"floor(extract(epoch from \1)/60)*60 AS \"time\"")
+    query = re.sub(r"\$__timeGroupAlias\((\w+),\s*\$__interval\)", group, query)
     query = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 BETWEEN now() - INTERVAL '6 hours' AND now()", query)
+    query = query.replace("$__interval_ms", "60000").replace("$__interval", "'1m'")
     return query.replace("$team", "'alpha_delta','iota'")
 
 

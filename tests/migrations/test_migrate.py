@@ -88,3 +88,40 @@ def test_database_limits_match_python_limits(url, column, limit, ok, bad):
         values[column] = bad
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO phoenix.tasks (title, description, team) VALUES (%(title)s, %(description)s, 'iota')", values)
+
+
+def test_an_earlier_checksum_of_a_migration_edited_for_a_failing_server_still_counts(fresh_url):
+    """0002 was edited for the Apache-licensed TimescaleDB, where it failed; a database that applied
+    the earlier text is up to date, and any other text is still refused."""
+    migrate.migrate(fresh_url)
+    (earlier,) = migrate.EARLIER_CHECKSUMS["0002_consciousness.sql"]
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE phoenix.schema_version SET checksum = %s WHERE version = '0002_consciousness.sql'", (earlier,))
+    assert not migrate.migrate(fresh_url).changed
+    assert migrate.status(fresh_url)["pending"] == []
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("UPDATE phoenix.schema_version SET checksum = repeat('0', 64) WHERE version = '0002_consciousness.sql'")
+    with pytest.raises(errors.Conflict, match="0002_consciousness.sql was edited after it was applied"):
+        migrate.migrate(fresh_url)
+
+
+def test_the_migration_fallback_follows_what_the_server_allows(url):
+    """Plain PostgreSQL: a table and a materialized view; TimescaleDB: a hypertable, and with its
+    community licence a real-time continuous aggregate; under the Apache licence a materialized view."""
+    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        timescale = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+        hourly = conn.execute("SELECT relkind FROM pg_class WHERE oid = 'phoenix.consciousness_hourly'::regclass"
+                              ).fetchone()["relkind"]
+        if timescale is None:
+            assert hourly == "m"
+            return
+        licence = conn.execute("SELECT current_setting('timescaledb.license') AS l").fetchone()["l"]
+        assert conn.execute("SELECT count(*) AS n FROM timescaledb_information.hypertables"
+                            " WHERE hypertable_schema = 'phoenix'").fetchone()["n"] == 1
+        if licence == "apache":
+            assert hourly == "m"
+        else:
+            assert hourly == "v"
+            realtime = conn.execute("SELECT materialized_only FROM timescaledb_information.continuous_aggregates"
+                                    " WHERE view_schema = 'phoenix'").fetchone()
+            assert realtime == {"materialized_only": False}

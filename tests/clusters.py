@@ -1,0 +1,103 @@
+"""Private PostgreSQL clusters for tests that must not touch the shared server: initdb and pg_ctl
+from the installed PostgreSQL (``pg_config --bindir``), a free port, a data directory under the
+test's tmp_path, stopped by the test. PostgreSQL refuses to run as root: as root, the cluster runs
+as the ``postgres`` system user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+
+def bindir() -> Path:
+    """Where initdb is: on PATH, else pg_config's bindir, else Debian's /usr/lib/postgresql/<newest>/bin
+    (libpq-dev's pg_config answers /usr/bin, where Debian does not put the server)."""
+    candidates = []
+    if shutil.which("initdb"):
+        candidates.append(Path(shutil.which("initdb")).parent)
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+        candidates.append(Path(out))
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    candidates.extend(reversed(debian))
+    for path in candidates:
+        if (path / "initdb").exists() and (path / "pg_basebackup").exists():
+            return path
+    pytest.fail("no initdb found: these tests need the PostgreSQL server binaries (apt-get install postgresql)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """One PostgreSQL server on 127.0.0.1:<free port>, superuser ``postgres``, trust auth."""
+
+    def __init__(self, datadir: Path) -> None:
+        self.datadir = datadir
+        self.port = free_port()
+        self.bin = bindir()
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([*args], capture_output=True, text=True, user=self.user, timeout=120)
+        assert result.returncode == 0, f"{args[0]}: {result.stdout}{result.stderr}"
+        return result
+
+    def _own(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            for parent in [path, *path.parents]:  # the server's user must reach its directory
+                if parent == Path("/") or parent == Path("/tmp"):
+                    break
+                os.chmod(parent, os.stat(parent).st_mode | 0o711)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        path.chmod(0o700)
+
+    def initdb(self, **settings: str) -> Cluster:
+        self._own(self.datadir)
+        self.run(str(self.bin / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                 "--locale=C")
+        self.configure(wal_level="replica", max_wal_senders="5", hot_standby="on", **settings)
+        with open(self.datadir / "pg_hba.conf", "a") as hba:
+            hba.write("host replication all 127.0.0.1/32 trust\n")
+        return self
+
+    def configure(self, **settings: str) -> None:
+        with open(self.datadir / "postgresql.conf", "a") as conf:
+            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n")
+            for name, value in settings.items():
+                conf.write(f"{name} = '{value}'\n")
+
+    def replica_of(self, primary: Cluster) -> Cluster:
+        """A hot standby streaming from ``primary`` (pg_basebackup -R writes its primary_conninfo)."""
+        self._own(self.datadir)
+        self.run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                 "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast")
+        self.configure()  # the port line appended last wins over the primary's copy
+        return self
+
+    def start(self) -> Cluster:
+        self.run(str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.datadir / "server.log"),
+                 "-w", "-t", "60", "start")
+        return self
+
+    def stop(self) -> None:
+        subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, user=self.user, timeout=60)
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(self.url(dbname), autocommit=True, row_factory=psycopg.rows.dict_row)
