@@ -150,11 +150,17 @@ def members(p: dict[str, Any]) -> list[int]:
 
 
 def _signal(p: dict[str, Any], sig: int) -> None:
+    """SIGKILL goes to a whole group; any other signal to its leader only (a worker's main process
+    shuts its pool down warmly; the pool processes themselves would die mid-task)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        if p.get("group"):
+        if p.get("group") and sig == signal.SIGKILL:
             os.killpg(p["pid"], sig)
-        elif alive(p):
+        elif _leader_alive(p):
             os.kill(p["pid"], sig)
+
+
+def _leader_alive(p: dict[str, Any]) -> bool:
+    return alive({**p, "group": False})
 
 
 def _wait_gone(procs: list[dict[str, Any]], seconds: float) -> None:

@@ -105,8 +105,10 @@ class Pools:
 
     def stop(self, grace: float = 20.0) -> None:
         for p in self.procs.values():
+            # warm shutdown: the worker's main process lets running handlers finish; SIGTERM to the
+            # whole group would kill the pool processes mid-task (WorkerLostError)
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)  # warm shutdown: running handlers finish
+                p.send_signal(signal.SIGTERM)
         end = time.monotonic() + grace
         for p in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
