@@ -13,9 +13,11 @@ from phoenix_board.board.settings import Settings
 
 @contextlib.contextmanager
 def open_board(settings: Settings, *, max_size: int | None = None, keep_running: bool = False,
-               role: str | None = None) -> Iterator[Database]:
-    """With ``role`` (owner, agent or monitor) every connection takes that role (SET ROLE)."""
-    with embedded.database_url(settings, keep_running=keep_running) as url:
+               role: str | None = None, create: bool = False) -> Iterator[Database]:
+    """With ``role`` (owner, agent or monitor) every connection takes that role (SET ROLE).
+    Without a database URL it finds this data directory's running board; only ``create`` (up)
+    may make or start one (see ``embedded.database_url``)."""
+    with embedded.database_url(settings, keep_running=keep_running, create=create) as url:
         if settings.auto_migrate:
             migrate.migrate(url, settings.role_prefix)
         with Database(url, min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),

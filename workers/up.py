@@ -267,7 +267,7 @@ def up(
             stack.callback(runstate.forget, data_dir)
             pg_here = not s.database_url and not embedded.EmbeddedPostgres(data_dir).running()
             with console.status("starting PostgreSQL and migrating…"):
-                db = stack.enter_context(open_board(s, max_size=4))
+                db = stack.enter_context(open_board(s, max_size=4, create=True))
             if pg_here:
                 remember("postgres", embedded.EmbeddedPostgres(data_dir).pid(), "postgres")
             with console.status("starting Valkey…"):
