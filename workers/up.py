@@ -3,8 +3,9 @@
 Starts (or uses, when URLs are given) PostgreSQL and Redis, migrates, starts one worker pool per
 team, and shows a live view of the board, the agents and the throughput. ``--demo`` feeds a
 stream of tasks; ``--for`` stops after a while and prints a summary. Ctrl-C or SIGTERM stops
-everything it started: each pool runs in its own process group, which is terminated, then
-killed if it lingers, so no process is left behind.
+everything it started, agents first and servers last: each pool runs in its own process group,
+whose main process is terminated (a warm shutdown), then the group killed if it lingers. One `up`
+runs per data directory, and a watchdog stops what it started if it dies (``runstate.py``).
 """
 
 from __future__ import annotations
@@ -268,8 +269,9 @@ def up(
             pg_here = not s.database_url and not embedded.EmbeddedPostgres(data_dir).running()
             with console.status("starting PostgreSQL and migrating…"):
                 db = stack.enter_context(open_board(s, max_size=4, create=True))
-            if pg_here:
-                remember("postgres", embedded.EmbeddedPostgres(data_dir).pid(), "postgres")
+            pg_pid = embedded.EmbeddedPostgres(data_dir).pid() if pg_here else None
+            if pg_pid:
+                remember("postgres", pg_pid, "postgres")
             with console.status("starting Valkey…"):
                 broker_url = _broker(s, stack, remember)
             record["urls"] = {"metrics": f"http://{metrics_addr}:{metrics_port}/metrics", "broker": broker_url,
