@@ -45,7 +45,8 @@ def test_a_part_that_stops_at_start_quotes_this_runs_log_with_timestamps(tmp_pat
     (logs / "workers-nosuchteam.log").write_text("a line an earlier run left here\n")
     done = run(["up", "--agents", "1", "--team", "nosuchteam"], env, tmp_path, timeout=300)
     assert done.returncode == 1
-    line = done.stderr.strip()
+    created, line = done.stderr.strip().splitlines()  # where the new board is, then the error
+    assert created.startswith("creating a new board in "), done.stderr
     assert line.startswith("error: workers-nosuchteam stopped at start: ") and "\n" not in line, line
     assert "team nosuchteam not found" in line and "earlier run" not in line, line
     text = (logs / "workers-nosuchteam.log").read_text()
