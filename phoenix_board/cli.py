@@ -50,7 +50,9 @@ def _root(
 ) -> None:
     global _verbose
     _verbose = verbose
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # timestamped: the long-running parts (workers, beat, exporter, relay) append to one log per part
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if version:
         typer.echo(__version__)
         raise typer.Exit()

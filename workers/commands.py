@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 from typing import Any, Optional
 
@@ -14,7 +15,7 @@ import typer
 from phoenix_board.board import errors, models, render
 from phoenix_board.board.commands import json_arg, vote_value, settings
 from phoenix_board.board.session import open_board
-from phoenix_board.workers import broker, identity, logins, signals
+from phoenix_board.workers import broker, identity, logins, runstate, signals
 from phoenix_board.workers.app import make_app
 
 queue_app = typer.Typer(help="Send submissions, votes and comments through the queue; read status.",
@@ -138,6 +139,54 @@ def queue_status(ref: str = typer.Argument(..., help="Task id or idempotency key
     typer.echo(render.dumps(task.model_dump(mode="json")))
 
 
+def status(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
+    """What runs for this board (its data directory): up, its servers, pools, beat, exporter and relay,
+    with their pids and whether they are alive; exit 3 when no up runs."""
+    data_dir = settings().data_dir.resolve()
+    record, running = runstate.read(data_dir), runstate.held(data_dir)
+    procs = [{**p, "alive": runstate.alive(p), "pids": runstate.members(p)} for p in (record or {}).get("processes", [])]
+    if as_json:
+        typer.echo(json.dumps({"data_dir": str(data_dir), "running": running, "record": record and {
+            k: v for k, v in record.items() if k != "processes"}, "processes": procs}, default=str))
+    elif not record:
+        typer.echo(f"no up runs for {data_dir}" + ("" if not running else " (it is starting)"))
+    else:
+        typer.echo(f"{'up' if running else 'no up (it died)'} for {data_dir}: pid {record['pid']} "
+                   f"since {record['started_at']}")
+        for k, v in record.get("urls", {}).items():
+            typer.echo(f"  {k}: {v}")
+        for p in procs:
+            extra = f" ({len(p['pids'])} processes)" if p["group"] and p["pids"] else ""
+            typer.echo(f"  {p['name']:<20} pid {p['pid']:<8} {'alive' if p['alive'] else 'dead'}{extra}")
+    if not running:
+        raise typer.Exit(3)
+
+
+def down(timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds to wait for up to stop.")) -> None:
+    """Stop this board's up (as Ctrl-C does), and whatever a dead up left running."""
+    data_dir = settings().data_dir.resolve()
+    record = runstate.read(data_dir)
+    if runstate.held(data_dir):
+        if not record:
+            raise errors.Conflict(f"an up is starting for {data_dir}; try again in a few seconds")
+        me = next(p for p in record["processes"] if p["kind"] == "up")
+        if runstate.alive(me):
+            os.kill(me["pid"], signal.SIGTERM)
+        if not runstate.wait_released(data_dir, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(me["pid"], signal.SIGKILL)
+            runstate.wait_released(data_dir, 10)
+        left = runstate.stop(record)
+        runstate.forget(data_dir)
+        typer.echo(f"stopped up (pid {record['pid']})" + (f" and {', '.join(left)}" if left else ""))
+    elif record:
+        left = runstate.stop(record)
+        runstate.forget(data_dir)
+        typer.echo(f"up (pid {record['pid']}) had died; stopped what it left: {', '.join(left) or 'nothing'}")
+    else:
+        typer.echo(f"no up runs for {data_dir}")
+
+
 def mount(app: typer.Typer) -> None:
     from phoenix_board.board import bench as board_bench
     from phoenix_board.workers import bench, faults, up
@@ -146,4 +195,6 @@ def mount(app: typer.Typer) -> None:
     board_bench.app.command("faults")(faults.faults_cmd)
     app.command("workers")(workers)
     app.command("up")(up.up)
+    app.command("status")(status)
+    app.command("down")(down)
     app.add_typer(queue_app, name="queue")

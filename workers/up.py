@@ -3,8 +3,9 @@
 Starts (or uses, when URLs are given) PostgreSQL and Redis, migrates, starts one worker pool per
 team, and shows a live view of the board, the agents and the throughput. ``--demo`` feeds a
 stream of tasks; ``--for`` stops after a while and prints a summary. Ctrl-C or SIGTERM stops
-everything it started: each pool runs in its own process group, which is terminated, then
-killed if it lingers, so no process is left behind.
+everything it started, agents first and servers last: each pool runs in its own process group,
+whose main process is terminated (a warm shutdown), then the group killed if it lingers. One `up`
+runs per data directory, and a watchdog stops what it started if it dies (``runstate.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Optional
@@ -31,11 +33,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, consciousness, delegation, errors, federation, performance, ranking, render
+from phoenix_board.board import (agents, consciousness, delegation, embedded, errors, federation, performance, ranking,
+                                 render)
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, handlers, logins
+from phoenix_board.workers import broker, handlers, logins, runstate
 from phoenix_board.workers.commands import settings
 
 # which demo categories each seeded team's agents assess
@@ -52,12 +55,25 @@ PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps
 CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade in a team
 
 
-class Pools:
-    """The worker pools, each in its own session so that it can be stopped as a group."""
+def child_command(args: list[str]) -> list[str]:
+    """How `up` runs a part of the board. ``-P``: the child's ``sys.path`` does not start with its
+    working directory. Run from a source checkout after ``pip install .`` (not ``-e``), that
+    folder's ``phoenix_board/`` (the wiring only) would shadow the installed package and every
+    child would die with ModuleNotFoundError."""
+    return [sys.executable, "-P", "-m", "phoenix_board.cli", *args]
 
-    def __init__(self, log_dir: Path) -> None:
+
+class Pools:
+    """The worker pools, each in its own session so that it can be stopped as a group.
+
+    Each log is appended to across runs; a run writes a dated header line first and quotes only
+    what it appended itself when a part stops (an earlier run's last lines would mislead)."""
+
+    def __init__(self, log_dir: Path, on_start: Callable[[str, int], None] = lambda name, pid: None) -> None:
         self.log_dir = log_dir
+        self.on_start = on_start
         self.procs: dict[str, subprocess.Popen] = {}
+        self.offsets: dict[str, int] = {}
 
     def start(self, team: str, n: int, env: dict[str, str]) -> None:
         # `up`'s exporter serves the agents' metrics from the shared directory: no port per pool
@@ -70,20 +86,32 @@ class Pools:
     def start_command(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.write(f"==== {datetime.now(UTC).isoformat(timespec='seconds')} up (pid {os.getpid()}) "
+                  f"starts {name} ====\n".encode())
+        log.flush()
+        self.offsets[name] = log.tell()
+        self.procs[name] = subprocess.Popen(child_command(args), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        self.on_start(name, self.procs[name].pid)
 
     def dead(self) -> list[str]:
         return [team for team, p in self.procs.items() if p.poll() is not None]
 
     def log_tail(self, name: str, lines: int = 5) -> str:
         path = self.log_dir / f"{name}.log"
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:]) if path.exists() else ""
+        if not path.exists():
+            return ""
+        with path.open("rb") as f:
+            f.seek(self.offsets.get(name, 0))
+            text = f.read().decode(errors="replace")
+        return " | ".join(text.strip().splitlines()[-lines:]) or f"no output; see {path}"
 
     def stop(self, grace: float = 20.0) -> None:
         for p in self.procs.values():
+            # warm shutdown: the worker's main process lets running handlers finish; SIGTERM to the
+            # whole group would kill the pool processes mid-task (WorkerLostError)
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)  # warm shutdown: running handlers finish
+                p.send_signal(signal.SIGTERM)
         end = time.monotonic() + grace
         for p in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -207,13 +235,24 @@ def up(
     rate: float = typer.Option(4.0, "--rate", min=0.1, max=1000, help="Demo tasks per second."),
     for_seconds: Optional[float] = typer.Option(None, "--for", min=1, help="Run this long, print a summary, exit 0."),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Default PHOENIX_METRICS_PORT (9464)."),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
+                                     help="Where /metrics listens; 0.0.0.0 for every interface."),
 ) -> None:
     """Run the whole board on this machine: PostgreSQL, Redis, one agent pool per team, a live view."""
     s = settings()
     metrics_port = metrics_port or s.metrics_port
     console = render.console
+    data_dir = s.data_dir.resolve()
+    lock = runstate.Lock(data_dir)
+    lock.acquire()  # one up per data directory; refused with what runs there
     stop = threading.Event()
-    pools = Pools(s.data_dir.resolve() / "logs")
+    record = runstate.new_record(data_dir)
+
+    def remember(name: str, pid: int, kind: str = "agents") -> None:
+        record["processes"].append(runstate.entry(name, kind, pid, group=kind == "agents"))
+        runstate.write(data_dir, record)
+
+    pools = Pools(data_dir / "logs", remember)
 
     def _on_signal(signum: int, frame: object) -> None:
         stop.set()
@@ -222,32 +261,46 @@ def up(
     feed: DemoFeed | None = None
     try:
         with contextlib.ExitStack() as stack:
+            stack.callback(lock.release)
+            _clean_leftovers(data_dir)
+            runstate.write(data_dir, record)
+            stack.enter_context(_watchdog(data_dir, pools.log_dir, remember))
+            # callbacks run last first: the record goes once the servers have stopped, and before
+            # the watchdog is told up has exited, so it finds nothing to stop
+            stack.callback(runstate.forget, data_dir)
+            pg_here = not s.database_url and not embedded.EmbeddedPostgres(data_dir).running()
             with console.status("starting PostgreSQL and migrating…"):
-                db = stack.enter_context(open_board(s, max_size=4))
-            with console.status("starting Redis…"):
-                broker_url = stack.enter_context(broker.broker_url(s))
+                db = stack.enter_context(open_board(s, max_size=4, create=True))
+            pg_pid = embedded.EmbeddedPostgres(data_dir).pid() if pg_here else None
+            if pg_pid:
+                remember("postgres", pg_pid, "postgres")
+            with console.status("starting Valkey…"):
+                broker_url = _broker(s, stack, remember)
+            record["urls"] = {"metrics": f"http://{metrics_addr}:{metrics_port}/metrics", "broker": broker_url,
+                              "logs": str(pools.log_dir)}
+            runstate.write(data_dir, record)
             teams = team or [t["name"] for t in db.all("teams_list")]
             # every agent, the beat and the exporter share one directory for multiprocess metrics,
             # emptied at start so that counts begin at zero with this run
-            multiproc = s.data_dir.resolve() / "metrics-multiproc"
+            multiproc = data_dir / "metrics-multiproc"
             shutil.rmtree(multiproc, ignore_errors=True)
             multiproc.mkdir(parents=True)
             env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url,
                    "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
             started = datetime.now(UTC)
-            stack.callback(pools.stop)
+            stack.callback(pools.stop)  # the agents stop before the servers (entered earlier, closed later)
             with console.status("starting agents, the beat and the exporter…") as status:
                 pool_env = logins.pool_environment(env, db.url, s)  # the agents' own login (workers/logins.py)
                 for t in teams:
                     pools.start(t, agents_per_team, pool_env)
                 pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
-                pools.start_command("metrics", ["metrics", "--port", str(metrics_port)], env)
+                pools.start_command("metrics", ["metrics", "--port", str(metrics_port), "--addr", metrics_addr], env)
                 pools.start_command("relay", ["events", "relay"], env)  # the outbox → Redis streams
                 _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
-                          f"/metrics on :{metrics_port}; "
+                          f"/metrics on {metrics_addr}:{metrics_port}; "
                           f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
-                          f"Redis {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
+                          f"Valkey {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
             if demo:
                 for t in teams:  # partners and a supervisor per team, so that cascades have paths
                     made = federation.demo_topology(db, t)
@@ -273,6 +326,51 @@ def up(
         stop.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _clean_leftovers(data_dir: Path) -> None:
+    """What a dead up left (its watchdog died too, or has not finished): stop it before starting."""
+    old = runstate.read(data_dir)
+    if old:
+        stopped = runstate.stop(old)
+        if stopped:
+            render.console.print(f"stopped what an earlier up (pid {old['pid']}) left running: {', '.join(stopped)}")
+        runstate.forget(data_dir)
+
+
+@contextlib.contextmanager
+def _watchdog(data_dir: Path, log_dir: Path, remember: Callable[..., None]) -> Iterator[None]:
+    """Starts the watchdog (workers/watchdog.py) on a pipe whose write end only this process holds;
+    closing it at the end tells the watchdog up is gone, as a crash would."""
+    read_end, write_end = os.pipe()  # not inheritable: no other child keeps the write end open
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "watchdog.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "phoenix_board.workers.watchdog", str(data_dir),
+                                 str(os.getpid())], stdin=read_end, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    os.close(read_end)
+    remember("watchdog", proc.pid, "watchdog")
+    try:
+        yield
+    finally:
+        os.close(write_end)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+
+def _broker(s: Settings, stack: contextlib.ExitStack, remember: Callable[..., None]) -> str:
+    """The given broker, or this board's embedded Valkey, started here (and recorded) if none runs."""
+    if s.redis_url:
+        return s.redis_url
+    found = broker.running_embedded(s.data_dir)
+    if found:
+        return found
+    server = broker.EmbeddedValkey(s.data_dir)
+    url = server.start()
+    stack.callback(server.stop)
+    if server.pid:
+        remember("valkey", server.pid, "valkey")
+    return url
 
 
 def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since: datetime, status,  # type: ignore[no-untyped-def]
