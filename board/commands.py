@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Optional
 
 import typer
@@ -21,6 +22,7 @@ from phoenix_board.board import (
     errors,
     federation,
     hormones,
+    ids,
     lifecycle,
     migrate,
     models,
@@ -36,6 +38,10 @@ agents_app = typer.Typer(help="Register, list, show and decommission agents.", n
 task_app = typer.Typer(help="Move a task through its lifecycle by hand (what agents do).", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded PostgreSQL (used when PHOENIX_DATABASE_URL is unset).", no_args_is_help=True)
 hormones_app = typer.Typer(help="Agents' hormone levels.", no_args_is_help=True)
+
+# The categories agents of this installation have handlers for, wired in by the root command: the
+# handler registry lives in workers, which this module may not import.
+handled_categories: Callable[[], list[str]] | None = None
 
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 AgentOpt = typer.Option(..., "--agent", "-a", help="Acting agent: codename or id.")
@@ -133,7 +139,7 @@ def agents_register(
     if as_json:
         _print_json({**agent.model_dump(mode="json"), "created": created})
     else:
-        render.console.print(f"{'registered' if created else 're-attached'} {agent.codename} ({agent.id}) on {agent.team}")
+        render.console.print(f"{'registered' if created else 're-attached'} {render.safe(agent.codename)} ({agent.id}) on {render.safe(agent.team)}")
 
 
 @agents_app.command("list")
@@ -174,7 +180,7 @@ def agents_decommission(agent: str = typer.Argument(..., help="Codename or id.")
     """Take an agent out of service; a claim it holds goes back to the board."""
     with open_board(settings(), max_size=1) as db:
         found = agents.decommission(db, agents.resolve(db, agent))
-    render.console.print(f"decommissioned {found.codename}")
+    render.console.print(f"decommissioned {render.safe(found.codename)}")
 
 
 # --- tasks ---------------------------------------------------------------------------------
@@ -215,21 +221,33 @@ def submit(
              "fibonacci_size": size, "payload": json_arg(payload, "--payload"), "dopamine_reward": reward,
              "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
     data.update({k: v for k, v in flags.items() if v is not None})
-    if depends_on:
-        data["depends_on"] = [models.uuid_arg(d, "--depends-on") for d in depends_on]
     if deadline is not None:
         data["deadline"] = render.parse_when(deadline)
     author = created_by if created_by is not None else data.pop("created_by", None)
     data.pop("created_by", None)
     spec = models.parse(models.TaskSubmit, data)  # all checks that need no database, before opening it
     with open_board(settings(), max_size=1) as db:
+        if depends_on:  # short ids need the board; the model checks the resolved list again
+            spec = models.parse(models.TaskSubmit, {**data, "depends_on": [ids.task(db, d, "--depends-on")
+                                                                            for d in depends_on]})
         if author is not None:
             spec = spec.model_copy(update={"created_by": agents.resolve(db, author)})
         task, created = lifecycle.submit(db, spec)
+    warn_unhandled(task.category)
     if as_json:
         _print_json({**task.model_dump(mode="json"), "created": created})
     else:
-        render.console.print(f"{'submitted' if created else 'already submitted'} {task.id} ({task.title}) on {task.team}")
+        render.console.print(f"{'submitted' if created else 'already submitted'} {ids.short_one(task.id)} "
+                             f"({render.safe(task.title)}) on {task.team}; full id {task.id}")
+
+
+def warn_unhandled(category: str) -> None:
+    """A warning on stderr when no agent of this installation could run the category: such a task
+    fails at once when claimed (README "Running agents", Handlers)."""
+    known = handled_categories() if handled_categories is not None else None
+    if known is not None and category not in known:
+        render.err_console.print(f"warning: no handler for category {render.safe(category)}: an agent that claims it "
+                                 f"fails it at once; categories with a handler: {', '.join(known)}", highlight=False, soft_wrap=True)
 
 
 def board(
@@ -254,16 +272,16 @@ def board(
 def show(task: str = typer.Argument(..., help="Task id."), as_json: bool = JsonOpt,
          tree: bool = typer.Option(False, "--tree", help="The task's delegation tree instead.")) -> None:
     """One task with its votes, reviews, comments and history (or, with --tree, its subtasks)."""
-    task_id = models.uuid_arg(task, "task")
     if tree:
         with open_board(settings(), max_size=1) as db:
-            rows = delegation.tree(db, task_id)
+            rows = delegation.tree(db, ids.task(db, task))
         if as_json:
             _print_json(rows)
         else:
             render.console.print(render.task_tree(rows))
         return
     with open_board(settings(), max_size=1) as db:
+        task_id = ids.task(db, task)
         found = lifecycle.get(db, task_id)
         parts = (votes.votes_for(db, task_id), votes.reviews_for(db, task_id), comments.thread(db, task_id),
                  lifecycle.events(db, task_id))
@@ -283,8 +301,8 @@ def vote(
 ) -> None:
     """Vote on a task (or, with --comment, on a comment)."""
     value = vote_value(direction)
-    target = models.uuid_arg(task, "comment" if comment else "task")
     with open_board(settings(), max_size=1) as db:
+        target = ids.comment(db, task) if comment else ids.task(db, task)
         who = agents.resolve(db, agent)
         if comment:
             row = votes.comment_vote(db, target, who, value)
@@ -300,9 +318,9 @@ def comment(
     reply_to: Optional[str] = typer.Option(None, "--reply-to", help="Parent comment id."),
 ) -> None:
     """Comment on a task, or reply to a comment."""
-    task_id = models.uuid_arg(task, "task")
-    parent = models.uuid_arg(reply_to, "--reply-to") if reply_to else None
     with open_board(settings(), max_size=1) as db:
+        task_id = ids.task(db, task)
+        parent = ids.comment(db, reply_to, "--reply-to") if reply_to else None
         row = comments.add(db, task_id, agents.resolve(db, agent), content, parent)
     render.console.print(f"comment {row['id']} on task {task_id}")
 
@@ -321,7 +339,7 @@ def task_claim(agent: str = AgentOpt, lease: Optional[float] = typer.Option(None
     if as_json:
         _print_json(task.model_dump(mode="json"))
     else:
-        render.console.print(f"claimed {task.id} ({task.title}), attempt {task.attempt}, lease until {task.lease_expires_at:%H:%M:%S}")
+        render.console.print(f"claimed {task.id} ({render.safe(task.title)}), attempt {task.attempt}, lease until {task.lease_expires_at:%H:%M:%S}")
 
 
 @task_app.command("cancel")
@@ -330,7 +348,7 @@ def task_cancel(task: str, reason: Optional[str] = typer.Option(None, "--reason"
                                                     help="Cancel as this agent (its own tasks); default: as the operator.")) -> None:
     """Cancel a task and all its live subtasks, in one transaction."""
     with open_board(settings(), max_size=1) as db:
-        done, n = delegation.cancel(db, models.uuid_arg(task, "task"),
+        done, n = delegation.cancel(db, ids.task(db, task),
                                     None if agent is None else agents.resolve(db, agent), reason)
     render.console.print(f"task {done.id} is {done.status.value}; {n} task(s) cancelled")
 
@@ -340,7 +358,7 @@ def task_start(task: str, agent: str = AgentOpt, attempt: int = typer.Option(...
     """Mark a claimed task as started."""
     s = settings()
     with open_board(s, max_size=1) as db:
-        done = lifecycle.start(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt, s.lease_seconds)
+        done = lifecycle.start(db, ids.task(db, task), agents.resolve(db, agent), attempt, s.lease_seconds)
     render.console.print(f"task {done.id} is {done.status.value}")
 
 
@@ -349,7 +367,7 @@ def task_renew(task: str, agent: str = AgentOpt, attempt: int = typer.Option(...
     """Renew the lease of a claim."""
     s = settings()
     with open_board(s, max_size=1) as db:
-        done = lifecycle.renew(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt, s.lease_seconds)
+        done = lifecycle.renew(db, ids.task(db, task), agents.resolve(db, agent), attempt, s.lease_seconds)
     render.console.print(f"task {done.id}: lease until {done.lease_expires_at:%H:%M:%S}")
 
 
@@ -363,7 +381,7 @@ def task_result(
 ) -> None:
     """Submit the result of a claim: the task completes, or goes to review."""
     with open_board(settings(), max_size=1) as db:
-        done = lifecycle.result(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt,
+        done = lifecycle.result(db, ids.task(db, task), agents.resolve(db, agent), attempt,
                                 json_arg(output, "--output"), quality)
     render.console.print(f"task {done.id} is {done.status.value}")
 
@@ -380,7 +398,7 @@ def task_delegate(
     """Split a claimed task into subtasks and wait for them (what a handler's context.delegate does)."""
     how: delegation.Join = int(join) if join.isdigit() else join  # type: ignore[assignment]
     with open_board(settings(), max_size=1) as db:
-        parent, kids, new = delegation.delegate(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt,
+        parent, kids, new = delegation.delegate(db, ids.task(db, task), agents.resolve(db, agent), attempt,
                                                 json_arg(children, "--children"), how, on_failure)  # type: ignore[arg-type]
     render.console.print(f"task {parent.id} is {parent.status.value}, waiting for {len(kids)} child(ren) "
                          f"({new} new): " + ", ".join(str(k) for k in kids))
@@ -391,7 +409,7 @@ def task_fail(task: str, agent: str = AgentOpt, attempt: int = typer.Option(...,
               reason: str = typer.Option(..., "--reason")) -> None:
     """Report a failed attempt: the task retries after a backoff, or fails for good."""
     with open_board(settings(), max_size=1) as db:
-        done = lifecycle.fail(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), attempt, reason)
+        done = lifecycle.fail(db, ids.task(db, task), agents.resolve(db, agent), attempt, reason)
     render.console.print(f"task {done.id} is {done.status.value}" + (
         f", retry from {done.available_at:%H:%M:%S}" if done.status == models.TaskStatus.OPEN else ""))
 
@@ -405,7 +423,7 @@ def task_review(task: str, agent: str = AgentOpt,
     if value is None:
         raise errors.InvalidInput(f"verdict must be approve or reject, not {verdict[:20]!r}")
     with open_board(settings(), max_size=1) as db:
-        done, decided = lifecycle.review(db, models.uuid_arg(task, "task"), agents.resolve(db, agent), value, reason)
+        done, decided = lifecycle.review(db, ids.task(db, task), agents.resolve(db, agent), value, reason)
     render.console.print(f"task {done.id} is {done.status.value}" + (f" ({decided})" if decided else ""))
 
 

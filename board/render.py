@@ -12,12 +12,31 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from phoenix_board.board import errors, models
+from phoenix_board.board import errors, ids, models
 
 console = Console()
 err_console = Console(stderr=True)  # progress and problems, so that stdout stays the answer
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Characters that act on a terminal instead of being shown: C0/C1 controls (ESC starts colour,
+# clear-screen, window-title and hyperlink sequences) and the bidirectional formatting marks that
+# reorder what follows them (a right-to-left override makes "exe.txt" read as "txt.exe").
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_ACTIVE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def plain(value: Any) -> str:
+    """User text made inert for any output: every control and bidi character becomes its visible
+    escape (``\\x1b``, ``\\u202e``), so it is shown, never obeyed. For ``print`` and error lines."""
+    text = value if isinstance(value, str) else str(value)
+    return _ACTIVE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def safe(value: Any) -> str:
+    """User text (titles, names, comments, reasons, outputs) for a Rich string: inert as in
+    :func:`plain`, and with Rich markup escaped, so ``[/]`` or ``[link=…]`` is shown as typed.
+    Every place that puts something a user wrote into Rich output goes through here."""
+    return escape(plain(value))
 
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
@@ -70,8 +89,9 @@ def board_table(rows: list[dict[str, Any]], sort: str) -> Table:
                           ("pri", "right"), ("size", "right"), ("score", "right"), ("hot", "right"),
                           ("comments", "right"), ("age", "right")):
         table.add_column(name, justify=justify, no_wrap=name in ("id", "status"))
+    short = ids.short(r["id"] for r in rows)
     for r in rows:
-        table.add_row(str(r["id"])[:8], r["title"][:60], r["team"], r["status"], str(r["priority"]),
+        table.add_row(short[str(r["id"])], safe(r["title"][:60]), safe(r["team"]), r["status"], str(r["priority"]),
                       str(r["fibonacci_size"]), f"{r['score']:+d}", f"{r['hot_score']:.4f}",
                       str(r["comment_count"]), ago(r["created_at"]))
     return table
@@ -79,9 +99,9 @@ def board_table(rows: list[dict[str, Any]], sort: str) -> Table:
 
 def task_view(task: models.Task, votes: list[dict[str, Any]], reviews: list[dict[str, Any]],
               thread: list[dict[str, Any]], events: list[dict[str, Any]]) -> Tree:
-    tree = Tree(f"[bold]{task.title}[/bold]  [dim]{task.id}[/dim]")
-    tree.add(f"status {task.status.value}, attempt {task.attempt}/{task.max_attempts}, team {task.team}, "
-             f"category {task.category}, priority {task.priority}, size {task.fibonacci_size}")
+    tree = Tree(f"[bold]{safe(task.title)}[/bold]  id [bold]{ids.short_one(task.id)}[/bold] [dim]({task.id})[/dim]")
+    tree.add(f"status {task.status.value}, attempt {task.attempt}/{task.max_attempts}, team {safe(task.team)}, "
+             f"category {safe(task.category)}, priority {task.priority}, size {task.fibonacci_size}")
     tree.add(f"votes +{task.upvotes} -{task.downvotes} (score {task.score:+d}), hot {task.hot_score:.4f}, "
              f"controversy {task.controversy:.3f}")
     if task.assigned_to:
@@ -89,33 +109,34 @@ def task_view(task: models.Task, votes: list[dict[str, Any]], reviews: list[dict
     if task.deadline:
         tree.add(f"deadline {task.deadline.isoformat()} ({ago(task.deadline)})")
     if task.depends_on:
-        tree.add(f"depends on {', '.join(str(d)[:8] for d in task.depends_on)} ({task.pending_deps} unfinished)")
+        tree.add(f"depends on {', '.join(ids.short_one(d) for d in task.depends_on)} ({task.pending_deps} unfinished)")
     if task.blocks:
-        tree.add(f"blocks {', '.join(str(b)[:8] for b in task.blocks)}")
+        tree.add(f"blocks {', '.join(ids.short_one(b) for b in task.blocks)}")
     if task.description:
-        tree.add(task.description[:500])
+        tree.add(safe(task.description[:500]))
     if task.output is not None:
-        tree.add(f"output (quality {task.quality_score}): {json.dumps(task.output)[:300]}")
+        tree.add(f"output (quality {task.quality_score}): {safe(json.dumps(task.output)[:300])}")
     if task.last_error:
-        tree.add(f"[red]last error:[/red] {task.last_error}")
+        tree.add(f"[red]last error:[/red] {safe(task.last_error)}")
     if votes:
         branch = tree.add(f"votes ({len(votes)})")
         for v in votes:
-            branch.add(f"{'+1' if v['vote'] > 0 else '-1'} {v['codename']} {ago(v['at'])}" + (f": {v['reason']}" if v["reason"] else ""))
+            branch.add(f"{'+1' if v['vote'] > 0 else '-1'} {safe(v['codename'])} {ago(v['at'])}" + (f": {safe(v['reason'])}" if v["reason"] else ""))
     if reviews:
         branch = tree.add(f"reviews ({len(reviews)})")
         for r in reviews:
-            branch.add(f"attempt {r['attempt']}: {'approve' if r['verdict'] > 0 else 'reject'} by {r['codename']} "
-                       f"(weight {r['weight']:.2f})" + (f": {r['reason']}" if r["reason"] else ""))
+            branch.add(f"attempt {r['attempt']}: {'approve' if r['verdict'] > 0 else 'reject'} by {safe(r['codename'])} "
+                       f"(weight {r['weight']:.2f})" + (f": {safe(r['reason'])}" if r["reason"] else ""))
     if thread:
         branch = tree.add(f"comments ({len(thread)})")
+        short = ids.short(c["id"] for c in thread)
         for c in thread:
-            branch.add(f"{'  ' * c['depth']}{c['codename']} [{c['upvotes'] - c['downvotes']:+d}] "
-                       f"{ago(c['created_at'])} [dim]{str(c['id'])[:8]}[/dim]: {c['content'][:200]}")
+            branch.add(f"{'  ' * c['depth']}{safe(c['codename'])} [{c['upvotes'] - c['downvotes']:+d}] "
+                       f"{ago(c['created_at'])} [dim]{short[str(c['id'])]}[/dim]: {safe(c['content'][:200])}")
     branch = tree.add(f"events ({len(events)})")
     for e in events:
-        who = f" by {e['codename']}" if e["codename"] else ""
-        detail = f" {json.dumps(e['detail'])}" if e["detail"] else ""
+        who = f" by {safe(e['codename'])}" if e["codename"] else ""
+        detail = f" {safe(json.dumps(e['detail']))}" if e["detail"] else ""
         branch.add(f"{e['at']:%Y-%m-%d %H:%M:%S} {e['kind']}{who} (attempt {e['attempt']}){detail}")
     return tree
 
@@ -127,10 +148,10 @@ def agents_table(agents: list[models.Agent]) -> Table:
         table.add_column(name, justify="left" if name in ("codename", "team", "current task") else "right")
     for a in agents:
         h = a.hormone_levels
-        table.add_row(a.codename + (" (decommissioned)" if a.decommissioned_at else ""), a.team,
+        table.add_row(safe(a.codename) + (" (decommissioned)" if a.decommissioned_at else ""), safe(a.team),
                       f"{h.dopamine:.2f}", f"{h.oxytocin:.2f}", f"{h.adrenaline:.2f}", f"{h.cortisol:.2f}",
                       f"{a.trust_coefficient:.3f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
-                      str(a.current_task)[:8] if a.current_task else "-", ago(a.last_heartbeat))
+                      ids.short_one(a.current_task) if a.current_task else "-", ago(a.last_heartbeat))
     return table
 
 
@@ -142,20 +163,22 @@ def task_tree(rows: list[dict[str, Any]]) -> Tree:
     """A delegation tree (rows depth first, as delegation.tree returns them): status, who works
     each task, who delegated it and how far its join has come."""
 
+    short = ids.short(r["id"] for r in rows)
+
     def label(r: dict[str, Any]) -> str:
         style = _STATUS_STYLE.get(r["status"], "white")
-        parts = [f"[{style}]{r['status']}[/{style}]", f"[bold]{escape(r['title'])}[/bold]", f"[dim]{r['id']}[/dim]"]
+        parts = [f"[{style}]{r['status']}[/{style}]", f"[bold]{safe(r['title'])}[/bold]", f"[dim]{short[str(r['id'])]}[/dim]"]
         if r["agent"]:
-            parts.append(f"agent {escape(r['agent'])}")
+            parts.append(f"agent {safe(r['agent'])}")
         if r["children_total"]:
             need = r["join_k"] or r["children_total"]
             parts.append(f"join {r['children_done']}/{need} of {r['children_total']}"
                          + (f", {r['children_failed']} failed" if r["children_failed"] else "")
                          + f" ({r['on_child_failure']})")
         if r["delegated_by"]:
-            parts.append(f"delegated by {escape(r['delegated_by'])}")
+            parts.append(f"delegated by {safe(r['delegated_by'])}")
         if r["escalated_to"]:
-            parts.append(f"escalated to {escape(r['escalated_to'])}")
+            parts.append(f"escalated to {safe(r['escalated_to'])}")
         return "  ".join(parts)
 
     root = Tree(label(rows[0]))

@@ -12,7 +12,7 @@ import typer
 
 from phoenix_board import __version__
 from phoenix_board.board import commands as board_commands
-from phoenix_board.board import errors
+from phoenix_board.board import errors, render
 from phoenix_board.metrics import commands as metrics_commands
 from phoenix_board.board import bench as board_bench
 from phoenix_board.board import bench_delegation  # noqa: F401 - registers `bench delegation`
@@ -22,6 +22,7 @@ from phoenix_board.workers import app as workers_app
 from phoenix_board.workers import broker
 from phoenix_board.workers import commands as worker_commands
 from phoenix_board.workers import events as worker_events
+from phoenix_board.workers import handlers
 
 app = typer.Typer(
     name="phoenix-board",
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 board_commands.mount(app)
+board_commands.handled_categories = handlers.categories
 worker_commands.mount(app)
 metrics_commands.mount(app)
 worker_events.mount(app)
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        print(f"error: {exc.message}", file=sys.stderr)
+        # messages may quote what a user typed: shown inert, like every other output
+        print(f"error: {render.plain(exc.message)}", file=sys.stderr)
         sys.exit(exc.exit_code)
 
 

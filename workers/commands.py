@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 
 from phoenix_board.board import errors, models, render
-from phoenix_board.board.commands import json_arg, vote_value, settings
+from phoenix_board.board.commands import json_arg, settings, vote_value, warn_unhandled
 from phoenix_board.board.session import open_board
 from phoenix_board.workers import broker, signals
 from phoenix_board.workers.app import make_app
@@ -82,6 +82,7 @@ def queue_submit(
                             "payload": json_arg(payload, "--payload") or {}, "review_quorum": review_quorum}
     with Client(settings()) as client:
         typer.echo(client.submit(data, key))
+    warn_unhandled(category)
 
 
 @queue_app.command("vote")

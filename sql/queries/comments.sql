@@ -16,3 +16,12 @@ WITH RECURSIVE thread AS (
 SELECT t.id, t.parent_comment_id, t.depth, t.agent_id, a.codename, t.content, t.upvotes, t.downvotes, t.created_at
   FROM thread t JOIN phoenix.agents a ON a.id = t.agent_id
  ORDER BY t.path;
+
+-- name: comment_ids_by_fragment
+-- Comments whose id (32 hex digits, no dashes) starts or ends with the fragment, as task_ids_by_fragment.
+SELECT id, left(content, 40) AS title
+  FROM phoenix.comments
+ WHERE replace(id::text, '-', '') LIKE %(fragment)s::text || '%%'
+    OR replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text
+ ORDER BY id
+ LIMIT %(limit)s::integer;

@@ -33,6 +33,10 @@ SELECT * FROM phoenix.task_result(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::
 -- The claimant's failure: retry after backoff, or failed for good.
 SELECT * FROM phoenix.task_fail(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(reason)s::text, %(now)s::timestamptz);
 
+-- name: task_fail_unhandled
+-- The claimant has no handler for the category: failed for good at once, no agent blamed.
+SELECT * FROM phoenix.task_fail_unhandled(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(now)s::timestamptz);
+
 -- name: task_review
 -- A peer's verdict on the attempt in review; `decided` is approved / rejected at quorum, else NULL.
 SELECT (r.task).*, r.decided
@@ -118,3 +122,14 @@ SELECT t.id, t.parent_id, tree.level, t.title, t.category, t.status::text AS sta
   LEFT JOIN phoenix.agents d ON d.id = t.delegated_by
   LEFT JOIN phoenix.agents e ON e.id = t.escalated_to
  ORDER BY tree.path;
+
+-- name: task_ids_by_fragment
+-- Tasks whose id (32 hex digits, no dashes) starts or ends with the fragment; at most `limit`.
+-- The full id, a prefix (what `show` and JSON print first) and a tail (the short id the tables
+-- show) are all accepted. A tail needs a scan, fine for one typed id; a prefix uses the key.
+SELECT id, title
+  FROM phoenix.tasks
+ WHERE replace(id::text, '-', '') LIKE %(fragment)s::text || '%%'
+    OR replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text
+ ORDER BY id
+ LIMIT %(limit)s::integer;
