@@ -294,7 +294,7 @@ def show(task: str = typer.Argument(..., help="Task id."), as_json: bool = JsonO
 
 def vote(
     task: str = typer.Argument(..., help="Task id."),
-    direction: str = typer.Argument(..., help="up, down or retract (also +1, -1, 0; write -- -1 for -1)."),
+    direction: str = typer.Argument(..., help="up, down or retract (also +1, -1, 0)."),
     agent: str = AgentOpt,
     reason: Optional[str] = typer.Option(None, "--reason"),
     comment: bool = typer.Option(False, "--comment", help="TASK is a comment id: vote on the comment."),
@@ -308,7 +308,7 @@ def vote(
             row = votes.comment_vote(db, target, who, value)
         else:
             row = votes.vote(db, target, who, value, reason)
-    render.console.print(f"{'comment' if comment else 'task'} {row['id']}: +{row['upvotes']} -{row['downvotes']}")
+    render.console.print(f"{'comment' if comment else 'task'} {ids.short_one(row['id'])}: +{row['upvotes']} -{row['downvotes']}")
 
 
 def comment(
@@ -322,7 +322,7 @@ def comment(
         task_id = ids.task(db, task)
         parent = ids.comment(db, reply_to, "--reply-to") if reply_to else None
         row = comments.add(db, task_id, agents.resolve(db, agent), content, parent)
-    render.console.print(f"comment {row['id']} on task {task_id}")
+    render.console.print(f"comment {ids.short_one(row['id'])} on task {ids.short_one(task_id)}")
 
 
 @task_app.command("claim")
@@ -339,7 +339,7 @@ def task_claim(agent: str = AgentOpt, lease: Optional[float] = typer.Option(None
     if as_json:
         _print_json(task.model_dump(mode="json"))
     else:
-        render.console.print(f"claimed {task.id} ({render.safe(task.title)}), attempt {task.attempt}, lease until {task.lease_expires_at:%H:%M:%S}")
+        render.console.print(f"claimed {ids.short_one(task.id)} ({render.safe(task.title)}), attempt {task.attempt}, lease until {task.lease_expires_at:%H:%M:%S}")
 
 
 @task_app.command("cancel")
@@ -350,7 +350,7 @@ def task_cancel(task: str, reason: Optional[str] = typer.Option(None, "--reason"
     with open_board(settings(), max_size=1) as db:
         done, n = delegation.cancel(db, ids.task(db, task),
                                     None if agent is None else agents.resolve(db, agent), reason)
-    render.console.print(f"task {done.id} is {done.status.value}; {n} task(s) cancelled")
+    render.console.print(f"task {ids.short_one(done.id)} is {done.status.value}; {n} task(s) cancelled")
 
 
 @task_app.command("start")
@@ -359,7 +359,7 @@ def task_start(task: str, agent: str = AgentOpt, attempt: int = typer.Option(...
     s = settings()
     with open_board(s, max_size=1) as db:
         done = lifecycle.start(db, ids.task(db, task), agents.resolve(db, agent), attempt, s.lease_seconds)
-    render.console.print(f"task {done.id} is {done.status.value}")
+    render.console.print(f"task {ids.short_one(done.id)} is {done.status.value}")
 
 
 @task_app.command("renew")
@@ -368,7 +368,7 @@ def task_renew(task: str, agent: str = AgentOpt, attempt: int = typer.Option(...
     s = settings()
     with open_board(s, max_size=1) as db:
         done = lifecycle.renew(db, ids.task(db, task), agents.resolve(db, agent), attempt, s.lease_seconds)
-    render.console.print(f"task {done.id}: lease until {done.lease_expires_at:%H:%M:%S}")
+    render.console.print(f"task {ids.short_one(done.id)}: lease until {done.lease_expires_at:%H:%M:%S}")
 
 
 @task_app.command("result")
@@ -383,7 +383,7 @@ def task_result(
     with open_board(settings(), max_size=1) as db:
         done = lifecycle.result(db, ids.task(db, task), agents.resolve(db, agent), attempt,
                                 json_arg(output, "--output"), quality)
-    render.console.print(f"task {done.id} is {done.status.value}")
+    render.console.print(f"task {ids.short_one(done.id)} is {done.status.value}")
 
 
 @task_app.command("delegate")
@@ -400,8 +400,8 @@ def task_delegate(
     with open_board(settings(), max_size=1) as db:
         parent, kids, new = delegation.delegate(db, ids.task(db, task), agents.resolve(db, agent), attempt,
                                                 json_arg(children, "--children"), how, on_failure)  # type: ignore[arg-type]
-    render.console.print(f"task {parent.id} is {parent.status.value}, waiting for {len(kids)} child(ren) "
-                         f"({new} new): " + ", ".join(str(k) for k in kids))
+    render.console.print(f"task {ids.short_one(parent.id)} is {parent.status.value}, waiting for {len(kids)} child(ren) "
+                         f"({new} new): " + ", ".join(ids.short(kids).values()))
 
 
 @task_app.command("fail")
@@ -410,7 +410,7 @@ def task_fail(task: str, agent: str = AgentOpt, attempt: int = typer.Option(...,
     """Report a failed attempt: the task retries after a backoff, or fails for good."""
     with open_board(settings(), max_size=1) as db:
         done = lifecycle.fail(db, ids.task(db, task), agents.resolve(db, agent), attempt, reason)
-    render.console.print(f"task {done.id} is {done.status.value}" + (
+    render.console.print(f"task {ids.short_one(done.id)} is {done.status.value}" + (
         f", retry from {done.available_at:%H:%M:%S}" if done.status == models.TaskStatus.OPEN else ""))
 
 
@@ -424,7 +424,7 @@ def task_review(task: str, agent: str = AgentOpt,
         raise errors.InvalidInput(f"verdict must be approve or reject, not {verdict[:20]!r}")
     with open_board(settings(), max_size=1) as db:
         done, decided = lifecycle.review(db, ids.task(db, task), agents.resolve(db, agent), value, reason)
-    render.console.print(f"task {done.id} is {done.status.value}" + (f" ({decided})" if decided else ""))
+    render.console.print(f"task {ids.short_one(done.id)} is {done.status.value}" + (f" ({decided})" if decided else ""))
 
 
 @task_app.command("release-expired")
@@ -450,7 +450,8 @@ def mount(app: typer.Typer) -> None:
     app.command("submit")(submit)
     app.command("board")(board)
     app.command("show")(show)
-    app.command("vote")(vote)
+    # a direction of -1 is a value, not an option: unknown "options" go to the arguments
+    app.command("vote", context_settings={"ignore_unknown_options": True})(vote)
     app.command("comment")(comment)
     app.add_typer(agents_app, name="agents")
     app.add_typer(task_app, name="task")

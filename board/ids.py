@@ -1,6 +1,6 @@
 """Ids people can read and type: the short form every table shows, and the one resolver every
-command uses to turn what was typed (a full id, a prefix, or the short tail) into a task or
-comment id.
+command uses to turn what was typed (a full id, the short tail, or any part of an id) into a
+task or comment id.
 
 Ids are UUIDv7: their first 12 hex digits are the creation time in milliseconds, so tasks made in
 the same minute share a prefix. The last digits are random, so the short form is the tail, as
@@ -40,8 +40,10 @@ def short_one(value: UUID | str | None) -> str:
 
 
 def task(db: Database, ref: Any, what: str = "task") -> UUID:
-    """The task a typed reference names: its full id, a unique prefix, or a unique tail (the short
-    id tables show). An ambiguous fragment is refused with its candidates on the same line."""
+    """The task a typed reference names: its full id, or at least SHORT_ID_TYPED_MIN hex digits
+    of it that one task's id ends with (the short id tables show), or failing that, that one
+    task's id contains (the short id's start, the full id's start). An ambiguous fragment is
+    refused with its candidates on the same line."""
     return _resolve(db, ref, what, "task_ids_by_fragment", "task")
 
 
@@ -60,8 +62,10 @@ def _resolve(db: Database, ref: Any, what: str, query: str, kind: str) -> UUID:
         raise errors.InvalidInput(f"{what} {inputs.shown(ref)} is not a valid id: give the id a table shows "
                                   f"(at least {constants.SHORT_ID_TYPED_MIN} hex digits) or the full id")
     rows = db.all(query, fragment=text, limit=constants.SHORT_ID_CANDIDATES_SHOWN + 1)
+    tails = [r for r in rows if r["tail"]]
+    rows = tails or rows  # the short id shown (an id's tail) wins over a match inside another id
     if not rows:
-        raise errors.NotFound(f"{what} {text} not found: no {kind} id starts or ends with it")
+        raise errors.NotFound(f"{what} {text} not found: no {kind} id contains it")
     if len(rows) > 1:
         more = " and more" if len(rows) > constants.SHORT_ID_CANDIDATES_SHOWN else ""
         shown = short(r["id"] for r in rows[:constants.SHORT_ID_CANDIDATES_SHOWN])

@@ -18,10 +18,9 @@ SELECT t.id, t.parent_comment_id, t.depth, t.agent_id, a.codename, t.content, t.
  ORDER BY t.path;
 
 -- name: comment_ids_by_fragment
--- Comments whose id (32 hex digits, no dashes) starts or ends with the fragment, as task_ids_by_fragment.
-SELECT id, left(content, 40) AS title
-  FROM phoenix.comments
- WHERE replace(id::text, '-', '') LIKE %(fragment)s::text || '%%'
-    OR replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text
- ORDER BY id
+-- Comments whose id contains the fragment, as task_ids_by_fragment.
+SELECT id, left(content, 40) AS title, replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text AS tail
+  FROM phoenix.task_comments
+ WHERE strpos(replace(id::text, '-', ''), %(fragment)s::text) > 0
+ ORDER BY tail DESC, id
  LIMIT %(limit)s::integer;

@@ -124,12 +124,10 @@ SELECT t.id, t.parent_id, tree.level, t.title, t.category, t.status::text AS sta
  ORDER BY tree.path;
 
 -- name: task_ids_by_fragment
--- Tasks whose id (32 hex digits, no dashes) starts or ends with the fragment; at most `limit`.
--- The full id, a prefix (what `show` and JSON print first) and a tail (the short id the tables
--- show) are all accepted. A tail needs a scan, fine for one typed id; a prefix uses the key.
-SELECT id, title
+-- Tasks whose id (32 hex digits, no dashes) contains the fragment, those it ends with first (the
+-- short id tables show is an id's tail); at most `limit`. A scan, fine for one typed id.
+SELECT id, title, replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text AS tail
   FROM phoenix.tasks
- WHERE replace(id::text, '-', '') LIKE %(fragment)s::text || '%%'
-    OR replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text
- ORDER BY id
+ WHERE strpos(replace(id::text, '-', ''), %(fragment)s::text) > 0
+ ORDER BY tail DESC, id
  LIMIT %(limit)s::integer;
