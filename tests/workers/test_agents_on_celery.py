@@ -128,7 +128,7 @@ def test_bad_messages_are_rejected_and_write_nothing(pools, client, env, sql):
 
 def test_unknown_category_and_raising_handler_fail_with_reason(pools, client, sql):
     pools.start("iota", agents=2)
-    unknown = client.submit({"title": "?", "team": "iota", "category": "no_such_thing", "max_attempts": 1})
+    unknown = client.submit({"title": "?", "team": "iota", "category": "no_such_thing"})  # three attempts
     broken = client.submit({"title": "!", "team": "iota", "category": "sleep", "payload": {"seconds": -1},
                             "max_attempts": 2})
     wait_for(lambda: all((t := client.status(k)) and t.status == "failed" for k in (unknown, broken)),
@@ -136,6 +136,9 @@ def test_unknown_category_and_raising_handler_fail_with_reason(pools, client, sq
     assert "no handler for category 'no_such_thing'" in client.status(unknown).last_error
     assert "ValueError" in client.status(broken).last_error
     assert client.status(broken).attempt == 2
+    # a missing handler is nobody's fault and no retry would help: one attempt, no agent blamed
+    assert client.status(unknown).attempt == 1
+    assert sql.execute("SELECT sum(tasks_failed) AS n FROM phoenix.agents").fetchone()["n"] == 2  # broken's two
 
 
 def test_review_by_peers_decides(pools, client, sql):
