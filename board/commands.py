@@ -23,6 +23,7 @@ from phoenix_board.board import (
     federation,
     hormones,
     ids,
+    inputs,
     lifecycle,
     migrate,
     models,
@@ -34,7 +35,8 @@ from phoenix_board.board import (
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
 
-agents_app = typer.Typer(help="Register, list, show and decommission agents.", no_args_is_help=True)
+agents_app = typer.Typer(help="Agents: register, list, show (with their tasks), decommission; partners (pair, "
+                              "unpair, pairs) and supervisors (supervise, unsupervise).", no_args_is_help=True)
 task_app = typer.Typer(help="Move a task through its lifecycle by hand (what agents do).", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded PostgreSQL (used when PHOENIX_DATABASE_URL is unset).", no_args_is_help=True)
 hormones_app = typer.Typer(help="Agents' hormone levels.", no_args_is_help=True)
@@ -81,12 +83,20 @@ def vote_value(direction: str) -> int:
 # --- migrate and db ------------------------------------------------------------------------
 
 
-def migrate_cmd(status: bool = typer.Option(False, "--status", help="Show applied and pending migrations only.")) -> None:
+def migrate_cmd(status: bool = typer.Option(False, "--status", help="Show applied and pending migrations only."),
+                as_json: bool = JsonOpt) -> None:
     """Create or update the board's schema (safe to run from many processes at once)."""
     s = settings()
     with embedded.database_url(s) as url:
         if status:
-            _print_json(migrate.status(url, s.role_prefix))
+            found = migrate.status(url, s.role_prefix)
+            if as_json:
+                _print_json(found)
+            else:
+                render.console.print(f"applied: {len(found['applied'])} migration(s), the last "
+                                     f"{found['applied'][-1] if found['applied'] else '-'}", soft_wrap=True)
+                render.console.print(f"pending: {', '.join(found['pending']) or 'none'}; function files to "
+                                     f"re-apply: {', '.join(found['functions_pending']) or 'none'}", soft_wrap=True)
             return
         report = migrate.migrate(url, s.role_prefix)
     if report.changed:
@@ -216,7 +226,7 @@ def submit(
         loaded = json_arg(content, str(file))
         if not isinstance(loaded, dict):
             raise errors.InvalidInput(f"{file} must hold one JSON object with the task's fields")
-        data.update(loaded)
+        data.update(file_fields(loaded, str(file)))
     flags = {"title": title, "team": team, "description": description, "category": category, "priority": priority,
              "fibonacci_size": size, "payload": json_arg(payload, "--payload"), "dopamine_reward": reward,
              "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
@@ -248,6 +258,27 @@ def warn_unhandled(category: str) -> None:
     if known is not None and category not in known:
         render.err_console.print(f"warning: no handler for category {render.safe(category)}: an agent that claims it "
                                  f"fails it at once; categories with a handler: {', '.join(known)}", highlight=False, soft_wrap=True)
+
+
+# A task file may name its fields as the flags do (size, key, reward, depends-on) or as the model
+# and the JSON output do (fibonacci_size, idempotency_key, dopamine_reward, depends_on).
+FILE_ALIASES = {"size": "fibonacci_size", "key": "idempotency_key", "reward": "dopamine_reward"}
+
+
+def file_fields(loaded: dict[str, Any], where: str) -> dict[str, Any]:
+    """A task file's fields under the model's names; an unknown one is refused, listing the valid."""
+    valid = [*models.TaskSubmit.model_fields]
+    out: dict[str, Any] = {}
+    for name, value in loaded.items():
+        field = str(name).replace("-", "_")
+        field = FILE_ALIASES.get(field, field)
+        if field not in valid:
+            raise errors.InvalidInput(f"{where}: unknown field {render.plain(inputs.shown(name))}; valid fields: "
+                                      f"{', '.join(valid)} (or as the flags say: {', '.join(FILE_ALIASES)})")
+        if field in out:
+            raise errors.InvalidInput(f"{where}: field {field} is given twice ({render.plain(inputs.shown(name))})")
+        out[field] = value
+    return out
 
 
 def board(

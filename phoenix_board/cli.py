@@ -30,6 +30,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # click's plain help: Typer's boxed help labels every flag "<bool>", marks no required option
+    # and folds long choice lists mid-word
+    rich_markup_mode=None,
 )
 board_commands.mount(app)
 board_commands.handled_categories = handlers.categories
@@ -42,17 +45,22 @@ board_bench.app.command("beat")(scheduler_bench.beat_cmd)
 _verbose = False
 
 
+def _print_version(value: bool) -> None:
+    # eager: handled while parsing, before click asks for the command that --version replaces
+    if value:
+        typer.echo(f"phoenix-board {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug logs."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
     global _verbose
     _verbose = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
 
 
 def main(argv: list[str] | None = None) -> None:
