@@ -29,6 +29,7 @@ from phoenix_board.board import (
     models,
     ranking,
     render,
+    teams,
     trust,
     votes,
 )
@@ -39,6 +40,7 @@ agents_app = typer.Typer(help="Agents: register, list, show (with their tasks), 
                               "unpair, pairs) and supervisors (supervise, unsupervise).", no_args_is_help=True)
 task_app = typer.Typer(help="Move a task through its lifecycle by hand (what agents do).", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded PostgreSQL (used when PHOENIX_DATABASE_URL is unset).", no_args_is_help=True)
+teams_app = typer.Typer(help="Teams: list (with their agents and live tasks) and create.", no_args_is_help=True)
 hormones_app = typer.Typer(help="Agents' hormone levels.", no_args_is_help=True)
 
 # The categories agents of this installation have handlers for, wired in by the root command: the
@@ -168,21 +170,49 @@ def agents_list(
 
 
 @agents_app.command("show")
-def agents_show(agent: str = typer.Argument(..., help="Codename or id."), as_json: bool = JsonOpt) -> None:
-    """One agent, with the interactions that moved its trust and hormones."""
+def agents_show(agent: str = typer.Argument(..., help="Codename or id."), as_json: bool = JsonOpt,
+                limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="Recent tasks and trust changes shown.")) -> None:
+    """One agent: its recent tasks, partners and supervisor, and the interactions that moved its trust."""
     with open_board(settings(), max_size=1) as db:
         found = agents.get(db, agent)
         history = trust.history(db, found.id)
         topology = federation.topology(db, found.id)
+        recent = agents.tasks_recent(db, found.id, limit)
+        counts = agents.task_counts(db, found.id)
     if as_json:
-        _print_json({**found.model_dump(mode="json"), **topology, "interactions": history})
+        _print_json({**found.model_dump(mode="json"), **topology, "interactions": history, "tasks": counts,
+                     "recent_tasks": recent})
         return
     render.console.print(render.agents_table([found]))
+    render.console.print(f"  attempts: claimed {counts['claimed']}, completed {counts['completed']}, "
+                         f"failed {counts['failed']}", soft_wrap=True)
+    render.console.print(render.agent_tasks_table(recent))
     render.console.print(f"  partners: {', '.join(topology['partners']) or '-'}; supervisor: {topology['supervisor'] or '-'}; "
-                         f"subordinates: {', '.join(topology['subordinates']) or '-'}")
-    for i in history:
+                         f"subordinates: {', '.join(topology['subordinates']) or '-'}", soft_wrap=True)
+    for i in history[:limit]:
         who = i["from_codename"] or "board"
-        render.console.print(f"  {i['at']:%H:%M:%S} {i['interaction_type']} from {who}: trust {i['trust_delta']:+.4f}")
+        render.console.print(f"  {i['at']:%H:%M:%S} {i['interaction_type']} from {who}: trust {i['trust_delta']:+.4f}",
+                             soft_wrap=True)
+
+
+@teams_app.command("list")
+def teams_list(as_json: bool = JsonOpt) -> None:
+    """Every team with its agents in service and its tasks not yet ended."""
+    with open_board(settings(), max_size=1) as db:
+        rows = teams.overview(db)
+    if as_json:
+        _print_json(rows)
+    else:
+        render.console.print(render.teams_table(rows))
+
+
+@teams_app.command("create")
+def teams_create(name: str = typer.Argument(..., help="Lowercase letters, digits and _, starting with a letter."),
+                 description: str = typer.Option("", "--description", "-d")) -> None:
+    """Create a team (agents then join it with `agents register --team`)."""
+    with open_board(settings(), max_size=1) as db:
+        row = teams.create(db, name, description)
+    render.console.print(f"created team {row['name']}")
 
 
 @agents_app.command("decommission")
@@ -287,11 +317,15 @@ def board(
     status: list[models.TaskStatus] = typer.Option([], "--status", help="Repeat for several."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=500),
     cursor: Optional[str] = typer.Option(None, "--cursor", help="The next-page cursor a previous page printed."),
+    assignee: Optional[str] = typer.Option(None, "--assignee", help="Only tasks this agent holds or worked last."),
+    creator: Optional[str] = typer.Option(None, "--creator", help="Only tasks this agent submitted."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List the board's tasks in one of Lemmy's sorts, a page at a time."""
     with open_board(settings(), max_size=1) as db:
-        rows, nxt = ranking.page(db, sort, team=team, statuses=[s.value for s in status] or None, limit=limit, cursor=cursor)
+        rows, nxt = ranking.page(db, sort, team=team, statuses=[s.value for s in status] or None, limit=limit, cursor=cursor,
+                                 assignee=None if assignee is None else agents.resolve(db, assignee),
+                                 creator=None if creator is None else agents.resolve(db, creator))
     if as_json:
         _print_json({"tasks": rows, "next_cursor": nxt})
         return
@@ -485,6 +519,7 @@ def mount(app: typer.Typer) -> None:
     app.command("vote", context_settings={"ignore_unknown_options": True})(vote)
     app.command("comment")(comment)
     app.add_typer(agents_app, name="agents")
+    app.add_typer(teams_app, name="teams")
     app.add_typer(task_app, name="task")
     app.add_typer(hormones_app, name="hormones")
     app.add_typer(db_app, name="db")

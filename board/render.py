@@ -155,6 +155,27 @@ def agents_table(agents: list[models.Agent]) -> Table:
     return table
 
 
+def agent_tasks_table(rows: list[dict[str, Any]]) -> Table:
+    """An agent's recent tasks: what each is now and how this agent's last event on it went."""
+    table = Table(title="recent tasks", title_justify="left")
+    for name in ("id", "title", "status", "its last event", "attempt", "when"):
+        table.add_column(name, justify="right" if name in ("attempt", "when") else "left", no_wrap=name == "id")
+    short = ids.short(r["id"] for r in rows)
+    for r in rows:
+        table.add_row(short[str(r["id"])], safe(r["title"][:50]), r["status"], r["last_event"], str(r["attempt"]),
+                      ago(r["at"]))
+    return table
+
+
+def teams_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="teams", title_justify="left")
+    for name in ("team", "agents", "live tasks", "description"):
+        table.add_column(name, justify="right" if name in ("agents", "live tasks") else "left")
+    for r in rows:
+        table.add_row(r["name"], str(r["agents"]), str(r["live_tasks"]), safe(r["description"][:60]))
+    return table
+
+
 _STATUS_STYLE = {"complete": "green", "failed": "red", "cancelled": "dim", "waiting": "yellow",
                  "in_progress": "cyan", "claimed": "cyan", "review": "magenta", "open": "white"}
 
