@@ -211,3 +211,9 @@ SHORT_ID_MIN = 7  # hex digits shown of an id's end, the random part of a UUIDv7
 # git's do when two shown rows would share one, and a typed tail that matches two ids is refused
 SHORT_ID_TYPED_MIN = 4  # hex digits a typed fragment needs; fewer would match half the board
 SHORT_ID_CANDIDATES_SHOWN = 5  # an ambiguous fragment's error lists at most this many matches
+
+# --- health as `doctor` and the live view show it (README "Using the board") ---
+DEAD_AGENTS_SHOWN = 10  # `doctor` names at most this many dead agents, then counts the rest
+BEAT_STALE_PERIODS = 3.0  # a beat job not started for this many of its periods is "stale": the
+# beat is stopped or stuck (one missed tick is normal when a run overlaps the next)
+BEAT_STALE_GRACE_SECONDS = 10.0  # s; added to that bound, so short periods do not flap at start

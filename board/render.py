@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from phoenix_board.board import errors, ids, models
+from phoenix_board.board import errors, health, ids, models
 
 console = Console()
 err_console = Console(stderr=True)  # progress and problems, so that stdout stays the answer
@@ -151,7 +151,7 @@ def agents_table(agents: list[models.Agent]) -> Table:
         table.add_row(safe(a.codename) + (" (decommissioned)" if a.decommissioned_at else ""), safe(a.team),
                       f"{h.dopamine:.2f}", f"{h.oxytocin:.2f}", f"{h.adrenaline:.2f}", f"{h.cortisol:.2f}",
                       f"{a.trust_coefficient:.3f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
-                      ids.short_one(a.current_task) if a.current_task else "-", ago(a.last_heartbeat))
+                      ids.short_one(a.current_task) if a.current_task else "-", heartbeat(a))
     return table
 
 
@@ -174,6 +174,13 @@ def teams_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         table.add_row(r["name"], str(r["agents"]), str(r["live_tasks"]), safe(r["description"][:60]))
     return table
+
+
+def heartbeat(agent: models.Agent, now: datetime | None = None) -> str:
+    """An agent's last heartbeat, marked dead when the agent is (see board.health)."""
+    if health.agent_state(agent, now) == "dead":
+        return f"[red]dead[/red] {ago(agent.last_heartbeat, now)}"
+    return ago(agent.last_heartbeat, now)
 
 
 _STATUS_STYLE = {"complete": "green", "failed": "red", "cancelled": "dim", "waiting": "yellow",

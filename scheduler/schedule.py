@@ -107,16 +107,7 @@ def retention() -> int | None:
 
 
 def schedule(settings: Settings) -> dict[str, Any]:
-    periods = {
-        "snapshot": settings.beat_snapshot_seconds,
-        "hot_refresh": settings.beat_hot_refresh_seconds,
-        "lease_sweep": settings.beat_lease_sweep_seconds,
-        "hormone_decay": settings.beat_hormone_decay_seconds,
-        "hormone_cascades": constants.CASCADE_BEAT_SECONDS,
-        "dashboard_refresh": settings.beat_dashboard_seconds,
-        "alerts": settings.beat_alerts_seconds,
-        "retention": settings.beat_retention_seconds,
-    }
+    periods = settings.beat_periods()
     queue = settings.beat_queue()
     # a tick that finds the previous one still queued is dropped rather than piled up
     return {job: {"task": f"phoenix.beat.{job}", "schedule": period,
