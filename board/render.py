@@ -199,10 +199,11 @@ def task_tree(rows: list[dict[str, Any]]) -> Tree:
         if r["agent"]:
             parts.append(f"agent {safe(r['agent'])}")
         if r["children_total"]:
+            # "join 2/2 of 2 (fail)" read as a failed join: say what is counted and what a failure does
             need = r["join_k"] or r["children_total"]
-            parts.append(f"join {r['children_done']}/{need} of {r['children_total']}"
+            parts.append(f"steps done {r['children_done']} of {r['children_total']} (needs {need}"
                          + (f", {r['children_failed']} failed" if r["children_failed"] else "")
-                         + f" ({r['on_child_failure']})")
+                         + ("; a failed step fails it)" if r["on_child_failure"] == "fail" else "; failed steps ignored)"))
         if r["delegated_by"]:
             parts.append(f"delegated by {safe(r['delegated_by'])}")
         if r["escalated_to"]:

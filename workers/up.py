@@ -24,18 +24,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.columns import Columns
-from rich.console import Group
 from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
-from phoenix_board.board import agents, consciousness, delegation, errors, federation, performance, ranking, render
+from phoenix_board.board import agents, errors, federation, models, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, handlers
+from phoenix_board.workers import broker, handlers, live
 from phoenix_board.workers.commands import settings
 
 # which demo categories each seeded team's agents assess
@@ -50,6 +45,16 @@ TITLES = {
 }
 PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps (delegation)
 CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade in a team
+# Hormones that move. At the default rate (4 tasks/s over 9 agents) each agent completes ~0.4
+# tasks/s, and a completion adds 0.5 x reward x quality dopamine. With rewards of 0.5-2 and the
+# production half-life of 600 s, inflow outran decay ~100-fold and dopamine sat at its 5.0 cap.
+# The demo's rewards are smaller and its levels decay with a 20 s half-life, every 2 s: inflow
+# ~0.09/s against decay 0.035/s x (level - 1) settles dopamine near 3.5 at 4 tasks/s and near 1.6
+# at 1 task/s, so the view shows it rise and fall with the load. A user's own PHOENIX_HORMONE_* /
+# PHOENIX_BEAT_HORMONE_DECAY_SECONDS settings win.
+DEMO_REWARD_RANGE = (0.2, 1.0)
+DEMO_HORMONE_HALF_LIFE_SECONDS = 20.0
+DEMO_HORMONE_DECAY_SECONDS = 2.0
 
 
 class Pools:
@@ -97,11 +102,13 @@ class Pools:
 class DemoFeed(threading.Thread):
     """A realistic stream of tasks: categories, dependencies, deadlines, priorities, reviews, votes."""
 
-    def __init__(self, db: Database, s: Settings, teams: list[str], rate: float, stop: threading.Event) -> None:
+    def __init__(self, db: Database, s: Settings, teams: list[str], rate: float, stop: threading.Event,
+                 crew: dict[str, list[models.Agent]] | None = None) -> None:
         super().__init__(name="phoenix-demo", daemon=True)
         from phoenix_board.workers.client import Client
 
         self.db, self.teams, self.rate, self.stop_event = db, teams, rate, stop
+        self.crew = crew or {}  # per team, the agents this `up` started: the only ones the demo acts for
         self.client = Client(s)
         self.rng = random.Random(7)
         self.sent = 0
@@ -125,7 +132,7 @@ class DemoFeed(threading.Thread):
             "team": team, "category": category,
             "priority": rng.choices(range(1, 11), weights=(1, 2, 3, 4, 6, 6, 4, 3, 2, 1))[0],
             "fibonacci_size": rng.choice((1, 1, 2, 3, 5, 8)),
-            "dopamine_reward": round(rng.uniform(0.5, 2.0), 2),
+            "dopamine_reward": round(rng.uniform(*DEMO_REWARD_RANGE), 2),
             "description": "demo task fed by `phoenix-board up --demo`",
         }
         if rng.random() < 0.25:
@@ -137,65 +144,16 @@ class DemoFeed(threading.Thread):
             task["depends_on"] = [str(r["id"]) for r in rng.sample(recent, k=min(len(recent), rng.choice((1, 2))))]
         self.client.submit(task)
         self.sent += 1
-        if rng.random() < CASCADE_SHARE:  # the operator's cascadeHormone, as `hormones cascade` does
+        ours = self.crew.get(team, [])
+        if ours and rng.random() < CASCADE_SHARE:  # the operator's cascadeHormone, as `hormones cascade` does,
+            # started at one of the demo's agents (not the whole team, which may hold the user's own)
             federation.cascade(self.db, rng.choice(("dopamine", "oxytocin", "adrenaline", "cortisol")),
-                               round(rng.choice((1, 1, -1)) * rng.uniform(0.3, 1.0), 2), team=team)
+                               round(rng.choice((1, 1, -1)) * rng.uniform(0.3, 1.0), 2), agent=rng.choice(ours).id)
         waiting = [r for r in recent if r["status"] == "open"]
-        if waiting and rng.random() < 0.3:  # programs vote too, in the name of an agent of the team
-            voters = agents.list_agents(self.db, team=team, limit=50)
+        if waiting and rng.random() < 0.3:  # programs vote too, in the name of one of the demo's agents
+            voters = ours
             if voters:
                 self.client.vote(rng.choice(waiting)["id"], rng.choice(voters).codename, rng.choice((1, 1, -1)))
-
-
-def _view(db: Database, started: datetime, teams: list[str], agents_per_team: int, demo: DemoFeed | None) -> Group:
-    summary = db.one("events_summary_since", since=started)
-    elapsed = max(1.0, (datetime.now(UTC) - started).total_seconds())
-    head = (f"up {int(elapsed) // 60}m{int(elapsed) % 60:02d}s · {len(teams)} team(s) × {agents_per_team} agents · "
-            f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']} · "
-            f"{summary['completed'] / elapsed:.1f} tasks/s" + (f" · demo error: {demo.error}" if demo and demo.error else ""))
-    counts = Table(title="tasks by status", title_justify="left")
-    counts.add_column("team")
-    statuses = ["open", "claimed", "in_progress", "review", "waiting", "complete", "failed", "cancelled"]
-    for st in statuses:
-        counts.add_column(st, justify="right")
-    by = {(r["team"], r["status"]): r["n"] for r in performance.summary(db)}
-    for team in teams:
-        counts.add_row(team, *(str(by.get((team, st), 0)) for st in statuses))
-    hot, _ = ranking.page(db, "hot", statuses=["open", "claimed", "in_progress", "review"], limit=8)
-    latest = {r["team"]: r for r in consciousness.latest(db)}
-    mind = " · ".join(f"{team} {row['team_consciousness'] or row['global_consciousness']:.2f}"
-                      for team, row in sorted(latest.items(), key=lambda kv: kv[0] == "global"))
-    runs = {r["job"]: r for r in db.all("beat_runs")}
-    dash = runs.get("dashboard_refresh")
-    head += (f"\nconsciousness: {mind or 'waiting for the first snapshot'}"
-             f" · dashboard refreshed {render.ago(dash['last_success_at']) if dash else 'not yet'}")
-    return Group(Panel(head, title="Phoenix Board"), counts, render.board_table(hot, "hot, live tasks"),
-                 _together(db, started), render.agents_table(agents.list_agents(db, limit=60)))
-
-
-def _together(db: Database, started: datetime) -> Group:
-    """The latest delegation tree, who delegated to whom, the pairs and the latest cascades."""
-    root = db.one("delegation_latest_root", since=started)
-    tree = (render.task_tree(delegation.tree(db, root["id"])) if root
-            else Text("no delegation yet (plans split into steps)", style="dim"))
-    edges = Table(title="who delegated to whom", title_justify="left")
-    for column in ("delegator", "worker", "children", "completed"):
-        edges.add_column(column, justify="right" if column in ("children", "completed") else "left")
-    for e in db.all("delegation_edges", since=started, limit=8):
-        edges.add_row(e["delegator"], e["worker"], str(e["children"]), str(e["completed"]))
-    pairs = Table(title="pairs", title_justify="left")
-    for column in ("pair", "shared", "entanglement", "coherence"):
-        pairs.add_column(column, justify="left" if column == "pair" else "right")
-    for p in federation.pairs(db)[:8]:
-        pairs.add_row(f"{p['codename_a']} - {p['codename_b']}", str(p["shared"]), f"{p['entanglement_strength']:.2f}",
-                      render.duration(p["coherence_time"]))
-    cascades = Table(title="hormone cascades", title_justify="left")
-    for column in ("hormone", "agents reached", "edges", "hops", "when"):
-        cascades.add_column(column, justify="left" if column == "hormone" else "right")
-    for c in db.all("cascades_recent", since=started, limit=5):
-        cascades.add_row(c["hormone"], str(c["reached"]), str(c["edges"]), str(c["hops"]), render.ago(c["at"]))
-    return Group(Columns([Panel(tree, title="latest delegation tree", title_align="left"), edges]),
-                 Columns([pairs, cascades]))
 
 
 def up(
@@ -206,7 +164,7 @@ def up(
     for_seconds: Optional[float] = typer.Option(None, "--for", min=1, help="Run this long, print a summary, exit 0."),
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Default PHOENIX_METRICS_PORT (9464)."),
 ) -> None:
-    """Run the whole board on this machine: PostgreSQL, Redis, one agent pool per team, a live view."""
+    """Run the whole board on this machine: PostgreSQL, Valkey, one agent pool per team, a live view."""
     s = settings()
     metrics_port = metrics_port or s.metrics_port
     console = render.console
@@ -220,9 +178,9 @@ def up(
     feed: DemoFeed | None = None
     try:
         with contextlib.ExitStack() as stack:
-            with console.status("starting PostgreSQL and migrating…"):
+            with _phase("starting PostgreSQL and migrating…"):
                 db = stack.enter_context(open_board(s, max_size=4))
-            with console.status("starting Redis…"):
+            with _phase("starting Valkey…" if not s.redis_url else "connecting to the broker…"):
                 broker_url = stack.enter_context(broker.broker_url(s))
             teams = team or [t["name"] for t in db.all("teams_list")]
             # every agent, the beat and the exporter share one directory for multiprocess metrics,
@@ -232,9 +190,12 @@ def up(
             multiproc.mkdir(parents=True)
             env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url,
                    "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+            if demo:  # hormones that move (DEMO_HORMONE_*): unless the user chose otherwise
+                env.setdefault("PHOENIX_HORMONE_HALF_LIFE_SECONDS", str(DEMO_HORMONE_HALF_LIFE_SECONDS))
+                env.setdefault("PHOENIX_BEAT_HORMONE_DECAY_SECONDS", str(DEMO_HORMONE_DECAY_SECONDS))
             started = datetime.now(UTC)
             stack.callback(pools.stop)
-            with console.status("starting agents, the beat and the exporter…") as status:
+            with _phase("starting agents, the beat and the exporter…") as status:
                 for t in teams:
                     pools.start(t, agents_per_team, env)
                 pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
@@ -244,20 +205,24 @@ def up(
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
                           f"/metrics on :{metrics_port}; "
                           f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
-                          f"Redis {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
+                          f"{'Valkey embedded' if not s.redis_url else 'broker given'}; logs in {pools.log_dir}; "
+                          f"Ctrl-C to stop")
             if demo:
-                for t in teams:  # partners and a supervisor per team, so that cascades have paths
-                    made = federation.demo_topology(db, t)
-                    console.print(f"{t}: pairs {', '.join('-'.join(p) for p in made['pairs']) or 'none'}; "
+                crew = {t: started_agents(db, t, started) for t in teams}
+                for t in teams:  # partners and a supervisor among the demo's own agents, so cascades have paths
+                    made = federation.demo_topology(db, t, only=[a.id for a in crew[t]])
+                    console.print(f"{t}: pairs {', '.join(' & '.join(p) for p in made['pairs']) or 'none'}; "
                                   f"supervisor {made['supervisor'] or 'none'}")
-                feed = DemoFeed(db, s, teams, rate, stop)
+                feed = DemoFeed(db, s, teams, rate, stop, crew)
                 feed.start()
             end = time.monotonic() + for_seconds if for_seconds else None
-            _watch(db, started, teams, agents_per_team, feed, pools, stop, end)
+            services = (f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
+                        f"Valkey {'embedded' if not s.redis_url else 'given'}")
+            _watch(db, s, started, teams, agents_per_team, feed, pools, stop, end, services)
             stop.set()
             if feed:
                 feed.join(timeout=5)
-            with console.status("stopping agents…"):
+            with _phase("stopping agents…"):
                 pools.stop()
             summary = db.one("events_summary_since", since=started)
             together = db.one("together_since", since=started)
@@ -270,6 +235,31 @@ def up(
         stop.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _phase(text: str):  # type: ignore[no-untyped-def]
+    """A spinner on a terminal; on a pipe (where Rich's spinner prints nothing) one plain line,
+    so that the first seconds are never silent."""
+    console = render.console
+    if console.is_terminal:
+        with console.status(text) as status:
+            yield status
+        return
+    console.print(text, highlight=False)
+
+    class _Quiet:
+        def update(self, *args: object, **kwargs: object) -> None:
+            pass
+
+    yield _Quiet()
+
+
+def started_agents(db: Database, team: str, since: datetime) -> list[models.Agent]:
+    """The agents this `up` started for a team: its pool's codenames (``<team>-<index>``, from
+    ``--name``) with a heartbeat since the start. The demo acts for these only."""
+    return [a for a in agents.list_agents(db, team=team, limit=10_000)
+            if a.codename.startswith(f"{team}-") and a.codename[len(team) + 1:].isdigit() and a.last_heartbeat >= since]
 
 
 def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since: datetime, status,  # type: ignore[no-untyped-def]
@@ -288,19 +278,21 @@ def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since
         stop.wait(0.3)
 
 
-def _watch(db: Database, started: datetime, teams: list[str], n: int, feed: DemoFeed | None, pools: Pools,
-           stop: threading.Event, end: float | None) -> None:
+def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: int, feed: DemoFeed | None,
+           pools: Pools, stop: threading.Event, end: float | None, services: str) -> None:
     console = render.console
 
     def done() -> bool:
         return stop.is_set() or (end is not None and time.monotonic() >= end)
 
     if console.is_terminal:
-        with Live(_view(db, started, teams, n, feed), console=console, refresh_per_second=1, screen=False) as live:
+        # redrawn at the terminal's size of the moment, so a resize re-lays it out (workers/live.py)
+        build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None, services)
+        with Live(build(), console=console, refresh_per_second=1, screen=False) as view:
             while not done():
                 stop.wait(1.0 if end is None else min(1.0, max(0.0, end - time.monotonic())))
                 _check_pools(pools)
-                live.update(_view(db, started, teams, n, feed))
+                view.update(build())
         return
     last = 0.0
     while not done():  # no terminal (a pipe, CI): one progress line every 5 s
