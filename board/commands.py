@@ -48,6 +48,7 @@ hormones_app = typer.Typer(help="Agents' hormone levels.", no_args_is_help=True)
 handled_categories: Callable[[], list[str]] | None = None
 
 JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Print only the new id, for scripts: ID=$(phoenix-board ... -q).")
 AgentOpt = typer.Option(..., "--agent", "-a", help="Acting agent: codename or id.")
 
 
@@ -243,6 +244,7 @@ def submit(
     key: Optional[str] = typer.Option(None, "--key", help="Idempotency key: submitting it again returns the same task."),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="JSON file with the task's fields; flags override it."),
     as_json: bool = JsonOpt,
+    quiet: bool = QuietOpt,
 ) -> None:
     """Submit a task to the board."""
     data: dict[str, Any] = {}
@@ -274,7 +276,9 @@ def submit(
             spec = spec.model_copy(update={"created_by": agents.resolve(db, author)})
         task, created = lifecycle.submit(db, spec)
     warn_unhandled(task.category)
-    if as_json:
+    if quiet:
+        typer.echo(ids.short_one(task.id))
+    elif as_json:
         _print_json({**task.model_dump(mode="json"), "created": created})
     else:
         render.console.print(f"{'submitted' if created else 'already submitted'} {ids.short_one(task.id)} "
@@ -381,13 +385,17 @@ def comment(
     content: str = typer.Argument(..., help="The comment."),
     agent: str = AgentOpt,
     reply_to: Optional[str] = typer.Option(None, "--reply-to", help="Parent comment id."),
+    quiet: bool = QuietOpt,
 ) -> None:
     """Comment on a task, or reply to a comment."""
     with open_board(settings(), max_size=1) as db:
         task_id = ids.task(db, task)
         parent = ids.comment(db, reply_to, "--reply-to") if reply_to else None
         row = comments.add(db, task_id, agents.resolve(db, agent), content, parent)
-    render.console.print(f"comment {ids.short_one(row['id'])} on task {ids.short_one(task_id)}")
+    if quiet:
+        typer.echo(ids.short_one(row["id"]))
+    else:
+        render.console.print(f"comment {ids.short_one(row['id'])} on task {ids.short_one(task_id)}")
 
 
 @task_app.command("claim")

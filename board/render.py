@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -83,17 +84,32 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=str, indent=2, sort_keys=True)
 
 
-def board_table(rows: list[dict[str, Any]], sort: str) -> Table:
-    table = Table(title=f"board ({sort})", title_justify="left")
-    for name, justify in (("id", "left"), ("title", "left"), ("team", "left"), ("status", "left"),
-                          ("pri", "right"), ("size", "right"), ("score", "right"), ("hot", "right"),
-                          ("comments", "right"), ("age", "right")):
-        table.add_column(name, justify=justify, no_wrap=name in ("id", "status"))
+def _compact(title: str | None = None) -> Table:
+    # no side borders and no cell padding at the edges: at 80 columns every character goes to data
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title=title, title_justify="left")
+
+
+def _width(width: int | None) -> int:
+    return console.width if width is None else width
+
+
+def board_table(rows: list[dict[str, Any]], sort: str, width: int | None = None) -> Table:
+    """A page of the board. Below 110 columns the team, size, hot score and comment count give way
+    to the title (`show ID` has them all)."""
+    wide = _width(width) >= 110
+    table = _compact(f"board ({sort})")
+    names = ["id", "title", "team", "status", "pri", "size", "score", "hot", "comments", "age"] if wide else \
+        ["id", "title", "status", "pri", "score", "age"]
+    for name in names:
+        table.add_column(name, justify="left" if name in ("id", "title", "team", "status") else "right",
+                         no_wrap=name != "title", overflow="ellipsis")
     short = ids.short(r["id"] for r in rows)
     for r in rows:
-        table.add_row(short[str(r["id"])], safe(r["title"][:60]), safe(r["team"]), r["status"], str(r["priority"]),
-                      str(r["fibonacci_size"]), f"{r['score']:+d}", f"{r['hot_score']:.4f}",
-                      str(r["comment_count"]), ago(r["created_at"]))
+        cells = {"id": short[str(r["id"])], "title": safe(r["title"][:60]), "team": safe(r["team"]),
+                 "status": r["status"], "pri": str(r["priority"]), "size": str(r["fibonacci_size"]),
+                 "score": f"{r['score']:+d}", "hot": f"{r['hot_score']:.4f}", "comments": str(r["comment_count"]),
+                 "age": ago(r["created_at"])}
+        table.add_row(*(cells[n] for n in names))
     return table
 
 
@@ -141,23 +157,43 @@ def task_view(task: models.Task, votes: list[dict[str, Any]], reviews: list[dict
     return tree
 
 
-def agents_table(agents: list[models.Agent]) -> Table:
-    table = Table(title="agents", title_justify="left")
-    for name in ("codename", "team", "dopamine", "oxytocin", "adrenaline", "cortisol", "trust", "done", "failed",
-                 "level", "current task", "heartbeat"):
-        table.add_column(name, justify="left" if name in ("codename", "team", "current task") else "right")
-    for a in agents:
+def agents_table(agents: list[models.Agent], width: int | None = None, limit: int | None = None,
+                 now: datetime | None = None) -> Table:
+    """One line per agent: hormones, trust, counters, level, its task, its last heartbeat (dead
+    ones marked). Below 110 columns the team goes and the four hormones share one column (D O A C);
+    with ``limit``, rows past it are counted in the caption instead of shown."""
+    wide = _width(width) >= 110
+    now = now or datetime.now(UTC)
+    table = _compact("agents")
+    table.add_column("agent", no_wrap=True, overflow="ellipsis", max_width=28)
+    if wide:
+        table.add_column("team", no_wrap=True)
+        for name in ("dopa", "oxy", "adre", "cort"):
+            table.add_column(name, justify="right", no_wrap=True)
+    else:
+        table.add_column("D   O   A   C", no_wrap=True)
+    for name in ("trust", "done", "fail", "lvl"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    table.add_column("seen", justify="right", no_wrap=True)
+    shown = agents if limit is None else agents[:max(limit, 0)]
+    for a in shown:
         h = a.hormone_levels
-        table.add_row(safe(a.codename) + (" (decommissioned)" if a.decommissioned_at else ""), safe(a.team),
-                      f"{h.dopamine:.2f}", f"{h.oxytocin:.2f}", f"{h.adrenaline:.2f}", f"{h.cortisol:.2f}",
-                      f"{a.trust_coefficient:.3f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
-                      ids.short_one(a.current_task) if a.current_task else "-", heartbeat(a))
+        levels = [f"{h.dopamine:.1f}", f"{h.oxytocin:.1f}", f"{h.adrenaline:.1f}", f"{h.cortisol:.1f}"]
+        name = safe(a.codename) + (" (decommissioned)" if a.decommissioned_at else "")
+        cells = [name, *([safe(a.team), *levels] if wide else [" ".join(f"{v:>3}" for v in levels)])]
+        cells += [f"{a.trust_coefficient:.2f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
+                  ids.short_one(a.current_task) if a.current_task else "-", heartbeat(a, now)]
+        table.add_row(*cells)
+    if len(shown) < len(agents):
+        table.caption = f"{len(agents) - len(shown)} more agent(s): a taller terminal, or `phoenix-board agents list`"
+        table.caption_justify = "left"
     return table
 
 
 def agent_tasks_table(rows: list[dict[str, Any]]) -> Table:
     """An agent's recent tasks: what each is now and how this agent's last event on it went."""
-    table = Table(title="recent tasks", title_justify="left")
+    table = _compact("recent tasks")
     for name in ("id", "title", "status", "its last event", "attempt", "when"):
         table.add_column(name, justify="right" if name in ("attempt", "when") else "left", no_wrap=name == "id")
     short = ids.short(r["id"] for r in rows)
@@ -168,7 +204,7 @@ def agent_tasks_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def teams_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="teams", title_justify="left")
+    table = _compact("teams")
     for name in ("team", "agents", "live tasks", "description"):
         table.add_column(name, justify="right" if name in ("agents", "live tasks") else "left")
     for r in rows:
@@ -177,9 +213,10 @@ def teams_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def heartbeat(agent: models.Agent, now: datetime | None = None) -> str:
-    """An agent's last heartbeat, marked dead when the agent is (see board.health)."""
+    """An agent's last heartbeat, or how long it has been dead (see board.health)."""
+    now = now or datetime.now(UTC)
     if health.agent_state(agent, now) == "dead":
-        return f"[red]dead[/red] {ago(agent.last_heartbeat, now)}"
+        return f"[red]dead {duration(now - agent.last_heartbeat)}[/red]"
     return ago(agent.last_heartbeat, now)
 
 

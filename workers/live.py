@@ -94,38 +94,12 @@ def _headline(db: Database, s: Settings, started: datetime, teams: list[str], n:
 
 
 def _agents(crew: list[Any], width: int, room: int, now: datetime) -> RenderableType:
-    """One line per agent; at 80 columns the four hormones share a column (D O A C)."""
-    wide = width >= 110
-    table = _table()
-    table.add_column("agent", no_wrap=True, overflow="ellipsis", max_width=24)
-    if wide:
-        table.add_column("team", no_wrap=True)
-        for name in ("dopa", "oxy", "adre", "cort"):
-            table.add_column(name, justify="right", no_wrap=True)
-    else:
-        table.add_column("D   O   A   C", no_wrap=True)
-    for name in ("trust", "done", "fail", "lvl"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("task", no_wrap=True)
-    table.add_column("seen", justify="right", no_wrap=True)
-    # header (2 lines with its rule) and a line for the "more" note
-    rows = crew if len(crew) + 2 <= room else crew[:max(room - 3, 0)]
-    for a in rows:
-        h = a.hormone_levels
-        levels = [f"{h.dopamine:.1f}", f"{h.oxytocin:.1f}", f"{h.adrenaline:.1f}", f"{h.cortisol:.1f}"]
-        cells = [render.safe(a.codename)]
-        cells += [a.team, *levels] if wide else [" ".join(f"{v:>3}" for v in levels)]
-        dead = health.agent_state(a, now) == "dead"
-        cells += [f"{a.trust_coefficient:.2f}", str(a.tasks_completed), str(a.tasks_failed), str(a.fibonacci_level),
-                  render.ids.short_one(a.current_task) if a.current_task else "-",
-                  f"[red]dead {render.duration(now - a.last_heartbeat)}[/red]" if dead else render.ago(a.last_heartbeat, now)]
-        table.add_row(*cells)
-    if len(rows) < len(crew):
-        table.caption = f"{len(crew) - len(rows)} more agent(s): a taller terminal, or `phoenix-board agents list`"
-        table.caption_justify = "left"
-    if room < 3:
+    """One line per agent (render.agents_table), as many as the room left: its header takes three
+    lines with the title and rule, the "more" caption one."""
+    if room < 4:
         return Text(f"{len(crew)} agent(s): a taller terminal shows them", style="dim")
-    return table
+    limit = None if len(crew) + 3 <= room else room - 4
+    return render.agents_table(crew, width=width, limit=limit, now=now)
 
 
 def _by_status(db: Database, teams: list[str]) -> Table:
