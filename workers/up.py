@@ -204,9 +204,7 @@ def up(
                 _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
                           f"/metrics on :{metrics_port}; "
-                          f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
-                          f"{'Valkey embedded' if not s.redis_url else 'broker given'}; logs in {pools.log_dir}; "
-                          f"Ctrl-C to stop")
+                          f"{live.services(s)}; logs in {pools.log_dir}; Ctrl-C to stop")
             if demo:
                 crew = {t: started_agents(db, t, started) for t in teams}
                 for t in teams:  # partners and a supervisor among the demo's own agents, so cascades have paths
@@ -216,9 +214,7 @@ def up(
                 feed = DemoFeed(db, s, teams, rate, stop, crew)
                 feed.start()
             end = time.monotonic() + for_seconds if for_seconds else None
-            services = (f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
-                        f"Valkey {'embedded' if not s.redis_url else 'given'}")
-            _watch(db, s, started, teams, agents_per_team, feed, pools, stop, end, services)
+            _watch(db, s, started, teams, agents_per_team, feed, pools, stop, end)
             stop.set()
             if feed:
                 feed.join(timeout=5)
@@ -279,7 +275,7 @@ def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since
 
 
 def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: int, feed: DemoFeed | None,
-           pools: Pools, stop: threading.Event, end: float | None, services: str) -> None:
+           pools: Pools, stop: threading.Event, end: float | None) -> None:
     console = render.console
 
     def done() -> bool:
@@ -287,7 +283,7 @@ def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: in
 
     if console.is_terminal:
         # redrawn at the terminal's size of the moment, so a resize re-lays it out (workers/live.py)
-        build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None, services)
+        build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None)
         with Live(build(), console=console, refresh_per_second=1, screen=False) as view:
             while not done():
                 stop.wait(1.0 if end is None else min(1.0, max(0.0, end - time.monotonic())))

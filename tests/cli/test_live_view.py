@@ -40,8 +40,8 @@ def screen(db, started, width: int, height: int) -> list[str]:
     """What a terminal of this size shows (a Rich console of fixed size, no colours)."""
     out = io.StringIO()
     console = Console(width=width, height=height, file=out, color_system=None, legacy_windows=False)
-    console.print(live.view(db, Settings(), started, TEAMS, 3, width=width, height=height,
-                            services="PostgreSQL embedded, Valkey embedded"))
+    # as `up` runs it: the embedded Valkey (no PHOENIX_REDIS_URL)
+    console.print(live.view(db, Settings(redis_url=None), started, TEAMS, 3, width=width, height=height))
     return out.getvalue().splitlines()
 
 
