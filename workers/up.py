@@ -48,9 +48,9 @@ CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade i
 # Hormones that move. At the default rate (4 tasks/s over 9 agents) each agent completes ~0.4
 # tasks/s, and a completion adds 0.5 x reward x quality dopamine. With rewards of 0.5-2 and the
 # production half-life of 600 s, inflow outran decay ~100-fold and dopamine sat at its 5.0 cap.
-# The demo's rewards are smaller and its levels decay with a 20 s half-life, every 2 s: inflow
-# ~0.09/s against decay 0.035/s x (level - 1) settles dopamine near 3.5 at 4 tasks/s and near 1.6
-# at 1 task/s, so the view shows it rise and fall with the load. A user's own PHOENIX_HORMONE_* /
+# The demo's rewards are smaller and its levels decay with a 20 s half-life, every 2 s: by this
+# arithmetic (an estimate, not a measurement) inflow ~0.09/s against decay 0.035/s x (level - 1)
+# settles dopamine near 3.5 at 4 tasks/s and near 1.6 at 1 task/s, so it rises and falls with the load. A user's own PHOENIX_HORMONE_* /
 # PHOENIX_BEAT_HORMONE_DECAY_SECONDS settings win.
 DEMO_REWARD_RANGE = (0.2, 1.0)
 DEMO_HORMONE_HALF_LIFE_SECONDS = 20.0
