@@ -45,15 +45,15 @@ TITLES = {
 }
 PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps (delegation)
 CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade in a team
-# Hormones that move. At the default rate (4 tasks/s over 9 agents) each agent completes ~0.4
-# tasks/s, and a completion adds 0.5 x reward x quality dopamine. With rewards of 0.5-2 and the
-# production half-life of 600 s, inflow outran decay ~100-fold and dopamine sat at its 5.0 cap.
-# The demo's rewards are smaller and its levels decay with a 20 s half-life, every 2 s: by this
-# arithmetic (an estimate, not a measurement) inflow ~0.09/s against decay 0.035/s x (level - 1)
-# settles dopamine near 3.5 at 4 tasks/s and near 1.6 at 1 task/s, so it rises and falls with the load. A user's own PHOENIX_HORMONE_* /
-# PHOENIX_BEAT_HORMONE_DECAY_SECONDS settings win.
+# Hormones that move. At the default rate (4 tasks/s over 9 agents) each agent completes ~0.5
+# tasks/s (plans' steps included), and a completion adds 0.5 x reward x quality dopamine. With
+# rewards of 0.5-2 and the production half-life of 600 s, inflow outran decay ~100-fold and
+# dopamine sat at its 5.0 cap. Measured with rewards of 0.2-1 and a 20 s half-life (up --demo --for
+# 120, one machine): dopamine moved but mostly within 3.1-5.0. Halving the half-life halves the
+# excess over the baseline, so the demo decays with 10 s, every 2 s, and levels rise and fall with
+# the load. A user's own PHOENIX_HORMONE_HALF_LIFE_SECONDS / PHOENIX_BEAT_HORMONE_DECAY_SECONDS win.
 DEMO_REWARD_RANGE = (0.2, 1.0)
-DEMO_HORMONE_HALF_LIFE_SECONDS = 20.0
+DEMO_HORMONE_HALF_LIFE_SECONDS = 10.0
 DEMO_HORMONE_DECAY_SECONDS = 2.0
 
 
@@ -299,7 +299,7 @@ def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: in
             together = db.one("together_since", since=started)
             console.print(f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']}"
                           f" · delegations {together['delegations']} ({together['children']} children)"
-                          f" · cascades {together['cascades']}")
+                          f" · cascades {together['cascades']}", soft_wrap=True)  # one line: scripts read it
             last = time.monotonic()
 
 
