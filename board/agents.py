@@ -87,3 +87,14 @@ def decommission(db: Database, agent: UUID, now: datetime | None = None) -> mode
 def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000) -> list[models.Agent]:
     rows = db.all("agents_list", team=team, all=include_decommissioned, limit=limit)
     return [models.Agent.from_row(r) for r in rows]
+
+
+def tasks_recent(db: Database, agent: Any, limit: int = 10) -> list[dict[str, Any]]:
+    """The tasks an agent worked lately, newest first, with how its last event on each went."""
+    return db.all("agent_tasks_recent", agent=models.uuid_arg(agent, "agent"),
+                  limit=models.whole_arg(limit, "limit", 1, 1000))
+
+
+def task_counts(db: Database, agent: Any) -> dict[str, int]:
+    """Attempts the agent claimed, completed and failed, counted from the task history."""
+    return db.one("agent_task_counts", agent=models.uuid_arg(agent, "agent"))

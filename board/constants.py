@@ -226,3 +226,20 @@ STREAM_DLQ_RETENTION_SECONDS = 30 * 86_400.0  # s; dead letters wait for a perso
 STREAM_MAX_DELIVERIES = 5  # deliveries of one entry before it goes to <topic>.dlq
 STREAM_VISIBILITY_TIMEOUT_SECONDS = 60.0  # s; an entry pending this long with a consumer is reclaimed
 STREAM_RELAY_BATCH = 500  # rows per relay pass: one XADD pipeline, one UPDATE
+
+# --- ids people type (README "Using the board") ---
+SHORT_ID_MIN = 7  # hex digits shown of an id's end, the random part of a UUIDv7: 28 bits, so
+# two of 100,000 tasks share a 7-digit tail about once in 2,700 tries; shown ids grow past 7 as
+# git's do when two shown rows would share one, and a typed tail that matches two ids is refused
+SHORT_ID_TYPED_MIN = 4  # hex digits a typed fragment needs; fewer would match half the board
+SHORT_ID_CANDIDATES_SHOWN = 5  # an ambiguous fragment's error lists at most this many matches
+
+# --- health as `doctor` and the live view show it (README "Using the board") ---
+DEAD_AGENTS_SHOWN = 10  # `doctor` names at most this many dead agents, then counts the rest
+BEAT_STALE_PERIODS = 3.0  # a beat job not started for this many of its periods is "stale": the
+# beat is stopped or stuck (one missed tick is normal when a run overlaps the next)
+BEAT_STALE_GRACE_SECONDS = 10.0  # s; added to that bound, so short periods do not flap at start
+
+# The beat's task_counts job period (README "Metrics"): deltas between folds stay a few hundred rows
+# even at 100 transitions/s.
+TASK_COUNTS_SECONDS = 5.0

@@ -102,12 +102,16 @@ def run_pending(db: Database, now: datetime | None = None, limit: int = constant
     return done
 
 
-def demo_topology(db: Database, team: str, now: datetime | None = None) -> dict[str, Any]:
+def demo_topology(db: Database, team: str, now: datetime | None = None, only: list[UUID] | None = None) -> dict[str, Any]:
     """Sets up a small federation in ``team`` for a demo, idempotently: its active agents in
     codename order are paired two by two (1-2, 3-4, ...) and the first supervises every other one.
     Agents already paired or supervised elsewhere keep that (a pair that would pass
-    PARTNERS_MAX is skipped). Returns {"pairs": [[a, b], ...], "supervisor": codename or None}."""
+    PARTNERS_MAX is skipped). With ``only``, just those agents take part: the demo rewires no
+    agent it did not start. Returns {"pairs": [[a, b], ...], "supervisor": codename or None}."""
     rows = db.all("agents_topology", team=team)
+    if only is not None:
+        keep = set(only)
+        rows = [r for r in rows if r["id"] in keep]
     made: list[list[str]] = []
     for x, y in zip(rows[0::2], rows[1::2]):
         try:

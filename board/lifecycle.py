@@ -87,6 +87,12 @@ def fail(db: Database, task: UUID, agent: UUID, attempt: int, reason: str, now: 
     return models.Task.from_row(db.one("task_fail", **_claim(task, agent, attempt), reason=why.reason, now=now))
 
 
+def fail_unhandled(db: Database, task: UUID, agent: UUID, attempt: int, now: datetime | None = None) -> models.Task:
+    """The claimant has no handler for the task's category: the task fails for good at once, and
+    the agent is not blamed (no failure count, cortisol or trust), since no retry would help."""
+    return models.Task.from_row(db.one("task_fail_unhandled", **_claim(task, agent, attempt), now=now))
+
+
 def claim_start(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS,
                 now: datetime | None = None) -> models.Task | None:
     """Claims the next task and starts it, in one call (an agent about to work it)."""

@@ -63,7 +63,7 @@ LISTED = (
     "comment_count", "hot_score", "active_score", "controversy", "fibonacci_size", "assigned_to",
     "attempt", "deadline", "created_at",
 )
-_COLUMNS = sorted(set(LISTED))
+_COLUMNS = sorted({*LISTED, "created_by"})
 tasks = sa.table("tasks", *(sa.column(c) for c in _COLUMNS), schema="phoenix")
 _DIALECT = postgresql.psycopg.dialect()
 _REAL_MAX = 3.4e38  # NaN fails the comparison too
@@ -71,12 +71,17 @@ _TEAM = re.compile(rf"[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}")
 
 
 @functools.cache
-def _listing_sql(sort: Sort, team: bool, status: bool, cursor: bool) -> str:
+def _listing_sql(sort: Sort, team: bool, status: bool, cursor: bool, assignee: bool = False,
+                 creator: bool = False) -> str:
     """The listing statement for this shape, composed once and cached (compiling costs ~1 ms)."""
     c = tasks.c
     filters = []
     if team:
         filters.append(c.team == sa.bindparam("team"))
+    if assignee:  # who holds it, or worked it last
+        filters.append(c.assigned_to == sa.bindparam("assignee", type_=postgresql.UUID))
+    if creator:
+        filters.append(c.created_by == sa.bindparam("creator", type_=postgresql.UUID))
     if status:
         filters.append(sa.cast(c.status, sa.Text) == sa.any_(sa.bindparam("statuses", type_=postgresql.ARRAY(sa.Text))))
     cols = [c[name] for name in LISTED]
@@ -127,8 +132,10 @@ def _listing_sql(sort: Sort, team: bool, status: bool, cursor: bool) -> str:
 
 
 def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
-         statuses: list[str] | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the board; returns (rows, cursor of the next page or None)."""
+         statuses: list[str] | None = None, limit: int = 50, cursor: str | None = None,
+         assignee: Any = None, creator: Any = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the board; returns (rows, cursor of the next page or None). ``assignee`` and
+    ``creator`` are agent ids: tasks it holds or worked last, tasks it submitted."""
     try:
         sort = Sort(sort)
     except (ValueError, TypeError):
@@ -142,10 +149,13 @@ def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
     for s in statuses or []:
         if not isinstance(s, str) or s not in known:
             raise errors.InvalidInput(f"unknown status {inputs.shown(s)}; use one of: {', '.join(known)}")
-    params: dict[str, Any] = {"limit": limit, "team": team, "statuses": statuses}
+    params: dict[str, Any] = {"limit": limit, "team": team, "statuses": statuses,
+                              "assignee": None if assignee is None else models.uuid_arg(assignee, "assignee"),
+                              "creator": None if creator is None else models.uuid_arg(creator, "creator")}
     if cursor:
         params.update(_decode(cursor, sort))
-    sql = _listing_sql(sort, team is not None, bool(statuses), cursor is not None)
+    sql = _listing_sql(sort, team is not None, bool(statuses), cursor is not None, assignee is not None,
+                       creator is not None)
     rows = db.fetch_sql(sql, params)
     nxt = _encode(rows[-1], sort) if len(rows) == limit else None
     return rows, nxt

@@ -100,6 +100,20 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
 
+    def beat_periods(self) -> dict[str, float]:
+        """Each beat job's period in seconds: the beat's schedule, and what `doctor` and the live
+        view judge a job's last run against."""
+        return {
+            "snapshot": self.beat_snapshot_seconds,
+            "hot_refresh": self.beat_hot_refresh_seconds,
+            "lease_sweep": self.beat_lease_sweep_seconds,
+            "hormone_decay": self.beat_hormone_decay_seconds,
+            "hormone_cascades": constants.CASCADE_BEAT_SECONDS,
+            "dashboard_refresh": self.beat_dashboard_seconds,
+            "task_counts": constants.TASK_COUNTS_SECONDS,
+            "retention": self.beat_retention_seconds,
+        }
+
     @field_validator("database_url", "agent_database_url", "database_read_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

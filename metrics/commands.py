@@ -10,7 +10,7 @@ import redis
 import typer
 from rich.table import Table
 
-from phoenix_board.board import consciousness, errors, render, replica
+from phoenix_board.board import agents, consciousness, constants, errors, health, render, replica
 from phoenix_board.board.commands import settings as read_settings
 from phoenix_board.board.session import open_board, open_replica
 from phoenix_board.metrics import alerting, exporter
@@ -75,15 +75,26 @@ def doctor() -> None:
             state = "ok" if row["active"] else ("[red]none active[/red]" if row["registered"] else "-")
             healthy &= bool(row["active"]) or not row["registered"]
             table.add_row(f"agents {row['team']}", state, f"{row['active']} active of {row['registered']} registered")
+        dead = [a for a in agents.list_agents(db, limit=10_000) if health.agent_state(a) == "dead"]
+        for agent in dead[:constants.DEAD_AGENTS_SHOWN]:  # by name: "2 of 3 active" does not say who
+            table.add_row(f"agent {agent.codename}", "[red]dead[/red]",
+                          f"no heartbeat for {render.ago(agent.last_heartbeat)[:-4]} (team {agent.team})")
+        if len(dead) > constants.DEAD_AGENTS_SHOWN:
+            table.add_row("agents", "[red]dead[/red]", f"{len(dead) - constants.DEAD_AGENTS_SHOWN} more (agents list)")
         runs = db.all("beat_runs")
         if not runs:
             table.add_row("beat", "-", "no run recorded (start `phoenix-board beat`)")
+        periods = s.beat_periods()
         for run in runs:
-            ok = run["last_error"] is None
-            healthy &= ok
-            table.add_row(f"beat {run['job']}", "ok" if ok else "[red]failing[/red]",
-                          f"last success {render.ago(run['last_success_at'])}, {run['last_duration_ms']:.1f} ms"
-                          + ("" if ok else f": {run['last_error']}"))
+            state = health.job_state(run, periods.get(run["job"]))
+            healthy &= state == "ok"
+            detail = (f"last run {render.ago(run['last_started_at'])}, last success {render.ago(run['last_success_at'])}, "
+                      f"{run['last_duration_ms']:.1f} ms")
+            if state == "stale":
+                detail += f"; due every {periods[run['job']]:g} s: is the beat running? (`phoenix-board beat`, or `up`)"
+            elif state == "failing":
+                detail += f": {render.safe(run['last_error'])}"
+            table.add_row(f"beat {run['job']}", state if state == "ok" else f"[red]{state}[/red]", detail)
     # alerts are Prometheus' to evaluate (metrics/prometheus/alerts.yml, their one definition):
     # doctor shows what it has pending or firing rather than judging a second, divergent set
     if s.prometheus_url:

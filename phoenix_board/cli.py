@@ -12,7 +12,7 @@ import typer
 
 from phoenix_board import __version__
 from phoenix_board.board import commands as board_commands
-from phoenix_board.board import errors
+from phoenix_board.board import errors, render
 from phoenix_board.metrics import bench as metrics_bench
 from phoenix_board.metrics import commands as metrics_commands
 from phoenix_board.board import bench as board_bench
@@ -24,6 +24,7 @@ from phoenix_board.workers import app as workers_app
 from phoenix_board.workers import broker
 from phoenix_board.workers import commands as worker_commands
 from phoenix_board.workers import events as worker_events
+from phoenix_board.workers import handlers
 
 app = typer.Typer(
     name="phoenix-board",
@@ -31,8 +32,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # click's plain help: Typer's boxed help labels every flag "<bool>", marks no required option
+    # and folds long choice lists mid-word
+    rich_markup_mode=None,
 )
 board_commands.mount(app)
+board_commands.handled_categories = handlers.categories
 worker_commands.mount(app)
 metrics_commands.mount(app)
 worker_events.mount(app)
@@ -43,19 +48,24 @@ board_bench.app.command("scrape")(metrics_bench.scrape_cmd)
 _verbose = False
 
 
+def _print_version(value: bool) -> None:
+    # eager: handled while parsing, before click asks for the command that --version replaces
+    if value:
+        typer.echo(f"phoenix-board {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug logs."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
     global _verbose
     _verbose = verbose
     # timestamped: the long-running parts (workers, beat, exporter, relay) append to one log per part
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        print(f"error: {exc.message}", file=sys.stderr)
+        # messages may quote what a user typed: shown inert, like every other output
+        print(f"error: {render.plain(exc.message)}", file=sys.stderr)
         sys.exit(exc.exit_code)
 
 

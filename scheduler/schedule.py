@@ -28,12 +28,10 @@ import typer
 from celery import Celery, shared_task
 from celery.signals import worker_process_init
 
-from phoenix_board.board import constants
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.scheduler import jobs
 
-TASK_COUNTS_SECONDS = 5.0  # deltas between folds stay a few hundred rows even at 100 transitions/s
 
 JOBS = ("snapshot", "hot_refresh", "lease_sweep", "hormone_decay", "hormone_cascades", "dashboard_refresh", "task_counts",
         "retention")
@@ -109,16 +107,7 @@ def retention() -> int | None:
 
 
 def schedule(settings: Settings) -> dict[str, Any]:
-    periods = {
-        "snapshot": settings.beat_snapshot_seconds,
-        "hot_refresh": settings.beat_hot_refresh_seconds,
-        "lease_sweep": settings.beat_lease_sweep_seconds,
-        "hormone_decay": settings.beat_hormone_decay_seconds,
-        "hormone_cascades": constants.CASCADE_BEAT_SECONDS,
-        "dashboard_refresh": settings.beat_dashboard_seconds,
-        "task_counts": TASK_COUNTS_SECONDS,
-        "retention": settings.beat_retention_seconds,
-    }
+    periods = settings.beat_periods()
     queue = settings.beat_queue()
     # a tick that finds the previous one still queued is dropped rather than piled up
     return {job: {"task": f"phoenix.beat.{job}", "schedule": period,

@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 from uuid import UUID
 
-from phoenix_board.board import constants, errors, inputs, lifecycle, models
+from phoenix_board.board import constants, errors, ids, inputs, lifecycle, models
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -103,16 +103,26 @@ class Client:
         self._send("phoenix.cascade", msg.model_dump(mode="json"), queue=self.settings.beat_queue())
         return str(msg.id)
 
-    def status(self, ref: str | UUID) -> models.Task | None:
-        """The task with this id or idempotency key, or None while it is not on the board yet."""
+    def database(self) -> Database:
+        """The board itself (opened on first use), for reads the messages cannot give."""
         if self._db is None:
             self._db = self._stack.enter_context(open_board(self.settings, max_size=2, reads_only=True))
+        return self._db
+
+    def task_id(self, ref: str | UUID) -> UUID:
+        """The id of the task a typed reference names (full id, prefix or short id; see board.ids)."""
+        return ids.task(self.database(), ref)
+
+    def status(self, ref: str | UUID) -> models.Task | None:
+        """The task with this id or idempotency key, or None while it is not on the board yet."""
+        db = self.database()
+        row = db.one("task_by_key", key=str(ref))  # a key is exact, so it goes first
+        if row:
+            return models.Task.from_row(row)
         try:
-            task = lifecycle.get(self._db, models.uuid_arg(ref, "task"))
-        except (errors.InvalidInput, errors.NotFound):  # not an id of a task: maybe a key
-            row = self._db.one("task_by_key", key=str(ref))
-            return models.Task.from_row(row) if row else None
-        return task
+            return lifecycle.get(db, ids.task(db, ref))
+        except (errors.InvalidInput, errors.NotFound):  # neither a key nor a task's id: not there yet
+            return None
 
 
 # room for the rest of a message's body (args, embed) around the body we measure

@@ -8,12 +8,13 @@ import json
 import os
 import signal
 import socket
+import time
 from typing import Any, Optional
 
 import typer
 
-from phoenix_board.board import errors, models, render
-from phoenix_board.board.commands import json_arg, vote_value, settings
+from phoenix_board.board import agents, comments, errors, ids, models, render, votes
+from phoenix_board.board.commands import json_arg, settings, vote_value, warn_unhandled
 from phoenix_board.board.session import open_board
 from phoenix_board.workers import broker, identity, logins, runstate, signals
 from phoenix_board.workers.app import make_app
@@ -101,29 +102,77 @@ def queue_submit(
     with Client(settings()) as client:
         if count == 1:
             typer.echo(client.submit(data, key))
-            return
-        for made in client.submit_many([{**data, "title": f"{title} #{i}"} for i in range(1, count + 1)]):
-            typer.echo(made)
+        else:
+            for made in client.submit_many([{**data, "title": f"{title} #{i}"} for i in range(1, count + 1)]):
+                typer.echo(made)
+    warn_unhandled(category)
 
 
-@queue_app.command("vote")
-def queue_vote(task: str, direction: str, agent: str = typer.Option(..., "--agent", "-a"),
-               reason: Optional[str] = typer.Option(None, "--reason")) -> None:
-    """Vote through the queue."""
+@queue_app.command("vote", context_settings={"ignore_unknown_options": True})
+def queue_vote(task: str = typer.Argument(..., help="Task id (the short id tables show will do)."),
+               direction: str = typer.Argument(..., help="up, down or retract (also +1, -1, 0)."),
+               agent: str = typer.Option(..., "--agent", "-a", help="Voting agent: codename or id."),
+               reason: Optional[str] = typer.Option(None, "--reason"),
+               wait: float = typer.Option(10.0, "--wait", min=0, help="Seconds to wait for the board to apply it; 0: do not wait.")) -> None:
+    """Vote through the queue, then say whether the board applied it."""
     from phoenix_board.workers.client import Client
 
+    value = vote_value(direction)
     with Client(settings()) as client:
-        client.vote(models.uuid_arg(task, "task"), agent, vote_value(direction), reason)
+        task_id, who = _known(client, task, agent)
+        client.vote(task_id, agent, value, reason)
+
+        def applied() -> bool:
+            mine = [v for v in votes.votes_for(client.database(), task_id) if v["codename"] == who.codename]
+            return (not mine) if value == 0 else bool(mine and mine[0]["vote"] == value)
+
+        _report(client, applied, wait, f"vote {direction} on {ids.short_one(task_id)} by {who.codename}", who.team)
 
 
 @queue_app.command("comment")
-def queue_comment(task: str, content: str, agent: str = typer.Option(..., "--agent", "-a"),
-                  reply_to: Optional[str] = typer.Option(None, "--reply-to")) -> None:
-    """Comment through the queue."""
+def queue_comment(task: str = typer.Argument(..., help="Task id (the short id tables show will do)."),
+                  content: str = typer.Argument(..., help="The comment."),
+                  agent: str = typer.Option(..., "--agent", "-a", help="Commenting agent: codename or id."),
+                  reply_to: Optional[str] = typer.Option(None, "--reply-to", help="Parent comment id."),
+                  wait: float = typer.Option(10.0, "--wait", min=0, help="Seconds to wait for the board to apply it; 0: do not wait.")) -> None:
+    """Comment through the queue, then say whether the board applied it."""
     from phoenix_board.workers.client import Client
 
     with Client(settings()) as client:
-        client.comment(models.uuid_arg(task, "task"), agent, content, reply_to)
+        task_id, who = _known(client, task, agent)
+        parent = ids.comment(client.database(), reply_to, "--reply-to") if reply_to else None
+        before = {c["id"] for c in comments.thread(client.database(), task_id)}
+        client.comment(task_id, agent, content, parent)
+
+        def applied() -> bool:
+            return any(c["id"] not in before and c["codename"] == who.codename and c["content"] == content
+                       for c in comments.thread(client.database(), task_id))
+
+        _report(client, applied, wait, f"comment on {ids.short_one(task_id)} by {who.codename}", who.team)
+
+
+def _known(client: Any, task: str, agent: str) -> tuple[Any, Any]:
+    """The task and the agent a message names, checked on the board before it is sent, so that a
+    typo is refused here in one line instead of by a worker in its log."""
+    db = client.database()
+    return ids.task(db, task), agents.get(db, agent)
+
+
+def _report(client: Any, applied: Any, wait: float, what: str, team: str) -> None:
+    """Waits (polling the board, the one source of truth) until the message took effect, and says
+    so; a worker refuses a message in one line of its own log, which this names."""
+    if wait <= 0:
+        typer.echo(f"sent: {what}")
+        return
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        if applied():
+            typer.echo(f"applied: {what}")
+            return
+        time.sleep(0.2)
+    raise errors.Unavailable(f"sent, but not applied within {wait:g} s: {what}. Either no worker is running "
+                             f"(start `phoenix-board up` or `workers`), or a worker refused it: see the "
+                             f"'rejected' line in its log (under `up`: the data directory's logs/workers-{team}.log)")
 
 
 @queue_app.command("status")

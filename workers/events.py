@@ -25,9 +25,9 @@ app = typer.Typer(help="The event stream: relay the outbox to Redis streams, pri
                   no_args_is_help=True)
 
 
-def redis_client(s: Settings) -> redis.Redis:
-    """The configured Redis, or the running embedded Valkey; a tail never starts a server."""
-    url = s.redis_url or broker.running_embedded(s.data_dir)
+def redis_client(s: Settings, url: str | None = None) -> redis.Redis:
+    """The given URL, else the configured Redis, or the running embedded Valkey."""
+    url = url or s.redis_url or broker.running_embedded(s.data_dir)
     if not url:
         raise errors.Unavailable("no Redis: set PHOENIX_REDIS_URL, or start `phoenix-board up` for the embedded one")
     client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
@@ -101,7 +101,14 @@ def tail_cmd(
 ) -> None:
     """Print the latest events of the streams (oldest first), then with --follow the new ones."""
     topics = [outbox.check_topic(t) for t in topic] if topic else list(outbox.TOPICS)
-    client = redis_client(settings())
+    s = settings()
+    # the broker `queue` and `workers` find: the configured one, the running embedded Valkey, or
+    # the embedded one started for this command (its append-only file keeps the streams)
+    with broker.broker_url(s) as url:
+        _tail(redis_client(s, url), topics, follow, count)
+
+
+def _tail(client: redis.Redis, topics: list[str], follow: bool, count: int) -> None:
     last: dict[str, str] = {}
     try:
         for t in topics:

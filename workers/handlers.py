@@ -101,6 +101,12 @@ def lookup(category: str) -> Handler | None:
     return _registry.get(category)
 
 
+def categories() -> list[str]:
+    """Every category with a handler in this installation (built in, registered, entry points)."""
+    _load_entry_points()
+    return sorted(_registry)
+
+
 def as_result(value: Result | Delegate | dict[str, Any] | None) -> Result | Delegate:
     if isinstance(value, Result | Delegate):
         return value

@@ -159,8 +159,8 @@ class Agent:
                                    escalated=task.escalated_to == self.id)
         try:
             if fn is None:
-                self._finish(lambda: lifecycle.fail(self.db, task.id, self.id, task.attempt,
-                                                    f"no handler for category {task.category!r} on agent {self.codename}"))
+                log.warning("no handler for category %r: task %s fails at once", task.category, task.id)
+                self._finish(lambda: lifecycle.fail_unhandled(self.db, task.id, self.id, task.attempt))
                 return self._next(claim_next)
             # held until the attempt has ended: the lease must outlast retries of its last call
             self.renewer.hold(task.id, task.attempt, context.lost)

@@ -26,19 +26,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.columns import Columns
-from rich.console import Group
 from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
-from phoenix_board.board import (agents, consciousness, delegation, embedded, errors, federation, performance, ranking,
-                                 render)
+from phoenix_board.board import agents, embedded, errors, federation, models, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, handlers, logins, runstate
+from phoenix_board.workers import broker, handlers, live, logins, runstate
 from phoenix_board.workers.commands import settings
 
 # which demo categories each seeded team's agents assess
@@ -53,6 +47,16 @@ TITLES = {
 }
 PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps (delegation)
 CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade in a team
+# Hormones that move. At the default rate (4 tasks/s over 9 agents) each agent completes ~0.5
+# tasks/s (plans' steps included), and a completion adds 0.5 x reward x quality dopamine. With
+# rewards of 0.5-2 and the production half-life of 600 s, inflow outran decay ~100-fold and
+# dopamine sat at its 5.0 cap. Measured with rewards of 0.2-1 and a 20 s half-life (up --demo --for
+# 120, one machine): dopamine moved but mostly within 3.1-5.0. Halving the half-life halves the
+# excess over the baseline, so the demo decays with 10 s, every 2 s: measured the same way, the
+# nine agents' dopamine then ranged 1.8-4.6 (mostly 2-3.7), rising and falling with the load. A user's own PHOENIX_HORMONE_HALF_LIFE_SECONDS / PHOENIX_BEAT_HORMONE_DECAY_SECONDS win.
+DEMO_REWARD_RANGE = (0.2, 1.0)
+DEMO_HORMONE_HALF_LIFE_SECONDS = 10.0
+DEMO_HORMONE_DECAY_SECONDS = 2.0
 
 
 def child_command(args: list[str]) -> list[str]:
@@ -127,11 +131,13 @@ class Pools:
 class DemoFeed(threading.Thread):
     """A realistic stream of tasks: categories, dependencies, deadlines, priorities, reviews, votes."""
 
-    def __init__(self, db: Database, s: Settings, teams: list[str], rate: float, stop: threading.Event) -> None:
+    def __init__(self, db: Database, s: Settings, teams: list[str], rate: float, stop: threading.Event,
+                 crew: dict[str, list[models.Agent]] | None = None) -> None:
         super().__init__(name="phoenix-demo", daemon=True)
         from phoenix_board.workers.client import Client
 
         self.db, self.teams, self.rate, self.stop_event = db, teams, rate, stop
+        self.crew = crew or {}  # per team, the agents this `up` started: the only ones the demo acts for
         self.client = Client(s)
         self.rng = random.Random(7)
         self.sent = 0
@@ -155,7 +161,7 @@ class DemoFeed(threading.Thread):
             "team": team, "category": category,
             "priority": rng.choices(range(1, 11), weights=(1, 2, 3, 4, 6, 6, 4, 3, 2, 1))[0],
             "fibonacci_size": rng.choice((1, 1, 2, 3, 5, 8)),
-            "dopamine_reward": round(rng.uniform(0.5, 2.0), 2),
+            "dopamine_reward": round(rng.uniform(*DEMO_REWARD_RANGE), 2),
             "description": "demo task fed by `phoenix-board up --demo`",
         }
         if rng.random() < 0.25:
@@ -167,65 +173,16 @@ class DemoFeed(threading.Thread):
             task["depends_on"] = [str(r["id"]) for r in rng.sample(recent, k=min(len(recent), rng.choice((1, 2))))]
         self.client.submit(task)
         self.sent += 1
-        if rng.random() < CASCADE_SHARE:  # the operator's cascadeHormone, as `hormones cascade` does
+        ours = self.crew.get(team, [])
+        if ours and rng.random() < CASCADE_SHARE:  # the operator's cascadeHormone, as `hormones cascade` does,
+            # started at one of the demo's agents (not the whole team, which may hold the user's own)
             federation.cascade(self.db, rng.choice(("dopamine", "oxytocin", "adrenaline", "cortisol")),
-                               round(rng.choice((1, 1, -1)) * rng.uniform(0.3, 1.0), 2), team=team)
+                               round(rng.choice((1, 1, -1)) * rng.uniform(0.3, 1.0), 2), agent=rng.choice(ours).id)
         waiting = [r for r in recent if r["status"] == "open"]
-        if waiting and rng.random() < 0.3:  # programs vote too, in the name of an agent of the team
-            voters = agents.list_agents(self.db, team=team, limit=50)
+        if waiting and rng.random() < 0.3:  # programs vote too, in the name of one of the demo's agents
+            voters = ours
             if voters:
                 self.client.vote(rng.choice(waiting)["id"], rng.choice(voters).codename, rng.choice((1, 1, -1)))
-
-
-def _view(db: Database, started: datetime, teams: list[str], agents_per_team: int, demo: DemoFeed | None) -> Group:
-    summary = db.one("events_summary_since", since=started)
-    elapsed = max(1.0, (datetime.now(UTC) - started).total_seconds())
-    head = (f"up {int(elapsed) // 60}m{int(elapsed) % 60:02d}s · {len(teams)} team(s) × {agents_per_team} agents · "
-            f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']} · "
-            f"{summary['completed'] / elapsed:.1f} tasks/s" + (f" · demo error: {demo.error}" if demo and demo.error else ""))
-    counts = Table(title="tasks by status", title_justify="left")
-    counts.add_column("team")
-    statuses = ["open", "claimed", "in_progress", "review", "waiting", "complete", "failed", "cancelled"]
-    for st in statuses:
-        counts.add_column(st, justify="right")
-    by = {(r["team"], r["status"]): r["n"] for r in performance.summary(db)}
-    for team in teams:
-        counts.add_row(team, *(str(by.get((team, st), 0)) for st in statuses))
-    hot, _ = ranking.page(db, "hot", statuses=["open", "claimed", "in_progress", "review"], limit=8)
-    latest = {r["team"]: r for r in consciousness.latest(db)}
-    mind = " · ".join(f"{team} {row['team_consciousness'] or row['global_consciousness']:.2f}"
-                      for team, row in sorted(latest.items(), key=lambda kv: kv[0] == "global"))
-    runs = {r["job"]: r for r in db.all("beat_runs")}
-    dash = runs.get("dashboard_refresh")
-    head += (f"\nconsciousness: {mind or 'waiting for the first snapshot'}"
-             f" · dashboard refreshed {render.ago(dash['last_success_at']) if dash else 'not yet'}")
-    return Group(Panel(head, title="Phoenix Board"), counts, render.board_table(hot, "hot, live tasks"),
-                 _together(db, started), render.agents_table(agents.list_agents(db, limit=60)))
-
-
-def _together(db: Database, started: datetime) -> Group:
-    """The latest delegation tree, who delegated to whom, the pairs and the latest cascades."""
-    root = db.one("delegation_latest_root", since=started)
-    tree = (render.task_tree(delegation.tree(db, root["id"])) if root
-            else Text("no delegation yet (plans split into steps)", style="dim"))
-    edges = Table(title="who delegated to whom", title_justify="left")
-    for column in ("delegator", "worker", "children", "completed"):
-        edges.add_column(column, justify="right" if column in ("children", "completed") else "left")
-    for e in db.all("delegation_edges", since=started, limit=8):
-        edges.add_row(e["delegator"], e["worker"], str(e["children"]), str(e["completed"]))
-    pairs = Table(title="pairs", title_justify="left")
-    for column in ("pair", "shared", "entanglement", "coherence"):
-        pairs.add_column(column, justify="left" if column == "pair" else "right")
-    for p in federation.pairs(db)[:8]:
-        pairs.add_row(f"{p['codename_a']} - {p['codename_b']}", str(p["shared"]), f"{p['entanglement_strength']:.2f}",
-                      render.duration(p["coherence_time"]))
-    cascades = Table(title="hormone cascades", title_justify="left")
-    for column in ("hormone", "agents reached", "edges", "hops", "when"):
-        cascades.add_column(column, justify="left" if column == "hormone" else "right")
-    for c in db.all("cascades_recent", since=started, limit=5):
-        cascades.add_row(c["hormone"], str(c["reached"]), str(c["edges"]), str(c["hops"]), render.ago(c["at"]))
-    return Group(Columns([Panel(tree, title="latest delegation tree", title_align="left"), edges]),
-                 Columns([pairs, cascades]))
 
 
 def up(
@@ -238,7 +195,7 @@ def up(
     metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
                                      help="Where /metrics listens; 0.0.0.0 for every interface."),
 ) -> None:
-    """Run the whole board on this machine: PostgreSQL, Redis, one agent pool per team, a live view."""
+    """Run the whole board on this machine: PostgreSQL, Valkey, one agent pool per team, a live view."""
     s = settings()
     metrics_port = metrics_port or s.metrics_port
     console = render.console
@@ -269,12 +226,12 @@ def up(
             # the watchdog is told up has exited, so it finds nothing to stop
             stack.callback(runstate.forget, data_dir)
             pg_here = not s.database_url and not embedded.EmbeddedPostgres(data_dir).running()
-            with console.status("starting PostgreSQL and migrating…"):
+            with _phase("starting PostgreSQL and migrating…"):
                 db = stack.enter_context(open_board(s, max_size=4, create=True))
             pg_pid = embedded.EmbeddedPostgres(data_dir).pid() if pg_here else None
             if pg_pid:
                 remember("postgres", pg_pid, "postgres")
-            with console.status("starting Valkey…"):
+            with _phase("starting Valkey…" if not s.redis_url else "connecting to the broker…"):
                 broker_url = _broker(s, stack, remember)
             record["urls"] = {"metrics": f"http://{metrics_addr}:{metrics_port}/metrics", "broker": broker_url,
                               "logs": str(pools.log_dir)}
@@ -287,9 +244,12 @@ def up(
             multiproc.mkdir(parents=True)
             env = {**os.environ, "PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": broker_url,
                    "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+            if demo:  # hormones that move (DEMO_HORMONE_*): unless the user chose otherwise
+                env.setdefault("PHOENIX_HORMONE_HALF_LIFE_SECONDS", str(DEMO_HORMONE_HALF_LIFE_SECONDS))
+                env.setdefault("PHOENIX_BEAT_HORMONE_DECAY_SECONDS", str(DEMO_HORMONE_DECAY_SECONDS))
             started = datetime.now(UTC)
             stack.callback(pools.stop)  # the agents stop before the servers (entered earlier, closed later)
-            with console.status("starting agents, the beat and the exporter…") as status:
+            with _phase("starting agents, the beat and the exporter…") as status:
                 pool_env = logins.pool_environment(env, db.url, s)  # the agents' own login (workers/logins.py)
                 for t in teams:
                     pools.start(t, agents_per_team, pool_env)
@@ -299,21 +259,21 @@ def up(
                 _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
                           f"/metrics on {metrics_addr}:{metrics_port}; "
-                          f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
-                          f"Valkey {'embedded' if not s.redis_url else 'given'}; logs in {pools.log_dir}")
+                          f"{live.services(s)}; logs in {pools.log_dir}; Ctrl-C to stop")
             if demo:
-                for t in teams:  # partners and a supervisor per team, so that cascades have paths
-                    made = federation.demo_topology(db, t)
-                    console.print(f"{t}: pairs {', '.join('-'.join(p) for p in made['pairs']) or 'none'}; "
+                crew = {t: started_agents(db, t, started) for t in teams}
+                for t in teams:  # partners and a supervisor among the demo's own agents, so cascades have paths
+                    made = federation.demo_topology(db, t, only=[a.id for a in crew[t]])
+                    console.print(f"{t}: pairs {', '.join(' & '.join(p) for p in made['pairs']) or 'none'}; "
                                   f"supervisor {made['supervisor'] or 'none'}")
-                feed = DemoFeed(db, s, teams, rate, stop)
+                feed = DemoFeed(db, s, teams, rate, stop, crew)
                 feed.start()
             end = time.monotonic() + for_seconds if for_seconds else None
-            _watch(db, started, teams, agents_per_team, feed, pools, stop, end)
+            _watch(db, s, started, teams, agents_per_team, feed, pools, stop, end)
             stop.set()
             if feed:
                 feed.join(timeout=5)
-            with console.status("stopping agents…"):
+            with _phase("stopping agents…"):
                 pools.stop()
             summary = db.one("events_summary_since", since=started)
             together = db.one("together_since", since=started)
@@ -373,6 +333,31 @@ def _broker(s: Settings, stack: contextlib.ExitStack, remember: Callable[..., No
     return url
 
 
+@contextlib.contextmanager
+def _phase(text: str):  # type: ignore[no-untyped-def]
+    """A spinner on a terminal; on a pipe (where Rich's spinner prints nothing) one plain line,
+    so that the first seconds are never silent."""
+    console = render.console
+    if console.is_terminal:
+        with console.status(text) as status:
+            yield status
+        return
+    console.print(text, highlight=False)
+
+    class _Quiet:
+        def update(self, *args: object, **kwargs: object) -> None:
+            pass
+
+    yield _Quiet()
+
+
+def started_agents(db: Database, team: str, since: datetime) -> list[models.Agent]:
+    """The agents this `up` started for a team: its pool's codenames (``<team>-<index>``, from
+    ``--name``) with a heartbeat since the start. The demo acts for these only."""
+    return [a for a in agents.list_agents(db, team=team, limit=10_000)
+            if a.codename.startswith(f"{team}-") and a.codename[len(team) + 1:].isdigit() and a.last_heartbeat >= since]
+
+
 def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since: datetime, status,  # type: ignore[no-untyped-def]
                      stop: threading.Event, timeout: float = 90.0) -> None:
     end = time.monotonic() + timeout
@@ -389,19 +374,21 @@ def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since
         stop.wait(0.3)
 
 
-def _watch(db: Database, started: datetime, teams: list[str], n: int, feed: DemoFeed | None, pools: Pools,
-           stop: threading.Event, end: float | None) -> None:
+def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: int, feed: DemoFeed | None,
+           pools: Pools, stop: threading.Event, end: float | None) -> None:
     console = render.console
 
     def done() -> bool:
         return stop.is_set() or (end is not None and time.monotonic() >= end)
 
     if console.is_terminal:
-        with Live(_view(db, started, teams, n, feed), console=console, refresh_per_second=1, screen=False) as live:
+        # redrawn at the terminal's size of the moment, so a resize re-lays it out (workers/live.py)
+        build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None)
+        with Live(build(), console=console, refresh_per_second=1, screen=False) as view:
             while not done():
                 stop.wait(1.0 if end is None else min(1.0, max(0.0, end - time.monotonic())))
                 _check_pools(pools)
-                live.update(_view(db, started, teams, n, feed))
+                view.update(build())
         return
     last = 0.0
     while not done():  # no terminal (a pipe, CI): one progress line every 5 s
@@ -412,7 +399,7 @@ def _watch(db: Database, started: datetime, teams: list[str], n: int, feed: Demo
             together = db.one("together_since", since=started)
             console.print(f"submitted {summary['submitted']} · completed {summary['completed']} · failed {summary['failed']}"
                           f" · delegations {together['delegations']} ({together['children']} children)"
-                          f" · cascades {together['cascades']}")
+                          f" · cascades {together['cascades']}", soft_wrap=True)  # one line: scripts read it
             last = time.monotonic()
 
 

@@ -40,13 +40,25 @@ CREATE OR REPLACE FUNCTION phoenix.task_attempt_failed(
 RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
+BEGIN
+    RETURN phoenix.task_attempt_ended(p_task, p_agent, p_reason, p_kind, p_now,
+                                      (SELECT attempt >= max_attempts FROM phoenix.tasks WHERE id = p_task));
+END;
+$$;
+
+-- The end of a failed attempt, final or not (p_final: no retry, whatever attempts remain; a task
+-- no agent can run gains nothing from a retry). The one place that fails a task.
+CREATE OR REPLACE FUNCTION phoenix.task_attempt_ended(
+    p_task uuid, p_agent uuid, p_reason text, p_kind text, p_now timestamptz, p_final boolean)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
 DECLARE
     t phoenix.tasks;
-    v_final boolean;
+    v_final boolean := p_final;
     v_retry_at timestamptz;
 BEGIN
     SELECT * INTO t FROM phoenix.tasks WHERE id = p_task;
-    v_final := t.attempt >= t.max_attempts;
     v_retry_at := p_now + phoenix.retry_backoff(t.attempt);
     UPDATE phoenix.tasks
        SET status = CASE WHEN v_final THEN 'failed'::phoenix.task_status ELSE 'open' END,

@@ -47,3 +47,26 @@ BEGIN
     RETURN t;
 END;
 $$;
+
+-- The claimant has no handler for the task's category. That is the installation's gap, not the
+-- agent's failure, and another attempt would meet the same gap: the task fails for good at once
+-- with that reason, and the agent is freed with no outcome (no failure count, cortisol or trust).
+CREATE OR REPLACE FUNCTION phoenix.task_fail_unhandled(
+    p_task uuid, p_agent uuid, p_attempt integer, p_now timestamptz DEFAULT NULL)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := phoenix.clock(p_now);
+    t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'fail', '{claimed,in_progress}');
+BEGIN
+    t := phoenix.task_attempt_ended(
+        p_task, p_agent,
+        format('no handler for category %L on this board''s agents: not retried, no agent blamed',
+               t.category),
+        'failed', v_now, true);
+    UPDATE phoenix.agents SET current_task = NULL, idle_since = v_now
+     WHERE id = p_agent AND current_task = p_task;
+    RETURN t;
+END;
+$$;

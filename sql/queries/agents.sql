@@ -135,3 +135,39 @@ SELECT codename, extract(epoch FROM now() - last_heartbeat)::float8 AS seconds_a
         OR (holder IS NOT NULL AND holder <> %(holder)s::uuid
             AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())))
  ORDER BY codename;
+
+-- name: team_create
+-- A new team (no row when it exists already).
+INSERT INTO phoenix.teams (name, description) VALUES (%(team)s::text, %(description)s::text)
+ON CONFLICT (name) DO NOTHING
+RETURNING name, description, created_at;
+
+-- name: teams_overview
+-- Every team with its agents in service and its tasks not yet ended.
+SELECT t.name, t.description, t.created_at,
+       (SELECT count(*) FROM phoenix.agents a WHERE a.team = t.name AND a.decommissioned_at IS NULL) AS agents,
+       (SELECT count(*) FROM phoenix.tasks k
+         WHERE k.team = t.name AND k.status NOT IN ('complete', 'failed', 'cancelled')) AS live_tasks
+  FROM phoenix.teams t
+ ORDER BY t.name;
+
+-- name: agent_tasks_recent
+-- The tasks an agent worked lately (newest first), each with its current status and how this
+-- agent's last event on it went (claimed, started, completed, failed, lease_expired, ...).
+SELECT * FROM (
+    SELECT DISTINCT ON (e.task_id) e.task_id AS id, t.title, t.status::text AS status, e.kind AS last_event,
+           e.attempt, e.at
+      FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id
+     WHERE e.agent_id = %(agent)s::uuid
+     ORDER BY e.task_id, e.at DESC
+) latest
+ ORDER BY at DESC
+ LIMIT %(limit)s::integer;
+
+-- name: agent_task_counts
+-- How many attempts an agent claimed, and how they ended, from the task history.
+SELECT count(*) FILTER (WHERE kind = 'claimed') AS claimed,
+       count(*) FILTER (WHERE kind = 'completed') AS completed,
+       count(*) FILTER (WHERE kind IN ('failed', 'lease_expired', 'rejected', 'released')) AS failed
+  FROM phoenix.task_events
+ WHERE agent_id = %(agent)s::uuid;

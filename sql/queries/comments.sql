@@ -16,3 +16,11 @@ WITH RECURSIVE thread AS (
 SELECT t.id, t.parent_comment_id, t.depth, t.agent_id, a.codename, t.content, t.upvotes, t.downvotes, t.created_at
   FROM thread t JOIN phoenix.agents a ON a.id = t.agent_id
  ORDER BY t.path;
+
+-- name: comment_ids_by_fragment
+-- Comments whose id contains the fragment, as task_ids_by_fragment.
+SELECT id, left(content, 40) AS title, replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text AS tail
+  FROM phoenix.task_comments
+ WHERE strpos(replace(id::text, '-', ''), %(fragment)s::text) > 0
+ ORDER BY tail DESC, id
+ LIMIT %(limit)s::integer;

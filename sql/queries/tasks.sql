@@ -33,6 +33,10 @@ SELECT * FROM phoenix.task_result(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::
 -- The claimant's failure: retry after backoff, or failed for good.
 SELECT * FROM phoenix.task_fail(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(reason)s::text, %(now)s::timestamptz);
 
+-- name: task_fail_unhandled
+-- The claimant has no handler for the category: failed for good at once, no agent blamed.
+SELECT * FROM phoenix.task_fail_unhandled(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(now)s::timestamptz);
+
 -- name: task_review
 -- A peer's verdict on the attempt in review; `decided` is approved / rejected at quorum, else NULL.
 SELECT (r.task).*, r.decided
@@ -139,3 +143,12 @@ SELECT t.id, t.parent_id, tree.level, t.title, t.category, t.status::text AS sta
   LEFT JOIN phoenix.agents d ON d.id = t.delegated_by
   LEFT JOIN phoenix.agents e ON e.id = t.escalated_to
  ORDER BY tree.path;
+
+-- name: task_ids_by_fragment
+-- Tasks whose id (32 hex digits, no dashes) contains the fragment, those it ends with first (the
+-- short id tables show is an id's tail); at most `limit`. A scan, fine for one typed id.
+SELECT id, title, replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text AS tail
+  FROM phoenix.tasks
+ WHERE strpos(replace(id::text, '-', ''), %(fragment)s::text) > 0
+ ORDER BY tail DESC, id
+ LIMIT %(limit)s::integer;

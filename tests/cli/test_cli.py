@@ -142,7 +142,7 @@ def test_delegation_from_the_command_line(run, sql):
               "--children", '[{"title": "Draft the notes", "key": "notes"}, {"title": "Book the room", "key": "room"}]').stdout
     assert "waiting for 2 child(ren) (2 new)" in out
     tree = run("show", task["id"], "--tree").stdout
-    assert "Plan the launch" in tree and "Draft the notes" in tree and "Book the room" in tree and "join 0/1 of 2" in tree
+    assert "Plan the launch" in tree and "Draft the notes" in tree and "Book the room" in tree and "steps done 0 of 2 (needs 1; a failed step fails it)" in tree
     cancelled = run("task", "cancel", task["id"], "--reason", "launch moved").stdout
     assert "3 task(s) cancelled" in cancelled
     statuses = {r["status"] for r in sql.execute("SELECT status::text FROM phoenix.tasks").fetchall()}

@@ -133,7 +133,7 @@ def test_bad_messages_are_rejected_and_write_nothing(pools, client, env, sql):
 
 def test_unknown_category_and_raising_handler_fail_with_reason(pools, client, sql):
     pools.start("iota", agents=2)
-    unknown = client.submit({"title": "?", "team": "iota", "category": "no_such_thing", "max_attempts": 1})
+    unknown = client.submit({"title": "?", "team": "iota", "category": "no_such_thing"})  # three attempts
     broken = client.submit({"title": "!", "team": "iota", "category": "sleep", "payload": {"seconds": -1},
                             "max_attempts": 2})
     wait_for(lambda: all((t := client.status(k)) and t.status == "failed" for k in (unknown, broken)),
@@ -141,6 +141,9 @@ def test_unknown_category_and_raising_handler_fail_with_reason(pools, client, sq
     assert "no handler for category 'no_such_thing'" in client.status(unknown).last_error
     assert "ValueError" in client.status(broken).last_error
     assert client.status(broken).attempt == 2
+    # a missing handler is nobody's fault and no retry would help: one attempt, no agent blamed
+    assert client.status(unknown).attempt == 1
+    assert sql.execute("SELECT sum(tasks_failed) AS n FROM phoenix.agents").fetchone()["n"] == 2  # broken's two
 
 
 def test_review_by_peers_decides(pools, client, sql):
@@ -168,3 +171,31 @@ def test_idle_agents_find_work_nobody_woke_them_for(pools, db, sql):
     wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 1, what="agent")
     task, _ = lifecycle.submit(db, {"title": "direct", "team": "iota", "category": "noop"})  # no wake-up sent
     wait_for(lambda: lifecycle.get(db, task.id).status == "complete", timeout=30, what="completion by polling")
+
+
+def test_queue_vote_and_comment_say_the_board_applied_them(pools, env, db, tmp_path):
+    """`queue vote` and `queue comment` wait for the worker and say what happened (issue 13,
+    point 7): applied, or refused with where the refusal is logged."""
+    import subprocess
+    import sys
+
+    from phoenix_board.board import agents, ids, lifecycle
+
+    pools.start("iota", agents=1, name="judge")
+    author, _ = agents.register(db, {"codename": "author-q", "team": "iota"})
+    agents.register(db, {"codename": "voter-q", "team": "iota"})
+    task, _ = lifecycle.submit(db, {"title": "t", "team": "iota", "category": "noop", "created_by": author.id})
+
+    def queue(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "phoenix_board.cli", "queue", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=120)
+
+    short = ids.short_one(task.id)
+    voted = queue("vote", short, "-1", "--agent", "voter-q", "--wait", "60")
+    assert voted.returncode == 0 and voted.stdout.startswith(f"applied: vote -1 on {short} by voter-q"), voted.stderr
+    said = queue("comment", short, "on it", "--agent", "voter-q", "--wait", "60")
+    assert said.returncode == 0 and said.stdout.startswith("applied: comment"), said.stderr
+    # the worker refuses a vote on one's own task: the command says it was not applied, and where to look
+    own = queue("vote", short, "up", "--agent", "author-q", "--wait", "5")
+    assert own.returncode == 1 and "not applied within 5 s" in own.stderr and "rejected" in own.stderr
+    assert len(own.stderr.strip().splitlines()) == 1
