@@ -5,7 +5,9 @@ A block is run here unless the HTML comment just before it says otherwise:
 * ``<!-- test-command -->``: the test command, which `.ci/run` runs;
 * ``<!-- readme: run by tests/... -->``: a test that runs it (the file must exist);
 * ``<!-- readme: not run: REASON -->``: it needs what a test cannot give (docker compose, other
-  hosts, a terminal left running), and says so.
+  hosts, a terminal left running), and says so;
+* ``<!-- many-hosts: HOST -->``: a step of the many-host recipe, which
+  ``tests/hosts/test_many_hosts.py`` runs word for word on network namespaces.
 
 Shell blocks run in order, each with ``bash -euo pipefail`` in a scratch folder, with the test's
 database and `phoenix-board` on the PATH; Python blocks run in order in one namespace (as a reader
@@ -26,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHELL = {"bash", "sh", "shell", "console"}
 PYTHON = {"python", "py"}
-MARK = re.compile(r"<!--\s*(test-command|readme:\s*(run by|not run:)\s*(.*?))\s*-->", re.S)
+MARK = re.compile(r"<!--\s*(test-command|many-hosts:\s*\w+|readme:\s*(run by|not run:)\s*(.*?))\s*-->", re.S)
 
 
 @dataclasses.dataclass
