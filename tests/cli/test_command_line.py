@@ -54,8 +54,10 @@ def test_migrate_status_is_plain_unless_json(run):
     assert json.loads(run("migrate", "--status", "--json").stdout)["pending"] == []
 
 
-def test_queue_vote_says_what_happened_and_events_tail_finds_the_broker(run, db, sql):
+def test_queue_vote_says_what_happened_and_events_tail_finds_the_broker(run, db, sql, cli_env):
     from phoenix_board.board import agents, lifecycle
+    # no `up` runs for this board: the queue commands may start its embedded Valkey only when asked
+    cli_env["PHOENIX_EMBEDDED_SERVERS"] = "1"
 
     agents.register(db, {"codename": "voter-1", "team": "iota"})
     task, _ = lifecycle.submit(db, {"title": "t", "team": "iota", "category": "noop"})

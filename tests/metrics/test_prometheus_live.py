@@ -105,7 +105,9 @@ def test_prometheus_scrapes_the_exporter_and_evaluates_the_rules(db, url, tmp_pa
 
         # doctor shows Prometheus' alert, the one definition, instead of evaluating its own
         seen = alerting.active(f"http://127.0.0.1:{prom_port}")
-        assert [(a.name, a.state) for a in seen] == [("NoActiveAgents", "pending")]
+        # (with no agent the global consciousness may sit below its threshold too: pending as well)
+        assert ("NoActiveAgents", "pending") in [(a.name, a.state) for a in seen]
+        assert all(a.state == "pending" for a in seen), seen
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_DATA_DIR": str(tmp_path / "board"),
                "PHOENIX_PROMETHEUS_URL": f"http://127.0.0.1:{prom_port}", "COLUMNS": "200"}
         env.pop("PHOENIX_REDIS_URL", None)

@@ -56,7 +56,7 @@ def test_up_gives_its_pools_a_login_of_the_agent_role_only(tmp_path):
         assert line.startswith("up"), seen
         owner_url = embedded.EmbeddedPostgres(tmp_path / "data").start()  # attaches to up's server
         owner_user = conninfo_to_dict(owner_url).get("user")
-        pools = [p for p in _ours(tmp_path) if "workers" in " ".join(p.cmdline())]
+        pools = [p for p in _ours(tmp_path) if "workers" in p.cmdline()]  # the pools, not the watchdog (workers.watchdog)
         assert pools, "no worker process found"
         for p in pools + [c for p in pools for c in p.children()]:
             environ = p.environ()
