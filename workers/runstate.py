@@ -56,8 +56,7 @@ class Lock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise errors.Conflict(f"{describe(read(self.data_dir), self.data_dir)}; "
-                                  "stop it with `phoenix-board down`") from None
+            raise errors.Conflict(describe(read(self.data_dir), self.data_dir)) from None
         self.fd = fd
 
     def release(self) -> None:
@@ -82,11 +81,14 @@ def held(data_dir: Path) -> bool:
 
 
 def describe(record: dict[str, Any] | None, data_dir: Path) -> str:
+    # what to do comes before the URLs: an error line is cut at ERROR_MESSAGE_MAX characters, and
+    # long data directories (the logs' path repeats it) once cut the advice off
+    stop = "stop it with `phoenix-board down`"
     if not record:
-        return f"up is already running for {data_dir.resolve()}"
+        return f"up is already running for {data_dir.resolve()}; {stop}"
     urls = ", ".join(f"{k} {v}" for k, v in record.get("urls", {}).items())
-    return (f"up is already running for {record['data_dir']}: pid {record['pid']} since {record['started_at']}"
-            + (f"; {urls}" if urls else ""))
+    return (f"up is already running for {record['data_dir']}: pid {record['pid']} since {record['started_at']}; "
+            f"{stop}" + (f"; {urls}" if urls else ""))
 
 
 def read(data_dir: Path) -> dict[str, Any] | None:
