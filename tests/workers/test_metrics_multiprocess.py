@@ -53,10 +53,13 @@ def test_votes_are_counted_by_team(pools, client, sql, db, tmp_path):
     client.vote(task.id, voter.codename, 1)
     wait_for(lambda: sql.execute("SELECT upvotes FROM phoenix.tasks WHERE id = %s", (task.id,)).fetchone()["upvotes"] == 1,
              what="the vote")
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(directory))
-    text = generate_latest(registry).decode()
-    assert 'phoenix_votes_total{team="epsilon_zeta"} 1.0' in text
+
+    def counted() -> bool:  # the pool process counts the vote just after its transaction commits
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(directory))
+        return 'phoenix_votes_total{team="epsilon_zeta"} 1.0' in generate_latest(registry).decode()
+
+    wait_for(counted, what="the vote's count in the multiprocess directory")
 
 
 def test_a_worker_serves_its_agents_metrics(pools, client, sql, tmp_path):
