@@ -536,9 +536,7 @@ def mount(app: typer.Typer) -> None:
     app.add_typer(hormones_app, name="hormones")
     app.add_typer(db_app, name="db")
     # imported here: these modules import this one
-    from phoenix_board.board import audit_commands, bench, federation_commands
+    from phoenix_board.board import audit_commands, federation_commands
 
     app.add_typer(audit_commands.app, name="audit")
-
-    app.add_typer(bench.app, name="bench")
     federation_commands.mount(app)

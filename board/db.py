@@ -1,5 +1,5 @@
-"""The connection pool, named queries from ``sql/queries`` and the one place that turns database
-errors into :mod:`errors`.
+"""The connection pool, named queries from ``sql/queries`` (and a caller's own) and the one place
+that turns database errors into :mod:`errors`.
 
 Statements are run by name (``db.one("task_claim", agent=..., lease=..., now=None)``), never
 assembled from text, except the board listing that ``ranking.py`` composes from fixed pieces.
@@ -52,11 +52,11 @@ def acting_as(agent: Any) -> Iterator[None]:
         _acting.reset(token)
 
 
-@functools.cache
-def queries() -> dict[str, str]:
-    """Every named statement in sql/queries/*.sql, by name."""
+def load_queries(package: str, folder: str) -> dict[str, str]:
+    """Every named statement in the ``*.sql`` files of ``folder`` inside ``package``, by name. The
+    one loader: the product's ``sql/queries`` and the test harness's own ``harness/sql``."""
     found: dict[str, str] = {}
-    for entry in sorted(resources.files("phoenix_board.sql").joinpath("queries").iterdir(), key=lambda p: p.name):
+    for entry in sorted(resources.files(package).joinpath(folder).iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".sql"):
             continue
         text = entry.read_text(encoding="utf-8")
@@ -66,6 +66,12 @@ def queries() -> dict[str, str]:
                 raise RuntimeError(f"query {name} is defined twice (second time in {entry.name})")
             found[name] = body.strip()
     return found
+
+
+@functools.cache
+def queries() -> dict[str, str]:
+    """The product's named statements (sql/queries/*.sql), by name."""
+    return load_queries("phoenix_board.sql", "queries")
 
 
 # Messages for constraints, so that the last line of defence still speaks plainly.
@@ -134,9 +140,17 @@ class Database:
     """A pool of autocommit connections and the named queries."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board",
-                 role: str | None = None, timeout: float = 30.0) -> None:
+                 role: str | None = None, timeout: float = 30.0,
+                 extra_queries: Mapping[str, str] | None = None) -> None:
         self.url = url
         self.role = role
+        # the statements this pool runs by name: the product's, plus a caller's own (the test
+        # harness brings its own SQL, which no product process loads)
+        self.queries = queries()
+        if extra_queries:
+            if clash := sorted(set(extra_queries) & set(self.queries)):
+                raise RuntimeError(f"queries {', '.join(clash)} are defined twice (in the product and the extra queries)")
+            self.queries = {**self.queries, **extra_queries}
         # (query name, seconds) after each named query; the workers count them (board imports no metrics)
         self.observe: Callable[[str, float], None] | None = None
         # (SQLSTATE) before each retry of a deadlocked or serialization-failed statement; counted likewise
@@ -189,7 +203,7 @@ class Database:
                 raise translate(exc) from exc
 
     def _run(self, name: str, params: Mapping[str, Any], fetch: str) -> Any:
-        sql = queries()[name]
+        sql = self.queries[name]
         for attempt in range(1, _RETRIES + 1):
             try:
                 t0 = time.perf_counter()
@@ -233,7 +247,7 @@ class Database:
         reads whose latency on a busy server is the round trips, not the work."""
         try:
             with self.pool.connection() as conn, conn.pipeline() as pipe:
-                cursors = [conn.execute(queries()[name], params) for name, params in calls]
+                cursors = [conn.execute(self.queries[name], params) for name, params in calls]
                 pipe.sync()
                 return [cur.fetchall() for cur in cursors]
         except psycopg.Error as exc:

@@ -237,11 +237,8 @@ def down(timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds t
 
 
 def mount(app: typer.Typer) -> None:
-    from phoenix_board.board import bench as board_bench
-    from phoenix_board.workers import bench, faults, up
+    from phoenix_board.workers import up
 
-    board_bench.app.command("e2e")(bench.e2e_cmd)
-    board_bench.app.command("faults")(faults.faults_cmd)
     app.command("workers")(workers)
     app.command("up")(up.up)
     app.command("status")(status)

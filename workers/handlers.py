@@ -2,7 +2,10 @@
 
 A handler is a callable ``(task, context) -> Result | dict | None``. Register one with the
 decorator, or from another package with an entry point in the group ``phoenix_board.handlers``
-(``my_category = my_pkg.module:function``). Raising fails the attempt (the board retries with
+(``my_category = my_pkg.module:function``), which every agent of the installation loads. Modules
+named in ``PHOENIX_HANDLER_MODULES`` (comma-separated) are imported by the agents of that
+environment only, and register with the decorator: the fault rig gives its own pools the
+``probe`` handler so. Raising fails the attempt (the board retries with
 backoff); a category without a handler fails with that reason.
 
 A handler may split its task instead of finishing it (README "Delegation"): it returns
@@ -22,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +37,8 @@ from typing import Any
 from phoenix_board.board import models
 
 log = logging.getLogger(__name__)
+
+ENV_MODULES = "PHOENIX_HANDLER_MODULES"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +95,12 @@ def handler(category: str) -> Callable[[Handler], Handler]:
 
 
 @functools.cache
-def _load_entry_points() -> None:
+def _load_plugins() -> None:
+    for module in filter(None, (m.strip() for m in os.environ.get(ENV_MODULES, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except Exception:  # as a broken entry point: the agent runs, the module's categories have no handler
+            log.exception("could not import handler module %s named in %s", module, ENV_MODULES)
     for ep in entry_points(group="phoenix_board.handlers"):
         try:
             _registry.setdefault(ep.name, ep.load())
@@ -97,13 +109,14 @@ def _load_entry_points() -> None:
 
 
 def lookup(category: str) -> Handler | None:
-    _load_entry_points()
+    _load_plugins()
     return _registry.get(category)
 
 
 def categories() -> list[str]:
-    """Every category with a handler in this installation (built in, registered, entry points)."""
-    _load_entry_points()
+    """Every category with a handler here (built in, registered, entry points, modules named in
+    the environment)."""
+    _load_plugins()
     return sorted(_registry)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import psycopg
 
-from phoenix_board.board import bench
-from phoenix_board.board.db import Database
+from phoenix_board.harness.bench import board as bench
+from phoenix_board.harness.queries import database
+from phoenix_board.harness.scratch import Ui, scratch_database
 
 RATES = ("claim_complete_per_s", "bare_claim_complete_per_s", "claim_ratio", "votes_per_s")
 LATENCIES = ("hot_page_p50_ms", "hot_page_p99_ms", "hot_page_varied_p50_ms", "hot_page_varied_p99_ms")
@@ -34,9 +35,9 @@ def test_seeded_board_keeps_the_board_invariants(server_url):
     """The seed respects what the board's functions keep: counts equal vote rows, nobody voted on
     their own task, every closed task has an executor, ranks come from phoenix.hot_rank."""
     config = bench.Config(tasks=3_000, agents=12, seconds=0.1)
-    ui = bench.Ui(None)
-    with bench.scratch_database(server_url, keep=False, ui=ui) as (_name, url):
-        with Database(url, min_size=1, max_size=2) as db:
+    ui = Ui(None)
+    with scratch_database(server_url, keep=False, ui=ui) as (_name, url):
+        with database(url, min_size=1, max_size=2) as db:
             bench.seed(url, db, config, ui)
             with db.connection() as conn:
                 counts = conn.execute(

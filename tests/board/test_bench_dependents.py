@@ -1,10 +1,10 @@
 """`phoenix-board bench dependents` at a small size: every figure is reported (the scratch database
-is bench.scratch_database's, tested with `bench board`). It asserts no timing (DESIGN.md,
+is harness/scratch.py's, tested with `bench board`). It asserts no timing (DESIGN.md,
 "Performance")."""
 
 from __future__ import annotations
 
-from phoenix_board.board import bench_dependents
+from phoenix_board.harness.bench import dependents as bench_dependents
 
 
 def test_bench_dependents_reports_every_figure(server_url):

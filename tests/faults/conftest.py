@@ -3,7 +3,7 @@ PostgreSQL (the test's own database, or a private embedded server the test may r
 
 The default sizes keep tests/faults short enough for every CI run; PHOENIX_FAULTS_LONG=1 runs the
 long version (more kills, restarts and tasks). The figures of a long run come from
-`phoenix-board bench faults`; these tests assert counts, never timings."""
+`python -m phoenix_board.harness.faults`; these tests assert counts, never timings."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from phoenix_board.board import embedded, migrate
-from phoenix_board.workers.fault_rig import Rig, open_rig
-from phoenix_board.workers.faults import Steps
+from phoenix_board.harness.faults.rig import Rig, open_rig
+from phoenix_board.harness.faults.scenarios import Steps
 
 LONG = os.environ.get("PHOENIX_FAULTS_LONG") == "1"
 SIZES = {

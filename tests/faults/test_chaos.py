@@ -16,7 +16,7 @@ import pytest
 
 from phoenix_board.board import models
 from phoenix_board.workers import delivery
-from phoenix_board.workers.fault_rig import Rig, open_rig, probe_task, wait_until
+from phoenix_board.harness.faults.rig import Rig, open_rig, probe_task, wait_until
 from tests.faults.conftest import LEASE
 
 TASKS = 80

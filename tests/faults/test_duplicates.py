@@ -8,17 +8,17 @@ import os
 import subprocess
 import sys
 
-from phoenix_board.workers import faults
+from phoenix_board.harness.faults import scenarios as faults
 
 
-def bench_faults(server_url: str, *args: str) -> subprocess.CompletedProcess:
+def run_faults(server_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PHOENIX_DATABASE_URL": server_url}
-    return subprocess.run([sys.executable, "-m", "phoenix_board.cli", "bench", "faults", *args],
+    return subprocess.run([sys.executable, "-m", "phoenix_board.harness.faults", *args],
                           env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_duplicate_and_stale_messages_change_nothing(server_url):
-    done = bench_faults(server_url, "--scenario", "duplicates", "--tasks", "32", "--agents", "2",
+    done = run_faults(server_url, "--scenario", "duplicates", "--tasks", "32", "--agents", "2",
                         "--lease", "3", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
@@ -35,7 +35,7 @@ def test_duplicate_and_stale_messages_change_nothing(server_url):
 
 
 def test_unknown_scenario_is_refused_in_one_line(server_url):
-    done = bench_faults(server_url, "--scenario", "meteor")
+    done = run_faults(server_url, "--scenario", "meteor")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: unknown scenario meteor; choose from kill, redis, postgres, duplicates, vacuum"]

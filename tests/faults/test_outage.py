@@ -7,7 +7,7 @@ from __future__ import annotations
 import redis
 
 from phoenix_board.workers import delivery
-from phoenix_board.workers.fault_rig import open_rig, probe_task, wait_until
+from phoenix_board.harness.faults.rig import open_rig, probe_task, wait_until
 from tests.faults.conftest import LEASE
 
 BATCH = 20

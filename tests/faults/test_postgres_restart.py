@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from phoenix_board.workers import faults
-from phoenix_board.workers.fault_rig import open_rig, probe_task, wait_until
+from phoenix_board.harness.faults import scenarios as faults
+from phoenix_board.harness.faults.rig import open_rig, probe_task, wait_until
 from tests.faults.conftest import LEASE, assert_clean
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phoenix_board.workers import faults
+from phoenix_board.harness.faults import scenarios as faults
 from tests.faults.conftest import assert_clean
 
 

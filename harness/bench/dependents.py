@@ -1,6 +1,6 @@
 """``phoenix-board bench dependents``: what adding a dependent costs as one task gathers many.
 
-**What is measured**, on a scratch database (``bench.scratch_database``), through the board's API
+**What is measured**, on a scratch database (``harness/scratch.py``), through the board's API
 (``lifecycle.submit``, one call per task, one thread): one task is submitted, then ``--dependents``
 tasks that each depend on it, each followed by a plain task with no dependency (the baseline: the
 same call on a board of the same size). Both are timed, and averaged over a window of
@@ -21,19 +21,21 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import bench, commands, embedded, errors, lifecycle, render
-from phoenix_board.board.db import Database
+from phoenix_board.board import commands, embedded, errors, lifecycle, render
+from phoenix_board.harness.bench.board import TEAM
+from phoenix_board.harness.queries import database
+from phoenix_board.harness.scratch import Ui, scratch_database
 
 TARGET_RATIO = 1.5
 
 
 def run(server_url: str, dependents: int, window: int, console: Console | None = None) -> dict[str, Any]:
-    ui = bench.Ui(console)
+    ui = Ui(console)
     dep_times: list[float] = []
     plain_times: list[float] = []
-    with bench.scratch_database(server_url, False, ui) as (_name, url):
-        with Database(url, min_size=1, max_size=2, name="phoenix-bench") as db:
-            plain = {"team": bench.TEAM, "category": "bench"}
+    with scratch_database(server_url, False, ui) as (_name, url):
+        with database(url, min_size=1, max_size=2, name="phoenix-bench") as db:
+            plain = {"team": TEAM, "category": "bench"}
             for i in range(window):  # warm the pool's prepared statements before timing
                 lifecycle.submit(db, {"title": f"warm {i}", **plain})
             dep, _ = lifecycle.submit(db, {"title": "the dependency", **plain})
@@ -70,7 +72,6 @@ def run(server_url: str, dependents: int, window: int, console: Console | None =
     }
 
 
-@bench.app.command("dependents")
 def dependents_cmd(
     dependents: int = typer.Option(10_000, "--dependents", help="Tasks depending on the one task (200-100,000)."),
     window: int = typer.Option(100, "--window", help="Submissions averaged at each end (10 to half of --dependents)."),

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from phoenix_board.board.db import Database
-from phoenix_board.workers.fault_rig import Ledger, wait_until
+from phoenix_board.harness.faults.rig import Ledger, wait_until
 
 
 @dataclass

@@ -1,8 +1,8 @@
-"""``phoenix-board bench faults``: faults injected into real processes, and what they cost.
+"""``python -m phoenix_board.harness.faults``: faults injected into real processes, and what they cost.
 
 Every scenario runs real ``phoenix-board workers`` pools on a board and a broker of its own (see
-``fault_rig.py``), with the ``probe`` handler writing down each execution, and then counts what
-``fault_figures.py`` defines: tasks lost, completions duplicated, effects duplicated, and for
+``rig.py``), with the ``probe`` handler writing down each execution, and then counts what
+``figures.py`` defines: tasks lost, completions duplicated, effects duplicated, and for
 kills the time until a killed claim is claimable again. Targets: 0 lost, 0 duplicated, reclaim
 within twice the lease.
 
@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,12 +48,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from phoenix_board.board import agents, commands, embedded, errors, lifecycle, migrate, render
-from phoenix_board.board.bench import Ui, scratch_database
-from phoenix_board.board.db import queries
 from phoenix_board.board.settings import Settings
+from phoenix_board.harness.faults.figures import Kill, clean, count, reclaims, settle
+from phoenix_board.harness.faults.rig import TEAM, Pool, Rig, open_rig, probe_task, wait_until
+from phoenix_board.harness.queries import queries
+from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.workers import tasks as celery_tasks
-from phoenix_board.workers.fault_figures import Kill, clean, count, reclaims, settle
-from phoenix_board.workers.fault_rig import TEAM, Pool, Rig, open_rig, probe_task, wait_until
 
 SCENARIOS = ("kill", "redis", "postgres", "duplicates", "vacuum")
 POINTS = ("after_claim", "mid_handler", "after_result", "random")
@@ -387,9 +387,7 @@ def _vacuum(rig: Rig) -> None:
 def run(server_url: str, settings: Settings, *, scenarios: tuple[str, ...] = SCENARIOS, kills: int = 20,
         tasks: int = 200, agents_n: int = 4, lease: float = 10.0, restarts: int = 3, hold: float = 30.0,
         console: Console | None = None, workdir: Path | None = None) -> dict[str, Any]:
-    unknown = set(scenarios) - set(SCENARIOS)
-    if unknown:
-        raise errors.InvalidInput(f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+    check_scenarios(scenarios)
     ui = Ui(console)
     steps = Steps(console)
     results: dict[str, Any] = {}
@@ -445,6 +443,11 @@ def _on_private_postgres(where: Path, lease: float, settings: Settings, restarts
         server.stop()
 
 
+def check_scenarios(scenarios: Sequence[str]) -> None:
+    if unknown := set(scenarios) - set(SCENARIOS):
+        raise errors.InvalidInput(f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+
+
 def faults_cmd(
     kills: int = typer.Option(20, "--kills", min=1, max=10_000, help="SIGKILLs of pool processes."),
     tasks: int = typer.Option(200, "--tasks", min=8, max=100_000, help="Tasks per scenario (kill: as many as it takes)."),
@@ -456,6 +459,7 @@ def faults_cmd(
     as_json: bool = commands.JsonOpt,
 ) -> None:
     """Kill agents, restart Redis and PostgreSQL, replay messages, hold back vacuum; count what was lost."""
+    check_scenarios(scenario)  # before any database is started for a run that cannot happen
     settings = commands.settings()
     with embedded.database_url(settings) as url:
         result = run(url, settings, scenarios=tuple(scenario), kills=kills, tasks=tasks, agents_n=agents_n,

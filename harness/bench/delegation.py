@@ -1,6 +1,6 @@
 """``phoenix-board bench delegation``: what a fan-out costs over the same tasks submitted plainly.
 
-**What is measured**, on a scratch database (``bench.scratch_database``), through the board's API
+**What is measured**, on a scratch database (``harness/scratch.py``), through the board's API
 with ``--threads`` threads each acting for its own agent:
 
 * *delegation*: one agent claims a parent and delegates ``--children`` children in one call
@@ -26,8 +26,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import agents, bench, commands, constants, delegation, embedded, errors, lifecycle, render
+from phoenix_board.board import agents, commands, constants, delegation, embedded, errors, lifecycle, render
 from phoenix_board.board.db import Database
+from phoenix_board.harness.bench.board import TEAM
+from phoenix_board.harness.queries import database
+from phoenix_board.harness.scratch import Ui, scratch_database
 
 TARGET_RATIO = 0.8
 LEASE = 600.0  # s: no lease may lapse inside a run
@@ -61,7 +64,7 @@ def _work(db: Database, workers: list[Any], n: int, done: threading.Event | None
 
 
 def delegation_run(db: Database, boss: Any, workers: list[Any], n: int, tag: str) -> dict[str, float]:
-    lifecycle.submit(db, {"title": f"bench parent {tag}", "team": bench.TEAM, "category": "bench"})
+    lifecycle.submit(db, {"title": f"bench parent {tag}", "team": TEAM, "category": "bench"})
     parent = lifecycle.claim_start(db, boss, LEASE)
     if parent is None:
         raise errors.Conflict("the bench parent could not be claimed")
@@ -85,7 +88,7 @@ def plain_run(db: Database, workers: list[Any], n: int, tag: str) -> dict[str, f
 
     def submit(chunk: list[int]) -> None:
         for i in chunk:
-            lifecycle.submit(db, {"title": f"plain {tag} {i}", "team": bench.TEAM, "category": "bench"})
+            lifecycle.submit(db, {"title": f"plain {tag} {i}", "team": TEAM, "category": "bench"})
 
     threads = [threading.Thread(target=submit, args=(c,)) for c in chunks]
     for th in threads:
@@ -99,13 +102,13 @@ def plain_run(db: Database, workers: list[Any], n: int, tag: str) -> dict[str, f
 
 
 def run(server_url: str, children: int, threads: int, rounds: int, console: Console | None = None) -> dict[str, Any]:
-    ui = bench.Ui(console)
+    ui = Ui(console)
     deleg: list[dict[str, float]] = []
     plain: list[dict[str, float]] = []
-    with bench.scratch_database(server_url, False, ui) as (_name, url):
-        with Database(url, min_size=threads + 2, max_size=threads + 2, name="phoenix-bench") as db:
-            boss = agents.register(db, {"codename": "bench-boss", "team": bench.TEAM})[0].id
-            workers = [agents.register(db, {"codename": f"bench-w{i}", "team": bench.TEAM})[0].id
+    with scratch_database(server_url, False, ui) as (_name, url):
+        with database(url, min_size=threads + 2, max_size=threads + 2, name="phoenix-bench") as db:
+            boss = agents.register(db, {"codename": "bench-boss", "team": TEAM})[0].id
+            workers = [agents.register(db, {"codename": f"bench-w{i}", "team": TEAM})[0].id
                        for i in range(threads)]
             # warm the pool's prepared statements on both paths before timing
             delegation_run(db, boss, workers, threads * 10, "warm")
@@ -139,7 +142,6 @@ def run(server_url: str, children: int, threads: int, rounds: int, console: Cons
     }
 
 
-@bench.app.command("delegation")
 def delegation_cmd(
     children: int = typer.Option(1_000, "--children", help="Children of the one parent (1 to the per-call limit)."),
     threads: int = typer.Option(8, "--threads", help="Agents working the children (1-32)."),

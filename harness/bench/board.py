@@ -28,7 +28,7 @@ noise from the machine hits both alike; every run is reported too.
 must never write into someone's board. The scratch database ``phoenix_bench_<random>`` lives on
 the server of the configured board (the embedded one when ``PHOENIX_DATABASE_URL`` is unset) and
 is dropped at the end, also on Ctrl-C, unless ``--keep``. Seeding is set-based SQL in chunks
-(``sql/queries/bench.sql``) followed by ``VACUUM (ANALYZE)``, as a board that has run a while.
+(``harness/sql/bench.sql``) followed by ``VACUUM (ANALYZE)``, as a board that has run a while.
 
 There are no pass/fail timings in tests: the targets are reported with a boolean each, nothing
 asserts them.
@@ -46,7 +46,6 @@ import queue
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -54,17 +53,13 @@ from uuid import UUID
 
 import psycopg
 import typer
-from psycopg import sql as pg_sql
-from psycopg.conninfo import make_conninfo
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from phoenix_board.board import agents, commands, embedded, errors, lifecycle, migrate, ranking, render, votes
-from phoenix_board.board.db import Database, queries, translate
-
-app = typer.Typer(help="Benchmarks: figures and a baseline from the same run, as JSON or a table.",
-                  no_args_is_help=True)
+from phoenix_board.board import agents, commands, embedded, errors, lifecycle, ranking, render, votes
+from phoenix_board.board.db import Database
+from phoenix_board.harness.queries import database, queries
+from phoenix_board.harness.scratch import Ui, scratch_database, translated
 
 TEAM = "alpha_delta"  # the bench agents' team; every seeded team has open tasks
 TEAMS = 3  # the teams 0001_board.sql seeds; open tasks are spread over all of them
@@ -144,63 +139,6 @@ class Run:
                 "seconds": round(self.elapsed, 3), "exhausted": self.exhausted}
 
 
-class Ui:
-    """Progress and phase notes on stderr (stdout carries only the result); silent without a console."""
-
-    def __init__(self, console: Console | None) -> None:
-        self.console = console
-
-    def note(self, text: str) -> None:
-        if self.console:
-            self.console.print(f"[dim]{text}[/dim]")
-
-    @contextlib.contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
-        if not self.console:
-            yield lambda _n: None
-            return
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=self.console) as bar:
-            task = bar.add_task(description, total=total)
-            yield lambda n: bar.advance(task, n)
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Database errors of statements run on a connection of our own leave as BoardError, as db.py's do."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        raise translate(exc) from exc
-
-
-# --- the scratch database ---------------------------------------------------------------------
-
-
-def _on_server(server_url: str, query: str, database: str) -> None:
-    """CREATE / DROP DATABASE: DDL takes no parameters, so the name is composed as an identifier."""
-    statement = pg_sql.SQL(queries()[query]).format(database=pg_sql.Identifier(database))
-    with _translated(), psycopg.connect(server_url, autocommit=True, application_name="phoenix-board bench") as conn:
-        conn.execute(statement)
-
-
-@contextlib.contextmanager
-def scratch_database(server_url: str, keep: bool, ui: Ui) -> Iterator[tuple[str, str]]:
-    """A new migrated database on the server of ``server_url``, dropped afterwards. -> (name, url)"""
-    name = f"phoenix_bench_{uuid.uuid4().hex[:12]}"
-    _on_server(server_url, "bench_database_create", name)
-    url = make_conninfo(server_url, dbname=name)
-    try:
-        migrate.migrate(url)
-        yield name, url
-    finally:
-        # also on KeyboardInterrupt: FORCE disconnects threads that are still running a statement
-        if keep:
-            ui.note(f"kept the scratch database {name}")
-        else:
-            _on_server(server_url, "bench_database_drop", name)
-
-
 # --- seeding --------------------------------------------------------------------------------
 
 
@@ -208,7 +146,7 @@ def scratch_database(server_url: str, keep: bool, ui: Ui) -> Iterator[tuple[str,
 def _seeding_session(url: str) -> Iterator[tuple[psycopg.Connection[Any], bool]]:
     """A connection of its own, outside the pool, so that its settings never reach a timed phase.
     -> (connection, whether foreign-key triggers are skipped)"""
-    with _translated(), psycopg.connect(url, autocommit=True, application_name="phoenix-board bench seed") as conn:
+    with translated(), psycopg.connect(url, autocommit=True, application_name="phoenix-board bench seed") as conn:
         conn.execute(queries()["bench_seed_no_jit"])
         try:
             conn.execute(queries()["bench_seed_unchecked"])
@@ -268,7 +206,7 @@ def _seed_tasks(url: str, config: Config, now: datetime, advance: Callable[[int]
 
 
 def seed(url: str, db: Database, config: Config, ui: Ui) -> float:
-    """Writes the board's history (sql/queries/bench.sql) and the baseline's table; returns seconds taken."""
+    """Writes the board's history (harness/sql/bench.sql) and the baseline's table; returns seconds taken."""
     started = time.perf_counter()
     now = datetime.now(UTC)  # one clock for every chunk: the board as of the end of its history
     with ui.progress("seeding agents", config.agents) as advance, _seeding_session(url) as (conn, _):
@@ -432,7 +370,7 @@ def run(server_url: str, config: Config, console: Console | None = None) -> dict
     """Seeds a scratch database on the server of ``server_url``, measures, drops it; returns the figures."""
     ui = Ui(console)
     with scratch_database(server_url, config.keep, ui) as (name, url):
-        with Database(url, min_size=POOL_SIZE, max_size=POOL_SIZE, name="phoenix-bench") as db:
+        with database(url, min_size=POOL_SIZE, max_size=POOL_SIZE, name="phoenix-bench") as db:
             server = db.one("bench_server_info")
             seed_seconds = seed(url, db, config, ui)
             if not db.one("bench_open_count", team=TEAM)["n"]:
@@ -493,12 +431,6 @@ def table(result: dict[str, Any]) -> Table:
     return out
 
 
-@app.callback()
-def _bench() -> None:
-    """Benchmarks: measured on a scratch database, with a baseline from the same run."""
-
-
-@app.command("board")
 def board_cmd(
     tasks: int = typer.Option(1_000_000, "--tasks", help="Tasks on the seeded board (at least 1000)."),
     agents_: int = typer.Option(1_000, "--agents", help=f"Agents on the seeded board (at least {2 * TEAMS})."),

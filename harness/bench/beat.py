@@ -21,9 +21,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import commands, embedded, render
-from phoenix_board.board.bench import Config, Ui, scratch_database, seed
+from phoenix_board.board import commands, embedded, errors, render
 from phoenix_board.board.db import Database
+from phoenix_board.harness.bench.board import Config, seed
+from phoenix_board.harness.queries import database
+from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.scheduler import jobs
 
 TARGET_MS = 500.0
@@ -47,7 +49,7 @@ def tick(db: Database, now: datetime) -> dict[str, float]:
 
 def run(server_url: str, config: Config, ticks: int, expired: int, console: Console | None = None) -> dict[str, Any]:
     ui = Ui(console)
-    with scratch_database(server_url, config.keep, ui) as (_, url), Database(url, max_size=4) as db:
+    with scratch_database(server_url, config.keep, ui) as (_, url), database(url, max_size=4) as db:
         seed(url, db, config, ui)
         db.execute("bench_beat_live")
         now = datetime.now(UTC)
@@ -80,8 +82,6 @@ def beat_cmd(
     """Duration of one full beat tick (snapshot, dashboard refresh, hot refresh, sweeper) on a large board."""
     config = Config(tasks=tasks, agents=agents, keep=keep)
     if not 1 <= ticks <= 50 or not 0 <= expired <= 100_000:
-        from phoenix_board.board import errors
-
         raise errors.InvalidInput("--ticks must be 1-50 and --expired 0-100000")
     with embedded.database_url(commands.settings()) as url:
         result = run(url, config, ticks, expired, Console(stderr=True))

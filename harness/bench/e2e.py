@@ -47,8 +47,9 @@ from celery import shared_task
 from rich.console import Console
 
 from phoenix_board.board import commands, embedded, errors, render
-from phoenix_board.board.bench import Ui, scratch_database
 from phoenix_board.board.db import Database
+from phoenix_board.harness.queries import database
+from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers import broker
 from phoenix_board.workers.app import make_app
@@ -59,6 +60,7 @@ WAKE_SAMPLES = 200
 BATCH = 100  # submissions to a message in the batched run (Client.submit_many)
 
 
+# registered once: the baseline worker (noop_worker.py) imports this module by name and defines no task
 @shared_task(name="phoenix.bench.noop", acks_late=True)  # as the board's messages (delivery.py)
 def noop(body: dict[str, Any]) -> None:
     """Celery's own no-op: the baseline's task."""
@@ -102,7 +104,7 @@ def _queue_drained(client: redis.Redis, queue: str) -> bool:
 def baseline(broker_url: str, settings: Settings, agents: int, tasks: int, env: dict[str, str], logs: Path) -> float:
     """Celery no-op messages acknowledged per second, same broker and process count."""
     queue = f"{settings.queue_prefix}.bench.noop"
-    worker = _spawn(["-m", "phoenix_board.workers.bench", broker_url, queue, str(agents)], env, logs / "baseline.log")
+    worker = _spawn(["-m", "phoenix_board.harness.bench.noop_worker", broker_url, queue, str(agents)], env, logs / "baseline.log")
     try:
         app = make_app(broker_url, settings)
         r = redis.Redis.from_url(broker_url)
@@ -182,7 +184,7 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
                "PHOENIX_QUEUE_PREFIX": settings.queue_prefix}
         run_settings = settings.model_copy(update={"database_url": url, "redis_url": broker_url})
         runs: list[dict[str, Any]] = []
-        with Database(url, max_size=2) as db, Client(run_settings) as client:
+        with database(url, max_size=2) as db, Client(run_settings) as client:
             log = logs / "bench-workers.log"
             worker = _spawn(["-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(agents),
                              "--name", "bench", "--loglevel", "WARNING", "--metrics-port", "0"], env, log)
@@ -239,11 +241,3 @@ def e2e_cmd(
     else:
         for key, value in result.items():
             render.console.print(f"{key}: {value}")
-
-
-if __name__ == "__main__":  # the baseline worker: python -m phoenix_board.workers.bench URL QUEUE N
-    _url, _queue, _n = sys.argv[1], sys.argv[2], sys.argv[3]
-    _app = make_app(_url, Settings())
-    _app.conf.include = ["phoenix_board.workers.bench"]
-    _app.worker_main(["worker", "--pool", "prefork", "--concurrency", _n, "--queues", _queue, "--loglevel", "WARNING",
-                      "--without-gossip", "--without-mingle", "--without-heartbeat"])

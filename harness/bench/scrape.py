@@ -26,8 +26,10 @@ import typer
 from rich.console import Console
 
 from phoenix_board.board import agents, commands, embedded, errors, lifecycle, migrate, render
-from phoenix_board.board.bench import TEAM, Config, Ui, _percentile, concurrently, scratch_database, seed
 from phoenix_board.board.db import Database
+from phoenix_board.harness.bench.board import TEAM, Config, _percentile, concurrently, seed
+from phoenix_board.harness.queries import database
+from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import exporter
 
@@ -90,7 +92,7 @@ def run(server_url: str, config: Config, scrapes: int, baseline_scrapes: int, de
         console: Console | None = None) -> dict[str, Any]:
     ui = Ui(console)
     with scratch_database(server_url, config.keep, ui) as (name, url):
-        with Database(url, max_size=config.threads + 2, name="phoenix-bench") as db:
+        with database(url, max_size=config.threads + 2, name="phoenix-bench") as db:
             seed_seconds = seed(url, db, config, ui)
             ui.note("recounting task_counts (the seed may bypass triggers), adding unfolded deltas")
             db.one("task_counts_rebuild")

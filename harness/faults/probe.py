@@ -1,4 +1,7 @@
-"""The ``probe`` handler of the fault tests: it writes down each of its executions.
+"""The ``probe`` handler of the fault runs: it writes down each of its executions.
+
+It is no entry point of the product: the fault rig names this module in its pools' environment
+(``PHOENIX_HANDLER_MODULES``, see workers/handlers.py), so only those agents load it.
 
 A fault run has to tell "the handler ran twice" (expected after a kill: work is at least once)
 from "the task completed twice" (never allowed). The board's ``task_events`` show completions;
@@ -20,7 +23,7 @@ import os
 import time
 
 from phoenix_board.board import models
-from phoenix_board.workers.handlers import Context, Result
+from phoenix_board.workers.handlers import Context, Result, handler
 
 ENV_LEDGER = "PHOENIX_PROBE_LEDGER"
 CATEGORY = "probe"
@@ -44,6 +47,7 @@ def _seconds(task: models.Task, key: str) -> float:
     return value
 
 
+@handler(CATEGORY)
 def probe(task: models.Task, context: Context) -> Result:
     ledger = os.environ.get(ENV_LEDGER)
     if not ledger:

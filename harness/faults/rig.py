@@ -1,11 +1,12 @@
 """The fault runs' rig: a board, a broker, agent pools and the probe's ledger, all of their own.
 
-Each scenario of ``bench faults`` gets a fresh rig, so its figures count only its own tasks: a
+Each fault scenario (``python -m phoenix_board.harness.faults``) gets a fresh rig, so its figures count only its own tasks: a
 migrated database (the caller's scratch database, or a private embedded PostgreSQL that the
 scenario may restart), an embedded Valkey that may be stopped and started on the same port
 with its append-only file (never the configured Redis: other boards may share that one), and
-``phoenix-board workers`` pools started as real processes. The rig kills only pool processes
-that are children of a pool it started.
+``phoenix-board workers`` pools started as real processes, which alone load the ``probe``
+handler (named in their environment). The rig kills only pool processes that are children of a
+pool it started.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import psutil
 from phoenix_board.board import errors
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, probe
+from phoenix_board.harness.faults import probe
+from phoenix_board.harness.queries import database
+from phoenix_board.workers import broker, handlers
 from phoenix_board.workers.client import Client
 
 TEAM = "iota"
@@ -192,10 +195,10 @@ def open_rig(url: str, workdir: Path, lease: float, settings: Settings | None = 
            "PHOENIX_QUEUE_PREFIX": prefix, "PHOENIX_DATA_DIR": str(workdir),
            "PHOENIX_LEASE_SECONDS": str(lease), "PHOENIX_IDLE_POLL_SECONDS": "0.5",
            "PHOENIX_HEARTBEAT_SECONDS": "1", "PHOENIX_WORK_BUDGET_SECONDS": "10",
-           probe.ENV_LEDGER: str(ledger.path)}
+           probe.ENV_LEDGER: str(ledger.path), handlers.ENV_MODULES: probe.__name__}
     pools: list[Pool] = []
     try:
-        with Database(url, min_size=1, max_size=3, name="phoenix-faults") as db, Client(settings) as client:
+        with database(url, min_size=1, max_size=3, name="phoenix-faults") as db, Client(settings) as client:
             rig = Rig(url, valkey, broker_url, workdir, settings, env, db, client, ledger, pools)
             try:
                 yield rig
