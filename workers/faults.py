@@ -51,7 +51,7 @@ from phoenix_board.board import agents, commands, embedded, errors, lifecycle, m
 from phoenix_board.board.bench import Ui, scratch_database
 from phoenix_board.board.db import queries
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import tasks as celery_tasks
+from phoenix_board.workers import sending
 from phoenix_board.workers.fault_figures import Kill, clean, count, reclaims, settle
 from phoenix_board.workers.fault_rig import TEAM, Pool, Rig, open_rig, probe_task, wait_until
 
@@ -281,7 +281,7 @@ def duplicates_scenario(rig: Rig, n_tasks: int, agents_n: int, steps: Steps) -> 
             sent += 1
     rig.submit([{**t, "idempotency_key": k} for t, k in zip(base, keys, strict=True)])
     sent += len(base)
-    celery_tasks.wake_team(rig.client.app, rig.settings, TEAM, 20)
+    sending.wake_team(rig.client.app, rig.settings, TEAM, 20)
     steps.advance()
 
     refused, applied = 0, 0

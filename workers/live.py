@@ -19,12 +19,13 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, ranking, render
+from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, models, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.scheduler import jobs as beat_jobs
 
-STATUSES = ("open", "claimed", "in_progress", "review", "waiting", "complete", "failed", "cancelled")
+# every status of the board's enum, unfinished work first (a stable sort keeps the enum's order)
+STATUSES = tuple(s.value for s in sorted(models.TaskStatus, key=lambda s: s in models.FINISHED_STATUSES))
 SHORT_STATUS = {"in_progress": "working", "cancelled": "cancel"}
 
 LEGEND = ("hormones 0-5, at rest D1 O1 A1 C0.3: D dopamine (rewards) O oxytocin (approval) A adrenaline "
