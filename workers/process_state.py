@@ -29,7 +29,7 @@ STOP_SIGNAL = signal.SIGUSR2
 
 
 class _Process:
-    agent: runtime.AgentLoop | None = None
+    loop: runtime.AgentLoop | None = None  # in a pool process: the agent it runs as, working
     holder: UUID | None = None
     db: Database | None = None
     settings: Settings | None = None
@@ -40,9 +40,9 @@ state = _Process()
 
 
 def current() -> runtime.AgentLoop:
-    if state.agent is None:
+    if state.loop is None:
         raise errors.Unavailable("this process is not an agent (no worker_process_init ran)")
-    return state.agent
+    return state.loop
 
 
 def codename(prefix: str, index: int) -> str:

@@ -94,7 +94,7 @@ def _start_agent() -> None:
         on_decided = _observe_decided
     state.settings, state.db, state.holder = settings, db, holder
     # the requests an agent's work leads to go through the queue, with the worker's app
-    state.agent = runtime.AgentLoop(
+    state.loop = runtime.AgentLoop(
         db, agent, settings.lease_seconds, stopping=state.stop.is_set, on_claim=on_claim, on_decided=on_decided,
         on_review=lambda task: sending.request_reviews(current_app, settings, db, task),
         on_delegate=lambda parent: sending.wake_for_children(current_app, settings, parent))
@@ -130,14 +130,14 @@ def _release_predecessor_claim(db: Database, agent_id: UUID, task_id: UUID) -> N
 @worker_process_shutdown.connect
 def _shutdown_agent(**_: object) -> None:
     state.stop.set()
-    if state.agent is not None:
-        state.agent.close()
+    if state.loop is not None:
+        state.loop.close()
     if state.db is not None:
         try:
-            with acting_as(state.agent.id):
-                agents.heartbeat(state.db, state.agent.id, holder=state.holder)  # last sign of life
+            with acting_as(state.loop.id):
+                agents.heartbeat(state.db, state.loop.id, holder=state.holder)  # last sign of life
                 if state.holder is not None:  # a clean exit frees the agent for the pool's next start
-                    agents.release(state.db, state.agent.id, state.holder)
+                    agents.release(state.db, state.loop.id, state.holder)
         except errors.BoardError:
             pass
         state.db.close()

@@ -173,7 +173,7 @@ def cascade(*args: Any, **kwargs: Any) -> int:
     beat's worker (the operator's process, working as the owner) runs it: an agent's pool process
     refuses it rather than act beyond the agent role."""
     msg = _parse(messages.CascadeMessage, args, kwargs, "cascade")
-    if process_state.state.agent is not None:
+    if process_state.state.loop is not None:
         _reject("cascade", errors.Forbidden("cascades are the operator's; send them to the beat queue"))
     run = functools.partial(federation.cascade, team=msg.team, agent=msg.agent, cascade_id=msg.id)
     row = _guard("cascade", run, _operator_db(), msg.hormone, msg.intensity)
