@@ -70,8 +70,6 @@ def beat_cmd(make_app: Callable[[str, Settings], Celery],
     command, so that the scheduler imports nothing from workers."""
 
     def beat(loglevel: str = typer.Option("INFO", "--loglevel", "-l")) -> None:
-        """Run the beat: consciousness snapshots, rank refresh, lease sweeper, hormone decay,
-        dashboard refresh and retention, each on its own period."""
         import contextlib
 
         from phoenix_board.board.commands import settings as read_settings
@@ -91,4 +89,6 @@ def beat_cmd(make_app: Callable[[str, Settings], Celery],
                              "--queues", s.beat_queue(), "--hostname", "beat@%h", "--loglevel", loglevel,
                              "--without-gossip", "--without-mingle", "--without-heartbeat"])
 
+    # the help names the jobs from their table, so it cannot miss one
+    beat.__doc__ = f"Run the beat: the jobs {', '.join(job.name for job in jobs.JOBS)}, each on its own period."
     return beat
