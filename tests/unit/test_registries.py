@@ -65,3 +65,9 @@ def test_the_sender_is_a_leaf_that_the_beat_may_import():
         named = {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                  and n.module == "phoenix_board.workers" for a in n.names}
         assert from_workers <= {"phoenix_board.workers"} and named <= {"phoenix_board.workers.sending"}, path.name
+
+
+def test_every_metric_defined_is_named_in_the_docs():
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in pages if p.exists())
+    assert [m.name for m in definitions.METRICS if m.name not in text] == []
