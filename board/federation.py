@@ -20,10 +20,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from phoenix_board.board import agents, constants, errors, models
+from phoenix_board.board.hormones import HORMONES
 from phoenix_board.board.db import Database
-
-HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
-
 
 def _ids(db: Database, refs: list[str | UUID]) -> list[UUID]:
     return [agents.resolve(db, r) for r in refs]

@@ -23,12 +23,14 @@ from datetime import datetime
 from phoenix_board.board import constants, errors
 from phoenix_board.board.db import Database
 
-BASELINES = {
-    "dopamine": constants.BASELINE_DOPAMINE,
-    "oxytocin": constants.BASELINE_OXYTOCIN,
-    "adrenaline": constants.BASELINE_ADRENALINE,
-    "cortisol": constants.BASELINE_CORTISOL,
-}
+# The four hormones, in the seed's order: the one Python list of their names. Everything else in
+# Python (the cascade's check, the queue's message, the exporter's `hormone` label, the demo) reads
+# it; the database's copy (agents.hormone_levels' default and the SQL formulas) is checked against
+# it by tests/unit/test_registries.py.
+HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
+
+BASELINES = dict(zip(HORMONES, (constants.BASELINE_DOPAMINE, constants.BASELINE_OXYTOCIN,
+                                constants.BASELINE_ADRENALINE, constants.BASELINE_CORTISOL), strict=True))
 
 
 def decay_all(db: Database, half_life_seconds: float = constants.HORMONE_HALF_LIFE_SECONDS,

@@ -164,6 +164,11 @@ def get(db: Database, task: UUID | str) -> models.Task:
     return models.Task.from_row(row)
 
 
+def counts_by_status(db: Database, team: str | None = None) -> list[dict[str, Any]]:
+    """How many tasks each team has in each status: rows of team, status, n."""
+    return db.all("task_status_counts", team=team)
+
+
 def events(db: Database, task: UUID) -> list[dict[str, Any]]:
     return db.all("task_events_for", task=models.uuid_arg(task, "task"))
 

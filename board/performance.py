@@ -11,16 +11,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from phoenix_board.board.db import Database
 
 
 def fibonacci_level(db: Database, completed: int) -> int:
     """The level for a count of completed tasks, from the database's own formula."""
     return db.one("fibonacci_level", completed=completed)["level"]
-
-
-def summary(db: Database, team: str | None = None) -> list[dict[str, Any]]:
-    """Tasks per team and status."""
-    return db.all("task_status_counts", team=team)

@@ -67,12 +67,7 @@ class Settings(BaseSettings):
 
     prometheus_url: str | None = Field(default=None,
                                        description="Prometheus whose alerts `doctor` shows (alerts.yml is their one definition).")
-    beat_snapshot_seconds: float = Field(default=10.0, gt=0, description="Consciousness snapshot period.")
-    beat_hot_refresh_seconds: float = Field(default=60.0, gt=0, description="Hot rank refresh period.")
-    beat_lease_sweep_seconds: float = Field(default=5.0, gt=0, description="Lease sweeper period.")
-    beat_hormone_decay_seconds: float = Field(default=30.0, gt=0, description="Hormone decay period.")
-    beat_dashboard_seconds: float = Field(default=60.0, gt=0, description="Dashboard refresh period.")
-    beat_retention_seconds: float = Field(default=3600.0, gt=0, description="Timeline retention period.")
+    # the beat jobs' periods (PHOENIX_BEAT_<JOB>_SECONDS) are read with the jobs' table: scheduler/jobs.py
     metrics_port: int = Field(default=9464, ge=1, le=65535)
     worker_metrics_port: int = Field(default=9465, ge=0, le=65535,
                                      description="Where `workers` serves its agents' own metrics; 0: nowhere.")
@@ -99,20 +94,6 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
-
-    def beat_periods(self) -> dict[str, float]:
-        """Each beat job's period in seconds: the beat's schedule, and what `doctor` and the live
-        view judge a job's last run against."""
-        return {
-            "snapshot": self.beat_snapshot_seconds,
-            "hot_refresh": self.beat_hot_refresh_seconds,
-            "lease_sweep": self.beat_lease_sweep_seconds,
-            "hormone_decay": self.beat_hormone_decay_seconds,
-            "hormone_cascades": constants.CASCADE_BEAT_SECONDS,
-            "dashboard_refresh": self.beat_dashboard_seconds,
-            "task_counts": constants.TASK_COUNTS_SECONDS,
-            "retention": self.beat_retention_seconds,
-        }
 
     @field_validator("database_url", "agent_database_url", "database_read_url")
     @classmethod

@@ -1,9 +1,7 @@
-"""Every metric the exporter serves (``phoenix_*``), read from PostgreSQL at scrape time.
+"""The exporter's collector: the board's figures (``phoenix_*``), read from PostgreSQL at scrape time.
 
-Names follow the seed's list, renamed only where Prometheus conventions require (README
-"Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
-hormone, beat_job, queue, policy; never a task or an agent (and never ``job`` or ``instance``, which
-Prometheus reserves for the target).
+What each metric is (name, help, labels, buckets) is ``definitions.py``'s; this module only reads
+the board and fills them in.
 """
 
 from __future__ import annotations
@@ -13,31 +11,22 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeHistogramMetricFamily,
-    GaugeMetricFamily,
-    Metric,
-)
+from prometheus_client.core import GaugeHistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from phoenix_board.board import consciousness, errors, replica
 from phoenix_board.board.db import Database
-from phoenix_board.board.models import UNFINISHED_STATUSES, TaskStatus
+from phoenix_board.board.models import UNFINISHED_STATUSES
+from phoenix_board.metrics import definitions as m
+from phoenix_board.metrics.definitions import HORMONE_BUCKETS, HORMONES, STATUSES, TRUST_BUCKETS
 
 log = logging.getLogger(__name__)
 
-# every status of the enum, so a status added to the board is served without editing this file
-STATUSES = tuple(s.value for s in TaskStatus)
-HORMONES = ("dopamine", "oxytocin", "adrenaline", "cortisol")
-TRUST_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-HORMONE_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
 
-
-def _gauge_histogram(name: str, doc: str, labels: list[str], groups: dict[tuple[str, ...], dict[int, tuple[int, float]]],
-                     buckets: tuple[float, ...]) -> GaugeHistogramMetricFamily:
+def _gauge_histogram(metric: m.Metric, groups: dict[tuple[str, ...], dict[int, tuple[int, float]]]
+                     ) -> GaugeHistogramMetricFamily:
     """groups: label values -> {bucket index (1-based; len(buckets) + 1 above the last bound): (count, sum)}."""
-    family = GaugeHistogramMetricFamily(name, doc, labels=labels)
+    family, buckets = metric.family(), metric.buckets
     for key, by_bucket in sorted(groups.items()):
         counts, running = [], 0
         for i, bound in enumerate(buckets, start=1):
@@ -59,7 +48,7 @@ class BoardCollector(Collector):
         self.replica = replica
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("phoenix_exporter_database_up", "1 when the last scrape could read the board.")
+        up = m.EXPORTER_DATABASE_UP.family()
         try:
             yield from self._board()
             up.add_metric([], 1)
@@ -88,28 +77,15 @@ class BoardCollector(Collector):
             ])
             _, board, distributions, timeline = self.replica.batch([("metrics_no_jit", {}), *reads])
         dbm = database[0]
-        yield GaugeMetricFamily("phoenix_db_connections_active", "Backends connected to the board's database.",
-                                value=dbm["connections"])
-        yield GaugeMetricFamily("phoenix_db_server_connections",
-                                "Client backends connected to the server, every database's (max_connections counts these).",
-                                value=dbm["server_connections"])
-        yield GaugeMetricFamily("phoenix_db_connections_max", "The server's max_connections.",
-                                value=dbm["max_connections"])
-        yield CounterMetricFamily("phoenix_db_transactions", "Transactions of the board's database (commits and rollbacks).",
-                                  value=dbm["transactions"] or 0)
+        yield m.DB_CONNECTIONS_ACTIVE.family(value=dbm["connections"])
+        yield m.DB_SERVER_CONNECTIONS.family(value=dbm["server_connections"])
+        yield m.DB_CONNECTIONS_MAX.family(value=dbm["max_connections"])
+        yield m.DB_TRANSACTIONS.family(value=dbm["transactions"] or 0)
 
-        tasks = GaugeMetricFamily("phoenix_tasks", "Tasks on the board by team and status.", labels=["team", "status"])
-        unfinished = GaugeMetricFamily("phoenix_tasks_unfinished",
-                                       "Tasks not yet complete, failed or cancelled, by team.", labels=["team"])
-        created = CounterMetricFamily("phoenix_tasks_created", "Tasks submitted.", labels=["team"])
-        completed = CounterMetricFamily("phoenix_tasks_completed", "Tasks completed.", labels=["team"])
-        failed = CounterMetricFamily("phoenix_tasks_failed", "Tasks failed for good.", labels=["team"])
-        claims = CounterMetricFamily("phoenix_claims", "Claims (attempts started).", labels=["team"])
-        attempts = CounterMetricFamily("phoenix_task_attempts_failed",
-                                       "Failed attempts, expired leases included.", labels=["team"])
-        leases = CounterMetricFamily("phoenix_lease_expiries", "Claims whose lease expired.", labels=["team"])
-        active = GaugeMetricFamily("phoenix_agents_active", "Agents with a heartbeat in the last 30 s.", labels=["team"])
-        registered = GaugeMetricFamily("phoenix_agents_registered", "Agents in service.", labels=["team"])
+        tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered = (
+            d.family() for d in (m.TASKS, m.TASKS_UNFINISHED, m.TASKS_CREATED, m.TASKS_COMPLETED, m.TASKS_FAILED,
+                                 m.CLAIMS, m.TASK_ATTEMPTS_FAILED, m.LEASE_EXPIRIES, m.AGENTS_ACTIVE,
+                                 m.AGENTS_REGISTERED))
         for row in board:
             team = row["team"]
             by_status = row["by_status"] or {}
@@ -127,9 +103,7 @@ class BoardCollector(Collector):
         yield from (tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered)
 
         # a stalled review (README "Review"): how long the oldest task in review has waited
-        oldest = GaugeMetricFamily("phoenix_review_oldest_seconds",
-                                   "How long the oldest task in review has waited for its verdicts (absent: none).",
-                                   labels=["team"])
+        oldest = m.REVIEW_OLDEST.family()
         for row in self.db.all("metrics_review_oldest"):
             oldest.add_metric([row["team"]], row["seconds"])
         yield oldest
@@ -146,17 +120,11 @@ class BoardCollector(Collector):
             # the first bound the value does not exceed (len + 1: above them all, in +Inf only)
             bucket = len(bounds) + 1 - row["bounds_above"]
             into.setdefault(key, {})[bucket] = (row["n"], row["total"])
-        yield _gauge_histogram("phoenix_agent_trust", "Agents' trust coefficients by team.", ["team"], trust,
-                               TRUST_BUCKETS)
-        yield _gauge_histogram("phoenix_agent_hormone_level", "Agents' hormone levels by team.", ["team", "hormone"],
-                               levels, HORMONE_BUCKETS)
+        yield _gauge_histogram(m.AGENT_TRUST, trust)
+        yield _gauge_histogram(m.AGENT_HORMONE_LEVEL, levels)
 
-        current = GaugeMetricFamily("phoenix_consciousness_current",
-                                    "Latest consciousness per team; team=\"global\" for the federation.", labels=["team"])
-        coherence = GaugeMetricFamily("phoenix_team_coherence", "Latest hormone coherence per team (0-1).",
-                                      labels=["team"])
-        decisions = GaugeMetricFamily("phoenix_decisions_per_second", "Agents' decisions per second, latest snapshot.",
-                                      labels=["team"])
+        current, coherence, decisions = (d.family() for d in (m.CONSCIOUSNESS_CURRENT, m.TEAM_COHERENCE,
+                                                                    m.DECISIONS_PER_SECOND))
         for row in timeline:  # consciousness.latest's rows
             value = row["global_consciousness"] if row["team"] == "global" else row["team_consciousness"]
             current.add_metric([row["team"]], value)
@@ -165,12 +133,7 @@ class BoardCollector(Collector):
             decisions.add_metric([row["team"]], row["decisions_per_second"])
         yield from (current, coherence, decisions)
 
-        # the job's name is `beat_job`: `job` is the label Prometheus gives every target, and a series
-        # carrying its own would need honor_labels (off by default in the Prometheus Operator)
-        duration = GaugeMetricFamily("phoenix_beat_job_duration_seconds", "Duration of each beat job's last run.",
-                                     labels=["beat_job"])
-        success = GaugeMetricFamily("phoenix_beat_job_last_success_timestamp_seconds",
-                                    "When each beat job last succeeded (Unix time).", labels=["beat_job"])
+        duration, success = m.BEAT_JOB_DURATION.family(), m.BEAT_JOB_LAST_SUCCESS.family()
         for row in beat:
             if row["last_duration_ms"] is not None:
                 duration.add_metric([row["job"]], row["last_duration_ms"] / 1000)
@@ -179,13 +142,8 @@ class BoardCollector(Collector):
         yield from (duration, success)
 
         # TimescaleDB's own background jobs (retention, refresh), which the beat leaves to it
-        job_ok = GaugeMetricFamily("phoenix_timescaledb_job_ok",
-                                   "1 when a TimescaleDB job's last run succeeded (or it has not run yet), 0 when it failed.",
-                                   labels=["policy"])
-        job_failures = CounterMetricFamily("phoenix_timescaledb_job_failures", "Failed runs of a TimescaleDB job.",
-                                           labels=["policy"])
-        job_success = GaugeMetricFamily("phoenix_timescaledb_job_last_success_timestamp_seconds",
-                                        "When a TimescaleDB job last succeeded (Unix time).", labels=["policy"])
+        job_ok, job_failures, job_success = (d.family() for d in (m.TIMESCALEDB_JOB_OK, m.TIMESCALEDB_JOB_FAILURES,
+                                                                    m.TIMESCALEDB_JOB_LAST_SUCCESS))
         for job in consciousness.timescale_jobs(self.db):
             job_ok.add_metric([job["policy"]], 0 if job["last_run_status"] == "Failed" else 1)
             job_failures.add_metric([job["policy"]], job["total_failures"])
@@ -194,26 +152,20 @@ class BoardCollector(Collector):
         yield from (job_ok, job_failures, job_success)
 
         unpublished, lag = int(relay[0]["unpublished"]), float(relay[0]["lag_seconds"])  # outbox.lag's
-        yield GaugeMetricFamily("phoenix_events_relay_lag_seconds",
-                                "Age of the oldest committed event not yet in its Redis stream (0 when none).",
-                                value=lag)
-        yield GaugeMetricFamily("phoenix_events_unpublished", "Committed events not yet in their Redis stream.",
-                                value=unpublished)
+        yield m.EVENTS_RELAY_LAG.family(value=lag)
+        yield m.EVENTS_UNPUBLISHED.family(value=unpublished)
 
         if self.replica is not None:
             seconds, behind = replica.lag(self.db, self.replica)
-            yield GaugeMetricFamily("phoenix_db_replica_lag_seconds",
-                                    "How long the read replica is behind the primary (0 when caught up).", value=seconds)
-            yield GaugeMetricFamily("phoenix_db_replica_lag_bytes",
-                                    "Bytes of the primary's WAL the read replica has not replayed.", value=behind)
+            yield m.DB_REPLICA_LAG_SECONDS.family(value=seconds)
+            yield m.DB_REPLICA_LAG_BYTES.family(value=behind)
 
         if self.queue_depth is not None:
-            depth = GaugeMetricFamily("phoenix_queue_messages", "Messages waiting in a Celery queue.", labels=["queue"])
+            depth = m.QUEUE_MESSAGES.family()
             try:
                 for queue, n in sorted(self.queue_depth().items()):
                     depth.add_metric([queue], n)
                 yield depth
             except Exception as exc:  # the broker away must not hide the board's figures
                 log.warning("queue depth unavailable: %s", exc)
-        yield GaugeMetricFamily("phoenix_exporter_scrape_duration_seconds", "Time to read the board for this scrape.",
-                                value=time.perf_counter() - t0)
+        yield m.EXPORTER_SCRAPE_DURATION.family(value=time.perf_counter() - t0)

@@ -14,6 +14,7 @@ from phoenix_board.board import agents, consciousness, constants, errors, health
 from phoenix_board.board.commands import settings as read_settings
 from phoenix_board.board.session import open_board, open_replica
 from phoenix_board.metrics import alerting, exporter
+from phoenix_board.scheduler import jobs
 
 
 def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Default PHOENIX_METRICS_PORT (9464)."),
@@ -84,7 +85,7 @@ def doctor() -> None:
         runs = db.all("beat_runs")
         if not runs:
             table.add_row("beat", "-", "no run recorded (start `phoenix-board beat`)")
-        periods = s.beat_periods()
+        periods = jobs.periods()
         for run in runs:
             state = health.job_state(run, periods.get(run["job"]))
             healthy &= state == "ok"

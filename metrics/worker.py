@@ -10,32 +10,18 @@ import os
 
 from prometheus_client import Counter, Histogram, multiprocess
 
-QUERY_SECONDS = Histogram("phoenix_db_query_duration_seconds", "Duration of the board's named queries, as agents see it.",
-                          ["query"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
-WAKE_SECONDS = Histogram("phoenix_wake_latency_seconds", "From a task becoming available to its claim.",
-                         ["team"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+from phoenix_board.metrics import definitions as m
+from phoenix_board.metrics.definitions import DB_RETRY_REASONS, REJECTION_REASONS
 
-# Fed at the transitions agents make: "open" when a task is claimed (from available), "review" when
-# a verdict decides it (from its result). A stalled review shows on the board side instead, as
-# phoenix_review_oldest_seconds.
-STATUS_SECONDS = Histogram("phoenix_task_status_seconds", "Time tasks spent in a status, observed as they leave it.",
-                           ["team", "status"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400))
-
-
-VOTES = Counter("phoenix_votes", "Votes (up, down, retract) that agents applied, from the queue and their assessments.",
-                ["team"])
-
-# Why a worker turned a message away (README "Celery messages"): a closed list, so the label stays
-# bounded whatever arrives. "requeued" is the one that is not for good: a transient failure (the
-# database or the broker away, the soft time limit) put the message back for another delivery.
-REJECTION_REASONS = ("invalid", "forbidden", "not_found", "conflict", "refused", "unknown_task", "content_type",
-                     "undecodable", "malformed", "too_large", "requeued")
-REJECTED = Counter("phoenix_messages_rejected", "Celery messages a worker rejected, by reason (a closed list).",
-                   ["reason"])
-# the transaction retries of board/db.py, by SQLSTATE's meaning
-DB_RETRY_REASONS = {"40P01": "deadlock", "40001": "serialization_failure"}
-DB_RETRIES = Counter("phoenix_db_retries", "Statements the agents retried after a deadlock or a serialization failure.",
-                     ["reason"])
+# the objects that count, one per row of definitions.py counted by the agents
+QUERY_SECONDS = Histogram(m.DB_QUERY_DURATION.name, m.DB_QUERY_DURATION.help, m.DB_QUERY_DURATION.labels,
+                          buckets=m.DB_QUERY_DURATION.buckets)
+WAKE_SECONDS = Histogram(m.WAKE_LATENCY.name, m.WAKE_LATENCY.help, m.WAKE_LATENCY.labels, buckets=m.WAKE_LATENCY.buckets)
+STATUS_SECONDS = Histogram(m.TASK_STATUS_SECONDS.name, m.TASK_STATUS_SECONDS.help, m.TASK_STATUS_SECONDS.labels,
+                           buckets=m.TASK_STATUS_SECONDS.buckets)
+VOTES = Counter(m.VOTES.name, m.VOTES.help, m.VOTES.labels)
+REJECTED = Counter(m.MESSAGES_REJECTED.name, m.MESSAGES_REJECTED.help, m.MESSAGES_REJECTED.labels)
+DB_RETRIES = Counter(m.DB_RETRIES.name, m.DB_RETRIES.help, m.DB_RETRIES.labels)
 
 
 def enabled() -> bool:

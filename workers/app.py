@@ -28,12 +28,14 @@ from phoenix_board.board.settings import Settings
 from phoenix_board.workers import delivery
 
 TASK_MODULES = ["phoenix_board.workers.tasks"]
+# an agent's start and stop in each pool process (Celery's signals), connected when the worker imports it
+AGENT_MODULES = ["phoenix_board.workers.signals"]
 # imported by the worker with the task modules: registers `inspect phoenix_agents` (workers/control.py)
 CONTROL_MODULES = ["phoenix_board.workers.control"]
 
 
 def make_app(broker: str, settings: Settings) -> Celery:
-    app = Celery("phoenix_board", broker=broker, include=[*TASK_MODULES, *CONTROL_MODULES])
+    app = Celery("phoenix_board", broker=broker, include=[*TASK_MODULES, *AGENT_MODULES, *CONTROL_MODULES])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

@@ -26,7 +26,7 @@ from phoenix_board.board import constants, errors, ids, inputs, lifecycle, model
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, delivery, messages
+from phoenix_board.workers import broker, delivery, messages, sending
 from phoenix_board.workers.app import make_app
 
 
@@ -52,7 +52,7 @@ class Client:
             raise errors.InvalidInput(f"a {name} message of {size:,} bytes is over the limit of "
                                       f"{delivery.MESSAGE_MAX_BYTES - _ENVELOPE:,}; send less in one message")
         try:
-            self.app.send_task(name, kwargs={"body": body}, queue=queue or self.settings.board_queue())
+            sending.send(self.app, name, body, queue or self.settings.board_queue())
         except Exception as exc:  # kombu's OperationalError and friends: say where we tried
             raise errors.Unavailable(f"cannot reach the broker: {exc}") from exc
 
@@ -60,8 +60,8 @@ class Client:
         """Sends a submission; returns its idempotency key (use it with ``status``)."""
         data = _fields(task)
         data["idempotency_key"] = idempotency_key or data.get("idempotency_key") or str(uuid.uuid4())
-        msg = models.parse(messages.Submit, data)
-        self._send("phoenix.submit", msg.model_dump(mode="json"))
+        msg = models.parse(messages.SubmitMessage, data)
+        self._send(sending.SUBMIT, msg.model_dump(mode="json"))
         return msg.idempotency_key
 
     def submit_many(self, tasks: list[dict[str, Any] | models.TaskSubmit], batch: int = 200) -> list[str]:
@@ -73,34 +73,34 @@ class Client:
         for task in tasks:
             data = _fields(task)
             data["idempotency_key"] = data.get("idempotency_key") or str(uuid.uuid4())
-            bodies.append(models.parse(messages.Submit, data).model_dump(mode="json"))
+            bodies.append(models.parse(messages.SubmitMessage, data).model_dump(mode="json"))
         for part in _packed(bodies, batch):
-            self._send("phoenix.submit_many", {"tasks": part})
+            self._send(sending.SUBMIT_MANY, {"tasks": part})
         return [b["idempotency_key"] for b in bodies]
 
     def vote(self, task: UUID | str, agent: str, value: int, reason: str | None = None) -> None:
-        msg = models.parse(messages.Vote, {"task": task, "agent": _ref(agent), "value": value, "reason": reason})
-        self._send("phoenix.vote", msg.model_dump(mode="json"))
+        msg = models.parse(messages.VoteMessage, {"task": task, "agent": _ref(agent), "value": value, "reason": reason})
+        self._send(sending.VOTE, msg.model_dump(mode="json"))
 
     def comment(self, task: UUID | str, agent: str, content: str, parent: UUID | str | None = None) -> None:
-        msg = models.parse(messages.Comment, {"task": task, "agent": _ref(agent), "content": content, "parent": parent})
-        self._send("phoenix.comment", msg.model_dump(mode="json"))
+        msg = models.parse(messages.CommentMessage, {"task": task, "agent": _ref(agent), "content": content, "parent": parent})
+        self._send(sending.COMMENT, msg.model_dump(mode="json"))
 
     def cancel(self, task: UUID | str, agent: str, reason: str | None = None) -> None:
         """Cancels a task and all its live descendants, for the agent that created it (or one of
         its ancestors). Cancelling a task that already ended is a no-op."""
-        msg = models.parse(messages.Cancel, {"task": task, "agent": _ref(agent), "reason": reason})
-        self._send("phoenix.cancel", msg.model_dump(mode="json"))
+        msg = models.parse(messages.CancelMessage, {"task": task, "agent": _ref(agent), "reason": reason})
+        self._send(sending.CANCEL, msg.model_dump(mode="json"))
 
     def cascade(self, hormone: str, intensity: float, *, team: str | None = None, agent: str | None = None,
                 cascade_id: UUID | str | None = None) -> str:
         """Asks for the operator's hormone cascade (README "Hormone cascades"); returns its id. The
         beat's worker runs it: it works as the owner, and cascades are not the agents' to start.
         Re-sending the same id changes nothing."""
-        msg = models.parse(messages.Cascade, {"id": str(cascade_id or uuid.uuid4()), "hormone": hormone,
+        msg = models.parse(messages.CascadeMessage, {"id": str(cascade_id or uuid.uuid4()), "hormone": hormone,
                                               "intensity": intensity, "team": team,
                                               "agent": None if agent is None else _ref(agent)})
-        self._send("phoenix.cascade", msg.model_dump(mode="json"), queue=self.settings.beat_queue())
+        self._send(sending.CASCADE, msg.model_dump(mode="json"), queue=self.settings.beat_queue())
         return str(msg.id)
 
     def database(self) -> Database:

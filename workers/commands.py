@@ -16,7 +16,7 @@ import typer
 from phoenix_board.board import agents, comments, errors, ids, models, render, votes
 from phoenix_board.board.commands import json_arg, settings, vote_value, warn_unhandled
 from phoenix_board.board.session import open_board
-from phoenix_board.workers import broker, identity, logins, runstate, signals
+from phoenix_board.workers import broker, identity, idle_poller, logins, process_state, runstate
 from phoenix_board.workers.app import make_app
 
 queue_app = typer.Typer(help="Send submissions, votes and comments through the queue; read status.",
@@ -63,15 +63,15 @@ def workers(
         stack.callback(me.lock.close)
         url = stack.enter_context(broker.broker_url(s))
         os.environ.update({
-            signals.ENV_TEAM: team,
-            signals.ENV_PREFIX: me.prefix,
-            signals.ENV_HOLDER: str(me.holder),
-            signals.ENV_SPECIALIZATION: json.dumps(specialization),
-            signals.ENV_DATABASE: db.url,
+            process_state.ENV_TEAM: team,
+            process_state.ENV_PREFIX: me.prefix,
+            process_state.ENV_HOLDER: str(me.holder),
+            process_state.ENV_SPECIALIZATION: json.dumps(specialization),
+            process_state.ENV_DATABASE: db.url,
             "PHOENIX_REDIS_URL": url,
         })
         app = make_app(url, s)
-        app.steps["worker"].add(signals.IdlePoller)
+        app.steps["worker"].add(idle_poller.IdlePoller)
         app.worker_main([
             "worker", "--pool", "prefork", "--concurrency", str(agents_n),
             "--queues", f"{s.team_queue(team)},{s.board_queue()}",

@@ -1,6 +1,6 @@
 """A Celery inspect command that names a worker's agents: ``celery -A phoenix_board.workers.app
 inspect phoenix_agents``. Celery knows pool processes by pid; operators know agents by codename.
-A pool process is the agent ``<prefix>-<pool index>`` (workers/signals.py), so the worker's main
+A pool process is the agent ``<prefix>-<pool index>`` (workers/process_state.py), so the worker's main
 process can name them without asking the pool.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from celery.worker.control import inspect_command
 
-from phoenix_board.workers import signals
+from phoenix_board.workers import process_state
 
 
 @inspect_command()
@@ -20,11 +20,11 @@ def phoenix_agents(state: Any) -> dict[str, Any]:
     pool = state.consumer.pool
     processes = getattr(pool, "_pool", None)
     workers = list(getattr(processes, "_pool", []) or [])
-    prefix = os.environ.get(signals.ENV_PREFIX, "")
+    prefix = os.environ.get(process_state.ENV_PREFIX, "")
     agents = []
     for process in workers:
         index = getattr(process, "index", None)
         if index is not None:
-            agents.append({"codename": signals.codename(prefix, index), "pid": process.pid})
-    return {"team": os.environ.get(signals.ENV_TEAM, ""), "prefix": prefix,
+            agents.append({"codename": process_state.codename(prefix, index), "pid": process.pid})
+    return {"team": os.environ.get(process_state.ENV_TEAM, ""), "prefix": prefix,
             "agents": sorted(agents, key=lambda a: a["codename"])}

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 # the message back in its queue (and takes the next one, which may find the servers back)
 TRANSIENT_HOLD_SECONDS = 15.0
 FIRST_DELAY_SECONDS, MAX_DELAY_SECONDS = 0.5, 4.0
-# an agent's database call waits this long for a connection (workers/signals.py): a hold is at
+# an agent's database call waits this long for a connection (workers/process_state.py): a hold is at
 # most TRANSIENT_HOLD_SECONDS plus one such wait, inside the soft limit below
 DB_WAIT_SECONDS = 10.0
 # a board message does database calls only: 30 s is far past any legitimate run (a batch of 1,000

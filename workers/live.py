@@ -19,11 +19,13 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, performance, ranking, render
+from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, models, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
+from phoenix_board.scheduler import jobs as beat_jobs
 
-STATUSES = ("open", "claimed", "in_progress", "review", "waiting", "complete", "failed", "cancelled")
+# every status of the board's enum, unfinished work first (a stable sort keeps the enum's order)
+STATUSES = tuple(s.value for s in sorted(models.TaskStatus, key=lambda s: s in models.FINISHED_STATUSES))
 SHORT_STATUS = {"in_progress": "working", "cancelled": "cancel"}
 
 LEGEND = ("hormones 0-5, at rest D1 O1 A1 C0.3: D dopamine (rewards) O oxytocin (approval) A adrenaline "
@@ -82,7 +84,7 @@ def _headline(db: Database, s: Settings, started: datetime, teams: list[str], n:
     mind = " ".join(f"{team} {row['team_consciousness'] or row['global_consciousness']:.1f}"
                     for team, row in sorted(latest.items(), key=lambda kv: kv[0] == "global"))
     runs = db.all("beat_runs")
-    periods = s.beat_periods()
+    periods = beat_jobs.periods()
     states = {r["job"]: health.job_state(r, periods.get(r["job"]), now) for r in runs}
     bad = {state: [job for job, st in states.items() if st == state] for state in ("stale", "failing")}
     beat = ("[red]beat: no run yet[/red]" if not runs else
@@ -112,7 +114,7 @@ def _by_status(db: Database, teams: list[str]) -> Table:
     counts.add_column("team", no_wrap=True)
     for st in STATUSES:
         counts.add_column(SHORT_STATUS.get(st, st), justify="right", no_wrap=True)
-    by = {(r["team"], r["status"]): r["n"] for r in performance.summary(db)}
+    by = {(r["team"], r["status"]): r["n"] for r in lifecycle.counts_by_status(db)}
     for team in teams:
         counts.add_row(team, *(str(by.get((team, st), 0)) for st in STATUSES))
     return counts

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from phoenix_board.board import constants, errors, inputs, models
+from phoenix_board.board.hormones import HORMONES
 
 AgentRef = Annotated[models.Text, Field(min_length=1, max_length=constants.CODENAME_MAX)]  # codename or id
 
@@ -28,45 +29,45 @@ def body(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                               f"and keyword(s) {names or 'none'}")
 
 
-class Submit(models.TaskSubmit):
+class SubmitMessage(models.TaskSubmit):
     # required on the queue: a message may be delivered twice
     idempotency_key: Annotated[models.Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)]
 
 
-class SubmitMany(models.Input):
+class SubmitManyMessage(models.Input):
     tasks: Annotated[list[dict], Field(min_length=1, max_length=constants.BATCH_MAX)]
 
 
-class Vote(models.Input):
+class VoteMessage(models.Input):
     task: UUID
     agent: AgentRef
     value: Annotated[models.Whole, Field(ge=-1, le=1)]
     reason: Annotated[models.Text, Field(max_length=constants.REASON_MAX)] | None = None
 
 
-class Comment(models.Input):
+class CommentMessage(models.Input):
     task: UUID
     agent: AgentRef
     content: Annotated[models.Text, Field(min_length=1, max_length=constants.COMMENT_MAX)]
     parent: UUID | None = None
 
 
-class Cancel(models.Input):
+class CancelMessage(models.Input):
     task: UUID
     agent: AgentRef
     reason: Annotated[models.Text, Field(max_length=constants.REASON_MAX)] | None = None
 
-class Cascade(models.Input):
+class CascadeMessage(models.Input):
     """The operator's hormone cascade (README "Hormone cascades"); the id makes a re-delivery a no-op."""
     id: UUID
-    hormone: Literal["dopamine", "oxytocin", "adrenaline", "cortisol"]
+    hormone: Literal[HORMONES]  # type: ignore[valid-type] - the tuple subscripts as its members
     intensity: Annotated[float, Field(ge=-constants.CASCADE_INTENSITY_MAX, le=constants.CASCADE_INTENSITY_MAX,
                                       allow_inf_nan=False)]
     team: models.Name | None = None
     agent: AgentRef | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Cascade":
+    def _one_source(self) -> "CascadeMessage":
         if self.intensity == 0:
             raise ValueError("intensity must not be 0")
         if (self.team is None) == (self.agent is None):
@@ -74,11 +75,11 @@ class Cascade(models.Input):
         return self
 
 
-class Wake(models.Input):
+class WakeMessage(models.Input):
     team: models.Name
 
 
-class Judge(models.Input):
+class JudgeMessage(models.Input):
     """An assessment (vote on a new task) or a review request for one agent."""
 
     task: UUID

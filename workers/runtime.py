@@ -75,8 +75,9 @@ class Renewer:
                 log.warning("could not renew the lease on task %s: %s", task, exc.message)
 
 
-class Agent:
-    """One agent: a pool process with its identity, its pool and its renewer."""
+class AgentLoop:
+    """The loop an agent's pool process runs when woken: claim, work, give results and reviews
+    (its identity on the board is the row, ``models.Agent``; its lease renewer is ``Renewer``)."""
 
     def __init__(self, db: Database, agent: models.Agent, lease_seconds: float,
                  on_review: Callable[[models.Task], None] | None = None,

@@ -14,15 +14,14 @@ import logging
 import os
 from typing import Any
 
-from celery import Celery, current_app, shared_task
+from celery import current_app, shared_task
 from celery.exceptions import Reject
 from pydantic import BaseModel
 
 from phoenix_board.board import agents, comments, delegation, errors, federation, lifecycle, models, votes
 from phoenix_board.board.db import Database, acting_as
-from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
-from phoenix_board.workers import delivery, hooks, messages, signals
+from phoenix_board.workers import delivery, hooks, messages, process_state, sending
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +54,9 @@ def _reject(name: str, exc: errors.BoardError) -> None:
 def _board() -> Database:
     """This process's board connection; a process whose agent is not set up holds the message
     (delivery.py) rather than fail it, which would acknowledge it."""
-    if signals.state.db is None:
+    if process_state.state.db is None:
         raise errors.Unavailable("this pool process has no board connection (its agent did not start)")
-    return signals.state.db
+    return process_state.state.db
 
 
 def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
@@ -70,94 +69,30 @@ def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
         _reject(name, exc)
 
 
-# --- sending ---------------------------------------------------------------------------------
-
-
-def wake_team(app: Celery, settings: Settings, team: str, n: int = 1, only_if_idle: bool = False) -> int:
-    """Sends up to n wake-ups to a team's agents; with only_if_idle, none while some are queued."""
-    queue = settings.team_queue(team)
-    if only_if_idle:
-        with app.connection_for_write() as conn:
-            waiting = conn.default_channel.client.llen(queue)
-        n = max(0, n - waiting)
-    for _ in range(n):
-        app.send_task("phoenix.wake", kwargs={"body": {"team": team}}, queue=queue)
-    return n
-
-
-# wake-ups sent for one delegation at most: awake agents keep claiming, and the idle poller
-# wakes more while claimable work waits
-DELEGATION_WAKE_MAX = 8
-
-
-def wake_for_children(parent: models.Task) -> None:
-    """A delegation put children on the board: wake some of the team's agents for them (the
-    delegating agent itself claims on, so one fewer)."""
-    left = parent.children_total - parent.children_done - parent.children_failed
-    if left > 1:
-        try:
-            wake_team(current_app, signals.state.settings, parent.team, min(left - 1, DELEGATION_WAKE_MAX),
-                      only_if_idle=True)
-        except Exception:  # the broker is away: the idle poller wakes agents for the children later
-            log.warning("could not send wake-ups for the children of task %s", parent.id)
-
-
-def request_reviews(task: models.Task) -> None:
-    """Wakes the teams of review_quorum live peers that may review a result (never the executor;
-    its partners and team first). Only a wake-up: the review itself is a place on the board that
-    a woken agent claims (README "Review"), so a wake-up that is lost, or never sent because this
-    process died after the result committed, only delays it until an idle poller or a working
-    agent of an eligible team takes it."""
-    state = signals.state
-    try:
-        picked = state.db.all("agents_pick_reviewers", team=task.team, category=task.category,
-                              exclude=task.assigned_to, n=task.review_quorum)
-        teams: dict[str, int] = {}
-        for row in picked:
-            teams[row["team"]] = teams.get(row["team"], 0) + 1
-        for team, n in teams.items():
-            wake_team(current_app, state.settings, team, n, only_if_idle=True)
-    except Exception:  # the broker or the database is away: the idle pollers find the reviews
-        log.warning("could not send wake-ups for the reviews of task %s", task.id)
-
-
-def request_assessments(task: models.Task, settings: Settings, db,  # type: ignore[no-untyped-def]
-                        specialists: dict[str, list[dict[str, Any]]] | None = None) -> None:
-    """Agents whose specialization includes the task's category assess it and may vote.
-    ``specialists`` caches the lookup per category across a batch."""
-    cache = {} if specialists is None else specialists
-    if task.category not in cache:
-        cache[task.category] = db.all("agents_matching_category", category=task.category, exclude=None, n=6)
-    picked = [row for row in cache[task.category] if row["id"] != task.created_by][:5]
-    for row in picked:
-        current_app.send_task("phoenix.assess", kwargs={"body": {"task": str(task.id), "agent": str(row["id"])}},
-                              queue=settings.team_queue(row["team"]))
-
-
 # --- entry points ----------------------------------------------------------------------------
 
 
 # Acknowledged on receipt (delivery.py): a wake-up holds its process for a whole work budget, and
 # one lost only delays work until the idle poller sees claimable tasks with no wake-up queued.
-@shared_task(name="phoenix.wake", acks_late=False)
+@shared_task(name=sending.WAKE, acks_late=False)
 def wake(*args: Any, **kwargs: Any) -> int:
-    msg = _parse(messages.Wake, args, kwargs, "wake")
-    agent = signals.current()
+    msg = _parse(messages.WakeMessage, args, kwargs, "wake")
+    agent = process_state.current()
     if agent.team != msg.team:
         _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
     try:
-        return agent.work(signals.state.settings.work_budget_seconds)
+        return agent.work(process_state.state.settings.work_budget_seconds)
     except errors.Unavailable as exc:  # the poller wakes an agent again once the board answers
         log.warning("wake-up ended: %s", exc.message)
         return 0
 
 
-def _submit_one(msg: messages.Submit, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
-    state = signals.state
+def _submit_one(msg: messages.SubmitMessage, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
+    state = process_state.state
     with acting_as(msg.created_by):  # None: a submission by no agent
         task, created = lifecycle.submit(_board(), models.TaskSubmit(**msg.model_dump()))
     if created:
-        request_assessments(task, state.settings, state.db, specialists)
+        sending.request_assessments(current_app, state.settings, state.db, task, specialists)
         if (shortfall := lifecycle.review_shortfall(state.db, task)) is not None:
             log.warning("%s", shortfall)
     return task
@@ -168,27 +103,27 @@ def _wake_for(tasks: list[models.Task]) -> None:
     # until the board is empty, so more wake-ups would only queue behind them. A retried send
     # whose first copy was lost before its wake-up still wakes someone (the task is still open).
     for team in {t.team for t in tasks if t.status == models.TaskStatus.OPEN}:
-        wake_team(current_app, signals.state.settings, team, 1, only_if_idle=True)
+        sending.wake_team(current_app, process_state.state.settings, team, 1, only_if_idle=True)
 
 
-@delivery.board_task("phoenix.submit")
+@delivery.board_task(sending.SUBMIT)
 def submit(*args: Any, **kwargs: Any) -> str:
-    msg = _parse(messages.Submit, args, kwargs, "submit")
+    msg = _parse(messages.SubmitMessage, args, kwargs, "submit")
     task = _guard("submit", _submit_one, msg)
     _wake_for([task])
     return str(task.id)
 
 
-@delivery.board_task("phoenix.submit_many")
+@delivery.board_task(sending.SUBMIT_MANY)
 def submit_many(*args: Any, **kwargs: Any) -> int:
     """A batch of submissions in one message. Each is its own transaction: a refused one is
     logged in one line and skipped, the others go on the board."""
-    batch = _parse(messages.SubmitMany, args, kwargs, "submit_many")
+    batch = _parse(messages.SubmitManyMessage, args, kwargs, "submit_many")
     done = []
     specialists: dict[str, list[dict[str, Any]]] = {}
     for i, item in enumerate(batch.tasks):
         try:
-            done.append(_submit_one(models.parse(messages.Submit, item), specialists))
+            done.append(_submit_one(models.parse(messages.SubmitMessage, item), specialists))
         except errors.Unavailable:
             raise  # the whole message is retried; submissions already made are idempotent
         except errors.BoardError as exc:
@@ -197,9 +132,9 @@ def submit_many(*args: Any, **kwargs: Any) -> int:
     return len(done)
 
 
-@delivery.board_task("phoenix.vote")
+@delivery.board_task(sending.VOTE)
 def vote(*args: Any, **kwargs: Any) -> None:
-    msg = _parse(messages.Vote, args, kwargs, "vote")
+    msg = _parse(messages.VoteMessage, args, kwargs, "vote")
     db = _board()
     who = _guard("vote", agents.get, db, msg.agent)
     with acting_as(who.id):
@@ -207,10 +142,10 @@ def vote(*args: Any, **kwargs: Any) -> None:
     worker_metrics.count_vote(who.team)
 
 
-@delivery.board_task("phoenix.cancel")
+@delivery.board_task(sending.CANCEL)
 def cancel(*args: Any, **kwargs: Any) -> int:
     """Cancels a task and its live descendants for the agent that created it (or an ancestor)."""
-    msg = _parse(messages.Cancel, args, kwargs, "cancel")
+    msg = _parse(messages.CancelMessage, args, kwargs, "cancel")
     db = _board()
     who = _guard("cancel", agents.resolve, db, msg.agent)
     with acting_as(who):
@@ -228,26 +163,26 @@ def cancel(*args: Any, **kwargs: Any) -> int:
 
 @functools.cache
 def _operator_db() -> Database:
-    return Database(os.environ[signals.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator",
+    return Database(os.environ[process_state.ENV_DATABASE], min_size=1, max_size=2, name="phoenix-operator",
                     timeout=delivery.DB_WAIT_SECONDS).open()
 
 
-@delivery.board_task("phoenix.cascade")
+@delivery.board_task(sending.CASCADE)
 def cascade(*args: Any, **kwargs: Any) -> int:
     """The operator's hormone cascade, sent to the beat's queue by ``Client.cascade``. Only the
     beat's worker (the operator's process, working as the owner) runs it: an agent's pool process
     refuses it rather than act beyond the agent role."""
-    msg = _parse(messages.Cascade, args, kwargs, "cascade")
-    if signals.state.agent is not None:
+    msg = _parse(messages.CascadeMessage, args, kwargs, "cascade")
+    if process_state.state.loop is not None:
         _reject("cascade", errors.Forbidden("cascades are the operator's; send them to the beat queue"))
     run = functools.partial(federation.cascade, team=msg.team, agent=msg.agent, cascade_id=msg.id)
     row = _guard("cascade", run, _operator_db(), msg.hormone, msg.intensity)
     return int(row["reached"] or 0)
 
 
-@delivery.board_task("phoenix.comment")
+@delivery.board_task(sending.COMMENT)
 def comment(*args: Any, **kwargs: Any) -> None:
-    msg = _parse(messages.Comment, args, kwargs, "comment")
+    msg = _parse(messages.CommentMessage, args, kwargs, "comment")
     db = _board()
     who = _guard("comment", agents.resolve, db, msg.agent)
     with acting_as(who):
@@ -258,7 +193,7 @@ def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
     """The message's task as its judge sees it, or None when it may no longer: row-level security
     shows a judge open and in-review tasks only, so a task claimed or decided since the request
     was sent is gone from its view, and the request is moot."""
-    msg = _parse(messages.Judge, args, kwargs, name)
+    msg = _parse(messages.JudgeMessage, args, kwargs, name)
     db = _board()
     judge = _guard(name, agents.get, db, msg.agent)
     with acting_as(judge.id):
@@ -274,7 +209,7 @@ def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
             raise AssertionError("unreachable") from None
 
 
-@delivery.board_task("phoenix.assess")
+@delivery.board_task(sending.ASSESS)
 def assess(*args: Any, **kwargs: Any) -> int:
     db, task, judge = _judging("assess", args, kwargs)
     if task is None:
@@ -295,7 +230,7 @@ def _assess(db, task: models.Task, judge: models.Agent) -> int:  # type: ignore[
     return value
 
 
-@delivery.board_task("phoenix.review")
+@delivery.board_task(sending.REVIEW)
 def review(*args: Any, **kwargs: Any) -> str | None:
     db, task, judge = _judging("review", args, kwargs)
     if task is None or task.status != models.TaskStatus.REVIEW:

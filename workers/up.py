@@ -28,7 +28,7 @@ from typing import Optional
 import typer
 from rich.live import Live
 
-from phoenix_board.board import agents, embedded, errors, federation, models, ranking, render
+from phoenix_board.board import agents, embedded, errors, federation, hormones, models, ranking, render
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
@@ -176,7 +176,7 @@ class DemoFeed(threading.Thread):
         ours = self.crew.get(team, [])
         if ours and rng.random() < CASCADE_SHARE:  # the operator's cascadeHormone, as `hormones cascade` does,
             # started at one of the demo's agents (not the whole team, which may hold the user's own)
-            federation.cascade(self.db, rng.choice(("dopamine", "oxytocin", "adrenaline", "cortisol")),
+            federation.cascade(self.db, rng.choice(hormones.HORMONES),
                                round(rng.choice((1, 1, -1)) * rng.uniform(0.3, 1.0), 2), agent=rng.choice(ours).id)
         waiting = [r for r in recent if r["status"] == "open"]
         if waiting and rng.random() < 0.3:  # programs vote too, in the name of one of the demo's agents

@@ -53,7 +53,7 @@ from phoenix_board.harness.faults.figures import Kill, clean, count, reclaims, s
 from phoenix_board.harness.faults.rig import TEAM, Pool, Rig, open_rig, probe_task, wait_until
 from phoenix_board.harness.queries import queries
 from phoenix_board.harness.scratch import Ui, scratch_database
-from phoenix_board.workers import tasks as celery_tasks
+from phoenix_board.workers import sending
 
 SCENARIOS = ("kill", "redis", "postgres", "duplicates", "vacuum")
 POINTS = ("after_claim", "mid_handler", "after_result", "random")
@@ -281,7 +281,7 @@ def duplicates_scenario(rig: Rig, n_tasks: int, agents_n: int, steps: Steps) -> 
             sent += 1
     rig.submit([{**t, "idempotency_key": k} for t, k in zip(base, keys, strict=True)])
     sent += len(base)
-    celery_tasks.wake_team(rig.client.app, rig.settings, TEAM, 20)
+    sending.wake_team(rig.client.app, rig.settings, TEAM, 20)
     steps.advance()
 
     refused, applied = 0, 0

@@ -25,7 +25,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 WEEK = timedelta(days=7)
 BASELINES = hormones.BASELINES
-HORMONES = tuple(BASELINES)
+HORMONES = hormones.HORMONES
 
 
 def db_settings(examples: int):
@@ -321,3 +321,12 @@ def test_claim_key_boost_is_bounded_with_deadline(sql, available_at, priority, h
     boost = claim_key_boost(sql, available_at, priority, hot, deadline)
     assert LOWEST_BOOST - 1e-6 <= boost <= BOOST_BOUND + 1e-6
     assert boost == pytest.approx(claim_key_boost_reference(available_at, priority, hot, deadline), abs=2e-6)
+
+
+def test_the_databases_hormones_are_the_python_tuple(sql):
+    """board/hormones.HORMONES is Python's one list of the hormones; the database's (a new agent's
+    levels) names the same four, at the same baselines."""
+    row = sql.execute("SELECT column_default FROM information_schema.columns WHERE table_schema = 'phoenix'"
+                      " AND table_name = 'agents' AND column_name = 'hormone_levels'").fetchone()
+    levels = sql.execute(f"SELECT {row['column_default']} AS v").fetchone()["v"]
+    assert set(levels) == set(HORMONES) and levels == BASELINES  # jsonb keeps no key order

@@ -49,18 +49,18 @@ def test_topology_and_a_cascade_from_the_command_line(run, sql):  # noqa: F811
 ])
 def test_the_cascade_message_is_validated_before_anything_is_written(body):
     with pytest.raises(errors.InvalidInput) as got:
-        models.parse(messages.Cascade, {"id": str(uuid.uuid4()), **body})
+        models.parse(messages.CascadeMessage, {"id": str(uuid.uuid4()), **body})
     assert "\n" not in got.value.message
 
 
 def test_the_cascade_message_runs_once_per_id(db, sql, monkeypatch, url):
-    from phoenix_board.workers import signals, tasks
+    from phoenix_board.workers import process_state, tasks
 
     a, b = make_agent(db), make_agent(db)
     federation.pair(db, a.id, b.id)
-    monkeypatch.setenv(signals.ENV_DATABASE, url)
+    monkeypatch.setenv(process_state.ENV_DATABASE, url)
     tasks._operator_db.cache_clear()
-    body = models.parse(messages.Cascade, {"id": str(uuid.uuid4()), "hormone": "oxytocin", "intensity": 0.4,
+    body = models.parse(messages.CascadeMessage, {"id": str(uuid.uuid4()), "hormone": "oxytocin", "intensity": 0.4,
                                            "agent": a.codename}).model_dump(mode="json")
     try:
         assert tasks.cascade(body=body) == 2

@@ -25,12 +25,12 @@ from tests.workers.conftest import wait_for
 
 TASK, AGENT = str(uuid.uuid4()), str(uuid.uuid4())
 VALID: dict[str, tuple[type, dict[str, Any]]] = {
-    "submit": (messages.Submit, {"title": "t", "team": "iota", "idempotency_key": "k"}),
-    "submit_many": (messages.SubmitMany, {"tasks": [{"title": "t", "team": "iota", "idempotency_key": "k"}]}),
-    "vote": (messages.Vote, {"task": TASK, "agent": "fuzz-1", "value": 1}),
-    "comment": (messages.Comment, {"task": TASK, "agent": "fuzz-1", "content": "hi"}),
-    "wake": (messages.Wake, {"team": "iota"}),
-    "judge": (messages.Judge, {"task": TASK, "agent": AGENT}),
+    "submit": (messages.SubmitMessage, {"title": "t", "team": "iota", "idempotency_key": "k"}),
+    "submit_many": (messages.SubmitManyMessage, {"tasks": [{"title": "t", "team": "iota", "idempotency_key": "k"}]}),
+    "vote": (messages.VoteMessage, {"task": TASK, "agent": "fuzz-1", "value": 1}),
+    "comment": (messages.CommentMessage, {"task": TASK, "agent": "fuzz-1", "content": "hi"}),
+    "wake": (messages.WakeMessage, {"team": "iota"}),
+    "judge": (messages.JudgeMessage, {"task": TASK, "agent": AGENT}),
 }
 CORRUPTIONS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "submit": {**bad.FIELD_BAD_VALUES, "idempotency_key": bad.bad_text(constants.IDEMPOTENCY_KEY_MAX)},

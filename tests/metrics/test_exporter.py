@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from phoenix_board.board import lifecycle
 from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
-from phoenix_board.metrics import exporter
+from phoenix_board.metrics import definitions, exporter
 from phoenix_board.scheduler import jobs
 from tests.factories import make_agent, make_task
 
@@ -162,3 +162,18 @@ def test_distributions_aggregated_in_sql_put_each_value_in_its_bucket(db, sql, s
             == sum(v <= bound for v in dopamine), le
     assert got[("phoenix_agent_hormone_level_gsum", (("hormone", "dopamine"), ("team", "iota")))] == pytest.approx(sum(dopamine))
     assert got[("phoenix_agent_trust_gcount", (("team", "iota"),))] == len(trusts)
+
+
+def test_the_exporter_serves_exactly_the_metrics_definitions_lists(db, scrape):
+    """metrics/definitions.py is the one list of metrics: a scrape serves every metric it gives the
+    exporter (those of a replica and a broker aside: this scrape has neither) and nothing else."""
+    make_agent(db)
+    defined = {d.name: d for d in definitions.METRICS}
+    # the text format's parser reads a gauge histogram's _gsum and _gcount lines as families of their own
+    served = {family.name for family in text_string_to_metric_families(scrape())
+              if family.name.removesuffix("_gsum").removesuffix("_gcount") == family.name
+              or family.name.rsplit("_", 1)[0] not in defined}
+    assert served <= set(defined), sorted(served - set(defined))
+    absent_here = {definitions.DB_REPLICA_LAG_SECONDS.name, definitions.DB_REPLICA_LAG_BYTES.name,
+                   definitions.QUEUE_MESSAGES.name}
+    assert {n for n, d in defined.items() if d.by == "exporter"} - absent_here <= served

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from phoenix_board.metrics import definitions
+
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "metrics" / "prometheus"
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
@@ -44,31 +46,16 @@ ALERT_NAMES = {
     "TimescaleDBJobFailing",
 }
 
-# The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use.
-_GAUGES = {
-    "phoenix_db_connections_active", "phoenix_db_connections_max", "phoenix_agents_active",
-    "phoenix_agents_registered", "phoenix_tasks", "phoenix_queue_messages", "phoenix_consciousness_current",
-    "phoenix_team_coherence", "phoenix_decisions_per_second", "phoenix_beat_job_duration_seconds",
-    "phoenix_beat_job_last_success_timestamp_seconds", "phoenix_db_server_connections", "phoenix_tasks_unfinished",
-    "phoenix_events_relay_lag_seconds", "phoenix_events_unpublished", "phoenix_review_oldest_seconds",
-    "phoenix_db_replica_lag_seconds", "phoenix_db_replica_lag_bytes",
-    "phoenix_timescaledb_job_ok", "phoenix_timescaledb_job_last_success_timestamp_seconds",
-}
-_COUNTERS = {
-    "phoenix_db_transactions_total", "phoenix_tasks_created_total", "phoenix_tasks_completed_total",
-    "phoenix_tasks_failed_total", "phoenix_task_attempts_failed_total", "phoenix_lease_expiries_total",
-    "phoenix_claims_total", "phoenix_votes_total", "phoenix_timescaledb_job_failures_total",
-}
-_HISTOGRAMS = {"phoenix_db_query_duration_seconds", "phoenix_wake_latency_seconds", "phoenix_task_status_seconds"}
-_GAUGE_HISTOGRAMS = {"phoenix_agent_trust", "phoenix_agent_hormone_level"}
+# The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use,
+# read from the one module that defines every metric
 CONTRACT_METRICS = (
-    _GAUGES | _COUNTERS
-    | {h + suffix for h in _HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
-    | {h + suffix for h in _GAUGE_HISTOGRAMS for suffix in ("_bucket", "_gsum", "_gcount")}
+    set().union(*(metric.exposed() for metric in definitions.METRICS))
     | {"up", "ALERTS"}  # written by Prometheus: for every target, for every pending or firing alert
 )
-CONTRACT_LABELS = {"team", "status", "query", "queue", "hormone", "le", "job", "beat_job", "alertname", "severity",
-                   "alertstate", "instance", "policy"}
+CONTRACT_LABELS = (
+    {label for metric in definitions.METRICS for label in metric.labels}
+    | {"le", "job", "instance", "alertname", "severity", "alertstate"}  # Prometheus' and the rules' own
+)
 RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"
 
 PROMQL_FUNCTIONS = {

@@ -164,3 +164,61 @@ def test_the_beat_evaluates_no_alerts_of_its_own():
     assert not hasattr(Settings(), "alertmanager_url")
 
 
+
+
+# --- the jobs' table: every other list of jobs is derived from it ------------------------------
+
+
+def test_the_schedule_the_tasks_and_the_periods_come_from_the_one_table():
+    from phoenix_board.board.settings import Settings
+    from phoenix_board.scheduler import schedule
+
+    names = [job.name for job in jobs.JOBS]
+    assert len(set(names)) == len(names)
+    built = schedule.schedule(Settings(queue_prefix="t"))
+    assert list(built) == names == list(jobs.periods()) == list(schedule.TASKS)
+    for job in jobs.JOBS:
+        assert built[job.name]["task"] == schedule.TASKS[job.name].name == f"phoenix.beat.{job.name}"
+        assert built[job.name]["options"] == {"queue": "t.beat", "expires": job.seconds}
+        assert job.why and callable(job.fn)
+
+
+def test_a_period_setting_keeps_its_environment_name_and_a_bad_one_is_one_line(monkeypatch):
+    """The settings' names are those the beat always read (PHOENIX_BEAT_<...>_SECONDS)."""
+    from phoenix_board.board import errors
+
+    settings = {job.name: job.setting for job in jobs.JOBS}
+    assert settings == {"snapshot": "beat_snapshot_seconds", "hot_refresh": "beat_hot_refresh_seconds",
+                        "lease_sweep": "beat_lease_sweep_seconds", "hormone_decay": "beat_hormone_decay_seconds",
+                        "hormone_cascades": None, "dashboard_refresh": "beat_dashboard_seconds",
+                        "task_counts": None, "retention": "beat_retention_seconds"}
+    monkeypatch.setenv("PHOENIX_BEAT_DASHBOARD_SECONDS", "2.5")
+    assert jobs.periods()["dashboard_refresh"] == 2.5
+    assert jobs.periods()["hormone_cascades"] == constants.CASCADE_BEAT_SECONDS
+    monkeypatch.setenv("PHOENIX_BEAT_RETENTION_SECONDS", "-1")
+    with pytest.raises(errors.InvalidInput) as got:
+        jobs.periods()
+    assert "beat_retention_seconds" in got.value.message and "\n" not in got.value.message
+
+
+def test_the_docs_show_the_table_generated_from_the_jobs():
+    """The docs' table of beat jobs is jobs.docs_table() verbatim, wherever the docs keep it."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    pages = [repo / "README.md", *sorted((repo / "docs").rglob("*.md"))]
+    table = jobs.docs_table()
+    assert any(table in page.read_text(encoding="utf-8") for page in pages if page.exists()), (
+        "paste jobs.docs_table() into the docs' section on the beat")
+
+
+def test_every_job_of_the_table_runs_under_the_beats_runner(db, sql):
+    """Each row's function runs as the beat runs it (a Context, the per-job lock, a beat_runs row)."""
+    woken = []
+    from phoenix_board.board.settings import Settings
+
+    context = jobs.Context(db, Settings(), {job.name: job.seconds for job in jobs.JOBS}, woken.append)
+    for job in jobs.JOBS:
+        assert jobs.run(db, job.name, lambda job=job: job.fn(context)) is not None, job.name
+    rows = sql.execute("SELECT job, last_error FROM phoenix.beat_runs").fetchall()
+    assert {r["job"]: r["last_error"] for r in rows} == {job.name: None for job in jobs.JOBS}

@@ -1,0 +1,56 @@
+"""The idle poller, a bootstep of the worker's main process: every ``idle_poll_seconds`` it returns
+expired leases to the board and, when claimable tasks or reviews wait with no wake-up queued, wakes
+agents, so a lost wake-up (a broker restart) only delays work."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import bootsteps
+
+from phoenix_board.board import lifecycle
+from phoenix_board.board.db import Database
+from phoenix_board.board.settings import Settings
+from phoenix_board.workers import sending
+from phoenix_board.workers.process_state import ENV_TEAM, agent_database
+
+log = logging.getLogger(__name__)
+
+
+class IdlePoller(bootsteps.StartStopStep):
+    """In the worker's main process: sweep expired leases, wake agents for unannounced work."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: object, **kwargs: object) -> None:
+        self.tref = None
+        self.db: Database | None = None
+
+    def start(self, worker) -> None:  # type: ignore[no-untyped-def]
+        team = os.environ.get(ENV_TEAM)
+        if not team:
+            return
+        settings = Settings()
+        self.db = agent_database(settings, "phoenix-poller", 1)
+        self.tref = worker.timer.call_repeatedly(settings.idle_poll_seconds, self._poll,
+                                                 (worker, settings, team), priority=10)
+
+    def stop(self, worker) -> None:  # type: ignore[no-untyped-def]
+        if self.tref is not None:
+            self.tref.cancel()
+        if self.db is not None:
+            self.db.close()
+
+    def _poll(self, worker, settings: Settings, team: str) -> None:  # type: ignore[no-untyped-def]
+        try:
+            released = lifecycle.release_expired(self.db)
+            waiting = self.db.one("tasks_claimable_count", team=team)["n"]  # a count; no rows to see
+            # reviews are claimable work too (README "Review"): a lost review request is found here
+            waiting += self.db.one("reviews_claimable_count", team=team)["n"]
+            if waiting:
+                sending.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)
+            if released:
+                log.info("returned %d expired claim(s) to the board", len(released))
+        except Exception:  # a poll that fails must not stop the worker; the next one tries again
+            log.exception("idle poll failed")
