@@ -12,14 +12,15 @@
 --      order (task_completed, task_fail_dependents). A submission locks the tasks it depends on in
 --      id order before it inserts its row. A renewal or a start, which settle nothing, lock only
 --      the task; so do a vote and a comment.
---   3. Among agents: id order, every agent row a function writes locked before its first write
---      where it writes several (a review, the lease sweeper, phoenix.agents_lock).
+--   3. Among agents: id order (phoenix.agents_lock, the lease sweeper's outcomes, a cancel freeing
+--      its agents); a review locks every agent row it writes, in id order, before its first write.
 --   Exceptions, none of which can wait in a cycle: a claim locks its own agent row, then takes a
 --   task with SKIP LOCKED (it never waits on a task); the lease sweeper and the review deadline
 --   take roots and tasks with SKIP LOCKED; a hormone cascade locks only agents, in id order,
 --   trying NOWAIT first (61_hormone_cascade.sql).
--- Transitions lock FOR NO KEY UPDATE, the lock their UPDATE takes anyway: FOR UPDATE would also
--- conflict with the key-share locks PostgreSQL takes for foreign keys, which no function orders.
+-- A transition locks the task it moves and agent rows FOR NO KEY UPDATE, the lock their UPDATE takes
+-- anyway: FOR UPDATE would also conflict with the key-share locks PostgreSQL takes for foreign keys,
+-- which no function orders.
 
 -- Locks the root row of p_task's tree, if p_task is in one below its root; a root is locked by
 -- the caller's own lock of the task.
