@@ -1,19 +1,11 @@
 """Hormones: four levels per agent that events push and time pulls back (README "Hormones").
 
-* Each event adds a delta (constants.py): completion -> dopamine x task reward x quality and a
-  little cortisol relief; failure (including an expired lease or a rejected review) -> cortisol
-  and less dopamine; an upvote on one's task -> oxytocin, a downvote -> cortisol; an approving
-  review -> oxytocin, a rejecting one -> cortisol; claiming a task near its deadline ->
-  adrenaline, scaled by urgency. Levels are clamped to [HORMONE_MIN, HORMONE_MAX].
-* Levels decay exponentially toward the seed's baselines with a configurable half-life:
-  ``level(t) = baseline + (level - baseline) * 2 ** (-(t - hormones_at) / half_life)``. The beat
-  applies it to every agent (``decay_all``); decay composes, so any tick rate gives the same curve.
-* They change behaviour: cortisol caps the size of task an agent claims (``stress_size_cap``):
-  below STRESS_CORTISOL_MEDIUM any size; from it, fibonacci_size <= 5; from STRESS_CORTISOL_HIGH,
-  <= 2. A stressed agent takes small tasks until it calms down; big ones wait for calmer agents.
-
-The formulas are SQL functions (``sql/functions/12_hormones.sql``) because they run inside the
-transaction of the event that causes them; PostgreSQL holds the truth.
+The rules live in SQL, in one file, ``sql/functions/12_hormones.sql``, because they run inside the
+transaction of the event that causes them: ``phoenix.hormone_response`` is the one table of which
+event moves which hormone by how much (completion, failure, an urgent claim, votes, review
+verdicts), ``hormones_add`` clamps, ``hormones_decay`` pulls levels toward the baselines with a
+half-life, and ``stress_size_cap`` is what cortisol does to the size of task an agent takes. The
+numbers are ``constants.py``'s. This module only starts the beat's decay.
 """
 
 from __future__ import annotations

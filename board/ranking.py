@@ -1,6 +1,7 @@
 """Ranking: the board's sorts, the claim order, and the batch refresh of hot ranks.
 
-**Sorts** are Lemmy's that make sense for tasks: ``hot`` (Lemmy's hot rank of score and age),
+**Sorts** are Lemmy's that make sense for tasks: ``hot`` (Lemmy's hot rank of score and age;
+the formula's one home is ``sql/functions/10_hot_rank.sql``),
 ``active`` (hot rank of score and last comment), ``new``, ``old``, ``top`` (score),
 ``controversial`` (Lemmy's controversy rank) and ``most_comments``. Every sort breaks ties by
 ``created_at`` then ``id``, so the order is total and pages are stable; pages are keyset

@@ -1,19 +1,11 @@
 """Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (README "Trust").
 
-Each agent keeps evidence ``r`` (positive) and ``s`` (negative). A rating ``(p, n)`` updates
-``r <- lambda*r + p`` and ``s <- lambda*s + n``; trust is the mean of Beta(r+1, s+1),
-``(r + 1) / (r + s + 2)``: 0.5 with no evidence, always strictly inside (0, 1), and old evidence
-fades by lambda = TRUST_FORGETTING per new rating. Ratings come from:
-
-* the board, on an outcome without review: completion with quality q -> (q, 1 - q) x
-  TRUST_OUTCOME_WEIGHT; failure or an expired lease -> (0, 1) x TRUST_OUTCOME_WEIGHT;
-* each reviewer, on the work under review: verdict +1 -> (w, 0), -1 -> (0, w), where w is the
-  reviewer's own trust, so trusted reviewers weigh more;
-* the board, on each reviewer at consensus: agreed with it -> (TRUST_CONSENSUS_WEIGHT, 0),
-  disagreed -> (0, TRUST_CONSENSUS_WEIGHT), so rubber-stamping costs reputation.
-
-Every rating writes an ``agent_interactions`` row (who, whom, why, trust delta). The formula is
-``sql/functions/14_trust.sql``; it runs in the transaction of the event.
+The whole model is ``sql/functions/14_trust.sql``, run in the transaction of the event that rates:
+which event gives how much positive and negative evidence (``phoenix.trust_evidence``), how a
+rating updates an agent's evidence with forgetting (``phoenix.trust_rate``, the one place trust
+changes), and the trust that evidence gives (``phoenix.trust_value``). The weights are
+``constants.py``'s. Every rating writes an ``agent_interactions`` row (who, whom, why, trust delta),
+which this module reads.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
--- Lemmy's hot rank (crates/diesel_utils/replaceable_schema/utils.sql, r.hot_rank), with the clock
--- as an argument so that callers and tests can pin it. Same arithmetic and the same real result:
+-- The hot-rank formula's one home. Lemmy's hot rank (crates/diesel_utils/replaceable_schema/
+-- utils.sql, r.hot_rank), with the clock as an argument so that callers and tests can pin it.
+-- Same arithmetic and the same real result:
 -- log10(max(2, score + 2)) / (hours since published + 2) ^ 1.8, and 0 outside (0, 7 days),
 -- which also stops a task dated in the future from gaming the rank.
 CREATE OR REPLACE FUNCTION phoenix.hot_rank(score numeric, published timestamptz, at timestamptz DEFAULT now())
@@ -16,6 +17,7 @@ $$;
 -- The same formula in float8, about a hundred times cheaper than the numeric original. Used only to
 -- decide which rows the refresh must re-rank (sql/functions/30_maintenance.sql); every stored rank
 -- comes from hot_rank() itself. Its relative error (~1e-15) is far below the refresh tolerance.
+-- A change to the formula changes both, here (tests/board/test_ranking.py checks that they agree).
 CREATE OR REPLACE FUNCTION phoenix.hot_rank_estimate(score integer, published timestamptz, at timestamptz)
 RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -1,4 +1,6 @@
--- Hormone arithmetic (README "Hormones"). Levels are the seed's JSONB object of four numbers.
+-- Hormones (README "Hormones"): their arithmetic, their decay, what stress does, and which event
+-- moves which hormone (phoenix.hormone_response, at the end). Levels are the seed's JSONB object
+-- of four numbers.
 
 -- levels + delta, each clamped to [HORMONE_MIN, HORMONE_MAX]; keys missing from delta are unchanged.
 -- One expression, STABLE like jsonb_build_object, so that the planner inlines it into the UPDATE
@@ -44,4 +46,35 @@ AS $$
         WHEN (levels ->> 'cortisol')::float8 >= phoenix.k_stress_cortisol_medium() THEN phoenix.k_stress_size_medium()::integer
         ELSE 21
     END
+$$;
+
+-- Which event moves which hormone, and by how much: THE one table of hormone responses (README
+-- "Hormones"). Every path that changes an agent's hormones for an event asks it: the end of an
+-- attempt (agent_outcome), a claim near its deadline (task_claim_as), a vote on one's task
+-- (task_vote), a review verdict on one's work (task_review). Where the event has a size, p_scale
+-- scales the response: a completion by the task's reward and p_quality, an urgent claim by its
+-- urgency in [0, 1]; other events ignore both. The numbers are constants.py's.
+CREATE OR REPLACE FUNCTION phoenix.hormone_response(p_event text, p_scale float8 DEFAULT 1, p_quality float8 DEFAULT 1)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    delta jsonb := CASE p_event
+        WHEN 'completed' THEN jsonb_build_object('dopamine', phoenix.k_dopamine_per_completion() * p_scale * p_quality,
+                                                 'cortisol', -phoenix.k_cortisol_relief_per_completion())
+        -- every failed attempt: a failure, an expired lease, a rejected review, a release
+        WHEN 'failed' THEN jsonb_build_object('cortisol', phoenix.k_cortisol_per_failure(),
+                                              'dopamine', -phoenix.k_dopamine_loss_per_failure())
+        WHEN 'urgent_claim' THEN jsonb_build_object('adrenaline', phoenix.k_adrenaline_per_urgent_claim() * p_scale)
+        WHEN 'upvoted' THEN jsonb_build_object('oxytocin', phoenix.k_oxytocin_per_upvote())
+        WHEN 'downvoted' THEN jsonb_build_object('cortisol', phoenix.k_cortisol_per_downvote())
+        WHEN 'approved' THEN jsonb_build_object('oxytocin', phoenix.k_oxytocin_per_approval())
+        WHEN 'rejected' THEN jsonb_build_object('cortisol', phoenix.k_cortisol_per_rejection())
+    END;
+BEGIN
+    IF delta IS NULL THEN
+        RAISE EXCEPTION 'no hormone response for event %', coalesce(p_event, 'NULL');
+    END IF;
+    RETURN delta;
+END;
 $$;

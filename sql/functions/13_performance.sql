@@ -20,12 +20,3 @@ BEGIN
     RETURN level;
 END;
 $$;
-
--- Wait before the next attempt after `attempt` failed: base * 2^(attempt - 1), capped.
-CREATE OR REPLACE FUNCTION phoenix.retry_backoff(attempt integer)
-RETURNS interval
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT make_interval(secs => least(phoenix.k_retry_backoff_max_seconds(),
-                                       phoenix.k_retry_backoff_base_seconds() * power(2, greatest(attempt, 1) - 1)))
-$$;

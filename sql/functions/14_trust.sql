@@ -1,5 +1,7 @@
 -- Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (README "Trust").
--- Each agent keeps evidence r (positive) and s (negative); a new rating (p, n) updates
+-- The whole trust model is this file: which event rates an agent by how much evidence
+-- (trust_evidence), how a rating updates the evidence (trust_rate), and the trust it gives
+-- (trust_value). Each agent keeps evidence r (positive) and s (negative); a new rating (p, n) updates
 --   r <- lambda * r + p,  s <- lambda * s + n,  trust = (r + 1) / (r + s + 2),
 -- the mean of Beta(r + 1, s + 1): always inside (0, 1), 0.5 with no evidence.
 CREATE OR REPLACE FUNCTION phoenix.trust_value(r float8, s float8)
@@ -7,11 +9,56 @@ RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT (r + 1) / (r + s + 2) $$;
 
--- Applies the rating to agent `subject` and records who, whom, why and the delta.
+-- The evidence (positive, negative) an event gives, with the weights of constants.py:
+--   completed  the board rates an outcome without review; p_amount is the quality q in [0, 1]:
+--              (q, 1 - q) x TRUST_OUTCOME_WEIGHT
+--   failed     a failed attempt the board rates (failure, expired lease): (0, 1) x TRUST_OUTCOME_WEIGHT
+--   approved   a reviewer's verdict +1 on the work; p_amount is the reviewer's own trust w: (w, 0)
+--   rejected   a reviewer's verdict -1: (0, w)
+--   agreed     a reviewer agreed with the review's consensus: (TRUST_CONSENSUS_WEIGHT, 0)
+--   disagreed  a reviewer disagreed with it: (0, TRUST_CONSENSUS_WEIGHT)
+--   delegation a delegator's join was decided; p_amount is the share of its settled children that
+--              completed: (share, 1 - share) x TRUST_DELEGATION_WEIGHT
+CREATE OR REPLACE FUNCTION phoenix.trust_evidence(p_event text, p_amount float8 DEFAULT NULL,
+                                                  OUT positive float8, OUT negative float8)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    CASE p_event
+        WHEN 'completed' THEN
+            positive := phoenix.k_trust_outcome_weight() * p_amount;
+            negative := phoenix.k_trust_outcome_weight() * (1 - p_amount);
+        WHEN 'failed' THEN
+            positive := 0;
+            negative := phoenix.k_trust_outcome_weight();
+        WHEN 'approved' THEN
+            positive := p_amount;
+            negative := 0;
+        WHEN 'rejected' THEN
+            positive := 0;
+            negative := p_amount;
+        WHEN 'agreed' THEN
+            positive := phoenix.k_trust_consensus_weight();
+            negative := 0;
+        WHEN 'disagreed' THEN
+            positive := 0;
+            negative := phoenix.k_trust_consensus_weight();
+        WHEN 'delegation' THEN
+            positive := phoenix.k_trust_delegation_weight() * p_amount;
+            negative := phoenix.k_trust_delegation_weight() * (1 - p_amount);
+        ELSE
+            RAISE EXCEPTION 'no trust evidence for event %', coalesce(p_event, 'NULL');
+    END CASE;
+END;
+$$;
+
+-- Applies the rating to agent `subject` and records who, whom, why and the delta: the one place
+-- trust changes. p_success is the interaction's success (default: the rating was rather positive);
+-- p_hormones its hormone_exchange, when the same event moved hormones too (an outcome).
 -- The caller must already hold the subject's row lock or accept a short wait (agents after tasks).
 CREATE OR REPLACE FUNCTION phoenix.trust_rate(
     subject uuid, positive float8, negative float8, rater uuid, why text, task uuid, at timestamptz,
-    detail jsonb DEFAULT '{}')
+    detail jsonb DEFAULT '{}', p_success boolean DEFAULT NULL, p_hormones jsonb DEFAULT NULL)
 RETURNS float8
 LANGUAGE plpgsql
 AS $$
@@ -31,8 +78,9 @@ BEGIN
                                                    phoenix.k_trust_forgetting() * a.trust_s + greatest(negative, 0))
      WHERE a.id = subject
     RETURNING a.trust_coefficient INTO new_trust;
-    INSERT INTO phoenix.agent_interactions (agent_from, agent_to, interaction_type, task_id, trust_delta, success, metadata, at)
-    VALUES (rater, subject, why, task, new_trust - old_trust, positive >= negative,
+    INSERT INTO phoenix.agent_interactions
+        (agent_from, agent_to, interaction_type, task_id, trust_delta, hormone_exchange, success, metadata, at)
+    VALUES (rater, subject, why, task, new_trust - old_trust, p_hormones, coalesce(p_success, positive >= negative),
             detail || jsonb_build_object('positive', positive, 'negative', negative), at);
     RETURN new_trust - old_trust;
 END;

@@ -1,3 +1,78 @@
+-- Creating tasks (README "Task lifecycle"): phoenix.task_new is the one home of a new task's
+-- defaults and first ranks, phoenix.task_insert the one INSERT of a task; a submission
+-- (task_submit) and a delegation's children (task_delegate, 55_delegation.sql) both go through them.
+
+-- A new task's row, not yet stored: the content given, the board's defaults for what was not
+-- given, its first ranks and claim key at p_now. A child names its parent (the tree's columns
+-- follow from it), its key and the agents it is offered to first.
+CREATE OR REPLACE FUNCTION phoenix.task_new(
+    p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
+    p_team text, p_created_by uuid, p_dopamine_reward real, p_max_attempts integer,
+    p_review_quorum integer, p_deadline timestamptz, p_fibonacci_size integer, p_now timestamptz,
+    p_depends_on uuid[] DEFAULT '{}', p_idempotency_key text DEFAULT NULL, p_parent phoenix.tasks DEFAULT NULL,
+    p_child_key text DEFAULT NULL, p_preferred_agents uuid[] DEFAULT '{}', p_preferred_until timestamptz DEFAULT NULL)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    t phoenix.tasks;
+BEGIN
+    t.title := p_title;
+    t.description := coalesce(p_description, '');
+    t.category := coalesce(p_category, 'general');
+    t.payload := coalesce(p_payload, '{}');
+    t.priority := coalesce(p_priority, 5);
+    t.team := p_team;
+    t.created_by := p_created_by;
+    t.dopamine_reward := coalesce(p_dopamine_reward, 1.0);
+    t.max_attempts := coalesce(p_max_attempts, 3);
+    t.review_quorum := coalesce(p_review_quorum, 0);
+    t.deadline := p_deadline;
+    t.fibonacci_size := coalesce(p_fibonacci_size, 1);
+    t.depends_on := coalesce(p_depends_on, '{}');
+    t.pending_deps := 0;  -- the submission counts its unfinished dependencies under their locks
+    t.idempotency_key := p_idempotency_key;
+    t.created_at := p_now;
+    t.available_at := p_now;
+    t.last_activity_at := p_now;
+    t.hot_score := phoenix.hot_rank(0, p_now, p_now);
+    t.active_score := phoenix.hot_rank(0, p_now, p_now);
+    t.claim_key := phoenix.claim_key(p_now, coalesce(p_priority, 5), phoenix.hot_rank(0, p_now, p_now), p_deadline);
+    t.parent_id := p_parent.id;
+    t.root_id := coalesce(p_parent.root_id, p_parent.id);
+    t.depth := coalesce(p_parent.depth + 1, 0);
+    t.child_key := p_child_key;
+    t.preferred_agents := coalesce(p_preferred_agents, '{}');
+    t.preferred_until := p_preferred_until;
+    RETURN t;
+END;
+$$;
+
+-- Stores a row made by phoenix.task_new. A row whose key is taken (the submitter's idempotency
+-- key, or the parent's child key) is not stored: the result is then a row of NULLs.
+CREATE OR REPLACE FUNCTION phoenix.task_insert(t phoenix.tasks)
+RETURNS phoenix.tasks
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    stored phoenix.tasks;
+BEGIN
+    INSERT INTO phoenix.tasks (title, description, category, payload, priority, team, created_by,
+                               dopamine_reward, max_attempts, review_quorum, depends_on, pending_deps,
+                               deadline, fibonacci_size, idempotency_key, created_at, available_at,
+                               last_activity_at, hot_score, active_score, claim_key,
+                               parent_id, root_id, depth, child_key, preferred_agents, preferred_until)
+    VALUES (t.title, t.description, t.category, t.payload, t.priority, t.team, t.created_by,
+            t.dopamine_reward, t.max_attempts, t.review_quorum, t.depends_on, t.pending_deps,
+            t.deadline, t.fibonacci_size, t.idempotency_key, t.created_at, t.available_at,
+            t.last_activity_at, t.hot_score, t.active_score, t.claim_key,
+            t.parent_id, t.root_id, t.depth, t.child_key, t.preferred_agents, t.preferred_until)
+    ON CONFLICT DO NOTHING
+    RETURNING * INTO stored;
+    RETURN stored;
+END;
+$$;
+
 -- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it.
 -- Idempotency keys belong to their submitter (created_by; submissions naming no agent share one
 -- scope): the same key from the same submitter with the same content returns the first task
@@ -24,14 +99,15 @@ DECLARE
     v_pending integer;
     v_ended record;
     v_missing uuid;
+    v_new phoenix.tasks := phoenix.task_new(p_title, p_description, p_category, p_payload, p_priority, p_team,
+                                            p_created_by, p_dopamine_reward, p_max_attempts, p_review_quorum,
+                                            p_deadline, p_fibonacci_size, v_now, v_deps, p_idempotency_key);
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
         SELECT * INTO task FROM phoenix.tasks
          WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
         IF FOUND THEN
-            task := phoenix.task_resubmitted(task, p_title, p_description, p_category, p_payload, p_priority,
-                                             p_team, p_dopamine_reward, p_max_attempts, p_review_quorum, v_deps,
-                                             p_deadline, p_fibonacci_size);
+            task := phoenix.task_resubmitted(task, v_new);
             created := false;
             RETURN;
         END IF;
@@ -65,25 +141,13 @@ BEGIN
                              CASE v_ended.status WHEN 'cancelled' THEN 'was cancelled' ELSE 'has failed' END);
     END IF;
 
-    INSERT INTO phoenix.tasks (title, description, category, payload, priority, team, created_by,
-                               dopamine_reward, max_attempts, review_quorum, depends_on, pending_deps,
-                               deadline, fibonacci_size, idempotency_key, created_at, available_at,
-                               last_activity_at, hot_score, active_score, claim_key)
-    VALUES (p_title, coalesce(p_description, ''), coalesce(p_category, 'general'), coalesce(p_payload, '{}'),
-            coalesce(p_priority, 5), p_team, p_created_by, coalesce(p_dopamine_reward, 1.0),
-            coalesce(p_max_attempts, 3), coalesce(p_review_quorum, 0), v_deps, v_pending,
-            p_deadline, coalesce(p_fibonacci_size, 1), p_idempotency_key, v_now, v_now, v_now,
-            phoenix.hot_rank(0, v_now, v_now), phoenix.hot_rank(0, v_now, v_now),
-            phoenix.claim_key(v_now, coalesce(p_priority, 5), phoenix.hot_rank(0, v_now, v_now), p_deadline))
-    ON CONFLICT (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING * INTO task;
-    IF NOT FOUND THEN
+    v_new.pending_deps := v_pending;
+    task := phoenix.task_insert(v_new);
+    IF task.id IS NULL THEN
         -- a concurrent submission with the same key won the race
         SELECT * INTO task FROM phoenix.tasks
          WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
-        task := phoenix.task_resubmitted(task, p_title, p_description, p_category, p_payload, p_priority,
-                                         p_team, p_dopamine_reward, p_max_attempts, p_review_quorum, v_deps,
-                                         p_deadline, p_fibonacci_size);
+        task := phoenix.task_resubmitted(task, v_new);
         created := false;
         RETURN;
     END IF;
@@ -98,12 +162,10 @@ END;
 $$;
 
 -- A submission whose key its submitter already used: the first task when the content is the same
--- (defaults filled in as task_submit fills them), else a conflict naming the key. Returned as the
--- caller may see it, with the content the caller sent (its own) put back.
-CREATE OR REPLACE FUNCTION phoenix.task_resubmitted(
-    t phoenix.tasks, p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
-    p_team text, p_dopamine_reward real, p_max_attempts integer, p_review_quorum integer, p_deps uuid[],
-    p_deadline timestamptz, p_fibonacci_size integer)
+-- (p_new: what phoenix.task_new made of this submission, defaults filled in), else a conflict
+-- naming the key. Returned as the caller may see it, with the content the caller sent (its own)
+-- put back.
+CREATE OR REPLACE FUNCTION phoenix.task_resubmitted(t phoenix.tasks, p_new phoenix.tasks)
 RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
@@ -113,9 +175,9 @@ BEGIN
     IF (t.title, t.description, t.category, t.payload, t.priority, t.team, t.dopamine_reward, t.max_attempts,
         t.review_quorum, t.depends_on, t.deadline, t.fibonacci_size)
        IS DISTINCT FROM
-       (p_title, coalesce(p_description, ''), coalesce(p_category, 'general'), coalesce(p_payload, '{}'),
-        coalesce(p_priority, 5)::smallint, p_team, coalesce(p_dopamine_reward, 1.0)::real, coalesce(p_max_attempts, 3),
-        coalesce(p_review_quorum, 0)::smallint, p_deps, p_deadline, coalesce(p_fibonacci_size, 1)::smallint) THEN
+       (p_new.title, p_new.description, p_new.category, p_new.payload, p_new.priority, p_new.team,
+        p_new.dopamine_reward, p_new.max_attempts, p_new.review_quorum, p_new.depends_on, p_new.deadline,
+        p_new.fibonacci_size) THEN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
             MESSAGE = format('idempotency key %s was already used for a different task; use a new key for new content',
                              left(t.idempotency_key, 60));

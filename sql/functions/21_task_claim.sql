@@ -69,7 +69,7 @@ BEGIN
     UPDATE phoenix.agents
        SET current_task = t.id, idle_since = NULL, last_heartbeat = v_now,
            hormone_levels = CASE WHEN v_urgency > 0
-               THEN phoenix.hormones_add(hormone_levels, jsonb_build_object('adrenaline', phoenix.k_adrenaline_per_urgent_claim() * v_urgency))
+               THEN phoenix.hormones_add(hormone_levels, phoenix.hormone_response('urgent_claim', v_urgency))
                ELSE hormone_levels END
      WHERE id = p_agent;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)

@@ -1,5 +1,14 @@
 -- The two ends of an attempt, shared by result, review, fail and the lease sweeper.
--- Both expect the task row to be locked by the caller (tasks before agents).
+-- Both expect the task row to be locked by the caller (tasks before agents; 19_locking.sql).
+
+-- Wait before the next attempt after `attempt` failed: base * 2^(attempt - 1), capped.
+CREATE OR REPLACE FUNCTION phoenix.retry_backoff(attempt integer)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT make_interval(secs => least(phoenix.k_retry_backoff_max_seconds(),
+                                       phoenix.k_retry_backoff_base_seconds() * power(2, greatest(attempt, 1) - 1)))
+$$;
 
 -- Success: the task completes, its dependents count one unfinished dependency less (locked in id
 -- order), and the event is written.

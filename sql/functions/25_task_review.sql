@@ -118,13 +118,11 @@ BEGIN
         OR (decided IS NOT NULL AND id IN (SELECT r.agent_id FROM phoenix.task_reviews r
                                             WHERE r.task_id = p_task AND r.attempt = v_attempt))
      ORDER BY id FOR NO KEY UPDATE;
-    PERFORM phoenix.agent_hormones_add(v_executor, CASE WHEN p_verdict > 0
-        THEN jsonb_build_object('oxytocin', phoenix.k_oxytocin_per_approval())
-        ELSE jsonb_build_object('cortisol', phoenix.k_cortisol_per_rejection()) END);
-    PERFORM phoenix.trust_rate(v_executor,
-                               CASE WHEN p_verdict > 0 THEN a.trust_coefficient ELSE 0 END,
-                               CASE WHEN p_verdict < 0 THEN a.trust_coefficient ELSE 0 END,
-                               p_agent, 'review', p_task, v_now, jsonb_build_object('attempt', v_attempt));
+    PERFORM phoenix.agent_hormones_add(v_executor,
+                                       phoenix.hormone_response(CASE WHEN p_verdict > 0 THEN 'approved' ELSE 'rejected' END));
+    PERFORM phoenix.trust_rate(v_executor, e.positive, e.negative,
+                               p_agent, 'review', p_task, v_now, jsonb_build_object('attempt', v_attempt))
+       FROM phoenix.trust_evidence(CASE WHEN p_verdict > 0 THEN 'approved' ELSE 'rejected' END, a.trust_coefficient) AS e;
     IF decided IS NULL THEN
         RETURN;
     END IF;
@@ -143,10 +141,9 @@ BEGIN
                               AND i.metadata ->> 'attempt' = v_attempt::text)
          ORDER BY r.agent_id
     LOOP
-        PERFORM phoenix.trust_rate(v_reviewer.agent_id,
-            CASE WHEN (v_reviewer.verdict > 0) = v_approved THEN phoenix.k_trust_consensus_weight() ELSE 0 END,
-            CASE WHEN (v_reviewer.verdict > 0) <> v_approved THEN phoenix.k_trust_consensus_weight() ELSE 0 END,
-            NULL, 'consensus', p_task, v_now, jsonb_build_object('attempt', v_attempt, 'decided', decided));
+        PERFORM phoenix.trust_rate(v_reviewer.agent_id, e.positive, e.negative,
+            NULL, 'consensus', p_task, v_now, jsonb_build_object('attempt', v_attempt, 'decided', decided))
+           FROM phoenix.trust_evidence(CASE WHEN (v_reviewer.verdict > 0) = v_approved THEN 'agreed' ELSE 'disagreed' END) AS e;
     END LOOP;
 END;
 $$;

@@ -48,7 +48,7 @@ BEGIN
                                          'lease_expired', v_now);
         RETURN NEXT t;
     END LOOP;
-    -- every task first, then the agents (the board's lock order)
+    -- every task first, then the agents (the board's lock order, atop 19_locking.sql)
     FOR i IN SELECT ord FROM unnest(v_agents) WITH ORDINALITY AS x (agent, ord) ORDER BY agent LOOP
         PERFORM phoenix.agent_outcome(v_agents[i], v_ids[i], false, NULL, NULL, NULL, true, 'lease expired', v_now);
     END LOOP;

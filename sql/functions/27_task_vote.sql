@@ -58,9 +58,9 @@ BEGIN
     RETURNING * INTO task;
 
     IF task.created_by IS NOT NULL AND (du > 0 OR dd > 0) THEN
-        PERFORM phoenix.agent_hormones_add(task.created_by, jsonb_strip_nulls(jsonb_build_object(
-            'oxytocin', CASE WHEN du > 0 THEN phoenix.k_oxytocin_per_upvote() END,
-            'cortisol', CASE WHEN dd > 0 THEN phoenix.k_cortisol_per_downvote() END)));
+        -- a new upvote or a new downvote, never both (a change of mind is one of them)
+        PERFORM phoenix.agent_hormones_add(task.created_by,
+                                           phoenix.hormone_response(CASE WHEN du > 0 THEN 'upvoted' ELSE 'downvoted' END));
     END IF;
     task := phoenix.task_as_seen(task);
 END;

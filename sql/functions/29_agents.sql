@@ -1,5 +1,38 @@
 -- Agent registry (README "Agents").
 
+-- The acting agent, which this transaction must act for (phoenix.act_as), and which must exist
+-- and not be decommissioned.
+CREATE OR REPLACE FUNCTION phoenix.agent_active(p_agent uuid)
+RETURNS phoenix.agents
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    PERFORM phoenix.act_as(p_agent);
+    RETURN phoenix.agent_in_service(p_agent);
+END;
+$$;
+
+-- An agent that exists and is not decommissioned (NotFound, Forbidden), whoever asks: the
+-- operator's functions (pairing, supervision, cascades) act for nobody.
+CREATE OR REPLACE FUNCTION phoenix.agent_in_service(p_agent uuid)
+RETURNS phoenix.agents
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    a phoenix.agents;
+BEGIN
+    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);
+    END IF;
+    IF a.decommissioned_at IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('agent %s (%s) is decommissioned; register it again to use it', a.codename, p_agent);
+    END IF;
+    RETURN a;
+END;
+$$;
+
 -- Register a new agent, or re-attach to the one with this codename (a restarted worker keeps its
 -- identity, counters and trust).
 --

@@ -2,135 +2,11 @@
 -- holding no lease and no agent, and the children's final outcomes are counted on the parent row
 -- (the join point) until the join is met or a child's failure decides it.
 --
--- Lock order in a tree: every transition that can settle, delegate or cancel a task of a tree
--- locks the tree's root row first (phoenix.task_lock_tree), then any rows of the tree in any
--- order, then agent rows. Holding the root serialises the tree's structural changes, so a cancel
--- sees every descendant (no child can be created under it meanwhile) and a child's completion
--- can lock its parent (a lower id) without deadlocking against a cancel or a sibling.
+-- Locks: the tree's root first, as every transition that may settle a child (the board's lock
+-- order is stated once, atop 19_locking.sql, with the tree locks and subtree cancellation).
 
--- Locks the root row of p_task's tree, if p_task is in one below its root; a root is locked by
--- the caller's own lock of the task.
-CREATE OR REPLACE FUNCTION phoenix.task_lock_tree(p_task uuid)
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_root uuid;
-BEGIN
-    -- root_id never changes, so it may be read before the lock
-    SELECT root_id INTO v_root FROM phoenix.tasks WHERE id = p_task;
-    IF v_root IS NOT NULL THEN
-        PERFORM 1 FROM phoenix.tasks WHERE id = v_root FOR NO KEY UPDATE;
-    END IF;
-END;
-$$;
-
--- Locks a task for a transition: its tree's root first when p_tree (a transition that may settle a
--- child or change the tree), then the task; NotFound when there is none.
-CREATE OR REPLACE FUNCTION phoenix.task_lock(p_task uuid, p_tree boolean DEFAULT true)
-RETURNS phoenix.tasks
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    t phoenix.tasks;
-BEGIN
-    IF p_tree THEN
-        PERFORM phoenix.task_lock_tree(p_task);
-    END IF;
-    -- NO KEY UPDATE, the lock the transition's UPDATE takes anyway: FOR UPDATE would also block the
-    -- key-share lock that writing an agent row whose current_task is this task takes, and a
-    -- review writing that agent deadlocked with the agent's own transition (README "Concurrency")
-    SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
-    END IF;
-    RETURN t;
-END;
-$$;
-
--- Fails, for good, the open tasks that depend (transitively) on p_task, which has ended without
--- completing (failed or cancelled): they could never run. Each names the dependency it waited on
--- and how that ended, so "dependency X was cancelled" leads to the task that was.
-CREATE OR REPLACE FUNCTION phoenix.task_fail_dependents(p_task uuid, p_now timestamptz)
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_dep record;
-    v_ended phoenix.task_status;
-BEGIN
-    SELECT status INTO v_ended FROM phoenix.tasks WHERE id = p_task;
-    FOR v_dep IN
-        WITH RECURSIVE dependents (id, via) AS (
-            SELECT l.task_id, p_task FROM phoenix.task_dependencies l WHERE l.depends_on = p_task
-            UNION
-            SELECT l.task_id, l.depends_on FROM phoenix.task_dependencies l JOIN dependents ON l.depends_on = dependents.id
-        ), first_via AS (
-            SELECT id, min(via::text)::uuid AS via FROM dependents GROUP BY id
-        )
-        SELECT d.id, d.attempt, f.via FROM phoenix.tasks d JOIN first_via f USING (id)
-         WHERE d.status = 'open' ORDER BY d.id FOR UPDATE OF d
-    LOOP
-        UPDATE phoenix.tasks
-           SET status = 'failed', completed_at = p_now,
-               last_error = format('dependency %s %s', v_dep.via,
-                                   CASE WHEN v_dep.via = p_task AND v_ended = 'cancelled' THEN 'was cancelled' ELSE 'failed' END)
-         WHERE id = v_dep.id;
-        INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
-        VALUES (v_dep.id, 'dependency_failed', NULL, v_dep.attempt, p_now,
-                jsonb_build_object('dependency', v_dep.via,
-                                   'ended', CASE WHEN v_dep.via = p_task THEN v_ended ELSE 'failed' END));
-    END LOOP;
-END;
-$$;
-
--- Cancels the live tasks among p_tasks and all their live descendants. The caller holds the
--- tree's root lock. Agents working a cancelled task are freed; their late result is refused as
--- stale (the attempt is over). Returns how many tasks were cancelled.
-CREATE OR REPLACE FUNCTION phoenix.task_cancel_subtrees(p_tasks uuid[], p_by uuid, p_reason text, p_now timestamptz)
-RETURNS integer
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v record;
-    v_agents uuid[] := '{}';
-    v_tasks uuid[] := '{}';
-    n integer := 0;
-BEGIN
-    FOR v IN
-        WITH RECURSIVE sub AS (
-            SELECT id FROM phoenix.tasks WHERE id = ANY (p_tasks)
-            UNION
-            SELECT c.id FROM phoenix.tasks c JOIN sub ON c.parent_id = sub.id
-        )
-        SELECT t.id, t.attempt, t.assigned_to, t.status FROM phoenix.tasks t JOIN sub USING (id)
-         WHERE t.status IN ('open', 'claimed', 'in_progress', 'review', 'waiting')
-         ORDER BY t.id FOR UPDATE OF t
-    LOOP
-        UPDATE phoenix.tasks
-           SET status = 'cancelled', assigned_to = NULL, lease_expires_at = NULL, completed_at = p_now,
-               preferred_until = NULL, last_error = left(p_reason, 1000)
-         WHERE id = v.id;
-        INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
-        VALUES (v.id, 'cancelled', p_by, v.attempt, p_now,
-                jsonb_build_object('reason', left(p_reason, 1000), 'was', v.status));
-        IF v.status IN ('claimed', 'in_progress') THEN
-            v_agents := v_agents || v.assigned_to;
-            v_tasks := v_tasks || v.id;
-        END IF;
-        PERFORM phoenix.task_fail_dependents(v.id, p_now);
-        n := n + 1;
-    END LOOP;
-    -- agents after tasks, in id order
-    UPDATE phoenix.agents a SET current_task = NULL, idle_since = p_now
-      FROM (SELECT id FROM phoenix.agents WHERE id = ANY (v_agents) ORDER BY id FOR NO KEY UPDATE) AS l
-     WHERE a.id = l.id AND a.current_task = ANY (v_tasks);
-    RETURN n;
-END;
-$$;
-
--- Rates the delegator's choice once per parent attempt, when its join is decided: evidence
--- TRUST_DELEGATION_WEIGHT split by the share of settled children that completed.
+-- Rates the delegator's choice once per parent attempt, when its join is decided, by the share of
+-- settled children that completed (phoenix.trust_evidence 'delegation').
 CREATE OR REPLACE FUNCTION phoenix.task_rate_delegator(p phoenix.tasks, p_now timestamptz, p_decided text)
 RETURNS void
 LANGUAGE plpgsql
@@ -143,11 +19,11 @@ BEGIN
         RETURN;
     END IF;
     v_share := p.children_done::float8 / v_settled;
-    PERFORM phoenix.trust_rate(p.delegated_by, phoenix.k_trust_delegation_weight() * v_share,
-                               phoenix.k_trust_delegation_weight() * (1 - v_share), NULL, 'delegation', p.id, p_now,
+    PERFORM phoenix.trust_rate(p.delegated_by, e.positive, e.negative, NULL, 'delegation', p.id, p_now,
                                jsonb_build_object('attempt', p.attempt, 'decided', p_decided,
                                                   'done', p.children_done, 'failed', p.children_failed,
-                                                  'total', p.children_total));
+                                                  'total', p.children_total))
+       FROM phoenix.trust_evidence('delegation', v_share) AS e;
 END;
 $$;
 
@@ -273,8 +149,10 @@ DECLARE
     v_done integer;
     v_failed integer;
     v_subordinates uuid[];
-    v_new uuid[];
-    v_new_keys text[];
+    v_new uuid[] := '{}';
+    v_new_keys text[] := '{}';
+    v_spec record;
+    v_child phoenix.tasks;
     v_bad text;
 BEGIN
     IF jsonb_typeof(p_children) IS DISTINCT FROM 'array' OR jsonb_array_length(p_children) = 0 THEN
@@ -316,31 +194,24 @@ BEGIN
     SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') INTO v_subordinates
       FROM phoenix.agents s WHERE s.id = ANY (a.subordinate_agents) AND s.decommissioned_at IS NULL AND s.team = t.team;
 
-    WITH spec AS (
-        SELECT ord, c, coalesce(c ->> 'key', (ord - 1)::text) AS k,
-               coalesce((c ->> 'priority')::integer, t.priority) AS prio
-          FROM jsonb_array_elements(p_children) WITH ORDINALITY AS x (c, ord)
-    ), ins AS (
-        INSERT INTO phoenix.tasks (title, description, category, payload, priority, team, created_by,
-                                   dopamine_reward, max_attempts, review_quorum, deadline, fibonacci_size,
-                                   created_at, available_at, last_activity_at, hot_score, active_score, claim_key,
-                                   parent_id, root_id, depth, child_key, preferred_agents, preferred_until)
-        SELECT c ->> 'title', coalesce(c ->> 'description', ''), coalesce(c ->> 'category', t.category),
-               coalesce(c -> 'payload', '{}'), prio, t.team, p_agent,
-               coalesce((c ->> 'dopamine_reward')::real, t.dopamine_reward),
-               coalesce((c ->> 'max_attempts')::integer, t.max_attempts),
-               coalesce((c ->> 'review_quorum')::integer, 0), t.deadline,
-               coalesce((c ->> 'fibonacci_size')::integer, 1),
-               v_now, v_now, v_now, phoenix.hot_rank(0, v_now, v_now), phoenix.hot_rank(0, v_now, v_now),
-               phoenix.claim_key(v_now, prio, phoenix.hot_rank(0, v_now, v_now), t.deadline),
-               t.id, v_root, t.depth + 1, k, v_subordinates,
-               CASE WHEN cardinality(v_subordinates) > 0
-                    THEN v_now + make_interval(secs => phoenix.k_delegation_preferred_seconds()) END
-          FROM spec ORDER BY ord
-        ON CONFLICT (parent_id, child_key) WHERE parent_id IS NOT NULL DO NOTHING
-        RETURNING id, child_key
-    )
-    SELECT coalesce(array_agg(id), '{}'), coalesce(array_agg(child_key), '{}') INTO v_new, v_new_keys FROM ins;
+    -- in the order asked for; a key this parent already used creates nothing (task_insert)
+    FOR v_spec IN SELECT x.c, coalesce(x.c ->> 'key', (x.ord - 1)::text) AS k
+                    FROM jsonb_array_elements(p_children) WITH ORDINALITY AS x (c, ord) ORDER BY x.ord
+    LOOP
+        v_child := phoenix.task_insert(phoenix.task_new(
+            v_spec.c ->> 'title', v_spec.c ->> 'description', coalesce(v_spec.c ->> 'category', t.category),
+            v_spec.c -> 'payload', coalesce((v_spec.c ->> 'priority')::integer, t.priority), t.team, p_agent,
+            coalesce((v_spec.c ->> 'dopamine_reward')::real, t.dopamine_reward),
+            coalesce((v_spec.c ->> 'max_attempts')::integer, t.max_attempts),
+            (v_spec.c ->> 'review_quorum')::integer, t.deadline, (v_spec.c ->> 'fibonacci_size')::integer, v_now,
+            p_parent => t, p_child_key => v_spec.k, p_preferred_agents => v_subordinates,
+            p_preferred_until => CASE WHEN cardinality(v_subordinates) > 0
+                                      THEN v_now + make_interval(secs => phoenix.k_delegation_preferred_seconds()) END));
+        IF v_child.id IS NOT NULL THEN
+            v_new := v_new || v_child.id;
+            v_new_keys := v_new_keys || v_child.child_key;
+        END IF;
+    END LOOP;
     created := cardinality(v_new);
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     SELECT n.id, 'submitted', p_agent, 0, v_now,

@@ -1,6 +1,6 @@
 -- Partners and supervisors (README "Partners and supervisors"). Operator functions: the agent
 -- role is granted none of them. Each keeps both sides of a relation in step in one transaction,
--- holding every agent row it changes locked in id order (the board's lock order).
+-- holding every agent row it changes locked in id order (the board's lock order, atop 19_locking.sql).
 
 -- Locks the given agents in id order (the board's order, so that two operators never deadlock).
 CREATE OR REPLACE FUNCTION phoenix.agents_lock(p_agents uuid[])

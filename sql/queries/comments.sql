@@ -1,4 +1,4 @@
--- Statements on phoenix.task_comments.
+-- Threaded comments on a task and votes on comments.
 
 -- name: comment_add
 -- A comment on a task, or a reply to one of its comments.
@@ -17,10 +17,7 @@ SELECT t.id, t.parent_comment_id, t.depth, t.agent_id, a.codename, t.content, t.
   FROM thread t JOIN phoenix.agents a ON a.id = t.agent_id
  ORDER BY t.path;
 
--- name: comment_ids_by_fragment
--- Comments whose id contains the fragment, as task_ids_by_fragment.
-SELECT id, left(content, 40) AS title, replace(id::text, '-', '') LIKE '%%' || %(fragment)s::text AS tail
-  FROM phoenix.task_comments
- WHERE strpos(replace(id::text, '-', ''), %(fragment)s::text) > 0
- ORDER BY tail DESC, id
- LIMIT %(limit)s::integer;
+-- name: comment_vote
+-- Cast, change or retract (0) a vote on a comment.
+SELECT (r.comment).id, (r.comment).upvotes, (r.comment).downvotes, r.previous
+  FROM phoenix.comment_vote(%(comment)s::uuid, %(agent)s::uuid, %(vote)s::integer, %(now)s::timestamptz) AS r;

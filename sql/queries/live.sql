@@ -1,5 +1,22 @@
 -- What `phoenix-board up` shows of the agents working together (README "Running agents").
 
+-- name: events_summary_since
+-- Tasks submitted, completed and failed for good since a time (the `up` view and summary).
+SELECT count(*) FILTER (WHERE kind = 'submitted') AS submitted,
+       count(*) FILTER (WHERE kind = 'completed') AS completed,
+       count(*) FILTER (WHERE kind = 'dependency_failed'
+                        OR (kind IN ('failed', 'lease_expired', 'rejected', 'released') AND (detail ->> 'final')::boolean))
+           AS failed
+  FROM phoenix.task_events WHERE at >= %(since)s::timestamptz;
+
+-- name: together_since
+-- How much the agents worked together since a time: delegations (tasks that split), the children
+-- they created, and hormone cascades that reached at least one agent.
+SELECT (SELECT count(*) FROM phoenix.task_events WHERE kind = 'delegated' AND at >= %(since)s::timestamptz) AS delegations,
+       (SELECT count(*) FROM phoenix.tasks WHERE parent_id IS NOT NULL AND created_at >= %(since)s::timestamptz) AS children,
+       (SELECT count(DISTINCT hormone_exchange ->> 'cascade_id') FROM phoenix.agent_interactions
+         WHERE interaction_type = 'sync' AND at >= %(since)s::timestamptz) AS cascades;
+
 -- name: delegation_latest_root
 -- The root of the most recent delegation tree since a time.
 SELECT id FROM phoenix.tasks
@@ -30,11 +47,3 @@ SELECT i.hormone_exchange ->> 'cascade_id' AS cascade, i.hormone_exchange ->> 'h
  GROUP BY 1, 2
  ORDER BY max(i.at) DESC
  LIMIT %(limit)s::integer;
-
--- name: together_since
--- How much the agents worked together since a time: delegations (tasks that split), the children
--- they created, and hormone cascades that reached at least one agent.
-SELECT (SELECT count(*) FROM phoenix.task_events WHERE kind = 'delegated' AND at >= %(since)s::timestamptz) AS delegations,
-       (SELECT count(*) FROM phoenix.tasks WHERE parent_id IS NOT NULL AND created_at >= %(since)s::timestamptz) AS children,
-       (SELECT count(DISTINCT hormone_exchange ->> 'cascade_id') FROM phoenix.agent_interactions
-         WHERE interaction_type = 'sync' AND at >= %(since)s::timestamptz) AS cascades;

@@ -1,41 +1,12 @@
--- Agent helpers shared by the task functions. Lock order: tasks first, then agents (README "Locks").
+-- What an event does to the agent it happens to (README "Performance counters", "Hormones",
+-- "Trust"): phoenix.agent_outcome for the end of an attempt, phoenix.agent_hormones_add for events
+-- that move hormones only. How much each event moves which hormone is phoenix.hormone_response
+-- (12_hormones.sql); how it rates trust is phoenix.trust_evidence and phoenix.trust_rate
+-- (14_trust.sql). Callers hold their task rows already: tasks before agents (19_locking.sql).
 -- Agent rows are locked FOR NO KEY UPDATE, the lock an UPDATE of them takes anyway: FOR UPDATE
 -- would also wait on (and be waited on by) the key-share locks that every insert naming an agent
 -- (an event, a review, an interaction) takes, an order no transaction controls, and reviews
 -- deadlocked on it (README "Concurrency: locks and fencing").
-
--- The acting agent, which this transaction must act for (phoenix.act_as), and which must exist
--- and not be decommissioned.
-CREATE OR REPLACE FUNCTION phoenix.agent_active(p_agent uuid)
-RETURNS phoenix.agents
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-    PERFORM phoenix.act_as(p_agent);
-    RETURN phoenix.agent_in_service(p_agent);
-END;
-$$;
-
--- An agent that exists and is not decommissioned (NotFound, Forbidden), whoever asks: the
--- operator's functions (pairing, supervision, cascades) act for nobody.
-CREATE OR REPLACE FUNCTION phoenix.agent_in_service(p_agent uuid)
-RETURNS phoenix.agents
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    a phoenix.agents;
-BEGIN
-    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);
-    END IF;
-    IF a.decommissioned_at IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
-            MESSAGE = format('agent %s (%s) is decommissioned; register it again to use it', a.codename, p_agent);
-    END IF;
-    RETURN a;
-END;
-$$;
 
 -- Adds hormone deltas to one agent (clamped). Used for events that do not rate an outcome.
 -- A strong move starts a hormone cascade (README "Hormone cascades").
@@ -73,12 +44,9 @@ DECLARE
     a phoenix.agents;
     -- via numeric, so that a real quality of 0.9 counts as 0.9, not 0.899999976
     q float8 := least(1, greatest(0, coalesce(p_quality::numeric::float8, 1)));
-    pos float8 := 0;
-    neg float8 := 0;
     delta jsonb;
     completed integer;
     failed integer;
-    new_trust float8;
     v_levels jsonb;
 BEGIN
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
@@ -88,30 +56,15 @@ BEGIN
     IF p_success THEN
         completed := a.tasks_completed + 1;
         failed := a.tasks_failed;
-        delta := jsonb_build_object('dopamine', phoenix.k_dopamine_per_completion() * coalesce(p_reward::numeric::float8, 1) * q,
-                                    'cortisol', -phoenix.k_cortisol_relief_per_completion());
-        IF p_rate THEN
-            pos := phoenix.k_trust_outcome_weight() * q;
-            neg := phoenix.k_trust_outcome_weight() * (1 - q);
-        END IF;
+        delta := phoenix.hormone_response('completed', coalesce(p_reward::numeric::float8, 1), q);
     ELSE
         completed := a.tasks_completed;
         failed := a.tasks_failed + 1;
-        delta := jsonb_build_object('cortisol', phoenix.k_cortisol_per_failure(),
-                                    'dopamine', -phoenix.k_dopamine_loss_per_failure());
-        IF p_rate THEN
-            neg := phoenix.k_trust_outcome_weight();
-        END IF;
+        delta := phoenix.hormone_response('failed');
     END IF;
 
     UPDATE phoenix.agents
        SET hormone_levels = phoenix.hormones_add(hormone_levels, delta),
-           -- forgetting applies only with a new rating
-           trust_r = CASE WHEN p_rate THEN phoenix.k_trust_forgetting() * trust_r + pos ELSE trust_r END,
-           trust_s = CASE WHEN p_rate THEN phoenix.k_trust_forgetting() * trust_s + neg ELSE trust_s END,
-           trust_coefficient = CASE WHEN p_rate
-               THEN phoenix.trust_value(phoenix.k_trust_forgetting() * trust_r + pos, phoenix.k_trust_forgetting() * trust_s + neg)
-               ELSE trust_coefficient END,
            tasks_completed = completed,
            tasks_failed = failed,
            success_rate = completed::float8 / (completed + failed),
@@ -124,14 +77,13 @@ BEGIN
            current_task = CASE WHEN current_task = p_task THEN NULL ELSE current_task END,
            idle_since = CASE WHEN current_task = p_task THEN p_at ELSE idle_since END
      WHERE id = p_agent
-    RETURNING trust_coefficient, hormone_levels INTO new_trust, v_levels;
+    RETURNING hormone_levels INTO v_levels;
     PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_levels, p_task, p_at);
 
     IF p_rate THEN
-        INSERT INTO phoenix.agent_interactions
-            (agent_from, agent_to, interaction_type, task_id, trust_delta, hormone_exchange, success, metadata, at)
-        VALUES (NULL, p_agent, 'outcome', p_task, new_trust - a.trust_coefficient, delta, p_success,
-                jsonb_build_object('positive', pos, 'negative', neg, 'quality', p_quality, 'reason', p_reason), p_at);
+        PERFORM phoenix.trust_rate(p_agent, e.positive, e.negative, NULL, 'outcome', p_task, p_at,
+                                   jsonb_build_object('quality', p_quality, 'reason', p_reason), p_success, delta)
+           FROM phoenix.trust_evidence(CASE WHEN p_success THEN 'completed' ELSE 'failed' END, q) AS e;
     END IF;
 END;
 $$;

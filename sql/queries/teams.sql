@@ -1,0 +1,24 @@
+-- Teams: creating and listing them.
+
+-- name: team_create
+-- A new team (no row when it exists already).
+INSERT INTO phoenix.teams (name, description) VALUES (%(team)s::text, %(description)s::text)
+ON CONFLICT (name) DO NOTHING
+RETURNING name, description, created_at;
+
+-- name: team_exists
+-- Whether a team exists.
+SELECT EXISTS (SELECT 1 FROM phoenix.teams WHERE name = %(team)s::text) AS found;
+
+-- name: teams_list
+-- All teams.
+SELECT name, description, created_at FROM phoenix.teams ORDER BY name;
+
+-- name: teams_overview
+-- Every team with its agents in service and its tasks not yet ended.
+SELECT t.name, t.description, t.created_at,
+       (SELECT count(*) FROM phoenix.agents a WHERE a.team = t.name AND a.decommissioned_at IS NULL) AS agents,
+       (SELECT count(*) FROM phoenix.tasks k
+         WHERE k.team = t.name AND k.status NOT IN ('complete', 'failed', 'cancelled')) AS live_tasks
+  FROM phoenix.teams t
+ ORDER BY t.name;

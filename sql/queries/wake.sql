@@ -1,0 +1,19 @@
+-- Whom to wake (README "Running agents"): how much work agents of a team could claim now,
+-- read by the idle poller and the beat, so that no task or review waits on a message.
+
+-- name: tasks_claimable_count
+-- How many tasks of a team are claimable now (capped: the poller only needs "how many to wake").
+SELECT phoenix.tasks_claimable_count(%(team)s::text, 64) AS n;
+
+-- name: reviews_claimable_count
+-- How many reviews a team's live agents could claim now (capped): the idle poller wakes agents for them.
+SELECT phoenix.reviews_claimable_count(%(team)s::text, 64) AS n;
+
+-- name: teams_with_claimable_work
+-- Teams that have a claimable task, or a review their live agents could claim, now (the sweeper
+-- wakes their agents).
+SELECT name AS team FROM phoenix.teams t
+ WHERE EXISTS (SELECT 1 FROM phoenix.tasks
+                WHERE team = t.name AND status = 'open' AND pending_deps = 0
+                  AND available_at <= coalesce(%(now)s::timestamptz, now()))
+    OR phoenix.reviews_claimable_count(t.name, 1) > 0;
