@@ -149,7 +149,9 @@ def test_unknown_category_and_raising_handler_fail_with_reason(pools, client, sq
 def test_review_by_peers_decides(pools, client, sql):
     pools.start("alpha_delta", agents=3)
     key = client.submit({"title": "reviewed", "team": "alpha_delta", "category": "noop", "review_quorum": 2})
-    wait_for(lambda: (t := client.status(key)) and t.status == "complete", timeout=60, what="approval")
+    # three pool processes start, the work runs, then two reviews: on a loaded machine (CI beside other
+    # jobs) starting the pool alone has taken most of a minute
+    wait_for(lambda: (t := client.status(key)) and t.status == "complete", timeout=180, what="approval")
     task = client.status(key)
     rows = sql.execute("SELECT agent_id FROM phoenix.task_reviews WHERE task_id = %s", (task.id,)).fetchall()
     assert len(rows) == 2 and task.assigned_to not in {r["agent_id"] for r in rows}
