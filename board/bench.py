@@ -60,8 +60,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from phoenix_board.board import agents, commands, embedded, errors, lifecycle, migrate, ranking, render, votes
+from phoenix_board.board import agents, embedded, errors, lifecycle, migrate, ranking, votes
 from phoenix_board.board.db import Database, queries, translate
+from phoenix_board.cli import render, toolkit
 
 app = typer.Typer(help="Benchmarks: figures and a baseline from the same run, as JSON or a table.",
                   no_args_is_help=True)
@@ -505,7 +506,7 @@ def board_cmd(
     seconds: float = typer.Option(5.0, "--seconds", help="Length of each timed phase."),
     rounds: int = typer.Option(2, "--rounds", help="Baseline/board pairs of claim runs (1-20)."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database (its name is printed)."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Claim/complete throughput next to a bare SKIP LOCKED queue, hot-page latency, votes.
 
@@ -515,7 +516,7 @@ def board_cmd(
     """
     # bounds are checked by Config, so that a bad value is a one-line error like every other
     config = Config(tasks=tasks, agents=agents_, seconds=seconds, rounds=rounds, keep=keep)
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, config, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

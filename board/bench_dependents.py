@@ -21,8 +21,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import bench, commands, embedded, errors, lifecycle, render
+from phoenix_board.board import bench, embedded, errors, lifecycle
 from phoenix_board.board.db import Database
+from phoenix_board.cli import render, toolkit
 
 TARGET_RATIO = 1.5
 
@@ -74,7 +75,7 @@ def run(server_url: str, dependents: int, window: int, console: Console | None =
 def dependents_cmd(
     dependents: int = typer.Option(10_000, "--dependents", help="Tasks depending on the one task (200-100,000)."),
     window: int = typer.Option(100, "--window", help="Submissions averaged at each end (10 to half of --dependents)."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """--dependents tasks submitted one by one, all depending on one task: the cost of the first
     and the last ones.
@@ -83,7 +84,7 @@ def dependents_cmd(
     """
     if not 200 <= dependents <= 100_000 or not 10 <= window <= dependents // 2:
         raise errors.InvalidInput("--dependents must be 200-100000 and --window 10 to half of --dependents")
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, dependents, window, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

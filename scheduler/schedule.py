@@ -1,4 +1,4 @@
-"""The beat schedule and its thin Celery tasks; ``phoenix-board beat``.
+"""The beat schedule and its thin Celery tasks (``phoenix-board beat`` is cli/beat.py).
 
 ``phoenix-board beat`` runs Celery beat together with a one-process worker that consumes only the
 beat queue, so the periodic jobs run next to the scheduler, not in the agents' pools. Two beats
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from typing import Any
 
-import typer
-from celery import Celery, shared_task
+from celery import shared_task
 from celery.signals import worker_process_init
 
 from phoenix_board.board.db import Database
@@ -112,33 +110,3 @@ def schedule(settings: Settings) -> dict[str, Any]:
     # a tick that finds the previous one still queued is dropped rather than piled up
     return {job: {"task": f"phoenix.beat.{job}", "schedule": period,
                   "options": {"queue": queue, "expires": period}} for job, period in periods.items()}
-
-
-def beat_cmd(make_app: Callable[[str, Settings], Celery],
-             broker_url: Callable[[Settings], Any]) -> Callable[..., None]:
-    """The `beat` command, given the Celery app factory and the broker resolver by the root
-    command, so that the scheduler imports nothing from workers."""
-
-    def beat(loglevel: str = typer.Option("INFO", "--loglevel", "-l")) -> None:
-        """Run the beat: consciousness snapshots, rank refresh, lease sweeper, hormone decay,
-        dashboard refresh and retention, each on its own period."""
-        import contextlib
-
-        from phoenix_board.board.commands import settings as read_settings
-        from phoenix_board.board.session import open_board
-
-        s = read_settings()
-        with contextlib.ExitStack() as stack:
-            db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
-            url = stack.enter_context(broker_url(s))
-            os.environ.update({"PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": url})
-            app = make_app(url, s)
-            app.conf.include = [*app.conf.include, "phoenix_board.scheduler.schedule"]
-            app.conf.beat_schedule = schedule(s)
-            schedule_file = s.data_dir.resolve() / "celerybeat-schedule"
-            schedule_file.parent.mkdir(parents=True, exist_ok=True)
-            app.worker_main(["worker", "--beat", "--schedule", str(schedule_file), "--pool", "solo",
-                             "--queues", s.beat_queue(), "--hostname", "beat@%h", "--loglevel", loglevel,
-                             "--without-gossip", "--without-mingle", "--without-heartbeat"])
-
-    return beat

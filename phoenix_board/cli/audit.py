@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from phoenix_board.board import audit, render
-from phoenix_board.board.commands import JsonOpt, _print_json, settings
+from phoenix_board.board import audit
 from phoenix_board.board.session import open_board
+from phoenix_board.cli import render
+from phoenix_board.cli.toolkit import JsonOpt, print_json, settings
 
 app = typer.Typer(help="Check that the board's history has not been edited.", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ def verify_cmd(
             bars = {chain: bar.add_task(chain, total=n) for chain, n in total.items()}
             report = audit.verify(db, batch=batch, progress=lambda chain, n: bar.advance(bars[chain], n))
     if as_json:
-        _print_json(report.as_json())
+        print_json(report.as_json())
     else:
         for chain in audit.CHAINS:
             render.console.print(f"{chain}: {report.rows[chain]} rows in {report.chains[chain]} chains")

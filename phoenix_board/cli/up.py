@@ -28,12 +28,13 @@ from typing import Optional
 import typer
 from rich.live import Live
 
-from phoenix_board.board import agents, embedded, errors, federation, models, ranking, render
+from phoenix_board.board import agents, embedded, errors, federation, models, ranking
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, handlers, live, logins, runstate
-from phoenix_board.workers.commands import settings
+from phoenix_board.cli import live, render
+from phoenix_board.cli.toolkit import settings
+from phoenix_board.workers import broker, handlers, logins, runstate
 
 # which demo categories each seeded team's agents assess
 SPECIALIZATIONS = {"alpha_delta": ["data_mining", "lead_gen"], "epsilon_zeta": ["content", "lead_gen"],

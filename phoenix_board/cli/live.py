@@ -19,9 +19,10 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, performance, ranking, render
+from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, performance, ranking
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
+from phoenix_board.cli import render
 
 STATUSES = ("open", "claimed", "in_progress", "review", "waiting", "complete", "failed", "cancelled")
 SHORT_STATUS = {"in_progress": "working", "cancelled": "cancel"}

@@ -12,11 +12,12 @@ import redis
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from phoenix_board.board import constants, errors, outbox, render
-from phoenix_board.board.commands import settings
+from phoenix_board.board import constants, errors, outbox
 from phoenix_board.board.db import redact
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
+from phoenix_board.cli import render
+from phoenix_board.cli.toolkit import settings
 from phoenix_board.workers import broker, consumer, stream
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,3 @@ def _tail(client: redis.Redis, topics: list[str], follow: bool, count: int) -> N
         return
     except redis.RedisError as exc:
         raise errors.Unavailable(f"lost Redis while tailing: {exc}") from None
-
-
-def mount(root: typer.Typer) -> None:
-    root.add_typer(app, name="events")
