@@ -383,7 +383,7 @@ def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: in
         return stop.is_set() or (end is not None and time.monotonic() >= end)
 
     if console.is_terminal:
-        # redrawn at the terminal's size of the moment, so a resize re-lays it out (workers/live.py)
+        # redrawn at the terminal's size of the moment, so a resize re-lays it out (cli/live.py)
         build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None)
         with Live(build(), console=console, refresh_per_second=1, screen=False) as view:
             while not done():
