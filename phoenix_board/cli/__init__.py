@@ -70,7 +70,7 @@ class LazyGroup(TyperGroup):
 # Every command and group of `phoenix-board`, in the order `--help` lists them: (name, what runs
 # it[, typer's settings for it]). A function is a command; a Typer app or a LazyGroup is a group.
 COMMANDS: tuple[tuple[Any, ...], ...] = (
-    ("migrate", operator.migrate),
+    ("migrate", operator.migrate_cmd),
     ("submit", tasks.submit),
     ("board", tasks.board),
     ("show", tasks.show),

@@ -9,7 +9,7 @@ import os
 import typer
 
 from phoenix_board.board.session import open_board
-from phoenix_board.cli.toolkit import settings
+from phoenix_board.cli import toolkit
 from phoenix_board.scheduler import schedule
 from phoenix_board.workers import broker
 from phoenix_board.workers.app import make_app
@@ -18,7 +18,7 @@ from phoenix_board.workers.app import make_app
 def beat(loglevel: str = typer.Option("INFO", "--loglevel", "-l")) -> None:
     """Run the beat: consciousness snapshots, rank refresh, lease sweeper, hormone decay,
     dashboard refresh and retention, each on its own period."""
-    s = settings()
+    s = toolkit.settings()
     with contextlib.ExitStack() as stack:
         db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
         url = stack.enter_context(broker.broker_url(s))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from phoenix_board.board import embedded, errors, migrate
-from phoenix_board.cli.toolkit import settings
+from phoenix_board.cli import toolkit
 
 app = typer.Typer(help="The embedded PostgreSQL (used when PHOENIX_DATABASE_URL is unset).", no_args_is_help=True)
 
@@ -13,7 +13,7 @@ app = typer.Typer(help="The embedded PostgreSQL (used when PHOENIX_DATABASE_URL 
 @app.command("start")
 def db_start() -> None:
     """Start the embedded PostgreSQL and leave it running (commands then skip the start-up)."""
-    s = settings()
+    s = toolkit.settings()
     if s.database_url:
         raise errors.Conflict("PHOENIX_DATABASE_URL is set, so there is no embedded server to start")
     with embedded.database_url(s, keep_running=True) as url:
@@ -24,11 +24,11 @@ def db_start() -> None:
 @app.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostgreSQL."""
-    embedded.EmbeddedPostgres(settings().data_dir).stop()
+    embedded.EmbeddedPostgres(toolkit.settings().data_dir).stop()
 
 
 @app.command("status")
 def db_status() -> None:
     """Whether the embedded PostgreSQL is running, and where its data is."""
-    server = embedded.EmbeddedPostgres(settings().data_dir)
+    server = embedded.EmbeddedPostgres(toolkit.settings().data_dir)
     typer.echo(f"{'running' if server.running() else 'stopped'}: {server.pgdata}")

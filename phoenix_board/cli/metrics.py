@@ -10,15 +10,14 @@ import typer
 
 from phoenix_board.board import errors
 from phoenix_board.board.session import open_board, open_replica
-from phoenix_board.cli import render
-from phoenix_board.cli.toolkit import settings as read_settings
+from phoenix_board.cli import render, toolkit
 from phoenix_board.metrics import exporter
 
 
 def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Default PHOENIX_METRICS_PORT (9464)."),
             addr: str = typer.Option("0.0.0.0", "--addr")) -> None:
     """Serve /metrics for Prometheus until stopped."""
-    s = read_settings()
+    s = toolkit.settings()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

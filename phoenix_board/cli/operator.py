@@ -7,30 +7,28 @@ import redis
 import typer
 from rich.table import Table
 
-from phoenix_board.board import agents, consciousness, constants, embedded, errors, health, migrate as migrations, replica
+from phoenix_board.board import agents, consciousness, constants, embedded, errors, health, migrate, replica
 from phoenix_board.board.session import open_board, open_replica
-from phoenix_board.cli import render
-from phoenix_board.cli.toolkit import JsonOpt, print_json
-from phoenix_board.cli.toolkit import settings as read_settings
+from phoenix_board.cli import render, toolkit
 from phoenix_board.metrics import alerting
 
 
-def migrate(status: bool = typer.Option(False, "--status", help="Show applied and pending migrations only."),
-            as_json: bool = JsonOpt) -> None:
+def migrate_cmd(status: bool = typer.Option(False, "--status", help="Show applied and pending migrations only."),
+                as_json: bool = toolkit.JsonOpt) -> None:
     """Create or update the board's schema (safe to run from many processes at once)."""
-    s = read_settings()
+    s = toolkit.settings()
     with embedded.database_url(s) as url:
         if status:
-            found = migrations.status(url, s.role_prefix)
+            found = migrate.status(url, s.role_prefix)
             if as_json:
-                print_json(found)
+                toolkit.print_json(found)
             else:
                 render.console.print(f"applied: {len(found['applied'])} migration(s), the last "
                                      f"{found['applied'][-1] if found['applied'] else '-'}", soft_wrap=True)
                 render.console.print(f"pending: {', '.join(found['pending']) or 'none'}; function files to "
                                      f"re-apply: {', '.join(found['functions_pending']) or 'none'}", soft_wrap=True)
             return
-        report = migrations.migrate(url, s.role_prefix)
+        report = migrate.migrate(url, s.role_prefix)
     if report.changed:
         for name in report.migrations:
             render.console.print(f"applied migration {name}")
@@ -41,7 +39,7 @@ def migrate(status: bool = typer.Option(False, "--status", help="Show applied an
 
 def doctor() -> None:
     """Report the mode, versions and health of every moving part; exit 1 if one is unhealthy."""
-    s = read_settings()
+    s = toolkit.settings()
     table = Table(title="phoenix-board doctor", title_justify="left")
     for column in ("part", "state", "detail"):
         table.add_column(column)

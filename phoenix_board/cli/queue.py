@@ -9,26 +9,8 @@ from typing import Any, Optional
 
 import typer
 
-from phoenix_board.board import agents, comments, errors, ids, models, votes
-from phoenix_board.cli import render, submission
-from phoenix_board.cli.submission import (
-    CategoryOpt,
-    CreatedByOpt,
-    DeadlineOpt,
-    DependsOnOpt,
-    DescriptionOpt,
-    FileOpt,
-    KeyOpt,
-    MaxAttemptsOpt,
-    PayloadOpt,
-    PriorityOpt,
-    ReviewQuorumOpt,
-    RewardOpt,
-    SizeOpt,
-    TeamOpt,
-    TitleOpt,
-)
-from phoenix_board.cli.toolkit import settings, vote_value, warn_unhandled
+from phoenix_board.board import agents, comments, errors, ids, votes
+from phoenix_board.cli import render, submission, toolkit
 
 app = typer.Typer(help="Send submissions, votes and comments through the queue; read status.",
                   no_args_is_help=True)
@@ -36,21 +18,21 @@ app = typer.Typer(help="Send submissions, votes and comments through the queue; 
 
 @app.command("submit")
 def queue_submit(
-    title: Optional[str] = TitleOpt,
-    team: Optional[str] = TeamOpt,
-    description: Optional[str] = DescriptionOpt,
-    category: Optional[str] = CategoryOpt,
-    priority: Optional[int] = PriorityOpt,
-    size: Optional[int] = SizeOpt,
-    payload: Optional[str] = PayloadOpt,
-    depends_on: list[str] = DependsOnOpt,
-    deadline: Optional[str] = DeadlineOpt,
-    reward: Optional[float] = RewardOpt,
-    max_attempts: Optional[int] = MaxAttemptsOpt,
-    review_quorum: Optional[int] = ReviewQuorumOpt,
-    created_by: Optional[str] = CreatedByOpt,
-    key: Optional[str] = KeyOpt,
-    file: Optional[Path] = FileOpt,
+    title: Optional[str] = submission.TitleOpt,
+    team: Optional[str] = submission.TeamOpt,
+    description: Optional[str] = submission.DescriptionOpt,
+    category: Optional[str] = submission.CategoryOpt,
+    priority: Optional[int] = submission.PriorityOpt,
+    size: Optional[int] = submission.SizeOpt,
+    payload: Optional[str] = submission.PayloadOpt,
+    depends_on: list[str] = submission.DependsOnOpt,
+    deadline: Optional[str] = submission.DeadlineOpt,
+    reward: Optional[float] = submission.RewardOpt,
+    max_attempts: Optional[int] = submission.MaxAttemptsOpt,
+    review_quorum: Optional[int] = submission.ReviewQuorumOpt,
+    created_by: Optional[str] = submission.CreatedByOpt,
+    key: Optional[str] = submission.KeyOpt,
+    file: Optional[Path] = submission.FileOpt,
     count: int = typer.Option(1, "--count", min=1, max=100_000,
                               help="Submit this many copies titled 'TITLE #i' (batched); prints one key a line."),
 ) -> None:
@@ -66,14 +48,14 @@ def queue_submit(
                               key=key, file=file)
     if count > 1 and wanted.data.get("idempotency_key") is not None:
         raise errors.InvalidInput("--key names one submission; leave it out with --count")
-    with Client(settings()) as client:
+    with Client(toolkit.settings()) as client:
         data = wanted.resolve(client.database()).model_dump(mode="json") if wanted.needs_board else wanted.data
         if count == 1:
             typer.echo(client.submit(data))
         else:
             for made in client.submit_many([{**data, "title": f"{data['title']} #{i}"} for i in range(1, count + 1)]):
                 typer.echo(made)
-    warn_unhandled(data.get("category") or models.TaskSubmit.model_fields["category"].default)
+    toolkit.warn_unhandled(wanted.spec.category)
 
 
 @app.command("vote", context_settings={"ignore_unknown_options": True})
@@ -85,8 +67,8 @@ def queue_vote(task: str = typer.Argument(..., help="Task id (the short id table
     """Vote through the queue, then say whether the board applied it."""
     from phoenix_board.workers.client import Client
 
-    value = vote_value(direction)
-    with Client(settings()) as client:
+    value = toolkit.vote_value(direction)
+    with Client(toolkit.settings()) as client:
         task_id, who = _known(client, task, agent)
         client.vote(task_id, agent, value, reason)
 
@@ -106,7 +88,7 @@ def queue_comment(task: str = typer.Argument(..., help="Task id (the short id ta
     """Comment through the queue, then say whether the board applied it."""
     from phoenix_board.workers.client import Client
 
-    with Client(settings()) as client:
+    with Client(toolkit.settings()) as client:
         task_id, who = _known(client, task, agent)
         parent = ids.comment(client.database(), reply_to, "--reply-to") if reply_to else None
         before = {c["id"] for c in comments.thread(client.database(), task_id)}
@@ -148,7 +130,7 @@ def queue_status(ref: str = typer.Argument(..., help="Task id or idempotency key
     """The status of a task by id or idempotency key (exit 3 while it is not on the board)."""
     from phoenix_board.workers.client import Client
 
-    with Client(settings()) as client:
+    with Client(toolkit.settings()) as client:
         task = client.status(ref)
     if task is None:
         typer.echo("not on the board yet")

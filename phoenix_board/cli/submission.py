@@ -15,8 +15,7 @@ import typer
 
 from phoenix_board.board import agents, errors, ids, inputs, models
 from phoenix_board.board.db import Database
-from phoenix_board.cli import render
-from phoenix_board.cli.toolkit import json_arg
+from phoenix_board.cli import render, toolkit
 
 TitleOpt = typer.Option(None, "--title")
 TeamOpt = typer.Option(None, "--team", "-t")
@@ -41,26 +40,28 @@ FILE_ALIASES = {"size": "fibonacci_size", "key": "idempotency_key", "reward": "d
 
 @dataclasses.dataclass
 class Submission:
-    """A submission's fields, checked as far as they can be without the board; the flags'
-    dependencies and the author are references (short ids, codenames) only the board resolves."""
+    """A submission's fields, checked as far as they can be without the board (``spec``); the
+    flags' dependencies and the author are references (short ids, codenames) only the board
+    resolves."""
 
     data: dict[str, Any]
+    spec: models.TaskSubmit
     depends_on: list[str]
     author: str | None
 
+    @property
+    def needs_board(self) -> bool:
+        return bool(self.depends_on) or self.author is not None
+
     def resolve(self, db: Database) -> models.TaskSubmit:
         """The task to submit, its references resolved on the board."""
-        spec = models.parse(models.TaskSubmit, self.data)
+        spec = self.spec
         if self.depends_on:  # short ids need the board; the model checks the resolved list again
             spec = models.parse(models.TaskSubmit, {**self.data, "depends_on": [ids.task(db, d, "--depends-on")
                                                                                  for d in self.depends_on]})
         if self.author is not None:
             spec = spec.model_copy(update={"created_by": agents.resolve(db, self.author)})
         return spec
-
-    @property
-    def needs_board(self) -> bool:
-        return bool(self.depends_on) or self.author is not None
 
 
 def build(*, title: Optional[str], team: Optional[str], description: Optional[str], category: Optional[str],
@@ -78,20 +79,19 @@ def build(*, title: Optional[str], team: Optional[str], description: Optional[st
             raise errors.InvalidInput(f"cannot read {file}: {exc.strerror}") from None
         except UnicodeDecodeError as exc:
             raise errors.InvalidInput(f"{file} is not UTF-8: {exc.reason} at byte {exc.start}") from None
-        loaded = json_arg(content, str(file))
+        loaded = toolkit.json_arg(content, str(file))
         if not isinstance(loaded, dict):
             raise errors.InvalidInput(f"{file} must hold one JSON object with the task's fields")
         data.update(file_fields(loaded, str(file)))
     flags = {"title": title, "team": team, "description": description, "category": category, "priority": priority,
-             "fibonacci_size": size, "payload": json_arg(payload, "--payload"), "dopamine_reward": reward,
+             "fibonacci_size": size, "payload": toolkit.json_arg(payload, "--payload"), "dopamine_reward": reward,
              "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
     data.update({k: v for k, v in flags.items() if v is not None})
     if deadline is not None:
         data["deadline"] = render.parse_when(deadline)
     author = created_by if created_by is not None else data.pop("created_by", None)
     data.pop("created_by", None)
-    models.parse(models.TaskSubmit, data)
-    return Submission(data, list(depends_on), author)
+    return Submission(data, models.parse(models.TaskSubmit, data), list(depends_on), author)
 
 
 def file_fields(loaded: dict[str, Any], where: str) -> dict[str, Any]:

@@ -32,8 +32,7 @@ from phoenix_board.board import agents, embedded, errors, federation, models, ra
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.cli import live, render
-from phoenix_board.cli.toolkit import settings
+from phoenix_board.cli import live, render, toolkit
 from phoenix_board.workers import broker, handlers, logins, runstate
 
 # which demo categories each seeded team's agents assess
@@ -197,7 +196,7 @@ def up(
                                      help="Where /metrics listens; 0.0.0.0 for every interface."),
 ) -> None:
     """Run the whole board on this machine: PostgreSQL, Valkey, one agent pool per team, a live view."""
-    s = settings()
+    s = toolkit.settings()
     metrics_port = metrics_port or s.metrics_port
     console = render.console
     data_dir = s.data_dir.resolve()

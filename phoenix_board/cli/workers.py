@@ -14,8 +14,7 @@ import typer
 
 from phoenix_board.board import errors, models
 from phoenix_board.board.session import open_board
-from phoenix_board.cli import render
-from phoenix_board.cli.toolkit import settings
+from phoenix_board.cli import render, toolkit
 from phoenix_board.workers import broker, identity, logins, runstate, signals
 from phoenix_board.workers.app import make_app
 
@@ -32,7 +31,7 @@ def workers(
              "Default PHOENIX_WORKER_METRICS_PORT (9465)."),
 ) -> None:
     """Start a Celery worker whose pool processes are this team's agents."""
-    s = settings()
+    s = toolkit.settings()
     if s.agent_database_url and s.agent_database_url != s.database_url:
         logins.exec_as_agents(s.agent_database_url)  # does not return: the owner's URL leaves the process
     port = s.worker_metrics_port if metrics_port is None else metrics_port
@@ -80,7 +79,7 @@ def workers(
 def status(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
     """What runs for this board (its data directory): up, its servers, pools, beat, exporter and relay,
     with their pids and whether they are alive; exit 3 when no up runs."""
-    data_dir = settings().data_dir.resolve()
+    data_dir = toolkit.settings().data_dir.resolve()
     record, running = runstate.read(data_dir), runstate.held(data_dir)
     procs = [{**p, "alive": runstate.alive(p), "pids": runstate.members(p)} for p in (record or {}).get("processes", [])]
     if as_json:
@@ -102,7 +101,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
 
 def down(timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds to wait for up to stop.")) -> None:
     """Stop this board's up (as Ctrl-C does), and whatever a dead up left running."""
-    data_dir = settings().data_dir.resolve()
+    data_dir = toolkit.settings().data_dir.resolve()
     record = runstate.read(data_dir)
     if runstate.held(data_dir):
         if not record:
