@@ -13,7 +13,8 @@ import sys
 
 import typer
 
-from phoenix_board.board import errors, render
+from phoenix_board.board import errors
+from phoenix_board.cli import render
 from phoenix_board.harness.bench import beat, board, delegation, dependents, e2e, scrape
 from phoenix_board.harness.faults import scenarios
 

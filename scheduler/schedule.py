@@ -1,5 +1,5 @@
 """The beat schedule and its thin Celery tasks, both built from the jobs' table
-(``jobs.JOBS``: names, periods and why); ``phoenix-board beat``.
+(``jobs.JOBS``: names, periods and why); the ``phoenix-board beat`` command is cli/beat.py.
 
 ``phoenix-board beat`` runs Celery beat together with a one-process worker that consumes only the
 beat queue, so the periodic jobs run next to the scheduler, not in the agents' pools. Two beats
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from typing import Any
 
-import typer
-from celery import Celery, Task, current_app, shared_task
+from celery import Task, current_app, shared_task
 from celery.signals import worker_process_init
 
 from phoenix_board.board.db import Database
@@ -62,33 +60,3 @@ def schedule(settings: Settings) -> dict[str, Any]:
     # a tick that finds the previous one still queued is dropped rather than piled up
     return {job.name: {"task": task_name(job.name), "schedule": periods[job.name],
                        "options": {"queue": queue, "expires": periods[job.name]}} for job in jobs.JOBS}
-
-
-def beat_cmd(make_app: Callable[[str, Settings], Celery],
-             broker_url: Callable[[Settings], Any]) -> Callable[..., None]:
-    """The `beat` command, given the Celery app factory and the broker resolver by the root
-    command, so that the scheduler imports nothing from workers."""
-
-    def beat(loglevel: str = typer.Option("INFO", "--loglevel", "-l")) -> None:
-        import contextlib
-
-        from phoenix_board.board.commands import settings as read_settings
-        from phoenix_board.board.session import open_board
-
-        s = read_settings()
-        with contextlib.ExitStack() as stack:
-            db = stack.enter_context(open_board(s, max_size=1, wait_for_schema=True))
-            url = stack.enter_context(broker_url(s))
-            os.environ.update({"PHOENIX_DATABASE_URL": db.url, "PHOENIX_REDIS_URL": url})
-            app = make_app(url, s)
-            app.conf.include = [*app.conf.include, "phoenix_board.scheduler.schedule"]
-            app.conf.beat_schedule = schedule(s)
-            schedule_file = s.data_dir.resolve() / "celerybeat-schedule"
-            schedule_file.parent.mkdir(parents=True, exist_ok=True)
-            app.worker_main(["worker", "--beat", "--schedule", str(schedule_file), "--pool", "solo",
-                             "--queues", s.beat_queue(), "--hostname", "beat@%h", "--loglevel", loglevel,
-                             "--without-gossip", "--without-mingle", "--without-heartbeat"])
-
-    # the help names the jobs from their table, so it cannot miss one
-    beat.__doc__ = f"Run the beat: the jobs {', '.join(job.name for job in jobs.JOBS)}, each on its own period."
-    return beat

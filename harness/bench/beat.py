@@ -21,8 +21,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import commands, embedded, errors, render
+from phoenix_board.board import embedded, errors
 from phoenix_board.board.db import Database
+from phoenix_board.cli import render, toolkit
 from phoenix_board.harness.bench.board import Config, seed
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
@@ -77,13 +78,13 @@ def beat_cmd(
     ticks: int = typer.Option(3, "--ticks", help="Timed ticks after the warm-up (median per job)."),
     expired: int = typer.Option(100, "--expired", help="Claims with a lapsed lease before each tick."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Duration of one full beat tick (snapshot, dashboard refresh, hot refresh, sweeper) on a large board."""
     config = Config(tasks=tasks, agents=agents, keep=keep)
     if not 1 <= ticks <= 50 or not 0 <= expired <= 100_000:
         raise errors.InvalidInput("--ticks must be 1-50 and --expired 0-100000")
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, config, ticks, expired, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

@@ -56,8 +56,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from phoenix_board.board import agents, commands, embedded, errors, lifecycle, ranking, render, votes
+from phoenix_board.board import agents, embedded, errors, lifecycle, ranking, votes
 from phoenix_board.board.db import Database
+from phoenix_board.cli import render, toolkit
 from phoenix_board.harness.queries import database, queries
 from phoenix_board.harness.scratch import Ui, scratch_database, translated
 
@@ -437,7 +438,7 @@ def board_cmd(
     seconds: float = typer.Option(5.0, "--seconds", help="Length of each timed phase."),
     rounds: int = typer.Option(2, "--rounds", help="Baseline/board pairs of claim runs (1-20)."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database (its name is printed)."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Claim/complete throughput next to a bare SKIP LOCKED queue, hot-page latency, votes.
 
@@ -447,7 +448,7 @@ def board_cmd(
     """
     # bounds are checked by Config, so that a bad value is a one-line error like every other
     config = Config(tasks=tasks, agents=agents_, seconds=seconds, rounds=rounds, keep=keep)
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, config, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

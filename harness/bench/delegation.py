@@ -26,8 +26,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import agents, commands, constants, delegation, embedded, errors, lifecycle, render
+from phoenix_board.board import agents, constants, delegation, embedded, errors, lifecycle
 from phoenix_board.board.db import Database
+from phoenix_board.cli import render, toolkit
 from phoenix_board.harness.bench.board import TEAM
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
@@ -146,7 +147,7 @@ def delegation_cmd(
     children: int = typer.Option(1_000, "--children", help="Children of the one parent (1 to the per-call limit)."),
     threads: int = typer.Option(8, "--threads", help="Agents working the children (1-32)."),
     rounds: int = typer.Option(3, "--rounds", help="Alternating delegation/plain pairs (1-20)."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """A fan-out of --children joined to one parent, next to the same tasks submitted plainly.
 
@@ -155,7 +156,7 @@ def delegation_cmd(
     if not 1 <= children <= constants.DELEGATION_CHILDREN_MAX or not 1 <= threads <= 32 or not 1 <= rounds <= 20:
         raise errors.InvalidInput(f"--children must be 1-{constants.DELEGATION_CHILDREN_MAX}, --threads 1-32 "
                                   "and --rounds 1-20")
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, children, threads, rounds, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

@@ -21,7 +21,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import commands, embedded, errors, lifecycle, render
+from phoenix_board.board import embedded, errors, lifecycle
+from phoenix_board.cli import render, toolkit
 from phoenix_board.harness.bench.board import TEAM
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
@@ -75,7 +76,7 @@ def run(server_url: str, dependents: int, window: int, console: Console | None =
 def dependents_cmd(
     dependents: int = typer.Option(10_000, "--dependents", help="Tasks depending on the one task (200-100,000)."),
     window: int = typer.Option(100, "--window", help="Submissions averaged at each end (10 to half of --dependents)."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """--dependents tasks submitted one by one, all depending on one task: the cost of the first
     and the last ones.
@@ -84,7 +85,7 @@ def dependents_cmd(
     """
     if not 200 <= dependents <= 100_000 or not 10 <= window <= dependents // 2:
         raise errors.InvalidInput("--dependents must be 200-100000 and --window 10 to half of --dependents")
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, dependents, window, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

@@ -46,7 +46,8 @@ import typer
 from celery import shared_task
 from rich.console import Console
 
-from phoenix_board.board import commands, embedded, errors, render
+from phoenix_board.board import embedded, errors
+from phoenix_board.cli import render, toolkit
 from phoenix_board.board.db import Database
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
@@ -230,10 +231,10 @@ def e2e_cmd(
     agents: int = typer.Option(8, "--agents", min=1, max=64, help="Pool processes (agents) for both sides."),
     tasks: int = typer.Option(5000, "--tasks", min=100, help="Tasks (and baseline messages) per run."),
     rounds: int = typer.Option(2, "--rounds", min=1, max=10, help="Baseline/lifecycle pairs of runs."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Full lifecycle through the queue against Celery's own no-op throughput, wake latency, memory."""
-    settings = commands.settings()
+    settings = toolkit.settings()
     with embedded.database_url(settings) as url:
         result = run(url, settings, agents, tasks, Console(stderr=True), rounds=rounds)
     if as_json:

@@ -25,7 +25,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from phoenix_board.board import agents, commands, embedded, errors, lifecycle, migrate, render
+from phoenix_board.board import agents, embedded, errors, lifecycle, migrate
+from phoenix_board.cli import render, toolkit
 from phoenix_board.board.db import Database
 from phoenix_board.harness.bench.board import TEAM, Config, _percentile, concurrently, seed
 from phoenix_board.harness.queries import database
@@ -151,13 +152,13 @@ def scrape_cmd(
     rounds: int = typer.Option(3, "--rounds", help="Alternating on/off pairs of claim runs (1-20)."),
     threads: int = typer.Option(4, "--threads", help="Claiming threads (1-10)."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database (its name is printed)."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Cost of one /metrics scrape on a large board, next to counting every row (the old scrape)."""
     if not 10 <= scrapes <= 10_000 or not 1 <= baseline_scrapes <= 100 or not 0 <= deltas <= 1_000_000:
         raise errors.InvalidInput("--scrapes must be 10-10000, --baseline-scrapes 1-100 and --deltas 0-1000000")
     config = Config(tasks=tasks, keep=keep, seconds=seconds, rounds=rounds, threads=threads)
-    with embedded.database_url(commands.settings()) as url:
+    with embedded.database_url(toolkit.settings()) as url:
         result = run(url, config, scrapes, baseline_scrapes, deltas, Console(stderr=True))
     if as_json:
         typer.echo(render.dumps(result))

@@ -47,8 +47,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from phoenix_board.board import agents, commands, embedded, errors, lifecycle, migrate, render
+from phoenix_board.board import agents, embedded, errors, lifecycle, migrate
 from phoenix_board.board.settings import Settings
+from phoenix_board.cli import render, toolkit
 from phoenix_board.harness.faults.figures import Kill, clean, count, reclaims, settle
 from phoenix_board.harness.faults.rig import TEAM, Pool, Rig, open_rig, probe_task, wait_until
 from phoenix_board.harness.queries import queries
@@ -456,11 +457,11 @@ def faults_cmd(
     restarts: int = typer.Option(3, "--restarts", min=1, max=100, help="Broker and database restarts."),
     hold: float = typer.Option(30.0, "--hold", min=1, max=3600, help="Seconds the vacuum scenario holds its snapshot."),
     scenario: list[str] = typer.Option(list(SCENARIOS), "--scenario", "-s", help=f"Scenarios to run: {', '.join(SCENARIOS)}."),
-    as_json: bool = commands.JsonOpt,
+    as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Kill agents, restart Redis and PostgreSQL, replay messages, hold back vacuum; count what was lost."""
     check_scenarios(scenario)  # before any database is started for a run that cannot happen
-    settings = commands.settings()
+    settings = toolkit.settings()
     with embedded.database_url(settings) as url:
         result = run(url, settings, scenarios=tuple(scenario), kills=kills, tasks=tasks, agents_n=agents_n,
                      lease=lease, restarts=restarts, hold=hold, console=Console(stderr=True))

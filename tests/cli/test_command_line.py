@@ -20,8 +20,10 @@ def test_version_and_help(run):
     assert "[required]" in helps["agents register"] and "[required]" in helps["task fail"]
     # the group's description names every subcommand, and choices are never cut mid-word
     described = helps["agents"].split("Options:")[0]
-    for sub in ("register", "list", "show", "decommission", "pair", "unpair", "pairs", "supervise", "unsupervise"):
+    for sub in ("register", "list", "show", "decommission", "pair", "unpair", "pairs", "supervise"):
         assert re.search(rf"\b{sub}\b", described), sub
+    # `supervise --remove` is the one way to remove a supervisor: the old spelling is not offered
+    assert "supervise --remove" in described and "unsupervise" not in helps["agents"]
     assert "in_progress" in helps["board"] and "most_comments" in helps["board"]
 
 

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from phoenix_board.board import agents, delegation, federation, lifecycle
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import live
-from phoenix_board.workers.up import started_agents
+from phoenix_board.cli import live
+from phoenix_board.cli.up import started_agents
 
 TEAMS = ["alpha_delta", "epsilon_zeta", "iota"]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from phoenix_board.board import agents, comments, lifecycle, render
+from phoenix_board.board import agents, comments, lifecycle
+from phoenix_board.cli import render
 
 # the window title, clear-screen, a live hyperlink, a markup closer and a right-to-left override
 NASTY = "[/] \x1b]0;pwned\x07 \x1b[2J [link=https://evil.example]click[/link] \u202etxt.exe [bold]x"

@@ -35,6 +35,10 @@ def test_topology_and_a_cascade_from_the_command_line(run, sql):  # noqa: F811
                    "--id", cid, "--json"))
     assert again == first and snapshot(sql) == state
     run("agents", "supervise", "--remove", "cy")
+    # the old spelling still works, hidden, and says which one to use
+    run("agents", "supervise", "ann", "cy")
+    old = run("agents", "unsupervise", "cy")
+    assert "deprecated; use `agents supervise --remove SUBORDINATE`" in old.stderr and "no supervisor now" in old.stdout
     run("agents", "unpair", "bob", "ann")
     shown = js(run("agents", "show", "ann", "--json"))
     assert shown["partners"] == [] and shown["subordinates"] == []

@@ -10,7 +10,8 @@ from freezegun import freeze_time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from phoenix_board.board import constants, errors, models, render
+from phoenix_board.board import constants, errors, models
+from phoenix_board.cli import render
 
 
 @freeze_time("2026-11-24 10:00:00", tz_offset=0)

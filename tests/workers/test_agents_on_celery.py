@@ -201,3 +201,15 @@ def test_queue_vote_and_comment_say_the_board_applied_them(pools, env, db, tmp_p
     own = queue("vote", short, "up", "--agent", "author-q", "--wait", "5")
     assert own.returncode == 1 and "not applied within 5 s" in own.stderr and "rejected" in own.stderr
     assert len(own.stderr.strip().splitlines()) == 1
+    # `queue submit` takes every field `submit` takes, from the flags or a task file (issue 14)
+    spec = tmp_path / "task.json"
+    spec.write_text('{"title": "from a file", "team": "iota", "category": "noop", "size": 5, "reward": 0.5}')
+    sent = queue("submit", "--file", str(spec), "--description", "all the fields", "--priority", "7",
+                 "--depends-on", short, "--deadline", "+2h", "--max-attempts", "2", "--created-by", "author-q",
+                 "--key", "every-field")
+    assert sent.returncode == 0 and sent.stdout.strip() == "every-field", sent.stderr
+    wait_for(lambda: db.one("task_by_key", key="every-field"), timeout=30, what="the queued submission")
+    made = lifecycle.get(db, db.one("task_by_key", key="every-field")["id"])
+    assert (made.title, made.description, made.priority, made.fibonacci_size, made.dopamine_reward,
+            made.max_attempts, made.created_by) == ("from a file", "all the fields", 7, 5, 0.5, 2, author.id)
+    assert made.deadline is not None and [str(d) for d in made.depends_on] == [str(task.id)]

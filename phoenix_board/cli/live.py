@@ -19,9 +19,10 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, models, ranking, render
+from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, models, ranking
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
+from phoenix_board.cli import render
 from phoenix_board.scheduler import jobs as beat_jobs
 
 # every status of the board's enum, unfinished work first (a stable sort keeps the enum's order)

@@ -12,11 +12,11 @@ import redis
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from phoenix_board.board import constants, errors, outbox, render
-from phoenix_board.board.commands import settings
+from phoenix_board.board import constants, errors, outbox
 from phoenix_board.board.db import redact
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
+from phoenix_board.cli import render, toolkit
 from phoenix_board.workers import broker, consumer, stream
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def relay_cmd(
                               help="Events per XADD pipeline and per UPDATE."),
 ) -> None:
     """Publish committed events from PostgreSQL to Redis streams (one relay at a time; others wait)."""
-    s = settings()
+    s = toolkit.settings()
     client = redis_client(s)
     stop = threading.Event()
     with open_board(s, max_size=1, wait_for_schema=not once) as db, stream.Relay(db.url, client, batch=batch) as relay:
@@ -101,7 +101,7 @@ def tail_cmd(
 ) -> None:
     """Print the latest events of the streams (oldest first), then with --follow the new ones."""
     topics = [outbox.check_topic(t) for t in topic] if topic else list(outbox.TOPICS)
-    s = settings()
+    s = toolkit.settings()
     # the broker `queue` and `workers` find: the configured one, the running embedded Valkey, or
     # the embedded one started for this command (its append-only file keeps the streams)
     with broker.broker_url(s) as url:
@@ -125,7 +125,3 @@ def _tail(client: redis.Redis, topics: list[str], follow: bool, count: int) -> N
         return
     except redis.RedisError as exc:
         raise errors.Unavailable(f"lost Redis while tailing: {exc}") from None
-
-
-def mount(root: typer.Typer) -> None:
-    root.add_typer(app, name="events")

@@ -1,44 +1,46 @@
-"""`phoenix-board metrics` (the Prometheus exporter) and `phoenix-board doctor` (health of every part)."""
+"""The operator's commands: `phoenix-board migrate` (the schema) and `phoenix-board doctor` (the
+health of every part)."""
 
 from __future__ import annotations
-
-import signal
-import threading
-from typing import Optional
 
 import redis
 import typer
 from rich.table import Table
 
-from phoenix_board.board import agents, consciousness, constants, errors, health, render, replica
-from phoenix_board.board.commands import settings as read_settings
+from phoenix_board.board import agents, consciousness, constants, embedded, errors, health, migrate, replica
 from phoenix_board.board.session import open_board, open_replica
-from phoenix_board.metrics import alerting, exporter
+from phoenix_board.cli import render, toolkit
+from phoenix_board.metrics import alerting
 from phoenix_board.scheduler import jobs
 
 
-def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Default PHOENIX_METRICS_PORT (9464)."),
-            addr: str = typer.Option("0.0.0.0", "--addr")) -> None:
-    """Serve /metrics for Prometheus until stopped."""
-    s = read_settings()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    # read-only (README "Security"); board figures from the replica when one is set
-    with open_board(s, max_size=2, role="monitor", wait_for_schema=True) as db, \
-            open_replica(s, max_size=2, role="monitor") as replica:
-        try:
-            server, _ = exporter.serve(db, s, port or s.metrics_port, addr, replica=replica)
-        except OSError as exc:
-            raise errors.Unavailable(f"cannot listen on {addr}:{port or s.metrics_port}: {exc.strerror}") from None
-        render.console.print(f"serving /metrics on {addr}:{port or s.metrics_port}")
-        stop.wait()
-        server.shutdown()
+def migrate_cmd(status: bool = typer.Option(False, "--status", help="Show applied and pending migrations only."),
+                as_json: bool = toolkit.JsonOpt) -> None:
+    """Create or update the board's schema (safe to run from many processes at once)."""
+    s = toolkit.settings()
+    with embedded.database_url(s) as url:
+        if status:
+            found = migrate.status(url, s.role_prefix)
+            if as_json:
+                toolkit.print_json(found)
+            else:
+                render.console.print(f"applied: {len(found['applied'])} migration(s), the last "
+                                     f"{found['applied'][-1] if found['applied'] else '-'}", soft_wrap=True)
+                render.console.print(f"pending: {', '.join(found['pending']) or 'none'}; function files to "
+                                     f"re-apply: {', '.join(found['functions_pending']) or 'none'}", soft_wrap=True)
+            return
+        report = migrate.migrate(url, s.role_prefix)
+    if report.changed:
+        for name in report.migrations:
+            render.console.print(f"applied migration {name}")
+        render.console.print(f"applied {len(report.functions)} function file(s)")
+    else:
+        render.console.print("schema is up to date")
 
 
 def doctor() -> None:
     """Report the mode, versions and health of every moving part; exit 1 if one is unhealthy."""
-    s = read_settings()
+    s = toolkit.settings()
     table = Table(title="phoenix-board doctor", title_justify="left")
     for column in ("part", "state", "detail"):
         table.add_column(column)
@@ -113,8 +115,3 @@ def doctor() -> None:
     render.console.print(table)
     if not healthy:
         raise typer.Exit(1)
-
-
-def mount(app: typer.Typer) -> None:
-    app.command("metrics")(metrics)
-    app.command("doctor")(doctor)

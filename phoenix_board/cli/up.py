@@ -28,12 +28,12 @@ from typing import Optional
 import typer
 from rich.live import Live
 
-from phoenix_board.board import agents, embedded, errors, federation, hormones, models, ranking, render
+from phoenix_board.board import agents, embedded, errors, federation, hormones, models, ranking
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
 from phoenix_board.board.settings import Settings
-from phoenix_board.workers import broker, handlers, live, logins, runstate
-from phoenix_board.workers.commands import settings
+from phoenix_board.cli import live, render, toolkit
+from phoenix_board.workers import broker, handlers, logins, runstate
 
 # which demo categories each seeded team's agents assess
 SPECIALIZATIONS = {"alpha_delta": ["data_mining", "lead_gen"], "epsilon_zeta": ["content", "lead_gen"],
@@ -196,7 +196,7 @@ def up(
                                      help="Where /metrics listens; 0.0.0.0 for every interface."),
 ) -> None:
     """Run the whole board on this machine: PostgreSQL, Valkey, one agent pool per team, a live view."""
-    s = settings()
+    s = toolkit.settings()
     metrics_port = metrics_port or s.metrics_port
     console = render.console
     data_dir = s.data_dir.resolve()
@@ -382,7 +382,7 @@ def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: in
         return stop.is_set() or (end is not None and time.monotonic() >= end)
 
     if console.is_terminal:
-        # redrawn at the terminal's size of the moment, so a resize re-lays it out (workers/live.py)
+        # redrawn at the terminal's size of the moment, so a resize re-lays it out (cli/live.py)
         build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None)
         with Live(build(), console=console, refresh_per_second=1, screen=False) as view:
             while not done():
