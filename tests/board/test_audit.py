@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from phoenix_board.board import audit, lifecycle
-from tests.board.test_concurrency import raised, run_together
-from tests.factories import make_agent, make_task
+from tests.board.conftest import raised, run_together
+from tests.conftest import make_agent, make_task
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

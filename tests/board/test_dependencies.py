@@ -13,8 +13,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from phoenix_board.board import delegation, errors, lifecycle
-from tests.factories import make_agent, make_task, snapshot
-from tests.security.test_roles import ROLES, login
+from tests.conftest import make_agent, make_task, snapshot
+from tests.board.conftest import ROLES
+from tests.conftest import login
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

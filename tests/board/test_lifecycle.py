@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from phoenix_board.board import constants, errors, lifecycle
-from tests.factories import make_agent, make_task, snapshot
+from tests.conftest import make_agent, make_task, snapshot
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

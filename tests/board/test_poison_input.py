@@ -13,8 +13,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from phoenix_board.board import constants, errors, lifecycle, migrate, ranking
-from tests.factories import make_agent, make_task, snapshot
-from tests.security.test_roles import ROLES, login, refused
+from tests.conftest import make_agent, make_task, snapshot
+from tests.board.conftest import ROLES, refused
+from tests.conftest import login
 
 PAST_9999 = "9999-12-31T23:59:59-14:00"  # year 10000 in UTC
 SUBMIT = ("SELECT (r.task).id FROM phoenix.task_submit('t', '', NULL, %s::jsonb, NULL, 'alpha_delta', %s, NULL, NULL, "

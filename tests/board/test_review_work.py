@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from phoenix_board.board import constants, errors, lifecycle, migrate
 from phoenix_board.board.db import Database, acting_as
-from tests.factories import make_agent, make_task, snapshot
+from tests.conftest import make_agent, make_task, snapshot
 
 ROLES = migrate.role_names()
 LEASE = constants.LEASE_SECONDS

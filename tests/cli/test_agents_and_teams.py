@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from phoenix_board.board import agents, ids, lifecycle
-from tests.factories import snapshot
+from tests.conftest import snapshot
 
 
 def test_agent_tasks_board_filters_and_teams(run, db, sql):

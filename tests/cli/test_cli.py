@@ -8,35 +8,8 @@ import subprocess
 import sys
 import uuid
 
-import pytest
-
-from tests.factories import snapshot
-
-
-@pytest.fixture
-def run(url, tmp_path):
-    env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
-
-    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "phoenix_board.cli", *args], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=60)
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return invoke
-
-
-def js(proc) -> dict:
-    return json.loads(proc.stdout)
-
-
-def assert_refused(proc, pattern: str) -> None:
-    assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
-    assert "Traceback" not in proc.stderr
+from tests.cli.conftest import assert_refused, js
+from tests.conftest import snapshot
 
 
 def test_a_task_through_the_command_line(run, tmp_path):

@@ -9,7 +9,7 @@ import json
 import re
 
 from phoenix_board import __version__
-from tests.factories import snapshot
+from tests.conftest import snapshot
 
 
 def test_version_and_help(run):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.test_cli import js, run  # noqa: F401 - the fixture
+from tests.cli.conftest import js
 
 
 def test_submit_warns_in_one_line_when_the_quorum_cannot_be_met(run):  # noqa: F811

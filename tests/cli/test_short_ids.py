@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from phoenix_board.board import agents, comments, errors, ids, lifecycle
-from tests.factories import snapshot
+from tests.conftest import snapshot
 
 
 def test_short_ids_grow_until_the_shown_rows_differ():

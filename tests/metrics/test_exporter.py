@@ -17,7 +17,7 @@ from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import exporter
 from phoenix_board.scheduler import jobs
-from tests.factories import make_agent, make_task
+from tests.conftest import make_agent, make_task
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from phoenix_board.board import errors
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import alerting, exporter
 from phoenix_board.scheduler import jobs
-from tests.factories import make_task
+from tests.conftest import make_task
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "metrics" / "prometheus"
 RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 
 def test_two_beats_fill_the_timeline_once_per_tick(url, valkey, tmp_path, sql):
@@ -44,7 +44,7 @@ def test_an_operator_cascade_sent_through_the_queue_runs_once_on_the_beats_worke
     from phoenix_board.board import federation
     from phoenix_board.board.settings import Settings
     from phoenix_board.workers.client import Client
-    from tests.factories import make_agent
+    from tests.conftest import make_agent
 
     a, b, c = (make_agent(db, team="iota") for _ in range(3))
     federation.pair(db, a.id, b.id)

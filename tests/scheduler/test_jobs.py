@@ -10,7 +10,7 @@ import pytest
 
 from phoenix_board.board import consciousness, constants, lifecycle
 from phoenix_board.scheduler import jobs
-from tests.factories import make_agent, make_task
+from tests.conftest import make_agent, make_task
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

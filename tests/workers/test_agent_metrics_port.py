@@ -9,7 +9,7 @@ import urllib.request
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 
 def free_port() -> int:

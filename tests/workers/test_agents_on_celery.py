@@ -8,8 +8,8 @@ import uuid
 import redis
 
 from phoenix_board.board import agents, lifecycle
-from tests.factories import snapshot
-from tests.workers.conftest import wait_for
+from tests.conftest import snapshot
+from tests.conftest import wait_for
 
 
 def completed_counts(sql) -> dict:

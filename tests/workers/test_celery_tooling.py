@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 CELERY = [sys.executable, "-m", "celery", "-A", "phoenix_board.workers.app"]
 

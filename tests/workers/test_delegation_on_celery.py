@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 
 def count(sql, query: str, *args) -> int:

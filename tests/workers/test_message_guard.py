@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry, multiprocess
 from phoenix_board.board import errors
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import delivery
-from tests.factories import make_agent, make_task
-from tests.workers.conftest import wait_for
+from tests.conftest import make_agent, make_task
+from tests.conftest import wait_for
 
 MARKER = "body-text-that-must-never-be-logged"
 

@@ -12,7 +12,7 @@ import psycopg
 import redis
 
 from phoenix_board.workers import delivery
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 
 def test_a_killed_workers_message_is_delivered_again_within_the_bound(pools, client, env, url, sql):

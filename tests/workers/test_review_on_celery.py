@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 
 def alive(sql, prefix: str) -> int:
