@@ -133,6 +133,12 @@ def fresh_url(server_url: str) -> Iterator[str]:
         yield url
 
 
+def _rolls_back(request: pytest.FixtureRequest) -> bool:
+    """Marked rolled_back, and not PHOENIX_TEST_ROLLBACK=0 (which gives every test its own clone
+    again: to check that a marked test does not depend on the mark, and to time the difference)."""
+    return bool(request.node.get_closest_marker("rolled_back")) and os.environ.get("PHOENIX_TEST_ROLLBACK") != "0"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rolled_back: db and sql share one connection of a database shared by the "
                                        "run, in a transaction rolled back after the test (see tests/conftest.py)")
@@ -141,7 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def url(request: pytest.FixtureRequest, server_url: str, template_db: str) -> Iterator[str]:
     """A migrated database of this test's own."""
-    if request.node.get_closest_marker("rolled_back"):
+    if _rolls_back(request):
         pytest.fail("a rolled_back test has no database of its own to connect to: drop the mark or the url")
     with _database(server_url, template_db) as url:
         yield url
@@ -149,7 +155,7 @@ def url(request: pytest.FixtureRequest, server_url: str, template_db: str) -> It
 
 @pytest.fixture
 def db(request: pytest.FixtureRequest) -> Iterator[Database]:
-    if request.node.get_closest_marker("rolled_back"):
+    if _rolls_back(request):
         yield request.getfixturevalue("rolled_back")[0]
         return
     with Database(request.getfixturevalue("url"), min_size=1, max_size=24, name="phoenix-test") as database:
@@ -159,7 +165,7 @@ def db(request: pytest.FixtureRequest) -> Iterator[Database]:
 @pytest.fixture
 def sql(request: pytest.FixtureRequest) -> Iterator[psycopg.Connection]:
     """A plain autocommit connection for checks the board's API does not offer."""
-    if request.node.get_closest_marker("rolled_back"):
+    if _rolls_back(request):
         yield request.getfixturevalue("rolled_back")[1]
         return
     with psycopg.connect(request.getfixturevalue("url"), autocommit=True, row_factory=psycopg.rows.dict_row) as conn:

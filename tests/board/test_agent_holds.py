@@ -12,6 +12,8 @@ import pytest
 from phoenix_board.board import agents, constants, errors
 from tests.conftest import snapshot
 
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
+
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(seconds=constants.ACTIVE_AGENT_SECONDS)
 

@@ -10,6 +10,8 @@ import pytest
 from phoenix_board.board import agents, comments, constants, errors, hormones, lifecycle, votes
 from tests.conftest import make_agent, make_task, snapshot
 
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
+
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 

@@ -59,6 +59,7 @@ def team(db: Database) -> dict[str, models.Agent]:
     return {"boss": make_agent(db, now=T0), "worker": make_agent(db, now=T0)}
 
 
+@pytest.mark.rolled_back
 def test_delegate_waits_holding_nothing_and_the_join_reopens_the_parent_once(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     parent = make_task(db, now=T0, category="plan")
@@ -97,6 +98,7 @@ def test_delegate_waits_holding_nothing_and_the_join_reopens_the_parent_once(db,
     assert rated["n"] == 1 and rated["d"] > 0
 
 
+@pytest.mark.rolled_back
 def test_same_keys_on_a_retried_delegation_return_the_existing_children(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     parent = make_task(db, now=T0, max_attempts=5)
@@ -112,6 +114,7 @@ def test_same_keys_on_a_retried_delegation_return_the_existing_children(db, sql,
     assert sql.execute("SELECT count(*) AS n FROM phoenix.tasks WHERE parent_id = %s", (parent.id,)).fetchone()["n"] == 3
 
 
+@pytest.mark.rolled_back
 def test_children_of_a_supervisor_go_to_its_subordinates_first(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     sub = make_agent(db, now=T0)
@@ -129,6 +132,7 @@ def test_children_of_a_supervisor_go_to_its_subordinates_first(db, sql, team) ->
     assert lifecycle.claim_start(db, worker.id, now=late).parent_id == t.id
 
 
+@pytest.mark.rolled_back
 @pytest.mark.parametrize("join,needed", [("any", 1), (2, 2)])
 def test_any_and_k_of_n_reopen_at_k_and_cancel_the_rest(db, sql, team, join, needed) -> None:
     boss, worker = team["boss"], team["worker"]
@@ -144,6 +148,7 @@ def test_any_and_k_of_n_reopen_at_k_and_cancel_the_rest(db, sql, team, join, nee
     assert kinds(sql, parent.id).count("joined") == 1
 
 
+@pytest.mark.rolled_back
 def test_a_child_out_of_attempts_fails_the_parent_and_cancels_its_siblings(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     grand = make_task(db, now=T0)
@@ -165,6 +170,7 @@ def test_a_child_out_of_attempts_fails_the_parent_and_cancels_its_siblings(db, s
     assert "child_failed" in kinds(sql, grand.id)
 
 
+@pytest.mark.rolled_back
 def test_ignore_records_the_failure_and_joins_the_rest(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     parent = make_task(db, now=T0)
@@ -181,6 +187,7 @@ def test_ignore_records_the_failure_and_joins_the_rest(db, sql, team) -> None:
     assert (back.status, back.children_done, back.children_failed) == ("open", 1, 1)
 
 
+@pytest.mark.rolled_back
 def test_a_failed_child_is_escalated_once_to_the_delegators_supervisor(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     chief = make_agent(db, now=T0)
@@ -204,6 +211,7 @@ def test_a_failed_child_is_escalated_once_to_the_delegators_supervisor(db, sql, 
     assert lifecycle.get(db, parent.id).status == "failed"
 
 
+@pytest.mark.rolled_back
 def test_cancel_cancels_every_live_descendant_and_refuses_late_completions(db, sql, team) -> None:
     boss, worker = team["boss"], team["worker"]
     root = make_task(db, now=T0)
@@ -224,6 +232,7 @@ def test_cancel_cancels_every_live_descendant_and_refuses_late_completions(db, s
         delegation.cancel(db, root.id, now=at(8))
 
 
+@pytest.mark.rolled_back
 def test_bad_delegations_are_refused_with_one_line_and_change_nothing(db, sql, team) -> None:
     boss = team["boss"]
     make_task(db, now=T0)
@@ -247,6 +256,7 @@ def test_bad_delegations_are_refused_with_one_line_and_change_nothing(db, sql, t
     assert snapshot(sql) == before
 
 
+@pytest.mark.rolled_back
 def test_depth_and_descendants_are_limited_in_the_database(db, sql, team, monkeypatch) -> None:
     boss = team["boss"]
     make_task(db, now=T0, max_attempts=100)
@@ -288,6 +298,7 @@ def test_hundred_children_finishing_at_once_wake_their_parent_once(db, sql) -> N
                        "AND interaction_type = 'delegation' AND agent_from IS NULL", (parent.id,)).fetchone()["n"] == 1
 
 
+@pytest.mark.rolled_back
 def test_a_tree_of_depth_three_and_fan_out_five_completes_and_wakes_each_parent_once(db, sql) -> None:
     agents_ = [make_agent(db, now=T0) for _ in range(8)]
     root = make_task(db, now=T0, category="tree")
@@ -349,6 +360,7 @@ def test_a_cancel_racing_a_delegation_leaves_no_live_orphan(db, sql) -> None:
         assert live == 0, round_
 
 
+@pytest.mark.rolled_back
 def test_a_childs_stale_completion_after_its_lease_expired_is_refused_and_counted_once(db, sql) -> None:
     boss, slow, fast = make_agent(db, now=T0), make_agent(db, now=T0), make_agent(db, now=T0)
     parent = make_task(db, now=T0)

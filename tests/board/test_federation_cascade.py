@@ -63,6 +63,7 @@ def graph(db):
     return g
 
 
+@pytest.mark.rolled_back
 def test_a_cascade_attenuates_per_hop_within_depth_and_fan_out(db, sql, graph):
     g = graph
     before = {n: level(sql, a, "dopamine") for n, a in g.items()}
@@ -91,6 +92,7 @@ def test_a_cascade_attenuates_per_hop_within_depth_and_fan_out(db, sql, graph):
     assert exchange["hormone"] == "dopamine" and exchange["after"] - exchange["before"] == pytest.approx(exchange["delta"])
 
 
+@pytest.mark.rolled_back
 def test_levels_stay_within_bounds(db, sql, graph):
     g = graph
     sql.execute("UPDATE phoenix.agents SET hormone_levels = jsonb_set(hormone_levels, '{cortisol}', %s::jsonb)",
@@ -105,6 +107,7 @@ def test_levels_stay_within_bounds(db, sql, graph):
     assert level(sql, g["s"], "oxytocin") == constants.HORMONE_MIN
 
 
+@pytest.mark.rolled_back
 def test_replaying_a_cascade_id_changes_nothing(db, sql, graph):
     cid = uuid.uuid4()
     first = federation.cascade(db, "adrenaline", 0.5, team="alpha_delta", cascade_id=cid, now=at(100))
@@ -116,6 +119,7 @@ def test_replaying_a_cascade_id_changes_nothing(db, sql, graph):
     assert first["reached"] == len(graph) == len(syncs(sql, cid))
 
 
+@pytest.mark.rolled_back
 def test_the_refractory_window_skips_recently_synced_agents(db, sql, graph):
     g = graph
     one = federation.cascade(db, "oxytocin", 0.5, agent=g["s"].id, now=at(100))
@@ -132,6 +136,7 @@ def test_the_refractory_window_skips_recently_synced_agents(db, sql, graph):
     assert set(syncs(sql, three["id"])) == reached
 
 
+@pytest.mark.rolled_back
 @pytest.mark.parametrize("kwargs, error", [
     ({"hormone": "serotonin", "intensity": 0.5, "team": "alpha_delta"}, errors.InvalidInput),
     ({"hormone": "dopamine", "intensity": 0, "team": "alpha_delta"}, errors.InvalidInput),
@@ -149,6 +154,7 @@ def test_bad_cascades_are_refused_and_change_nothing(db, sql, graph, kwargs, err
     assert full_snapshot(sql) == state
 
 
+@pytest.mark.rolled_back
 def test_the_sql_function_checks_its_input_too(db, sql, graph):
     state = full_snapshot(sql)
     with pytest.raises(errors.InvalidInput, match="intensity"):
@@ -156,6 +162,7 @@ def test_the_sql_function_checks_its_input_too(db, sql, graph):
     assert full_snapshot(sql) == state
 
 
+@pytest.mark.rolled_back
 def test_a_strong_event_starts_a_cascade_that_the_beat_spreads_once(db, sql):
     worker, partner, bystander = make_agent(db, now=at(0)), make_agent(db, now=at(0)), make_agent(db, now=at(0))
     federation.pair(db, worker.id, partner.id)
@@ -179,6 +186,7 @@ def test_a_strong_event_starts_a_cascade_that_the_beat_spreads_once(db, sql):
     assert level(sql, bystander, "cortisol") == constants.BASELINE_CORTISOL
 
 
+@pytest.mark.rolled_back
 def test_a_weak_event_starts_no_cascade(db, sql):
     author, voter = make_agent(db), make_agent(db)
     task = make_task(db, created_by=str(author.id))

@@ -24,6 +24,8 @@ from phoenix_board.board import agents, comments, constants, errors, lifecycle, 
 from tests import strategies as bad
 from tests.conftest import assert_one_line, make_agent, make_task, snapshot
 
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
+
 
 # --- the world every hostile call aims at, and the check every refusal passes ---------------------
 

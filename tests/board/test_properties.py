@@ -21,6 +21,8 @@ from psycopg.types.json import Jsonb
 from phoenix_board.board import constants, hormones
 from tests.conftest import make_agent
 
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
+
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 WEEK = timedelta(days=7)

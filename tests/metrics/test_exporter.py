@@ -19,6 +19,8 @@ from phoenix_board.metrics import exporter
 from phoenix_board.scheduler import jobs
 from tests.conftest import make_agent, make_task
 
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
+
 
 def free_port() -> int:
     with socket.socket() as s:
