@@ -22,8 +22,7 @@ from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import exporter
 from tests.board.conftest import Cluster
-from tests.conftest import make_task
-from tests.conftest import free_port, samples
+from tests.conftest import free_port, make_task, samples
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,11 @@ import urllib.request
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+import pytest
 
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
 
 
 def free_port() -> int:

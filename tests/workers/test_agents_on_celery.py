@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import uuid
 
+import pytest
 import redis
 
 from phoenix_board.board import agents, lifecycle
-from tests.conftest import snapshot
-from tests.conftest import wait_for
+from tests.conftest import snapshot, wait_for
+
+pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
 
 
 def completed_counts(sql) -> dict:

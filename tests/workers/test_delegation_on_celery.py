@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
 
 
 def count(sql, query: str, *args) -> int:

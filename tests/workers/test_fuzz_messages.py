@@ -19,9 +19,7 @@ from hypothesis import strategies as st
 from phoenix_board.board import constants, errors, models
 from phoenix_board.workers import messages
 from tests import strategies as bad
-from tests.conftest import make_agent, make_task, snapshot
-from tests.conftest import assert_one_line
-from tests.conftest import wait_for
+from tests.conftest import assert_one_line, make_agent, make_task, snapshot, wait_for
 
 TASK, AGENT = str(uuid.uuid4()), str(uuid.uuid4())
 VALID: dict[str, tuple[type, dict[str, Any]]] = {

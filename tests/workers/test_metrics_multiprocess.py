@@ -8,8 +8,11 @@ import signal
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+import pytest
 
 from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
 
 
 def wake_count(directory) -> float:

@@ -8,8 +8,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import wait_for
 from tests.workers.uprun import clean_env, of_data_dir
+
+pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
 
 
 def test_up_demo_for_20_seconds(tmp_path):
