@@ -84,6 +84,7 @@ def run(clusters, tmp_path):
     return invoke
 
 
+@pytest.mark.slow
 def test_commands_read_the_replica_and_write_the_primary(clusters, run):
     primary, replica = clusters
     assert run("agents", "register", "replica-voter", "--team", "iota").returncode == 0
@@ -136,6 +137,7 @@ def _open_tasks(figures) -> float:
     return figures[("phoenix_tasks", (("status", "open"), ("team", "epsilon_zeta")))]
 
 
+@pytest.mark.slow
 def test_exporter_reads_board_figures_from_the_replica_and_serves_its_lag(clusters, exporter_pools):
     primary, replica = clusters
     writer, scrape = exporter_pools

@@ -9,7 +9,7 @@ import pytest
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers import bench
 
-pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_bench_e2e_prints_every_key(server_url, valkey, tmp_path: Path):

@@ -65,6 +65,7 @@ def shipped_config_with_targets(folder: Path, exporter_port: int) -> Path:
     return folder / "prometheus.yml"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed (.ci/run installs Debian's)")
 def test_prometheus_scrapes_the_exporter_and_evaluates_the_rules(db, url, tmp_path):
     for _ in range(3):

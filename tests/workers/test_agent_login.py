@@ -41,6 +41,7 @@ def test_an_agents_login_that_can_act_as_the_owner_is_refused_in_one_line(url, s
     assert logins.can_act_as_owner(url, "phoenix") == "postgres"
 
 
+@pytest.mark.slow
 def test_up_gives_its_pools_a_login_of_the_agent_role_only(tmp_path):
     env = clean_env(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "up", "--agents", "1", "--team", "iota"],
@@ -90,6 +91,7 @@ def test_up_gives_its_pools_a_login_of_the_agent_role_only(tmp_path):
                 pass
 
 
+@pytest.mark.slow
 def test_workers_given_the_agents_login_keep_the_owners_url_out_of_every_process(env, sql, url, tmp_path):
     for agent_login in login(sql, url, ROLES["agent"]):
         log = tmp_path / "workers.log"

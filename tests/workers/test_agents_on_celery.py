@@ -11,7 +11,7 @@ import redis
 from phoenix_board.board import agents, lifecycle
 from tests.conftest import snapshot, wait_for
 
-pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def completed_counts(sql) -> dict:

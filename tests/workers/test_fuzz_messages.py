@@ -146,6 +146,7 @@ def forged(client, redis, body: bytes) -> bytes:
     return json.dumps(envelope).encode()
 
 
+@pytest.mark.slow
 def test_a_worker_rejects_hostile_messages_in_one_line_and_keeps_working(pools, client, db, sql, env):
     author = make_agent(db, team="iota", codename="fuzz-author")
     task = make_task(db, team="iota", created_by=author.id, category="noop", title="already here")

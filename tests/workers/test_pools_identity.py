@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import wait_for
 
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
+
 HOST = socket.gethostname()
 
 

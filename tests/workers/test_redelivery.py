@@ -15,7 +15,7 @@ import redis
 from phoenix_board.workers import delivery
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_a_killed_workers_message_is_delivered_again_within_the_bound(pools, client, env, url, sql):

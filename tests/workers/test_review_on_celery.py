@@ -9,7 +9,7 @@ import redis
 
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def alive(sql, prefix: str) -> int:

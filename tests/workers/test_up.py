@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.workers.uprun import clean_env, of_data_dir
 
-pytestmark = pytest.mark.slow  # real processes: each test takes well over 5 s (see tests/README.md)
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_up_demo_for_20_seconds(tmp_path):

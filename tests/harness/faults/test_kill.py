@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from phoenix_board.workers import faults
 from tests.harness.faults.conftest import assert_clean
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_killed_processes_lose_and_duplicate_nothing(rig, sizes, quiet):

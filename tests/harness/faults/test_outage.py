@@ -4,11 +4,14 @@ the original without requeue, losing all 20 submissions the client had been told
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from phoenix_board.workers import delivery
 from phoenix_board.workers.fault_rig import open_rig, probe_task, wait_until
 from tests.harness.faults.conftest import LEASE
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 BATCH = 20
 

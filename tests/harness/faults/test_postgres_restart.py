@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from phoenix_board.workers import faults
 from phoenix_board.workers.fault_rig import open_rig, probe_task, wait_until
 from tests.harness.faults.conftest import LEASE, assert_clean
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_database_restarts_lose_nothing(private_postgres, tmp_path, sizes, quiet):

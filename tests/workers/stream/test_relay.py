@@ -7,6 +7,7 @@ import random
 import threading
 
 import psycopg
+import pytest
 import redis
 from psycopg.rows import dict_row
 
@@ -182,6 +183,7 @@ def test_the_exporter_reports_the_relays_lag(db, relay):
     assert families["phoenix_events_relay_lag_seconds"].samples[0].value == 0
 
 
+@pytest.mark.slow
 def test_relay_processes_killed_mid_stream_show_a_consumer_no_duplicate(url, valkey, client, tmp_path):
     import os
     import signal
@@ -231,6 +233,7 @@ def test_an_id_refused_but_missing_from_redis_is_sent_again_under_a_new_id(url, 
     assert published[1][0] != events[0].entry_id  # a new id, above the second's
 
 
+@pytest.mark.slow
 def test_a_running_relay_catches_up_after_redis_comes_back(url, valkey, client, tmp_path):
     import os
     import subprocess

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timezone
 
 import psycopg
+import pytest
 import redis
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -125,6 +126,7 @@ def test_tail_follow_prints_new_events(url, valkey, tmp_path, client, relay):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_agents_in_a_real_pool_publish_their_heartbeats(pools, valkey, db):
     from tests.conftest import wait_for
 
