@@ -221,15 +221,21 @@ class _SavepointedSQL:
         return getattr(self.conn, name)
 
 
-@pytest.fixture
-def rolled_back(shared_url: str) -> Iterator[tuple[Database, _SavepointedSQL]]:
-    """(db, sql) inside one transaction on the shared database, rolled back at the end."""
-    with psycopg.connect(shared_url, row_factory=psycopg.rows.dict_row, application_name="phoenix-test-rollback") as conn:
+@contextlib.contextmanager
+def rolled_back_database(url: str) -> Iterator[tuple[Database, _SavepointedSQL]]:
+    """(db, sql) inside one transaction on the database at url, rolled back at the end."""
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row, application_name="phoenix-test-rollback") as conn:
         lock = threading.RLock()
         with conn.transaction(force_rollback=True):
-            database = Database(shared_url, name="phoenix-test-rollback")
+            database = Database(url, name="phoenix-test-rollback")
             database.pool = _OneConnection(conn, lock)  # the unopened pool it made holds no connection
             yield database, _SavepointedSQL(conn, lock)
+
+
+@pytest.fixture
+def rolled_back(shared_url: str) -> Iterator[tuple[Database, _SavepointedSQL]]:
+    with rolled_back_database(shared_url) as pair:
+        yield pair
 
 
 # --- test data through the board's own API -----------------------------------------------------
