@@ -11,9 +11,8 @@ import pytest
 
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
-
+@pytest.mark.slow
 def test_two_beats_fill_the_timeline_once_per_tick(url, valkey, tmp_path, sql):
     env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": valkey.url,
            "PHOENIX_QUEUE_PREFIX": "beattest", "PHOENIX_DATA_DIR": str(tmp_path / "d"),

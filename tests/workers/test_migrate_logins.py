@@ -151,7 +151,6 @@ def test_a_pool_waits_for_the_migrator_with_a_visible_line_then_works(pending, s
             proc.wait()
 
 
-@pytest.mark.slow
 def test_a_pool_that_is_not_given_time_to_wait_exits_with_one_line(pending, logins, tmp_path, valkey):
     login_url = logins("agent", member_of=ROLES["agent"], url=pending)
     env = {"PHOENIX_DATABASE_URL": login_url, "PHOENIX_REDIS_URL": valkey.url, "PHOENIX_DATA_DIR": str(tmp_path / "d"),

@@ -17,8 +17,6 @@ import pytest
 
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
-
 HOST = socket.gethostname()
 
 
@@ -71,6 +69,7 @@ def live(sql, pattern: str) -> list[dict]:
                        "AND last_heartbeat > now() - interval '30 seconds' ORDER BY codename", (pattern,)).fetchall()
 
 
+@pytest.mark.slow
 def test_two_unnamed_pools_of_a_team_on_one_host_take_distinct_agents(started, sql, client):
     first = started("--team", "iota", "--agents", "2", "--specialization", "development")
     wait_for(lambda: len(live(sql, f"iota.{HOST}-%")) == 2, what="the first pool's agents")
@@ -92,6 +91,7 @@ def test_two_unnamed_pools_of_a_team_on_one_host_take_distinct_agents(started, s
     assert first.proc.poll() is None and second.proc.poll() is None
 
 
+@pytest.mark.slow
 def test_a_second_host_with_the_same_name_is_refused_in_one_line(started, sql, tmp_path):
     started("--team", "iota", "--agents", "2", "--name", "same", data="host-a")
     wait_for(lambda: len(live(sql, "same-%")) == 2, what="host a's agents")
@@ -107,6 +107,7 @@ def test_a_second_host_with_the_same_name_is_refused_in_one_line(started, sql, t
     assert after == before
 
 
+@pytest.mark.slow
 def test_a_pool_restarted_after_a_sigkill_re_attaches_to_its_own_agents_at_once(started, sql):
     pool = started("--team", "iota", "--agents", "2", "--name", "phoenix-restart")
     first = wait_for(lambda: len(rows := live(sql, "phoenix-restart-%")) == 2 and rows, what="the agents")

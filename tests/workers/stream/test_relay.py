@@ -233,7 +233,6 @@ def test_an_id_refused_but_missing_from_redis_is_sent_again_under_a_new_id(url, 
     assert published[1][0] != events[0].entry_id  # a new id, above the second's
 
 
-@pytest.mark.slow
 def test_a_running_relay_catches_up_after_redis_comes_back(url, valkey, client, tmp_path):
     import os
     import subprocess
