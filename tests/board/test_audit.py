@@ -151,6 +151,7 @@ def test_concurrent_writers_keep_every_chain_linked(db):
     assert report.chains["task_events"] == 64
 
 
+@pytest.mark.slow
 def test_audit_verify_command(url, sql, tmp_path):
     env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
 

@@ -95,6 +95,7 @@ def test_many_agents_complete_every_task_exactly_once(db, sql):
 # --- votes ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_concurrent_votes_keep_counts_equal_to_vote_rows(db, sql):
     """16 agents cast random up/down/retract sequences on 5 tasks at once (2,400 votes).
 

@@ -5,10 +5,12 @@ connected to the template; the clone must still be made."""
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from tests.conftest import _database, _with_db
 
 
+@pytest.mark.slow
 def test_a_clone_is_made_while_a_session_holds_the_template(server_url, template_db):
     holder = psycopg.connect(_with_db(server_url, template_db), autocommit=True)  # as TimescaleDB's scheduler does
     try:

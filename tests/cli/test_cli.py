@@ -8,10 +8,13 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 from tests.cli.conftest import assert_refused, js
 from tests.conftest import snapshot
 
 
+@pytest.mark.slow
 def test_a_task_through_the_command_line(run, tmp_path):
     assert "up to date" in run("migrate").stdout
     author = js(run("agents", "register", "author-1", "--team", "iota", "--json"))
@@ -45,6 +48,7 @@ def test_a_task_through_the_command_line(run, tmp_path):
     assert "board (hot)" in run("board").stdout
 
 
+@pytest.mark.slow
 def test_bad_input_prints_one_line_and_writes_nothing(run, sql):
     run("agents", "register", "author-1", "--team", "iota")
     run("agents", "register", "worker-1", "--team", "iota")
@@ -74,6 +78,7 @@ def test_bad_input_prints_one_line_and_writes_nothing(run, sql):
     assert snapshot(sql) == before
 
 
+@pytest.mark.slow
 def test_illegal_transition_and_stale_claim(run, sql):
     run("agents", "register", "w", "--team", "iota")
     task = js(run("submit", "--title", "t", "--team", "iota", "--json"))
@@ -85,6 +90,7 @@ def test_illegal_transition_and_stale_claim(run, sql):
     assert snapshot(sql) == before
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_nonzero(run):
     proc = run("vote", ok=False)
     assert proc.returncode == 2 and "Missing argument" in proc.stderr
@@ -100,6 +106,7 @@ def test_configuration_error_is_one_line(url, tmp_path):
     assert_refused(proc, "")
 
 
+@pytest.mark.slow
 def test_delegation_from_the_command_line(run, sql):
     run("agents", "register", "lead-1", "--team", "iota")
     run("agents", "register", "helper-1", "--team", "iota")

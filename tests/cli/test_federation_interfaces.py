@@ -13,6 +13,7 @@ from tests.cli.conftest import assert_refused, js
 from tests.conftest import make_agent, snapshot
 
 
+@pytest.mark.slow
 def test_topology_and_a_cascade_from_the_command_line(run, sql):  # noqa: F811
     for name in ("ann", "bob", "cy"):
         run("agents", "register", name, "--team", "iota")

@@ -105,6 +105,7 @@ def board(db):
     return make_task(db, team="iota", created_by=author.id)
 
 
+@pytest.mark.slow
 @bad.fuzz_settings(120)
 @given(data=st.data())
 def test_hostile_arguments_exit_cleanly_and_write_nothing(run, sql, board, data):

@@ -4,6 +4,7 @@ and drops its scratch database. It asserts no timing (DESIGN.md, "Performance").
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from phoenix_board.board import bench
 from phoenix_board.board.db import Database
@@ -13,6 +14,7 @@ LATENCIES = ("hot_page_p50_ms", "hot_page_p99_ms", "hot_page_varied_p50_ms", "ho
 CONTEXT = ("tasks", "agents", "seconds", "postgres_version", "cpu_count", "python", "seed_seconds", "claim_runs")
 
 
+@pytest.mark.slow
 def test_bench_reports_every_figure_and_cleans_up(server_url):
     result = bench.run(server_url, bench.Config(tasks=2_000, agents=20, seconds=1, pages=100))
 

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from phoenix_board.workers import faults
 
 
@@ -17,6 +19,7 @@ def bench_faults(server_url: str, *args: str) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_duplicate_and_stale_messages_change_nothing(server_url):
     done = bench_faults(server_url, "--scenario", "duplicates", "--tasks", "32", "--agents", "2",
                         "--lease", "3", "--json")
