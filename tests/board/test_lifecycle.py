@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from phoenix_board.board import constants, errors, lifecycle
-from tests.factories import make_agent, make_task, snapshot
+from tests.conftest import make_agent, make_task, snapshot
+
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -13,8 +13,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from phoenix_board.board import constants, errors, lifecycle, migrate, ranking
-from tests.factories import make_agent, make_task, snapshot
-from tests.security.test_roles import ROLES, login, refused
+from tests.conftest import make_agent, make_task, snapshot
+from tests.board.conftest import ROLES, refused
+from tests.conftest import login
 
 PAST_9999 = "9999-12-31T23:59:59-14:00"  # year 10000 in UTC
 SUBMIT = ("SELECT (r.task).id FROM phoenix.task_submit('t', '', NULL, %s::jsonb, NULL, 'alpha_delta', %s, NULL, NULL, "
@@ -47,6 +48,7 @@ def refused_in_sql(sql, conn, agent, statement, params, message):
     assert snapshot(sql) == before
 
 
+@pytest.mark.rolled_back
 def test_a_deadline_past_year_9999_is_refused_at_the_door(db, sql):
     refused(sql, errors.InvalidInput, "^deadline must be before 9999-01-01T00:00:00Z$",
             lambda: lifecycle.submit(db, {"title": "t", "team": "alpha_delta", "deadline": PAST_9999}))
@@ -81,6 +83,7 @@ def test_an_output_past_the_limits_is_refused_by_the_database(db, sql, agent_sql
                    (t.id, a.id, t.attempt, deep(40)), "output nests more than 32 levels of objects and arrays")
 
 
+@pytest.mark.rolled_back
 def test_the_database_accepts_everything_the_models_accept(db, sql):
     # 32 levels, and the largest numbers: ~9,000 of them fill 64 KB as compact JSON but 45 times that
     # in PostgreSQL's text form, which writes every digit
@@ -96,6 +99,7 @@ def test_the_database_accepts_everything_the_models_accept(db, sql):
     assert constants.PAYLOAD_MAX_BYTES * 30 < stored <= constants.PAYLOAD_STORED_MAX_BYTES
 
 
+@pytest.mark.rolled_back
 def test_jsonb_depth_counts_levels_of_objects_and_arrays(sql):
     cases = {"1": 0, '"x"': 0, "{}": 1, "[]": 1, '{"a": [1, {"b": []}]}': 4, deep(3000): 3000}
     for doc, depth in cases.items():

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
 from phoenix_board.board import constants, hormones
-from tests.factories import make_agent
+from tests.conftest import make_agent
+
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)

@@ -14,7 +14,7 @@ import psycopg
 
 from phoenix_board.board import errors, lifecycle
 from phoenix_board.board.db import Database
-from tests.factories import make_agent, make_task
+from tests.conftest import make_agent, make_task
 
 AGENTS = 10
 TASKS = 60

@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from phoenix_board.board import constants, errors, lifecycle, migrate
 from phoenix_board.board.db import Database, acting_as
-from tests.factories import make_agent, make_task, snapshot
+from tests.conftest import make_agent, make_task, snapshot
 
 ROLES = migrate.role_names()
 LEASE = constants.LEASE_SECONDS
@@ -71,6 +71,7 @@ def test_a_specialist_of_another_team_sees_and_reviews(agent_db, db):
 # --- review places, claimed with a lease (issue 11.9) -----------------------------------------
 
 
+@pytest.mark.rolled_back
 def test_review_places_are_claimed_once_and_reoffered_when_the_lease_ends(db, sql):
     t0 = datetime.now(UTC)
     executor, p1, p2, p3 = (make_agent(db) for _ in range(4))
@@ -105,6 +106,7 @@ def test_the_agent_role_claims_reviews_and_counts_them(agent_db, db):
             lifecycle.review_claim(agent_db, executor.id)
 
 
+@pytest.mark.rolled_back
 def test_a_pair_that_approved_leaves_one_place_for_an_outsider(db):
     t0 = datetime.now(UTC)
     executor, partner, other = make_agent(db), make_agent(db), make_agent(db)
@@ -134,6 +136,7 @@ def test_the_pool_widens_to_every_team_after_the_widening_delay(agent_db, db):
     assert decided == "approved" and done.status == "complete"
 
 
+@pytest.mark.rolled_back
 def test_a_task_nobody_reviews_fails_at_the_deadline_with_its_reason(db, sql):
     t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
     executor = make_agent(db, team="iota")
@@ -153,6 +156,7 @@ def test_a_task_nobody_reviews_fails_at_the_deadline_with_its_reason(db, sql):
     assert lifecycle.review_expire(db, now=t0 + timedelta(days=1)) == []  # once
 
 
+@pytest.mark.rolled_back
 def test_submission_warns_when_the_quorum_cannot_be_met(db):
     make_agent(db, team="iota"), make_agent(db, team="iota")  # 2 agents: the executor and one peer
     short = make_task(db, team="iota", category="lead_gen", review_quorum=2)

@@ -9,8 +9,7 @@ import pytest
 
 from phoenix_board.board import agents, errors, lifecycle
 from phoenix_board.board.db import acting_as
-from tests.factories import make_agent, make_task, snapshot
-from tests.security.test_roles import agent_db  # noqa: F401 - the fixture
+from tests.conftest import make_agent, make_task, snapshot
 
 
 def test_unhandled_fails_at_once_and_blames_no_one(agent_db, db, sql):  # noqa: F811

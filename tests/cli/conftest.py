@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pty
 import select
@@ -84,3 +85,15 @@ def tty(cli_env, tmp_path):
         return ran
 
     return invoke
+
+
+def js(proc) -> dict:
+    return json.loads(proc.stdout)
+
+
+def assert_refused(proc, pattern: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from phoenix_board.board import agents, ids, lifecycle
-from tests.factories import snapshot
+from tests.conftest import snapshot
 
 
+@pytest.mark.slow
 def test_agent_tasks_board_filters_and_teams(run, db, sql):
     me, _ = agents.register(db, {"codename": "worker-1", "team": "iota"})
     author, _ = agents.register(db, {"codename": "author-1", "team": "iota"})

@@ -10,35 +10,11 @@ import uuid
 
 import pytest
 
-from tests.factories import snapshot
+from tests.cli.conftest import assert_refused, js
+from tests.conftest import snapshot
 
 
-@pytest.fixture
-def run(url, tmp_path):
-    env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
-
-    def invoke(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "phoenix_board.cli", *args], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=60)
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return invoke
-
-
-def js(proc) -> dict:
-    return json.loads(proc.stdout)
-
-
-def assert_refused(proc, pattern: str) -> None:
-    assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ") and pattern in lines[0], lines[0]
-    assert "Traceback" not in proc.stderr
-
-
+@pytest.mark.slow
 def test_a_task_through_the_command_line(run, tmp_path):
     assert "up to date" in run("migrate").stdout
     author = js(run("agents", "register", "author-1", "--team", "iota", "--json"))
@@ -72,6 +48,7 @@ def test_a_task_through_the_command_line(run, tmp_path):
     assert "board (hot)" in run("board").stdout
 
 
+@pytest.mark.slow
 def test_bad_input_prints_one_line_and_writes_nothing(run, sql):
     run("agents", "register", "author-1", "--team", "iota")
     run("agents", "register", "worker-1", "--team", "iota")
@@ -101,6 +78,7 @@ def test_bad_input_prints_one_line_and_writes_nothing(run, sql):
     assert snapshot(sql) == before
 
 
+@pytest.mark.slow
 def test_illegal_transition_and_stale_claim(run, sql):
     run("agents", "register", "w", "--team", "iota")
     task = js(run("submit", "--title", "t", "--team", "iota", "--json"))
@@ -112,6 +90,7 @@ def test_illegal_transition_and_stale_claim(run, sql):
     assert snapshot(sql) == before
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_nonzero(run):
     proc = run("vote", ok=False)
     assert proc.returncode == 2 and "Missing argument" in proc.stderr
@@ -127,6 +106,7 @@ def test_configuration_error_is_one_line(url, tmp_path):
     assert_refused(proc, "")
 
 
+@pytest.mark.slow
 def test_delegation_from_the_command_line(run, sql):
     run("agents", "register", "lead-1", "--team", "iota")
     run("agents", "register", "helper-1", "--team", "iota")

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from phoenix_board import __version__
-from tests.factories import snapshot
+from tests.conftest import snapshot
 
 
+@pytest.mark.slow
 def test_version_and_help(run):
     assert run("--version").stdout.strip() == f"phoenix-board {__version__}"
     helps = {c: run(*c.split(), "--help").stdout for c in ("board", "submit", "agents", "agents register", "task fail")}
@@ -56,6 +59,7 @@ def test_migrate_status_is_plain_unless_json(run):
     assert json.loads(run("migrate", "--status", "--json").stdout)["pending"] == []
 
 
+@pytest.mark.slow
 def test_queue_vote_says_what_happened_and_events_tail_finds_the_broker(run, db, sql, cli_env):
     from phoenix_board.board import agents, lifecycle
     # no `up` runs for this board: the queue commands may start its embedded Valkey only when asked

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from tests.cli.test_cli import js, run  # noqa: F401 - the fixture
+import pytest
+
+from tests.cli.conftest import js
 
 
+@pytest.mark.slow
 def test_submit_warns_in_one_line_when_the_quorum_cannot_be_met(run):  # noqa: F811
     run("agents", "register", "only-1", "--team", "iota")
     run("agents", "register", "only-2", "--team", "iota")

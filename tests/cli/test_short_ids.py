@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from phoenix_board.board import agents, comments, errors, ids, lifecycle
-from tests.factories import snapshot
+from tests.conftest import snapshot
 
 
 def test_short_ids_grow_until_the_shown_rows_differ():
@@ -43,6 +43,7 @@ def test_resolve_by_tail_part_or_full_id_and_refuse_ambiguity(db):
             ids.task(db, bad)
 
 
+@pytest.mark.slow
 def test_a_short_id_through_every_command(run, db, sql):
     lead, _ = agents.register(db, {"codename": "lead-1", "team": "iota"})
     agents.register(db, {"codename": "helper-1", "team": "iota"})

@@ -86,6 +86,7 @@ def scratch(url, tmp_path):
     return env
 
 
+@pytest.mark.slow
 def test_the_shell_blocks_run_as_printed(scratch, tmp_path):
     ran = 0
     for b in CODE:

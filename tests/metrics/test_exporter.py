@@ -17,7 +17,9 @@ from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import definitions, exporter
 from phoenix_board.scheduler import jobs
-from tests.factories import make_agent, make_task
+from tests.conftest import make_agent, make_task
+
+pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from phoenix_board.board import errors
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import alerting, exporter
 from phoenix_board.scheduler import jobs
-from tests.factories import make_task
+from tests.conftest import make_task
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "metrics" / "prometheus"
 RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"
@@ -65,6 +65,7 @@ def shipped_config_with_targets(folder: Path, exporter_port: int) -> Path:
     return folder / "prometheus.yml"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed (.ci/run installs Debian's)")
 def test_prometheus_scrapes_the_exporter_and_evaluates_the_rules(db, url, tmp_path):
     for _ in range(3):

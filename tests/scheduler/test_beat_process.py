@@ -7,9 +7,12 @@ import signal
 import subprocess
 import sys
 
-from tests.workers.conftest import wait_for
+import pytest
+
+from tests.conftest import wait_for
 
 
+@pytest.mark.slow
 def test_two_beats_fill_the_timeline_once_per_tick(url, valkey, tmp_path, sql):
     env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": valkey.url,
            "PHOENIX_QUEUE_PREFIX": "beattest", "PHOENIX_DATA_DIR": str(tmp_path / "d"),
@@ -44,7 +47,7 @@ def test_an_operator_cascade_sent_through_the_queue_runs_once_on_the_beats_worke
     from phoenix_board.board import federation
     from phoenix_board.board.settings import Settings
     from phoenix_board.workers.client import Client
-    from tests.factories import make_agent
+    from tests.conftest import make_agent
 
     a, b, c = (make_agent(db, team="iota") for _ in range(3))
     federation.pair(db, a.id, b.id)

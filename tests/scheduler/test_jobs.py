@@ -10,7 +10,7 @@ import pytest
 
 from phoenix_board.board import consciousness, constants, lifecycle
 from phoenix_board.scheduler import jobs
-from tests.factories import make_agent, make_task
+from tests.conftest import make_agent, make_task
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -26,6 +26,7 @@ def timeline(sql, at):
     return {r["team"]: r for r in rows}
 
 
+@pytest.mark.rolled_back
 def test_snapshot_formulas_and_idempotence(db, sql):
     a = make_agent(db, team="iota")
     b = make_agent(db, team="iota")
@@ -56,6 +57,7 @@ def test_snapshot_formulas_and_idempotence(db, sql):
     assert rows["global"]["global_trust"] == pytest.approx((0.8 + 0.6 + 0.5) / 3)
 
 
+@pytest.mark.rolled_back
 def test_snapshot_counts_decisions_and_completions(db, sql):
     agent = make_agent(db, team="iota")
     voter = make_agent(db, team="iota")
@@ -76,6 +78,7 @@ def test_snapshot_counts_decisions_and_completions(db, sql):
     assert row["decisions_per_second"] == pytest.approx(7 / constants.DECISIONS_WINDOW_SECONDS)
 
 
+@pytest.mark.rolled_back
 def test_dashboard_has_one_row_per_team_and_global(db, sql):
     for _ in range(3):
         make_agent(db, team="iota")
@@ -92,6 +95,7 @@ def test_dashboard_has_one_row_per_team_and_global(db, sql):
     assert jobs.dashboard_refresh(db) == 4 + rollup  # the second refresh runs CONCURRENTLY
 
 
+@pytest.mark.rolled_back
 def test_sweeper_returns_expired_leases_and_wakes_teams(db):
     agent = make_agent(db, team="iota")
     task = make_task(db, team="iota", now=T0)
@@ -106,6 +110,7 @@ def test_sweeper_returns_expired_leases_and_wakes_teams(db):
     assert woken == ["iota"]
 
 
+@pytest.mark.rolled_back
 def test_hormone_decay_job(db, sql):
     a = make_agent(db, now=T0)
     sql.execute("UPDATE phoenix.agents SET hormone_levels = hormone_levels || '{\"cortisol\": 2.3}' WHERE id = %s", (a.id,))
@@ -114,6 +119,7 @@ def test_hormone_decay_job(db, sql):
     assert level["cortisol"] == pytest.approx(1.3)
 
 
+@pytest.mark.rolled_back
 def test_retention_deletes_old_rows_only(db, sql):
     """The beat's retention where it is the beat's (plain PostgreSQL, or a hypertable without
     TimescaleDB's policy); tests/scheduler/test_timeline_storage.py runs the policy where it is."""
@@ -148,6 +154,7 @@ def test_a_job_runs_once_when_two_beats_start_it(db, sql):
     assert run == {"runs": 1, "last_result": 7, "last_error": None}
 
 
+@pytest.mark.rolled_back
 def test_a_failing_job_is_recorded_and_does_not_raise(db, sql):
     assert jobs.run(db, "hot_refresh", lambda: 1 / 0) is None
     run = sql.execute("SELECT last_error, last_success_at FROM phoenix.beat_runs WHERE job = 'hot_refresh'").fetchone()

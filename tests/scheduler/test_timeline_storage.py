@@ -132,7 +132,7 @@ def test_timescale_jobs_succeed_in_the_background_and_a_failing_one_is_reported(
 
 
 def test_metrics_serve_the_timescale_jobs(db, sql):
-    from tests.metrics.test_exporter import free_port, samples
+    from tests.conftest import free_port, samples
     import urllib.request
 
     from phoenix_board.board.settings import Settings

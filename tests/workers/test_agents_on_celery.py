@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import uuid
 
+import pytest
 import redis
 
 from phoenix_board.board import agents, lifecycle
-from tests.factories import snapshot
-from tests.workers.conftest import wait_for
+from tests.conftest import snapshot, wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def completed_counts(sql) -> dict:

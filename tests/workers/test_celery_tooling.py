@@ -16,7 +16,9 @@ import urllib.request
 from pathlib import Path
 
 
-from tests.workers.conftest import wait_for
+import pytest
+
+from tests.conftest import wait_for
 
 CELERY = [sys.executable, "-m", "celery", "-A", "phoenix_board.workers.app"]
 
@@ -60,6 +62,7 @@ def get_json(url: str):
         return None
 
 
+@pytest.mark.slow
 def test_celery_tools_and_flower_see_the_agents_and_their_tasks(env, pools, client, tmp_path):
     env = {**env, "PHOENIX_TASK_EVENTS": "true"}
     pools.env = env
@@ -100,6 +103,7 @@ def test_celery_tools_and_flower_see_the_agents_and_their_tasks(env, pools, clie
     assert "flowerpot@" in events
 
 
+@pytest.mark.slow
 def test_without_the_switch_workers_send_no_task_events(env, pools, client, tmp_path):
     pools.start(team="iota", agents=1, name="quietpot")
     with background([*CELERY, "events", "--dump"], env, tmp_path / "events.log"):

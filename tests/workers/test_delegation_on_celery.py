@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import signal
 
-from tests.workers.conftest import wait_for
+import pytest
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def count(sql, query: str, *args) -> int:

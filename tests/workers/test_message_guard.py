@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psutil
 from prometheus_client import CollectorRegistry, multiprocess
+import pytest
 
 from phoenix_board.board import errors
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import delivery
-from tests.factories import make_agent, make_task
-from tests.workers.conftest import wait_for
+from tests.conftest import make_agent, make_task, wait_for
 
 MARKER = "body-text-that-must-never-be-logged"
 
@@ -41,6 +41,7 @@ def rejected(registry_dir: Path) -> dict[str, float]:
             for reason in worker_metrics.REJECTION_REASONS}
 
 
+@pytest.mark.slow
 def test_only_the_boards_tasks_run_and_every_refusal_is_one_counted_line(pools, client, db, sql, tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()

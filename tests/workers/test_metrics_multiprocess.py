@@ -8,8 +8,11 @@ import signal
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+import pytest
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def wake_count(directory) -> float:
@@ -43,7 +46,7 @@ def test_worker_counts_survive_a_killed_pool_process(pools, client, sql, tmp_pat
 
 
 def test_votes_are_counted_by_team(pools, client, sql, db, tmp_path):
-    from tests.factories import make_agent, make_task
+    from tests.conftest import make_agent, make_task
 
     directory = tmp_path / "multiproc"
     directory.mkdir()

@@ -9,10 +9,13 @@ import signal
 import time
 
 import psycopg
+import pytest
 import redis
 
 from phoenix_board.workers import delivery
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_a_killed_workers_message_is_delivered_again_within_the_bound(pools, client, env, url, sql):

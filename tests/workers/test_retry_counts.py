@@ -10,8 +10,7 @@ from prometheus_client import REGISTRY
 
 from phoenix_board.board.db import Database
 from phoenix_board.metrics import worker as worker_metrics
-from tests.factories import make_agent
-from tests.workers.conftest import wait_for
+from tests.conftest import make_agent, wait_for
 
 
 def retries(reason: str) -> float:

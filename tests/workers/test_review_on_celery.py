@@ -4,9 +4,12 @@ submitted, never leaves a task in review for ever."""
 
 from __future__ import annotations
 
+import pytest
 import redis
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def alive(sql, prefix: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.workers.uprun import clean_env, of_data_dir
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 SOURCE = Path(__file__).resolve().parents[2]

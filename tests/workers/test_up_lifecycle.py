@@ -9,7 +9,7 @@ import signal
 import psutil
 import pytest
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 from tests.workers.uprun import Up, clean_env, of_data_dir, recorded_pids, run, running
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.workers.conftest import wait_for
+from tests.conftest import wait_for
 
 CLI = [sys.executable, "-m", "phoenix_board.cli"]
 
