@@ -146,6 +146,7 @@ BEGIN
         'phoenix.task_result_claim_next(uuid,uuid,integer,jsonb,real,float8,timestamptz)',
         'phoenix.task_fail(uuid,uuid,integer,text,timestamptz)',
         'phoenix.task_fail_unhandled(uuid,uuid,integer,timestamptz)',
+        'phoenix.task_fail_unloadable(uuid,uuid,integer,text,timestamptz)',
         'phoenix.task_review(uuid,uuid,integer,text,timestamptz)',
         'phoenix.task_review_claim(uuid,float8,timestamptz)',
         'phoenix.reviews_claimable_count(text,integer)',
