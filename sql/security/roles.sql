@@ -156,7 +156,7 @@ BEGIN
         'phoenix.task_children(uuid,uuid)',
         'phoenix.tasks_claimable_count(text,integer)',
         'phoenix.task_vote(uuid,uuid,integer,text,timestamptz)',
-        'phoenix.comment_add(uuid,uuid,uuid,text,timestamptz)',
+        'phoenix.comment_add(uuid,uuid,uuid,text,timestamptz,text)',
         'phoenix.comment_vote(uuid,uuid,integer,timestamptz)',
         'phoenix.agent_register(text,text,text,text[],uuid,timestamptz)',
         'phoenix.agent_heartbeat(uuid,uuid,timestamptz)',
