@@ -128,7 +128,17 @@ class Agent:
         judge: models.Agent | None = None
         with acting_as(self.id):
             while not self.stopping():
-                task = lifecycle.review_claim(self.db, self.id, self.lease)
+                try:
+                    task = lifecycle.review_claim(self.db, self.id, self.lease)
+                except (errors.Unavailable, errors.Conflict):
+                    raise
+                except Exception as exc:
+                    # the place is taken but its task cannot be loaded: no verdict can be given, so
+                    # it lapses with its lease and the task ends at REVIEW_EXPIRE_SECONDS; the agent
+                    # goes on to its own work instead of failing the whole wake-up here every time
+                    log.warning("a review this agent claimed cannot be loaded, skipped: %s: %s",
+                                type(exc.__cause__ or exc).__name__, errors.one_line(str(exc.__cause__ or exc))[:200])
+                    return given
                 if task is None:
                     return given
                 judge = judge or agents.get(self.db, self.id)

@@ -57,3 +57,21 @@ def test_a_task_the_agent_cannot_load_fails_once_for_good_with_the_reason(pools,
     assert sql.execute("SELECT sum(tasks_failed) AS n FROM phoenix.agents").fetchone()["n"] == 0
     log = pools.log("iota-0")
     assert log.count("cannot be loaded by this agent") == 2, log[-3000:]
+
+
+def test_a_review_the_agent_cannot_load_does_not_stop_its_work(pools, db, sql):
+    """A task in review whose row cannot be loaded: the reviewer skips it in one log line and
+    still works the board (the place lapses; the beat ends the task at REVIEW_EXPIRE_SECONDS)."""
+    from phoenix_board.board import agents
+
+    executor, _ = agents.register(db, {"codename": "executor", "team": "iota"})
+    reviewed = lifecycle.submit(db, {"title": "in review", "team": "iota", "category": "noop", "review_quorum": 1})[0]
+    claimed = lifecycle.claim(db, executor.id)
+    assert claimed.id == reviewed.id
+    lifecycle.result(db, reviewed.id, executor.id, claimed.attempt, {"done": True})
+    plant(sql, reviewed.id, deadline="10000-01-01T00:00:00Z")
+    good = lifecycle.submit(db, {"title": "good", "team": "iota", "category": "noop"})[0]
+    pools.start("iota", agents=1)
+    wait_for(lambda: lifecycle.get(db, good.id).status == "complete", timeout=60, what="the good task")
+    wait_for(lambda: "a review this agent claimed cannot be loaded, skipped: DataError" in pools.log("iota-0"),
+             timeout=30, what="the skip's log line")
