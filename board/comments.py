@@ -13,10 +13,13 @@ from phoenix_board.board.db import Database
 
 
 def add(db: Database, task: UUID, agent: UUID, content: str, parent: UUID | None = None,
-        now: datetime | None = None) -> dict[str, Any]:
-    c = models.parse(models.Comment, {"content": content, "parent": parent})
+        now: datetime | None = None, *, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Posts a comment; -> its row. With ``idempotency_key`` (scoped to the author), a retry after
+    a lost reply returns the comment the first call posted instead of posting it again, and a key
+    reused for different content (task, parent or text) is refused (``Conflict``)."""
+    c = models.parse(models.Comment, {"content": content, "parent": parent, "idempotency_key": idempotency_key})
     return db.one("comment_add", task=models.uuid_arg(task, "task"), agent=models.uuid_arg(agent, "agent"),
-                  parent=c.parent, content=c.content, now=now)
+                  parent=c.parent, content=c.content, now=now, idempotency_key=c.idempotency_key)
 
 
 def thread(db: Database, task: UUID) -> list[dict[str, Any]]:

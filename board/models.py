@@ -194,6 +194,8 @@ class Vote(Input):
 class Comment(Input):
     content: Annotated[Text, Field(min_length=1, max_length=constants.COMMENT_MAX)]
     parent: UUID | None = None
+    # the author's own key: a retry with it posts once (sql/functions/28_comments.sql)
+    idempotency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
 
 
 class Reason(Input):

@@ -82,9 +82,15 @@ class Client:
         msg = models.parse(messages.VoteMessage, {"task": task, "agent": _ref(agent), "value": value, "reason": reason})
         self._send(sending.VOTE, msg.model_dump(mode="json"))
 
-    def comment(self, task: UUID | str, agent: str, content: str, parent: UUID | str | None = None) -> None:
-        msg = models.parse(messages.CommentMessage, {"task": task, "agent": _ref(agent), "content": content, "parent": parent})
+    def comment(self, task: UUID | str, agent: str, content: str, parent: UUID | str | None = None,
+                idempotency_key: str | None = None) -> str:
+        """Sends a comment; returns its idempotency key (a new one unless given). A message
+        delivered twice, or re-sent with the same key, posts the comment once."""
+        key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+        msg = models.parse(messages.CommentMessage, {"task": task, "agent": _ref(agent), "content": content, "parent": parent,
+                                              "idempotency_key": key})
         self._send(sending.COMMENT, msg.model_dump(mode="json"))
+        return key
 
     def cancel(self, task: UUID | str, agent: str, reason: str | None = None) -> None:
         """Cancels a task and all its live descendants, for the agent that created it (or one of

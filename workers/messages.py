@@ -50,6 +50,8 @@ class CommentMessage(models.Input):
     agent: AgentRef
     content: Annotated[models.Text, Field(min_length=1, max_length=constants.COMMENT_MAX)]
     parent: UUID | None = None
+    # optional for older senders; Client.comment always sends one, so a redelivery posts once
+    idempotency_key: Annotated[models.Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
 
 
 class CancelMessage(models.Input):

@@ -24,6 +24,8 @@ from phoenix_board.workers import handlers, hooks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# claimed tasks that cannot be loaded, failed in a row before the agent stops claiming for this wake-up
+UNLOADABLE_PER_CLAIM = 20
 
 
 class Renewer:
@@ -127,7 +129,17 @@ class AgentLoop:
         judge: models.Agent | None = None
         with acting_as(self.id):
             while not self.stopping():
-                task = lifecycle.review_claim(self.db, self.id, self.lease)
+                try:
+                    task = lifecycle.review_claim(self.db, self.id, self.lease)
+                except (errors.Unavailable, errors.Conflict):
+                    raise
+                except Exception as exc:
+                    # the place is taken but its task cannot be loaded: no verdict can be given, so
+                    # it lapses with its lease and the task ends at REVIEW_EXPIRE_SECONDS; the agent
+                    # goes on to its own work instead of failing the whole wake-up here every time
+                    log.warning("a review this agent claimed cannot be loaded, skipped: %s: %s",
+                                type(exc.__cause__ or exc).__name__, errors.one_line(str(exc.__cause__ or exc))[:200])
+                    return given
                 if task is None:
                     return given
                 judge = judge or agents.get(self.db, self.id)
@@ -200,8 +212,16 @@ class AgentLoop:
                     self.on_delegate(parent)
                 return parent, self._next(claim_next)
             if claim_next:
-                return self._finish(lambda: lifecycle.result_claim_next(
-                    self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality, self.lease))
+                try:
+                    return self._finish(lambda: lifecycle.result_claim_next(
+                        self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality, self.lease))
+                except (errors.Unavailable, errors.Conflict):
+                    raise
+                except Exception as exc:
+                    # the result may have committed with a next claim whose row cannot be loaded
+                    if not self._fail_unloadable(exc, ended=(task.id, task.attempt)):
+                        raise
+                return self._reread(task), self._claim()
             return self._finish(lambda: lifecycle.result(
                 self.db, task.id, self.id, task.attempt, outcome.output, outcome.quality)), None
         except errors.InvalidInput as exc:  # e.g. output too large: a failed attempt, not a stuck claim
@@ -230,6 +250,49 @@ class AgentLoop:
                 delay = min(2.0, delay * 2)
 
     def _claim(self) -> models.Task | None:
+        """The next task claimed and started, loaded; None when nothing is claimable. A claimed task
+        this agent cannot load fails for good with the reason (``_fail_unloadable``) and the agent
+        claims on, at most UNLOADABLE_PER_CLAIM times in a row (then the next wake-up goes on)."""
+        for _ in range(UNLOADABLE_PER_CLAIM):
+            try:
+                return self._claim_once()
+            except (errors.Unavailable, errors.Conflict):
+                raise  # the database is away (the claim may not exist), or the claim was refused
+            except Exception as exc:
+                if not self._fail_unloadable(exc):
+                    raise
+        return None
+
+    def _fail_unloadable(self, exc: BaseException, ended: tuple[UUID, int] | None = None) -> bool:
+        """After a call that claims raised: if this agent now holds a claim (other than ``ended``,
+        the attempt the call was ending), the claim committed and only loading its row failed (a
+        value the client cannot decode, a document too deep, a row the model refuses). Every
+        attempt would meet the same row, so it fails for good with the reason, where holding it
+        to the end of its lease would only have it claimed again (README "Errors and limits").
+        -> True when it did so; False when no such claim is held (the error is the call's own)."""
+        held = lifecycle.claim_held(self.db, self.id)
+        if held is None or held == ended:
+            return False
+        task_id, attempt = held
+        # the driver's own error says what could not be loaded; the board's wrapper would not
+        cause = exc.__cause__ if isinstance(exc, errors.BoardError) and exc.__cause__ is not None else exc
+        reason = f"{type(cause).__name__}: {errors.one_line(str(cause))}"
+        log.warning("task %s (attempt %s) cannot be loaded by this agent, failed for good: %s",
+                    task_id, attempt, reason[:300])
+        try:
+            self._finish(lambda: lifecycle.fail_unloadable(self.db, task_id, self.id, attempt, reason))
+        except errors.Conflict:
+            pass  # it moved on meanwhile (lease expired)
+        return True
+
+    def _reread(self, task: models.Task) -> models.Task:
+        """The task as it is now, after its result; as it was if it cannot be read."""
+        try:
+            return lifecycle.get(self.db, task.id)
+        except errors.BoardError:
+            return task
+
+    def _claim_once(self) -> models.Task | None:
         try:
             return lifecycle.claim_start(self.db, self.id, self.lease)
         except errors.Conflict as exc:
@@ -238,16 +301,18 @@ class AgentLoop:
             # The board says this agent still holds a claim, but this process has no work in hand
             # for it: the reply to the call that claimed it was lost (the database went away
             # mid-call), or ending its attempt failed for longer than the retries. Return it to
-            # the board as a failed attempt, as a replaced process does, and claim again.
-            held = agents.get(self.db, self.id).current_task
+            # the board as a failed attempt, as a replaced process does, and claim again. Read
+            # as id and attempt only: the row itself may be what could not be loaded.
+            held = lifecycle.claim_held(self.db, self.id)
             if held is not None:
-                task = lifecycle.get(self.db, held)
-                if task.assigned_to == self.id and task.status in (models.TaskStatus.CLAIMED,
-                                                                    models.TaskStatus.IN_PROGRESS):
-                    log.warning("returning task %s (attempt %s): this agent held it with no work in hand",
-                                task.id, task.attempt)
-                    try:
-                        lifecycle.fail(self.db, task.id, self.id, task.attempt, "claim held with no work in hand")
-                    except errors.Conflict:
-                        pass  # it moved on meanwhile (lease expired)
+                log.warning("returning task %s (attempt %s): this agent held it with no work in hand", *held)
+                try:
+                    lifecycle.fail(self.db, held[0], self.id, held[1], "claim held with no work in hand")
+                except errors.Conflict:
+                    pass  # it moved on meanwhile (lease expired)
+                except errors.Unavailable:
+                    raise
+                except Exception as exc:  # returned, but its row could not be loaded: the next claim meets it
+                    log.warning("returned task %s, whose row this agent cannot load: %s", held[0],
+                                errors.one_line(repr(exc))[:200])
             return lifecycle.claim_start(self.db, self.id, self.lease)

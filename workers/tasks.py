@@ -186,7 +186,8 @@ def comment(*args: Any, **kwargs: Any) -> None:
     db = _board()
     who = _guard("comment", agents.resolve, db, msg.agent)
     with acting_as(who):
-        _guard("comment", comments.add, db, msg.task, who, msg.content, msg.parent)
+        _guard("comment", functools.partial(comments.add, idempotency_key=msg.idempotency_key),
+               db, msg.task, who, msg.content, msg.parent)
 
 
 def _judging(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, models.Task | None, models.Agent]:

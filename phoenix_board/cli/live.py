@@ -9,8 +9,9 @@ width and only whole sections that fit are shown, so nothing scrolls off the top
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from rich.text import Text
 
 from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, models, ranking
 from phoenix_board.board.db import Database
+from phoenix_board.board.session import open_replica
 from phoenix_board.board.settings import Settings
 from phoenix_board.cli import render
 from phoenix_board.scheduler import jobs as beat_jobs
@@ -38,6 +40,15 @@ def services(s: Settings) -> str:
     """Which servers the board uses: Valkey is named as Valkey (the embedded broker is not Redis)."""
     return (f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
             f"{'Valkey embedded' if not s.redis_url else 'broker given'}")
+
+
+@contextlib.contextmanager
+def reader(s: Settings, primary: Database) -> Iterator[Database]:
+    """Where the live view and `up`'s progress lines read: the read replica when one is set
+    (``PHOENIX_DATABASE_READ_URL``, README "Read replicas"), as the other listings do, so that
+    redrawing every second adds no load to the primary; else the primary itself."""
+    with open_replica(s, max_size=2) as replica:
+        yield replica if replica is not None else primary
 
 
 def view(db: Database, s: Settings, started: datetime, teams: list[str], agents_per_team: int, *,

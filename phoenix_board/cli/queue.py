@@ -84,7 +84,9 @@ def queue_comment(task: str = typer.Argument(..., help="Task id (the short id ta
                   content: str = typer.Argument(..., help="The comment."),
                   agent: str = typer.Option(..., "--agent", "-a", help="Commenting agent: codename or id."),
                   reply_to: Optional[str] = typer.Option(None, "--reply-to", help="Parent comment id."),
-                  wait: float = typer.Option(10.0, "--wait", min=0, help="Seconds to wait for the board to apply it; 0: do not wait.")) -> None:
+                  wait: float = typer.Option(10.0, "--wait", min=0, help="Seconds to wait for the board to apply it; 0: do not wait."),
+                  key: Optional[str] = typer.Option(None, "--idempotency-key",
+                                                    help="The agent's own key: re-sending with it posts the comment once.")) -> None:
     """Comment through the queue, then say whether the board applied it."""
     from phoenix_board.workers.client import Client
 
@@ -92,11 +94,12 @@ def queue_comment(task: str = typer.Argument(..., help="Task id (the short id ta
         task_id, who = _known(client, task, agent)
         parent = ids.comment(client.database(), reply_to, "--reply-to") if reply_to else None
         before = {c["id"] for c in comments.thread(client.database(), task_id)}
-        client.comment(task_id, agent, content, parent)
+        client.comment(task_id, agent, content, parent, key)
 
         def applied() -> bool:
-            return any(c["id"] not in before and c["codename"] == who.codename and c["content"] == content
-                       for c in comments.thread(client.database(), task_id))
+            # re-sent with a key: the comment posted the first time is the one this applies to
+            return any((c["id"] not in before or key is not None) and c["codename"] == who.codename
+                       and c["content"] == content for c in comments.thread(client.database(), task_id))
 
         _report(client, applied, wait, f"comment on {ids.short_one(task_id)} by {who.codename}", who.team)
 

@@ -130,12 +130,14 @@ def comment(
     agent: str = toolkit.AgentOpt,
     reply_to: Optional[str] = typer.Option(None, "--reply-to", help="Parent comment id."),
     quiet: bool = toolkit.QuietOpt,
+    key: Optional[str] = typer.Option(None, "--idempotency-key",
+                                      help="The agent's own key: a retry with it posts the comment once."),
 ) -> None:
     """Comment on a task, or reply to a comment."""
     with open_board(toolkit.settings(), max_size=1) as db:
         task_id = ids.task(db, task)
         parent = ids.comment(db, reply_to, "--reply-to") if reply_to else None
-        row = comments.add(db, task_id, agents.resolve(db, agent), content, parent)
+        row = comments.add(db, task_id, agents.resolve(db, agent), content, parent, idempotency_key=key)
     if quiet:
         typer.echo(ids.short_one(row["id"]))
     else:

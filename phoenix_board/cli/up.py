@@ -269,7 +269,10 @@ def up(
                 feed = DemoFeed(db, s, teams, rate, stop, crew)
                 feed.start()
             end = time.monotonic() + for_seconds if for_seconds else None
-            _watch(db, s, started, teams, agents_per_team, feed, pools, stop, end)
+            # the view and the progress lines read the replica when one is set; the final
+            # summary below reads the primary, which a lagging replica could undercount
+            reads = stack.enter_context(live.reader(s, db))
+            _watch(reads, s, started, teams, agents_per_team, feed, pools, stop, end)
             stop.set()
             if feed:
                 feed.join(timeout=5)

@@ -1,7 +1,12 @@
 -- Threaded comments on a task and votes on comments (README "Comments").
 
+-- A comment, or a reply to a comment of the same task. With an idempotency key (the author's own:
+-- keys are scoped to the commenting agent), a key already used returns that comment unchanged when
+-- the task, parent and content are the same, and is refused in one line otherwise: a client that
+-- retries after a lost reply posts once, and new content never hides behind an old key.
 CREATE OR REPLACE FUNCTION phoenix.comment_add(
-    p_task uuid, p_agent uuid, p_parent uuid, p_content text, p_now timestamptz DEFAULT NULL)
+    p_task uuid, p_agent uuid, p_parent uuid, p_content text, p_now timestamptz DEFAULT NULL,
+    p_idempotency_key text DEFAULT NULL)
 RETURNS phoenix.task_comments
 LANGUAGE plpgsql
 AS $$
@@ -17,6 +22,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
     END IF;
     PERFORM phoenix.agent_active(p_agent);
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT * INTO c FROM phoenix.task_comments WHERE agent_id = p_agent AND idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            RETURN phoenix.comment_repeated(c, p_task, p_parent, p_content);
+        END IF;
+    END IF;
     IF p_parent IS NOT NULL THEN
         SELECT * INTO parent FROM phoenix.task_comments WHERE id = p_parent;
         IF NOT FOUND OR parent.task_id <> p_task THEN
@@ -29,14 +40,37 @@ BEGIN
                 MESSAGE = format('reply too deep: threads nest at most %s levels; reply higher up', phoenix.k_comment_depth_max()::integer);
         END IF;
     END IF;
-    INSERT INTO phoenix.task_comments (task_id, agent_id, parent_comment_id, depth, content, created_at)
-    VALUES (p_task, p_agent, p_parent, v_depth, p_content, v_now)
+    INSERT INTO phoenix.task_comments (task_id, agent_id, parent_comment_id, depth, content, created_at, idempotency_key)
+    VALUES (p_task, p_agent, p_parent, v_depth, p_content, v_now, p_idempotency_key)
+    ON CONFLICT (agent_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING * INTO c;
+    IF NOT FOUND THEN
+        -- the same author's comment with this key, on another task, won the race
+        SELECT * INTO c FROM phoenix.task_comments WHERE agent_id = p_agent AND idempotency_key = p_idempotency_key;
+        RETURN phoenix.comment_repeated(c, p_task, p_parent, p_content);
+    END IF;
     UPDATE phoenix.tasks
        SET comment_count = comment_count + 1,
            last_activity_at = greatest(last_activity_at, v_now),
            active_score = phoenix.hot_rank(score, greatest(last_activity_at, v_now), v_now)
      WHERE id = p_task;
+    RETURN c;
+END;
+$$;
+
+-- A comment whose key its author already used: the first comment when it says the same thing in
+-- the same place, else a conflict naming the key.
+CREATE OR REPLACE FUNCTION phoenix.comment_repeated(
+    c phoenix.task_comments, p_task uuid, p_parent uuid, p_content text)
+RETURNS phoenix.task_comments
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF (c.task_id, c.parent_comment_id, c.content) IS DISTINCT FROM (p_task, p_parent, p_content) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('idempotency key %s was already used for a different comment; use a new key for new content',
+                             left(c.idempotency_key, 60));
+    END IF;
     RETURN c;
 END;
 $$;

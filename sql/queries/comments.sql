@@ -1,8 +1,9 @@
 -- Threaded comments on a task and votes on comments.
 
 -- name: comment_add
--- A comment on a task, or a reply to one of its comments.
-SELECT * FROM phoenix.comment_add(%(task)s::uuid, %(agent)s::uuid, %(parent)s::uuid, %(content)s::text, %(now)s::timestamptz);
+-- A comment on a task, or a reply to one of its comments; with a key, posted once per author and key.
+SELECT * FROM phoenix.comment_add(%(task)s::uuid, %(agent)s::uuid, %(parent)s::uuid, %(content)s::text, %(now)s::timestamptz,
+                                  %(idempotency_key)s::text);
 
 -- name: comments_for
 -- One task's thread in reading order (parents before replies, oldest first within a level).

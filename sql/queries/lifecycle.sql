@@ -46,6 +46,21 @@ SELECT * FROM phoenix.task_fail(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::in
 -- The claimant has no handler for the category: failed for good at once, no agent blamed.
 SELECT * FROM phoenix.task_fail_unhandled(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(now)s::timestamptz);
 
+-- name: task_fail_unloadable
+-- The claimant could not load the task it claimed: failed for good at once with its reason, no
+-- agent blamed. Returns no column the agent might fail to load again.
+SELECT id, attempt, status::text AS status
+  FROM phoenix.task_fail_unloadable(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(reason)s::text,
+                                    %(now)s::timestamptz);
+
+-- name: task_claim_held
+-- The live claim this agent holds, as id and attempt only: what the agent can still read when
+-- the claimed row itself cannot be loaded.
+SELECT t.id, t.attempt
+  FROM phoenix.agents_seen a
+  JOIN phoenix.tasks t ON t.id = a.current_task AND t.assigned_to = a.id
+ WHERE a.id = %(agent)s::uuid AND t.status IN ('claimed', 'in_progress');
+
 -- name: task_release_expired
 -- Expired leases back to the board (one batch); returns the released tasks.
 SELECT * FROM phoenix.task_release_expired(%(now)s::timestamptz, %(limit)s::integer);

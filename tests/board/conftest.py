@@ -164,3 +164,11 @@ class Cluster:
 
     def connect(self, dbname: str = "postgres") -> psycopg.Connection:
         return psycopg.connect(self.url(dbname), autocommit=True, row_factory=psycopg.rows.dict_row)
+
+
+def as_agent(conn, agent, statement, params=()):
+    """One statement in its own transaction as the given agent (None: a session that names none)."""
+    with conn.transaction():
+        if agent is not None:
+            conn.execute("SELECT set_config('phoenix.agent_id', %s, true)", (str(agent),))
+        return conn.execute(statement, params).fetchone()

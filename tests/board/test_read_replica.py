@@ -6,6 +6,7 @@ Replay is paused on the replica to make the difference visible, then resumed."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -179,3 +180,38 @@ def test_a_read_url_that_is_not_a_postgresql_url_is_refused_in_one_line(tmp_path
                           env=env, cwd=tmp_path, timeout=60)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "database_read_url" in proc.stderr, proc.stderr
+
+
+def _shown(db, started, teams) -> str:
+    """What `up`'s live view shows on a tall, wide terminal, read from this pool."""
+    from rich.console import Console
+
+    from phoenix_board.workers import live
+
+    out = io.StringIO()
+    console = Console(width=200, height=200, file=out, color_system=None, legacy_windows=False)
+    console.print(live.view(db, Settings(redis_url=None), started, teams, 1, width=200, height=200))
+    return out.getvalue()
+
+
+def test_the_live_view_of_up_reads_the_replica(clusters, paused):
+    """`up`'s live view and progress lines (workers/live.py ``reader``) read the replica when one is
+    set (issue 11, point 5), as the other listings do: a task written while replay is paused is
+    on the primary's view and not yet on the replica's."""
+    from datetime import UTC, datetime, timedelta
+
+    from phoenix_board.workers import live
+
+    primary, replica = clusters
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    with_replica = Settings(database_url=primary.url("phoenix"), database_read_url=replica.url("phoenix"))
+    with Database(primary.url("phoenix"), max_size=2) as db:
+        make_task(db, team="iota", title="Shown from the primary only", priority=10)
+        with live.reader(with_replica, db) as reads:
+            assert reads is not db
+            assert "Shown from the primary only" not in _shown(reads, started, ["iota"])
+            assert "tasks 0 in" in _shown(reads, started, ["iota"])
+        on_primary = _shown(db, started, ["iota"])
+        assert "Shown from the primary only" in on_primary and "tasks 1 in" in on_primary
+        with live.reader(Settings(database_url=primary.url("phoenix"), database_read_url=None), db) as reads:
+            assert reads is db  # no replica: the primary

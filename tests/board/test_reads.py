@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from phoenix_board.board import errors, lifecycle
 from phoenix_board.board.db import acting_as
 from tests.conftest import make_agent, make_task, snapshot
-from tests.board.conftest import ROLES, refused
+from tests.board.conftest import ROLES, as_agent, refused
 from tests.conftest import login
 
 SUBMIT = ("SELECT (r.task).id, (r.task).title, (r.task).payload, (r.task).description, (r.task).output, r.created "
@@ -24,13 +24,6 @@ def agent_sql(sql, url):
     for login_url in login(sql, url, ROLES["agent"]):
         with psycopg.connect(login_url, autocommit=True, row_factory=dict_row) as conn:
             yield conn
-
-
-def as_agent(conn, agent, statement, params=()):
-    with conn.transaction():
-        if agent is not None:
-            conn.execute("SELECT set_config('phoenix.agent_id', %s, true)", (str(agent),))
-        return conn.execute(statement, params).fetchone()
 
 
 @pytest.fixture

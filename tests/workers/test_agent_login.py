@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -57,13 +58,18 @@ def test_up_gives_its_pools_a_login_of_the_agent_role_only(tmp_path):
         assert line.startswith("up"), seen
         owner_url = embedded.EmbeddedPostgres(tmp_path / "data").start()  # attaches to up's server
         owner_user = conninfo_to_dict(owner_url).get("user")
+        owner_password = conninfo_to_dict(owner_url).get("password")
+        # the embedded server asks for passwords (scram-sha-256); the superuser's is in a 0600 file
+        secret = tmp_path / "data" / embedded.SECRET_FILE
+        assert owner_password and secret.read_text().strip() == owner_password
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         pools = [p for p in _ours(tmp_path) if "workers" in p.cmdline()]  # the pools, not the watchdog (workers.watchdog)
         assert pools, "no worker process found"
         for p in pools + [c for p in pools for c in p.children()]:
             environ = p.environ()
             user = conninfo_to_dict(environ["PHOENIX_DATABASE_URL"]).get("user")
             assert user == "phoenix_agent_login" != owner_user
-            assert not any(owner_url in v for v in environ.values())
+            assert not any(owner_url in v or owner_password in v for v in environ.values())
         with psycopg.connect(owner_url, autocommit=True) as conn:
             users = {r[0] for r in conn.execute(
                 "SELECT usename FROM pg_stat_activity WHERE application_name IN ('phoenix-agent', 'phoenix-poller')")}
@@ -76,6 +82,11 @@ def test_up_gives_its_pools_a_login_of_the_agent_role_only(tmp_path):
                 conn.execute("UPDATE phoenix.agents SET trust_coefficient = 1")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"SET ROLE {ROLES['owner']}")
+        # nor can it log in as the superuser through the socket it can reach: a password is asked
+        for password in (None, agent_url.get("password")):
+            guess = {**agent_url, "user": owner_user, "password": password}
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(**{k: v for k, v in guess.items() if v is not None}, autocommit=True).close()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
