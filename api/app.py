@@ -33,7 +33,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from phoenix_board.api import auth, errors, limits
+from phoenix_board.api import auth, errors, limits, subscriptions
 from phoenix_board.api import schema as api_schema
 from phoenix_board.api.metrics import ApiMetrics
 from phoenix_board.api.pools import Pools, open_pools
@@ -201,15 +201,19 @@ def create_app(settings: Any, pools: Pools | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stack = contextlib.ExitStack()
         if pools is not None:
             app.state.pools = pools
-            yield
-            return
-        stack = contextlib.ExitStack()
-        app.state.pools = await anyio.to_thread.run_sync(lambda: stack.enter_context(open_pools(settings)))
+        else:
+            app.state.pools = await anyio.to_thread.run_sync(lambda: stack.enter_context(open_pools(settings)))
         try:
+            try:  # queries and mutations need no Redis: without it only subscriptions and waits are refused
+                await subscriptions.start(settings, app.state.pools.reads)
+            except board_errors.BoardError as exc:
+                log.warning("subscriptions and createTask(waitSeconds) are unavailable: %s", exc.message)
             yield
         finally:
+            await subscriptions.stop()
             await anyio.to_thread.run_sync(stack.close)
 
     app = Starlette(

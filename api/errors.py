@@ -16,6 +16,8 @@ board error                   code                     meaning for the client
 ``InvalidInput``              ``INVALID_INPUT``        fix the input
 ``Unavailable``               ``UNAVAILABLE``          a server is away: retry later
 ``QueryTooComplex``           ``QUERY_TOO_COMPLEX``    ask for less (depth, cost, aliases)
+``subscriptions.Missed``      ``EVENTS_MISSED``        re-read what you follow, subscribe again
+``TooManySubscriptions``      ``TOO_MANY_SUBSCRIPTIONS``  close one of this token's subscriptions
 (rate limit, api/limits.py)   ``RATE_LIMITED``         HTTP 429, wait ``Retry-After`` seconds
 parse / schema validation     ``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED``
 anything else                 ``INTERNAL``             a bug: logged, message withheld
@@ -62,10 +64,14 @@ _REASONS = {errors.SelfVote: "self_vote", errors.NotClaimant: "not_claimant"}
 
 def code_for(exc: BaseException) -> str:
     # imported here: auth.py imports this package's modules at will, and its class is the contract
-    from phoenix_board.api import auth
+    from phoenix_board.api import auth, subscriptions
 
     if isinstance(exc, auth.Unauthenticated):
         return UNAUTHENTICATED
+    if isinstance(exc, subscriptions.Missed):
+        return "EVENTS_MISSED"
+    if isinstance(exc, subscriptions.TooManySubscriptions):
+        return "TOO_MANY_SUBSCRIPTIONS"
     for kind, code in _CODES:
         if isinstance(exc, kind):
             return code
@@ -78,7 +84,7 @@ def formatted(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     extensions = dict(error.extensions or {})
     message = error.message
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):
         if "code" not in extensions:
             extensions["code"] = ("GRAPHQL_PARSE_FAILED" if message.startswith("Syntax Error")
                                   else "GRAPHQL_VALIDATION_FAILED")
@@ -98,6 +104,15 @@ def formatted(error: GraphQLError) -> dict[str, Any]:
     if error.path:
         out["path"] = list(error.path)
     return out
+
+
+def graphql_error(exc: BaseException) -> GraphQLError:
+    """A board error as a GraphQLError carrying its code, for paths that format errors themselves
+    (a subscription's errors go out over the websocket without process_result)."""
+    if isinstance(exc, errors.BoardError):
+        return GraphQLError(exc.message, extensions={"code": code_for(exc)})
+    log.error("unexpected error in a subscription", exc_info=(type(exc), exc, exc.__traceback__))
+    return GraphQLError("internal error (logged by the server)", extensions={"code": INTERNAL})
 
 
 def body(exc: BaseException) -> dict[str, Any]:

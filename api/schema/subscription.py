@@ -7,15 +7,22 @@ relay's (``workers/stream.py``): its stream id, event id, topic, task, sequence,
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from phoenix_board.api import errors as api_errors
 from phoenix_board.api.schema.context import of
 from phoenix_board.board import errors
+
+
+AfterArg = Annotated[str | None, strawberry.argument(
+    description="Resume: the `id` of the last event you saw (after a reconnect). Entries the stream no longer "
+                "holds end the subscription with EVENTS_MISSED: re-read what you follow, then subscribe again.")]
 
 
 @strawberry.type(description="One entry of the event stream (README \"Event stream\").")
@@ -49,20 +56,23 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def _events(info: strawberry.Info, source: AsyncIterator[dict[str, Any]]) -> AsyncGenerator[BoardEvent, None]:
-    """Hands on ``source``'s entries, counted as one open subscription while it runs."""
+async def _events(info: strawberry.Info, opener: Callable[..., AsyncIterator[dict[str, Any]]],
+                  after: str | None) -> AsyncGenerator[BoardEvent, None]:
+    """Hands on the fan-out's entries, counted as one open subscription while it runs; a board
+    error (too many subscriptions, entries missed) ends it with its code."""
     ctx = of(info)
     ctx.principal.require("agent", "operator", "reader", "public")
-    gauge = getattr(ctx.request, "app", None)
-    metrics = getattr(getattr(gauge, "state", None), "metrics", None)
-    if metrics is not None:
-        metrics.subscriptions.inc()
+    metrics = ctx.request.app.state.metrics
+    source = None
+    metrics.subscriptions.inc()
     try:
+        source = opener(after=after, holder=ctx.principal.holder)
         async for entry in source:
             yield BoardEvent.of(entry)
+    except errors.BoardError as exc:
+        raise api_errors.graphql_error(exc) from None
     finally:
-        if metrics is not None:
-            metrics.subscriptions.dec()
+        metrics.subscriptions.dec()
         close = getattr(source, "aclose", None)
         if close is not None:
             await close()
@@ -77,25 +87,26 @@ def _fanout() -> Any:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Tasks as they are submitted, of one team or all.")
-    async def task_created(self, info: strawberry.Info, team: str | None = None) -> AsyncGenerator[BoardEvent, None]:
-        async for event in _events(info, _fanout().created_events(team)):
+    async def task_created(self, info: strawberry.Info, team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
+        async for event in _events(info, functools.partial(_fanout().created_events, team), after):
             yield event
 
     @strawberry.subscription(description="A task's status changes (give id), or every task's of a team: wait here "
                                          "for a result.")
     async def task_updated(self, info: strawberry.Info, id: strawberry.ID | None = None,
-                           team: str | None = None) -> AsyncGenerator[BoardEvent, None]:
+                           team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
         if id is None and team is None:
             raise errors.InvalidInput("give the task's id or a team")
-        async for event in _events(info, _fanout().task_events(team, None if id is None else str(id))):
+        async for event in _events(info, functools.partial(_fanout().task_events, team,
+                                                           None if id is None else str(id)), after):
             yield event
 
     @strawberry.subscription(description="Each consciousness snapshot as the beat writes it.")
-    async def consciousness_updates(self, info: strawberry.Info) -> AsyncGenerator[BoardEvent, None]:
-        async for event in _events(info, _fanout().consciousness_events()):
+    async def consciousness_updates(self, info: strawberry.Info, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
+        async for event in _events(info, _fanout().consciousness_events, after):
             yield event
 
     @strawberry.subscription(description="Hormone events: cascades spreading from agent to agent.")
-    async def hormone_event(self, info: strawberry.Info) -> AsyncGenerator[BoardEvent, None]:
-        async for event in _events(info, _fanout().hormone_events()):
+    async def hormone_event(self, info: strawberry.Info, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
+        async for event in _events(info, _fanout().hormone_events, after):
             yield event
