@@ -209,10 +209,15 @@ class Hub:
         except (redis.RedisError, OSError) as exc:
             raise errors.Unavailable(f"cannot reach Redis to resume: {exc}") from None
         if info is not None:
-            deleted = info.get("max-deleted-entry-id") or "0-0"
-            if _id(deleted) > start:
-                raise Missed(f"entries of {sub.topic} after {after} up to {deleted} are gone (stream retention "
-                             f"{constants.STREAM_RETENTION_SECONDS[sub.topic]:.0f} s): re-read and subscribe again")
+            # XDEL records the highest id it removed; trimming (retention) records nothing, but the
+            # stream then holds fewer entries than were added, from its first entry on
+            deleted = _id(info.get("max-deleted-entry-id") or "0-0")
+            first = info.get("first-entry")
+            trimmed = int(info.get("entries-added") or 0) > int(info.get("length") or 0) + (1 if deleted > (0, 0) else 0)
+            if deleted > start or (trimmed and first and _id(first[0]) > start):
+                raise Missed(f"entries of {sub.topic} after {after} are gone (stream retention "
+                             f"{constants.STREAM_RETENTION_SECONDS[sub.topic]:.0f} s, or deleted): "
+                             "re-read what you follow and subscribe again without after")
         cursor = f"({after}"
         while True:
             try:
