@@ -46,6 +46,12 @@ class Timing(SchemaExtension):
         metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
 
 
+class BoardSchema(strawberry.Schema):
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        """Nothing: a board error is the client's answer, not the server's problem, and an
+        unexpected one is logged with its traceback where it is answered (api/errors.py)."""
+
+
 def build(settings: Any = None) -> strawberry.Schema:
     """The schema with the limits of ``settings`` (api/settings.py); without, the defaults."""
     from phoenix_board.api.settings import ApiSettings
@@ -53,7 +59,7 @@ def build(settings: Any = None) -> strawberry.Schema:
     fields = ApiSettings.model_fields
     limit = (lambda name: getattr(settings, name)) if settings is not None else (lambda name: fields[name].default)
     rule = complexity.rule(limit("api_max_depth"), limit("api_max_cost"), limit("api_max_aliases"))
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
+    return BoardSchema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=[AddValidationRules([rule]), Timing])
 
 

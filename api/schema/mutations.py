@@ -9,7 +9,7 @@ STALE_CLAIM and changes nothing, exactly as for a worker. Who a call acts for is
 
 from __future__ import annotations
 
-import uuid
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -111,9 +111,9 @@ def _join(value: str) -> str | int:
     return int(value) if value.isdigit() else value
 
 
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, uuid.UUID) else v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in row.items()}
+def _json(row: dict[str, Any]) -> Any:
+    """A row as JSON: ids and times as text, at any depth."""
+    return json.loads(json.dumps(row, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
 
 
 @strawberry.type
