@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -24,11 +25,12 @@ from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.asgi import HTTPException  # the view's own (cross_web's), as Strawberry raises it
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -61,6 +63,25 @@ class BoardGraphQL(GraphQL):
         super().__init__(schema, graphql_ide="graphiql", subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
                          keep_alive=True, keep_alive_interval=15, **kwargs)
         self.settings = settings
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """As Strawberry's, but a malformed request (bad JSON, no query, wrong method) is answered
+        in GraphQL's shape too, with the code BAD_REQUEST, not as plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = JSONResponse({"errors": [{"message": board_errors.one_line(exc.reason),
+                                                 "extensions": {"code": "BAD_REQUEST"}}]}, status_code=exc.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:  # nested past Python's parser: a bad request, not a server error
+            raise HTTPException(400, "the JSON body is nested too deeply") from None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         ctx = Context(pools=request.app.state.pools, settings=self.settings,
@@ -102,9 +123,9 @@ class Guard:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         app = scope["app"]
-        request = Request(scope, receive)
+        request = HTTPConnection(scope)  # (API-B) Request() asserts an http scope; websockets come here too
         given = _authorization(request.headers, request.cookies)
-        wants_page = scope["type"] == "http" and request.method == "GET" and "text/html" in request.headers.get(
+        wants_page = scope["type"] == "http" and scope.get("method") == "GET" and "text/html" in request.headers.get(
             "accept", "")
         state = scope.setdefault("state", {})
         if scope["type"] == "websocket" and given is None:

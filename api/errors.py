@@ -20,6 +20,8 @@ board error                   code                     meaning for the client
 ``TooManySubscriptions``      ``TOO_MANY_SUBSCRIPTIONS``  close one of this token's subscriptions
 (rate limit, api/limits.py)   ``RATE_LIMITED``         HTTP 429, wait ``Retry-After`` seconds
 parse / schema validation     ``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED``
+malformed request (HTTP 400)  ``BAD_REQUEST``          not JSON, no query, a wrong method
+body over the limit           ``BODY_TOO_LARGE``       HTTP 413 (api/limits.py)
 anything else                 ``INTERNAL``             a bug: logged, message withheld
 ============================  =======================  =======================================
 

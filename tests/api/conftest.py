@@ -45,9 +45,9 @@ class Api:
     """The running server: its URL, its board (for set-up through the Python API), and tokens."""
 
     base: str
-    db: Database
-    url: str  # the database's
-    env: dict[str, str]
+    db: Database = dataclasses.field(repr=False)
+    url: str = dataclasses.field(repr=False)  # the database's
+    env: dict[str, str] = dataclasses.field(repr=False)
     proc: subprocess.Popen
     log: Path
 
