@@ -45,7 +45,7 @@ UPDATED = "task.updated"
 CONSCIOUSNESS = "consciousness.update"
 HORMONE = "hormone.cascade"
 TOPICS = (CREATED, UPDATED, CONSCIOUSNESS, HORMONE)
-ENDED = frozenset({"complete", "failed"})  # the statuses a task does not leave by itself
+ENDED = frozenset({"complete", "failed", "cancelled"})  # the statuses a task does not leave by itself
 
 READ_BLOCK_MS = 1000  # one XREAD waits this long for news: the stop and reconnect latency
 READ_COUNT = 1000  # entries per XREAD per topic
@@ -261,7 +261,7 @@ class Hub:
             self.unregister(sub)
 
     async def wait_for_end(self, task_id: Any, seconds: float) -> str | None:
-        """The task's status once it has ended (complete, failed), or None if ``seconds`` pass first.
+        """The task's status once it has ended (complete, failed, cancelled), or None if ``seconds`` pass first.
         Subscribes first, then reads the status once: a task that ended before the subscription
         is seen by the read, one that ends after it by the subscription."""
         wanted = str(task_id)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 from phoenix_board.workers import stream
@@ -29,3 +33,22 @@ async def relay_until(relay: stream.Relay, *futures: asyncio.Future, timeout: fl
             raise TimeoutError("the subscribers did not get their entries")
     for f in futures:
         f.result()  # re-raise what a subscriber met
+
+
+@contextlib.contextmanager
+def relay_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`phoenix-board events relay` as `up` runs it (a tenth of a second between passes): what
+    feeds the server's subscriptions and createTask's wait."""
+    out = open(log, "ab")  # noqa: SIM115 - the relay's log for as long as it runs
+    proc = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "events", "relay", "--interval", "0.1"],
+                            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        out.close()

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.api.conftest import Api
+from tests.api.streams import relay_process
 from tests.factories import make_agent, make_task
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -21,6 +25,14 @@ def _env(api: Api, token: str) -> dict[str, str]:
 def _tasks(api: Api, team: str) -> list[dict]:
     return api.db.fetch_sql("SELECT id, title, status::text AS status, output, assigned_to, attempt "
                             "FROM phoenix.tasks WHERE team = %(team)s ORDER BY created_at", {"team": team})
+
+
+
+@pytest.fixture(scope="module", autouse=True)
+def relay(api: Api) -> Iterator[None]:
+    """The relay feeds createTask's wait, as `up` runs one beside the server."""
+    with relay_process(api.env, api.log.with_name("relay.log")):
+        yield
 
 
 def test_the_shell_agent_claims_renews_and_completes_with_its_own_token(api: Api):
