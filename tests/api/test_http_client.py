@@ -4,9 +4,8 @@ refused before anything is sent; errors come back as the board's typed errors.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import threading
+from collections.abc import Iterator
 
 import pytest
 
