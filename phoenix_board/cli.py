@@ -26,6 +26,7 @@ from phoenix_board.workers import commands as worker_commands
 from phoenix_board.workers import events as worker_events
 from phoenix_board.workers import handlers
 from phoenix_board.api import cli as api_cli
+from phoenix_board.api import bench as api_bench
 from phoenix_board.api import tokens_cli as api_tokens_cli
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ board_bench.app.command("beat")(scheduler_bench.beat_cmd)
 board_bench.app.command("scrape")(metrics_bench.scrape_cmd)
 app.command("serve")(api_cli.serve)  # the HTTP and GraphQL API (api/cli.py)
 app.add_typer(api_tokens_cli.tokens_app, name="tokens")  # the HTTP API's tokens (api/tokens_cli.py)
+board_bench.app.command("api")(api_bench.api_cmd)  # the HTTP API's benchmark (api/bench.py)
 
 _verbose = False
 
