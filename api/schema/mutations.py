@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 
 from phoenix_board.api.schema import types
 from phoenix_board.api.schema.context import of
-from phoenix_board.board import comments, delegation, errors, federation, lifecycle, votes
+from phoenix_board.board import agents, comments, delegation, errors, federation, lifecycle, votes
 
 AgentArg = Annotated[str | None, strawberry.argument(
     description="The agent this call acts for (codename or id): an operator token must name it; "
@@ -185,6 +185,11 @@ class Mutation:
         mine = ctx.principal.agent_id if ctx.principal.kind == "agent" else None
         task, n = await ctx.write(lambda db: delegation.cancel(db, str(task_id), mine, reason))
         return CancelResult(task=types.Task.of(task), cancelled=n)
+
+    @strawberry.mutation(description="The agent is alive: an HTTP agent that waits between claims calls this "
+                                     "every few seconds, so it counts as active (README \"Consciousness\").")
+    async def heartbeat(self, info: strawberry.Info, agent: AgentArg = None) -> types.Agent:
+        return types.Agent.of(await of(info).write_as(agent, lambda db, a: agents.heartbeat(db, a)))
 
     @strawberry.mutation(description="Claims the next task in the claim order for this agent; null when none.")
     async def claim(self, info: strawberry.Info, lease_seconds: float | None = None,

@@ -237,3 +237,29 @@ def test_cascade_hormone_is_the_operators(api, operator):
     assert first["id"] == again["id"] == "11111111-2222-3333-4444-555555555555"
     agent, token = agent_with_token(api, team)
     assert api.error(q, {"t": team}, token)["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_heartbeat_keeps_an_http_agent_alive(api, operator):
+    team = api.team()
+    agent, token = agent_with_token(api, team)
+    q = "mutation { heartbeat { codename lastHeartbeat } }"
+    got = api.gql(q, {}, token)["heartbeat"]
+    assert got["codename"] == agent.codename
+    assert datetime.fromisoformat(got["lastHeartbeat"]) > agent.last_heartbeat
+    assert api.error(q, {}, operator)["extensions"]["code"] == "INVALID_INPUT"  # the operator names the agent
+
+
+def test_an_agent_token_reads_only_what_its_agent_may_see(api, operator):
+    mine, other = api.team(), api.team()
+    agent, token = agent_with_token(api, mine)
+    stranger = make_agent(api.db, team=other)
+    hidden = make_task(api.db, team=other)
+    lifecycle.claim(api.db, stranger.id)  # another team's claimed task: not this agent's to see
+    visible = make_task(api.db, team=mine)
+    q = "query($id: ID!) { task(id: $id) { id } }"
+    assert api.gql(q, {"id": str(visible.id)}, token)["task"]["id"] == str(visible.id)
+    assert api.error(q, {"id": str(hidden.id)}, token)["extensions"]["code"] == "NOT_FOUND"
+    assert api.gql(q, {"id": str(hidden.id)}, operator)["task"]["id"] == str(hidden.id)
+    board = "query($t: String) { taskBoard(team: $t, sortBy: NEW) { nodes { id } } }"
+    assert api.gql(board, {"t": other}, token)["taskBoard"]["nodes"] == []
+    assert api.gql(board, {"t": other}, operator)["taskBoard"]["nodes"] == [{"id": str(hidden.id)}]
