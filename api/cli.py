@@ -40,9 +40,11 @@ def serve(
     except ValidationError as exc:
         raise errors.InvalidInput(f"settings: {models.describe(exc)}") from None
     app = create_app(s)
+    bind_host, bind_port = host or s.api_host, port or s.api_port
+    typer.echo(f"serving http://{bind_host}:{bind_port}/graphql (/healthz /readyz /metrics)", err=True)
     # uvicorn's access log would print each request line; tokens travel in headers, never in the
     # URL, and the log stays off so that nothing about a caller is logged by default
-    uvicorn.run(app, host=host or s.api_host, port=port or s.api_port, log_level="warning", access_log=False,
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False,
                 ws="websockets-sansio" if _has("websockets") else "auto", lifespan="on")
 
 

@@ -29,6 +29,8 @@ from graphql import (
 
 CODE = "QUERY_TOO_COMPLEX"
 DEFAULT_PAGE = 50
+# paged fields and their page when no `first` is given (api/schema/queries.py)
+PAGED = {"taskBoard": DEFAULT_PAGE}
 
 
 @dataclasses.dataclass
@@ -72,12 +74,13 @@ def measure(selection: SelectionSetNode | None, fragments: dict[str, FragmentDef
 
 
 def _page(node: FieldNode) -> int:
+    """How many times a field's selection may repeat: its ``first``, or its page by default."""
     for arg in node.arguments or ():
         if arg.name.value == "first":
             if isinstance(arg.value, IntValueNode):
                 return max(1, int(arg.value.value))
             return DEFAULT_PAGE
-    return 1
+    return PAGED.get(node.name.value, 1)
 
 
 def rule(max_depth: int, max_cost: int, max_aliases: int) -> type[ValidationRule]:

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from phoenix_board.api import complexity
 from phoenix_board.api.schema import types
 from phoenix_board.api.schema.context import of
 from phoenix_board.board import agents, consciousness, errors, lifecycle, ranking, teams
 
-DEFAULT_PAGE = 50
+DEFAULT_PAGE = complexity.DEFAULT_PAGE  # one number: the page and what the cost limit counts for it
 
 
 def _board(db: Any, sort: str, **kwargs: Any) -> tuple[list[dict[str, Any]], str | None]:
