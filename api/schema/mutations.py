@@ -25,7 +25,7 @@ AgentArg = Annotated[str | None, strawberry.argument(
                 "an agent token acts only as its own and may leave it out.")]
 
 
-@strawberry.input(description="A new task; fields left out take the board's defaults (README \"Tasks\").")
+@strawberry.input(description="A new task; fields left out or null take the board's defaults.")
 class CreateTaskInput:
     title: str
     team: str

@@ -51,6 +51,12 @@ class Api:
     proc: subprocess.Popen
     log: Path
 
+    def __repr__(self) -> str:  # hypothesis prints its arguments: not the environment
+        return f"Api({self.base})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
     def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None,
              **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
