@@ -7,7 +7,6 @@ relay's (``workers/stream.py``): its stream id, event id, topic, task, sequence,
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, Any
@@ -17,7 +16,7 @@ from strawberry.scalars import JSON
 
 from phoenix_board.api import errors as api_errors
 from phoenix_board.api.schema.context import of
-from phoenix_board.board import errors
+from phoenix_board.board import agents, errors, lifecycle
 
 
 AfterArg = Annotated[str | None, strawberry.argument(
@@ -56,16 +55,34 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+async def _scoped(info: strawberry.Info, team: str | None, task_id: str | None) -> str | None:
+    """The team an agent token's task subscription is limited to (None: not an agent token).
+
+    The stream is read once per server for everyone, so it cannot apply row-level security entry
+    by entry; an agent token follows only its own team's tasks, or one task that row-level
+    security lets it see when it subscribes (checked then, with one read)."""
+    ctx = of(info)
+    if ctx.principal.kind != "agent":
+        return team
+    if task_id is not None:
+        await ctx.read(lifecycle.get, task_id)  # NOT_FOUND unless its agent may see it
+        return team
+    own = (await ctx.read(agents.get, str(ctx.principal.agent_id))).team
+    if team not in (None, own):
+        raise errors.Forbidden(f"an agent token follows only its own team's tasks ({own}), not {team}'s")
+    return own
+
+
 async def _events(info: strawberry.Info, opener: Callable[..., AsyncIterator[dict[str, Any]]],
                   after: str | None) -> AsyncGenerator[BoardEvent, None]:
     """Hands on the fan-out's entries, counted as one open subscription while it runs; a board
-    error (too many subscriptions, entries missed) ends it with its code."""
+    error (not allowed, too many subscriptions, entries missed) ends it with its code."""
     ctx = of(info)
-    ctx.principal.require("agent", "operator", "reader", "public")
     metrics = ctx.request.app.state.metrics
     source = None
     metrics.subscriptions.inc()
     try:
+        ctx.principal.require("agent", "operator", "reader", "public")
         source = opener(after=after, holder=ctx.principal.holder)
         async for entry in source:
             yield BoardEvent.of(entry)
@@ -78,6 +95,18 @@ async def _events(info: strawberry.Info, opener: Callable[..., AsyncIterator[dic
             await close()
 
 
+def _after_scope(info: strawberry.Info, task_id: str | None, source: Callable[[], Any], team: str | None,
+                 *rest: Any) -> Callable[..., AsyncIterator[dict[str, Any]]]:
+    """An opener that first limits the subscription to what the token may follow (``_scoped``)."""
+
+    async def opened(**kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        scoped = await _scoped(info, team, task_id)
+        async for entry in source()(scoped, *rest, **kwargs):
+            yield entry
+
+    return opened
+
+
 def _fanout() -> Any:
     from phoenix_board.api import subscriptions  # API-B's fan-out; imported when first used
 
@@ -88,7 +117,7 @@ def _fanout() -> Any:
 class Subscription:
     @strawberry.subscription(description="Tasks as they are submitted, of one team or all.")
     async def task_created(self, info: strawberry.Info, team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
-        async for event in _events(info, functools.partial(_fanout().created_events, team), after):
+        async for event in _events(info, _after_scope(info, None, lambda: _fanout().created_events, team), after):
             yield event
 
     @strawberry.subscription(description="A task's status changes (give id), or every task's of a team: wait here "
@@ -96,9 +125,11 @@ class Subscription:
     async def task_updated(self, info: strawberry.Info, id: strawberry.ID | None = None,
                            team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
         if id is None and team is None:
-            raise errors.InvalidInput("give the task's id or a team")
-        async for event in _events(info, functools.partial(_fanout().task_events, team,
-                                                           None if id is None else str(id)), after):
+            # raised as GraphQL's own: a subscription's errors go out without process_result
+            raise api_errors.graphql_error(errors.InvalidInput("give the task's id or a team"))
+        task_id = None if id is None else str(id)
+        async for event in _events(info, _after_scope(info, task_id, lambda: _fanout().task_events, team, task_id),
+                                   after):
             yield event
 
     @strawberry.subscription(description="Each consciousness snapshot as the beat writes it.")
