@@ -55,7 +55,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "ratio": (">=", 0.5),
     "subscription_p99_ms": ("<=", 100.0),
 }
-RELAY_INTERVAL = 0.02  # s between relay passes for the bench; `up` runs the relay with its default
+RELAY_INTERVAL = 0.05  # s between relay passes (the relay's shortest); `up` runs it with its default, 1 s
 BOARD_QUERY = "query { taskBoard(first: 50) { nodes { id title team status score hotScore } pageInfo { endCursor } } }"
 CLAIM = "mutation { claim { id attempt } }"
 RESULT = "mutation($id: ID!, $a: Int!) { result(taskId: $id, attempt: $a, quality: 1.0) { status } }"
@@ -125,13 +125,14 @@ def _stack(url: str, tmp: Path, ui: bench.Ui) -> Iterator[tuple[str, str, subpro
                "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_RATE_PER_SECOND": "100000",
                "PHOENIX_API_RATE_BURST": "100000", "PHOENIX_API_MAX_SUBSCRIPTIONS": "10000"}
         ui.note(f"a relay (every {RELAY_INTERVAL} s) and a server on port {port}")
-        with _process(["events", "relay", "--interval", str(RELAY_INTERVAL)], env, tmp / "relay.log"), \
+        with _process(["events", "relay", "--interval", str(RELAY_INTERVAL)], env, tmp / "relay.log") as relay, \
                 _process(["serve", "--port", str(port)], env, tmp / "server.log") as server:
             base = f"http://127.0.0.1:{port}"
             end = time.monotonic() + 120
             while True:
-                if server.poll() is not None:
-                    raise errors.Unavailable(f"the bench's server exited: {(tmp / 'server.log').read_text()[-500:]}")
+                for proc, name in ((server, "server"), (relay, "relay")):
+                    if proc.poll() is not None:
+                        raise errors.Unavailable(f"the bench's {name} exited: {(tmp / f'{name}.log').read_text()[-500:]}")
                 with contextlib.suppress(httpx.HTTPError):
                     if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
                         break
