@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from phoenix_board.api import complexity
 from phoenix_board.api.schema import types
@@ -80,15 +79,13 @@ class Query:
                                             hours=[])
         return types.ConsciousnessRange(resolution=kind, points=[], hours=[types.ConsciousnessHour.of(r) for r in rows])
 
-    @strawberry.field(description="The federation dashboard's figures, one object per team and 'global' "
-                                  "(the view the beat refreshes; README \"Consciousness\").")
-    async def dashboard(self, info: strawberry.Info) -> list[JSON]:
-        rows = await of(info).read_shared(consciousness.dashboard)
-        return [{k: (v.isoformat() if isinstance(v, datetime) else _plain(v)) for k, v in r.items()} for r in rows]
+    @strawberry.field(description="The federation dashboard: one row per team and one 'global' row, as of the "
+                                  "beat's last refresh (empty before the first).")
+    async def dashboard(self, info: strawberry.Info) -> list[types.DashboardRow]:
+        return [types.DashboardRow.of(r) for r in await of(info).read_shared(_dashboard)]
 
 
-def _plain(value: Any) -> Any:
-    # numeric columns arrive as Decimal, which JSON cannot carry
-    from decimal import Decimal
-
-    return float(value) if isinstance(value, Decimal) else value
+def _dashboard(db: Any) -> list[dict[str, Any]]:
+    if not db.one("matview_populated", view="federation_dashboard")["ispopulated"]:
+        return []  # the beat has not refreshed it yet
+    return consciousness.dashboard(db)

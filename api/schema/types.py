@@ -363,3 +363,24 @@ class ConsciousnessRange:
     resolution: str = strawberry.field(description="'raw' or 'hourly'.")
     points: list[ConsciousnessPoint]
     hours: list[ConsciousnessHour]
+
+
+@strawberry.type(description="The federation dashboard's figures for a team or 'global' (the seed's view, without "
+                             "its pipeline value: README \"Consciousness\"), as of its last refresh by the beat.")
+class DashboardRow:
+    team: str
+    total_agents: int
+    active_agents: int
+    avg_trust: float | None
+    tasks_24h: int
+    open_tasks: int
+    current_consciousness: float | None
+    consciousness_at: datetime | None
+    refreshed_at: datetime
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> DashboardRow:
+        fields = {name: row[name] for name in cls.__annotations__}
+        for name in ("avg_trust", "current_consciousness"):  # numeric columns arrive as Decimal
+            fields[name] = None if fields[name] is None else float(fields[name])
+        return cls(**fields)

@@ -117,14 +117,15 @@ def test_consciousness_latest_range_and_dashboard(api, reader):
         consciousness { team globalConsciousness activeAgents }
         short: consciousnessRange(start: $start) { resolution points { team time } hours { bucket } }
         long: consciousnessRange(start: $long) { resolution hours { team avgConsciousness } }
-        dashboard
+        dashboard { team totalAgents activeAgents avgTrust tasks24h openTasks currentConsciousness refreshedAt }
     }"""
     got = api.gql(q, {"start": (now - timedelta(minutes=5)).isoformat(),
                       "long": (now - timedelta(days=2)).isoformat()}, reader)
     assert "global" in {row["team"] for row in got["consciousness"]}
     assert got["short"]["resolution"] == "raw" and {p["team"] for p in got["short"]["points"]} >= {"global"}
     assert got["long"]["resolution"] == "hourly"
-    assert any(row.get("team") == "global" for row in got["dashboard"])
+    board = {row["team"]: row for row in got["dashboard"]}
+    assert board["global"]["totalAgents"] >= 1 and board["global"]["refreshedAt"]
     err = api.error("{ consciousnessRange(start: \"2026-01-02T00:00:00Z\", end: \"2026-01-01T00:00:00Z\") { resolution } }",
                     None, reader)
     assert err["extensions"]["code"] == "INVALID_INPUT"
