@@ -112,7 +112,9 @@ def test_consciousness_latest_range_and_dashboard(api, reader):
     make_agent(api.db)
     now = datetime.now(UTC)
     consciousness.snapshot(api.db, now=now)
+    consciousness.snapshot(api.db, now=now - timedelta(hours=3))
     consciousness.refresh_dashboard(api.db)
+    consciousness.refresh_hourly(api.db)
     q = """query($start: DateTime!, $long: DateTime!) {
         consciousness { team globalConsciousness activeAgents }
         short: consciousnessRange(start: $start) { resolution points { team time } hours { bucket } }
@@ -123,7 +125,7 @@ def test_consciousness_latest_range_and_dashboard(api, reader):
                       "long": (now - timedelta(days=2)).isoformat()}, reader)
     assert "global" in {row["team"] for row in got["consciousness"]}
     assert got["short"]["resolution"] == "raw" and {p["team"] for p in got["short"]["points"]} >= {"global"}
-    assert got["long"]["resolution"] == "hourly"
+    assert got["long"]["resolution"] == "hourly" and "global" in {h["team"] for h in got["long"]["hours"]}
     board = {row["team"]: row for row in got["dashboard"]}
     assert board["global"]["totalAgents"] >= 1 and board["global"]["refreshedAt"]
     err = api.error("{ consciousnessRange(start: \"2026-01-02T00:00:00Z\", end: \"2026-01-01T00:00:00Z\") { resolution } }",
