@@ -32,6 +32,7 @@ def serve(
     from pydantic import ValidationError
 
     from phoenix_board.api.app import create_app
+    from phoenix_board.api.pools import open_pools
     from phoenix_board.api.settings import ApiSettings
     from phoenix_board.board import models
 
@@ -39,13 +40,16 @@ def serve(
         s = ApiSettings()
     except ValidationError as exc:
         raise errors.InvalidInput(f"settings: {models.describe(exc)}") from None
-    app = create_app(s)
     bind_host, bind_port = host or s.api_host, port or s.api_port
-    typer.echo(f"serving http://{bind_host}:{bind_port}/graphql (/healthz /readyz /metrics)", err=True)
-    # uvicorn's access log would print each request line; tokens travel in headers, never in the
-    # URL, and the log stays off so that nothing about a caller is logged by default
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False,
-                ws="websockets-sansio" if _has("websockets") else "auto", lifespan="on")
+    # the pools open here, before uvicorn: a database that cannot be reached is one `error:` line
+    # and exit 1, as for every command, not a failed startup's traceback
+    with open_pools(s) as pools:
+        app = create_app(s, pools)
+        typer.echo(f"serving http://{bind_host}:{bind_port}/graphql (/healthz /readyz /metrics)", err=True)
+        # uvicorn's access log would print each request line; tokens travel in headers, never in
+        # the URL, and the log stays off so that nothing about a caller is logged by default
+        uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning", access_log=False,
+                    ws="websockets-sansio" if _has("websockets") else "auto", lifespan="on")
 
 
 def _has(module: str) -> bool:
