@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
