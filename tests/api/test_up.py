@@ -1,5 +1,5 @@
-"""`up` starts the API beside the agents: its URL is in the status and in up's line, and it
-answers a token made with `tokens create`."""
+"""`up` starts the API beside the agents: its URL is in the status and in up's line, it answers
+a token made with `tokens create`, and an agent token acts through the agents' own login."""
 
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ def test_up_serves_the_api_and_says_where(tmp_path):
         r = httpx.post(url, json={"query": "{ agents(team: \"iota\") { codename } }"},
                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert r.status_code == 200 and r.json()["data"]["agents"], r.text
+        # an agent token goes through the agents' own login (workers/logins.py), which up gave the API
+        codename = r.json()["data"]["agents"][0]["codename"]
+        made = run(["tokens", "create", "--agent", codename], env, tmp_path)
+        assert made.returncode == 0, made.stderr
+        agent_token = next(w for w in made.stdout.split() if w.startswith("pbt_"))
+        r = httpx.post(url, json={"query": "mutation { heartbeat { codename } }"},
+                       headers={"Authorization": f"Bearer {agent_token}"}, timeout=30)
+        assert r.status_code == 200 and r.json()["data"]["heartbeat"]["codename"] == codename, r.text
     finally:
         up.ctrl_c()
         up.proc.wait(timeout=120)
