@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -323,6 +324,8 @@ def api_cmd(
     config = Config(tasks=tasks, agents=agents_, seconds=seconds, rounds=rounds, pages=pages_,
                     subscribers=subscribers, events=events)
     config.board()  # its bounds checked before anything starts
+    # a terminated bench unwinds like an interrupted one: its server, relay, Valkey and database go too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with embedded.database_url(commands.settings()) as url:
         result = run(url, config, Console(stderr=True))
     if as_json:
