@@ -60,7 +60,7 @@ def build(settings: Any = None) -> strawberry.Schema:
     limit = (lambda name: getattr(settings, name)) if settings is not None else (lambda name: fields[name].default)
     rule = complexity.rule(limit("api_max_depth"), limit("api_max_cost"), limit("api_max_aliases"))
     return BoardSchema(query=Query, mutation=Mutation, subscription=Subscription,
-                             extensions=[AddValidationRules([rule]), Timing])
+                             extensions=[lambda: AddValidationRules([rule]), Timing])  # one per request
 
 
 def sdl() -> str:
