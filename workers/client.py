@@ -223,7 +223,7 @@ class HttpClient:
         return self._create(task, idempotency_key, seconds)
 
     def vote(self, task: UUID | str, agent: str | None, value: int, reason: str | None = None) -> None:
-        self.gql.execute("mutation($t: ID!, $v: Int!, $r: String, $a: String) { voteTask(taskId: $t, value: $v, "
+        self.gql.execute("mutation($t: ID!, $v: Int!, $r: String, $a: String) { voteTask(taskId: $t, vote: $v, "
                          "reason: $r, agent: $a) { score } }", {"t": str(task), "v": value, "r": reason, "a": _ref(agent)})
 
     def comment(self, task: UUID | str, agent: str | None, content: str, parent: UUID | str | None = None) -> str:
@@ -242,7 +242,7 @@ class HttpClient:
                 cascade_id: UUID | str | None = None) -> str:
         """The operator's hormone cascade (operator tokens); returns its id."""
         cascade_id = str(cascade_id or uuid.uuid4())
-        self.gql.execute("mutation($h: String!, $i: Float!, $t: String, $a: String, $c: ID) { cascadeHormone(hormone: $h, "
+        self.gql.execute("mutation($h: String!, $i: Float!, $t: String, $a: String, $c: ID) { cascadeHormone(type: $h, "
                          "intensity: $i, team: $t, agent: $a, cascadeId: $c) }",
                          {"h": hormone, "i": intensity, "t": team, "a": _ref(agent), "c": cascade_id})
         return cascade_id

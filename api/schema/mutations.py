@@ -25,6 +25,9 @@ AgentArg = Annotated[str | None, strawberry.argument(
                 "an agent token acts only as its own and may leave it out.")]
 
 
+VoteArg = Annotated[int, strawberry.argument(description="+1, -1, or 0 to retract (the seed's `vote`).")]
+
+
 @strawberry.input(description="A new task; fields left out or null take the board's defaults.")
 class CreateTaskInput:
     title: str
@@ -148,9 +151,9 @@ class Mutation:
                                 ended=task.status.value in ("complete", "failed", "cancelled"))
 
     @strawberry.mutation(description="Votes on a task: +1, -1, or 0 to retract.")
-    async def vote_task(self, info: strawberry.Info, task_id: strawberry.ID, value: int, reason: str | None = None,
+    async def vote_task(self, info: strawberry.Info, task_id: strawberry.ID, vote: VoteArg, reason: str | None = None,
                         agent: AgentArg = None) -> VoteResult:
-        row = await of(info).write_as(agent, lambda db, a: votes.vote(db, str(task_id), a, value, reason))
+        row = await of(info).write_as(agent, lambda db, a: votes.vote(db, str(task_id), a, vote, reason))
         return VoteResult(task_id=strawberry.ID(str(row["id"])), upvotes=row["upvotes"], downvotes=row["downvotes"],
                           score=row["score"], previous=row["previous"])
 
@@ -162,15 +165,18 @@ class Mutation:
         return types.Comment.of(row, task_id)
 
     @strawberry.mutation(description="Votes on a comment: +1, -1, or 0 to retract.")
-    async def vote_comment(self, info: strawberry.Info, comment_id: strawberry.ID, value: int,
+    async def vote_comment(self, info: strawberry.Info, comment_id: strawberry.ID, vote: VoteArg,
                            agent: AgentArg = None) -> CommentVoteResult:
-        row = await of(info).write_as(agent, lambda db, a: votes.comment_vote(db, str(comment_id), a, value))
+        row = await of(info).write_as(agent, lambda db, a: votes.comment_vote(db, str(comment_id), a, vote))
         return CommentVoteResult(comment_id=strawberry.ID(str(row["id"])), upvotes=row["upvotes"],
                                  downvotes=row["downvotes"], previous=row["previous"])
 
     @strawberry.mutation(description="The operator's hormone cascade (the seed's cascadeHormone) from a team or "
                                      "an agent; replaying a cascadeId changes nothing. Operator tokens only.")
-    async def cascade_hormone(self, info: strawberry.Info, hormone: str, intensity: float, team: str | None = None,
+    async def cascade_hormone(self, info: strawberry.Info,
+                              hormone: Annotated[str, strawberry.argument(
+                                  name="type", description="dopamine, oxytocin, adrenaline or cortisol")],
+                              intensity: float, team: str | None = None,
                               agent: str | None = None, cascade_id: strawberry.ID | None = None) -> JSON:
         ctx = of(info)
         ctx.principal.require("operator")

@@ -114,7 +114,7 @@ def test_fuzzed_submissions_are_refused_and_write_nothing(api, operator, api_sql
 @given(value=bad_votes, task=st.one_of(st.text(max_size=40), st.just("00000000-0000-0000-0000-000000000001")))
 def test_fuzzed_votes_are_refused_and_write_nothing(api, operator, api_sql, value, task):
     before = snapshot(api_sql)
-    q = "mutation($t: ID!, $v: Int!) { voteTask(taskId: $t, value: $v, agent: \"nobody-here\") { score } }"
+    q = "mutation($t: ID!, $v: Int!) { voteTask(taskId: $t, vote: $v, agent: \"nobody-here\") { score } }"
     refused(_send(api, operator, q, {"t": task, "v": value}))
     assert snapshot(api_sql) == before
 

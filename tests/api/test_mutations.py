@@ -73,9 +73,9 @@ def test_bad_input_and_readers_write_nothing(api, operator, reader, api_sql):
         (CREATE, {"input": {"title": "t", "team": team}}, reader, "FORBIDDEN"),
         (CLAIM, {}, reader, "FORBIDDEN"),
         (CLAIM, {}, operator, "INVALID_INPUT"),  # an operator names the agent it acts for
-        ("mutation { cascadeHormone(hormone: \"dopamine\", intensity: 0.5, team: \"alpha_delta\") }", {}, reader,
+        ("mutation { cascadeHormone(type: \"dopamine\", intensity: 0.5, team: \"alpha_delta\") }", {}, reader,
          "FORBIDDEN"),
-        ("mutation { cascadeHormone(hormone: \"serotonin\", intensity: 0.5, team: \"alpha_delta\") }", {}, operator,
+        ("mutation { cascadeHormone(type: \"serotonin\", intensity: 0.5, team: \"alpha_delta\") }", {}, operator,
          "INVALID_INPUT"),
     ]
     for query, variables, token, code in cases:
@@ -175,7 +175,7 @@ def test_votes_comments_and_comment_votes(api, operator):
     author, author_token = agent_with_token(api, team)
     voter, token = agent_with_token(api, team)
     task = make_task(api.db, team=team, created_by=str(author.id))
-    vote = "mutation($t: ID!, $v: Int!, $agent: String) { voteTask(taskId: $t, value: $v, agent: $agent) { upvotes downvotes score previous } }"
+    vote = "mutation($t: ID!, $v: Int!, $agent: String) { voteTask(taskId: $t, vote: $v, agent: $agent) { upvotes downvotes score previous } }"
     assert api.gql(vote, {"t": str(task.id), "v": 1}, token)["voteTask"] == {"upvotes": 1, "downvotes": 0, "score": 1,
                                                                              "previous": 0}
     assert api.gql(vote, {"t": str(task.id), "v": -1}, token)["voteTask"]["previous"] == 1
@@ -188,7 +188,7 @@ def test_votes_comments_and_comment_votes(api, operator):
     top = api.gql(comment, {"t": str(task.id), "c": "looks good"}, token)["comment"]
     reply = api.gql(comment, {"t": str(task.id), "c": "thanks", "p": top["id"]}, author_token)["comment"]
     assert (top["depth"], reply["depth"], reply["parentId"]) == (0, 1, top["id"])
-    cvote = "mutation($c: ID!, $v: Int!) { voteComment(commentId: $c, value: $v) { commentId upvotes downvotes } }"
+    cvote = "mutation($c: ID!, $v: Int!) { voteComment(commentId: $c, vote: $v) { commentId upvotes downvotes } }"
     assert api.gql(cvote, {"c": top["id"], "v": 1}, author_token)["voteComment"]["upvotes"] == 1
 
 
@@ -231,7 +231,7 @@ def test_delegate_and_cancel(api, operator):
 def test_cascade_hormone_is_the_operators(api, operator):
     team = api.team()
     make_agent(api.db, team=team)
-    q = "mutation($t: String, $id: ID) { cascadeHormone(hormone: \"dopamine\", intensity: 0.5, team: $t, cascadeId: $id) }"
+    q = "mutation($t: String, $id: ID) { cascadeHormone(type: \"dopamine\", intensity: 0.5, team: $t, cascadeId: $id) }"
     first = api.gql(q, {"t": team, "id": "11111111-2222-3333-4444-555555555555"}, operator)["cascadeHormone"]
     again = api.gql(q, {"t": team, "id": "11111111-2222-3333-4444-555555555555"}, operator)["cascadeHormone"]
     assert first["id"] == again["id"] == "11111111-2222-3333-4444-555555555555"
