@@ -6,8 +6,8 @@ serves, handing each entry to the queues of the subscribers whose filter it matc
 subscriber reads Redis or polls PostgreSQL; 500 subscribers cost one read.
 
 Entries are dicts: ``id`` (the stream entry id, ``<ms>-<seq>``), ``event_id``, ``topic``,
-``task_id``, ``seq``, ``at`` (ISO time) and ``payload`` (a dict; for ``task.updated`` it holds the
-task's ``status`` after the event).
+``task_id``, ``seq``, ``at`` (ISO time) and ``payload`` (a dict; for ``task.updated``, one entry per
+change after the submission, it holds the event's ``kind`` and the task's ``status`` after it).
 
 What a subscriber is promised. Within one subscription: every entry of its topic that matches, in
 stream order, once. Across a reconnect (server restarted, connection dropped): a subscriber that

@@ -1,6 +1,8 @@
--- task.updated: one outbox row per task event, with the task's status after it (the API's
--- taskUpdated subscription and createTask's wait; api/subscriptions.py). The status is read from
--- the task row, which the lifecycle function has updated before it appends the event.
+-- task.updated: one outbox row per change of a task after its submission, with the task's status
+-- after it (the API's taskUpdated subscription and createTask's wait; api/subscriptions.py). The
+-- submission itself is task.created's: a second row for it would double the outbox of every
+-- submit for nothing a follower needs. The status is read from the task row, which the lifecycle
+-- function has updated before it appends the event.
 CREATE OR REPLACE FUNCTION phoenix.outbox_task_updated() RETURNS trigger
 LANGUAGE plpgsql AS $f$
 BEGIN
@@ -15,4 +17,4 @@ END;
 $f$;
 
 CREATE OR REPLACE TRIGGER task_events_outbox_updated AFTER INSERT ON phoenix.task_events
-    FOR EACH ROW EXECUTE FUNCTION phoenix.outbox_task_updated();
+    FOR EACH ROW WHEN (NEW.kind <> 'submitted') EXECUTE FUNCTION phoenix.outbox_task_updated();

@@ -22,7 +22,7 @@ CREATE TABLE phoenix.api_tokens (
 CREATE UNIQUE INDEX api_tokens_digest_idx ON phoenix.api_tokens (digest);
 CREATE INDEX api_tokens_agent_idx ON phoenix.api_tokens (agent_id) WHERE agent_id IS NOT NULL;
 
--- task.updated: every change of a task's status, so a subscriber (or a program waiting for its
+-- task.updated: every change of a task after its submission, so a subscriber (or a program waiting for its
 -- result) follows a task without polling; written by sql/functions/51_outbox_task_updated.sql.
 ALTER TABLE phoenix.outbox DROP CONSTRAINT outbox_topic;
 ALTER TABLE phoenix.outbox ADD CONSTRAINT outbox_topic CHECK (
