@@ -3,6 +3,7 @@ once a minute; the bearer header checked (api/tokens.py, api/auth.py, `phoenix-b
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -115,6 +116,8 @@ def test_tokens_command_line(db, url, tmp_path):
     assert tokens.well_formed(token)
     listed = run("list")
     assert "scout-2" in listed.stdout and token[:12] in listed.stdout and token not in listed.stdout
+    [row] = json.loads(run("list", "--json").stdout)
+    assert (row["kind"], row["codename"], row["hint"]) == ("agent", "scout-2", token[:12]) and token not in str(row)
     refused = run("create", "--operator", "--reader")
     assert refused.returncode == 1 and refused.stderr.strip().startswith("error:") and len(refused.stderr.strip().splitlines()) == 1
     token_id = tokens.list_tokens(db)[0]["id"]
