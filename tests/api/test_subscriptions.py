@@ -19,7 +19,7 @@ import pytest
 
 from phoenix_board.api import client as api_client
 from phoenix_board.api import tokens
-from phoenix_board.board import teams
+from phoenix_board.board import errors, teams
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers.client import Client
@@ -28,6 +28,7 @@ from tests.conftest import _database
 from tests.factories import make_task
 from tests.workers.conftest import Pools, Valkey, wait_for
 
+MAX_SUBSCRIPTIONS = 2
 CREATED = """subscription($team: String, $after: String) {
   taskCreated(team: $team, after: $after) { id topic taskId payload } }"""
 UPDATED = """subscription($id: ID, $after: String) {
@@ -79,7 +80,8 @@ def board(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
             env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": valkey.url,
                    "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_TOKEN_CACHE_SECONDS": "0",
                    "PHOENIX_QUEUE_PREFIX": "subs", "PHOENIX_LEASE_SECONDS": "30",
-                   "PHOENIX_IDLE_POLL_SECONDS": "0.5", "PHOENIX_WORKER_METRICS_PORT": "0"}
+                   "PHOENIX_IDLE_POLL_SECONDS": "0.5", "PHOENIX_WORKER_METRICS_PORT": "0",
+                   "PHOENIX_API_MAX_SUBSCRIPTIONS": str(MAX_SUBSCRIPTIONS)}
             b = Board(db, env, valkey, tmp, free_port())
             b.start_relay()
             b.start_server()
@@ -209,3 +211,25 @@ def test_subscribing_needs_a_valid_token(board: Board):
 
     with pytest.raises(api_client.Unauthenticated):
         _run(revoked())
+
+
+def test_a_token_holds_at_most_its_subscriptions(board: Board):
+    team = _team(board.db)
+    make_task(board.db, team=team, title="seen by each")
+    reader = tokens.create(board.db, "reader").token
+
+    async def scenario() -> tuple[int, str]:
+        held = []
+        for _ in range(MAX_SUBSCRIPTIONS):  # each has its first event: it is in, and counted
+            events = api_client.subscribe(board.base, reader, CREATED, {"team": team, "after": "0-0"})
+            await _take(events, 1)
+            held.append(events)
+        with pytest.raises(errors.Forbidden) as refused:
+            await _take(api_client.subscribe(board.base, reader, CREATED, {"team": team, "after": "0-0"}), 1)
+        for events in held:
+            await events.aclose()  # closing one frees its place (the server sees the socket close)
+        other = tokens.create(board.db, "reader").token  # and another token was never limited by these
+        got = await _take(api_client.subscribe(board.base, other, CREATED, {"team": team, "after": "0-0"}), 1)
+        return len(got), refused.value.code
+
+    assert _run(scenario()) == (1, "TOO_MANY_SUBSCRIPTIONS")
