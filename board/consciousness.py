@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from phoenix_board.board import constants
+from phoenix_board.board import constants, errors
 from phoenix_board.board.db import Database
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -99,6 +99,23 @@ def retention(db: Database, now: datetime | None = None, batch: int = 10_000) ->
     while db.execute("timeline_retention", cutoff=cutoff, batch=batch) > 0:
         pass
     return total
+
+
+# longer ranges than this read the hourly rollup: a 10 s snapshot makes 8,640 rows a day per team
+RAW_RANGE_MAX = timedelta(hours=6)
+RANGE_ROWS_MAX = 10_000
+
+
+def history(db: Database, start: datetime, end: datetime, team: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The timeline between two times for charts: ('raw', snapshots) for ranges up to
+    RAW_RANGE_MAX, else ('hourly', the hourly rollup's rows); at most RANGE_ROWS_MAX rows."""
+    if end <= start:
+        raise errors.InvalidInput(f"the range must end after it starts ({start.isoformat()} .. {end.isoformat()})")
+    if end - start <= RAW_RANGE_MAX:
+        return "raw", db.all("timeline_range", start=start, end=end, team=team, limit=RANGE_ROWS_MAX)
+    if mode(db)["hourly_matview"] and not db.one("matview_populated", view="consciousness_hourly")["ispopulated"]:
+        return "hourly", []  # the beat has not filled the rollup yet
+    return "hourly", db.all("timeline_hourly_range", start=start, end=end, team=team, limit=RANGE_ROWS_MAX)
 
 
 def dashboard(db: Database) -> list[dict[str, Any]]:

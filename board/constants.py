@@ -219,6 +219,7 @@ STREAM_RETENTION_SECONDS = {
     "agent.heartbeat": 86_400.0,  # 1 d
     "task.created": 7 * 86_400.0,  # 7 d
     "task.completed": 30 * 86_400.0,  # 30 d
+    "task.updated": 86_400.0,  # 1 d; every status change, for the API's subscriptions and waits
     "consciousness.update": 3_600.0,  # 1 h
     "hormone.cascade": 3_600.0,  # 1 h
 }

@@ -69,11 +69,12 @@ tasks = sa.table("tasks", *(sa.column(c) for c in _COLUMNS), schema="phoenix")
 _DIALECT = postgresql.psycopg.dialect()
 _REAL_MAX = 3.4e38  # NaN fails the comparison too
 _TEAM = re.compile(rf"[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}")
+_CATEGORY = re.compile(rf"[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}")  # as models.Category
 
 
 @functools.cache
 def _listing_sql(sort: Sort, team: bool, status: bool, cursor: bool, assignee: bool = False,
-                 creator: bool = False) -> str:
+                 creator: bool = False, category: bool = False) -> str:
     """The listing statement for this shape, composed once and cached (compiling costs ~1 ms)."""
     c = tasks.c
     filters = []
@@ -83,6 +84,8 @@ def _listing_sql(sort: Sort, team: bool, status: bool, cursor: bool, assignee: b
         filters.append(c.assigned_to == sa.bindparam("assignee", type_=postgresql.UUID))
     if creator:
         filters.append(c.created_by == sa.bindparam("creator", type_=postgresql.UUID))
+    if category:
+        filters.append(c.category == sa.bindparam("category"))
     if status:
         filters.append(sa.cast(c.status, sa.Text) == sa.any_(sa.bindparam("statuses", type_=postgresql.ARRAY(sa.Text))))
     cols = [c[name] for name in LISTED]
@@ -134,7 +137,7 @@ def _listing_sql(sort: Sort, team: bool, status: bool, cursor: bool, assignee: b
 
 def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
          statuses: list[str] | None = None, limit: int = 50, cursor: str | None = None,
-         assignee: Any = None, creator: Any = None) -> tuple[list[dict[str, Any]], str | None]:
+         assignee: Any = None, creator: Any = None, category: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the board; returns (rows, cursor of the next page or None). ``assignee`` and
     ``creator`` are agent ids: tasks it holds or worked last, tasks it submitted."""
     try:
@@ -144,6 +147,8 @@ def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
     limit = models.whole_arg(limit, "limit", 1, constants.PAGE_SIZE_MAX)
     if team is not None and not (isinstance(team, str) and _TEAM.fullmatch(team)):
         raise errors.InvalidInput(f"team {inputs.shown(team)} {models.NAME_RULE}")
+    if category is not None and not (isinstance(category, str) and _CATEGORY.fullmatch(category)):
+        raise errors.InvalidInput(models.RULES["category"])
     known = [m.value for m in models.TaskStatus]
     if statuses is not None and not isinstance(statuses, list | tuple):
         raise errors.InvalidInput(f"statuses must be a list of: {', '.join(known)}")
@@ -152,11 +157,12 @@ def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
             raise errors.InvalidInput(f"unknown status {inputs.shown(s)}; use one of: {', '.join(known)}")
     params: dict[str, Any] = {"limit": limit, "team": team, "statuses": statuses,
                               "assignee": None if assignee is None else models.uuid_arg(assignee, "assignee"),
-                              "creator": None if creator is None else models.uuid_arg(creator, "creator")}
+                              "creator": None if creator is None else models.uuid_arg(creator, "creator"),
+                              "category": category}
     if cursor:
         params.update(_decode(cursor, sort))
     sql = _listing_sql(sort, team is not None, bool(statuses), cursor is not None, assignee is not None,
-                       creator is not None)
+                       creator is not None, category is not None)
     rows = db.fetch_sql(sql, params)
     nxt = _encode(rows[-1], sort) if len(rows) == limit else None
     return rows, nxt

@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9465, ge=0, le=65535,
                                      description="Where `workers` serves its agents' own metrics; 0: nowhere.")
 
+    # the HTTP API's tokens and limits (api/auth.py, api/limits.py)
+    api_public_read: bool = Field(default=False,
+                                  description="Let requests without a token read and subscribe, as a reader token would.")
+    api_token_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="How long a server trusts a token it checked; a revocation or expiry takes effect within this.")
+    api_rate_per_second: float = Field(default=50.0, gt=0, le=100_000,
+                                       description="Requests per second one token (or one address without a token) may make.")
+    api_rate_burst: int = Field(default=100, ge=1, le=1_000_000,
+                                description="Requests a token may make at once above its rate before 429.")
+    api_max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000,
+                                    description="Largest request body the API accepts (413 above).")
+    api_max_subscriptions: int = Field(default=20, ge=1, le=100_000,
+                                       description="Open subscriptions one token may hold at once.")
+
     # Celery queue names: configuration, so that every part derives them alike
     def board_queue(self) -> str:
         return f"{self.queue_prefix}.board"

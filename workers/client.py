@@ -12,6 +12,10 @@ A submission carries an idempotency key (a new UUID unless given): sending it ag
 timeout or a broker restart, never makes a second task. ``status`` reads PostgreSQL, the one
 source of truth; there is no result backend to lose. With ``PHOENIX_DATABASE_READ_URL`` it reads
 the replica, so a task just committed may show there a moment later.
+
+A program that reaches neither the broker nor the database uses the same calls over the board's
+HTTP API with an API token (``phoenix-board tokens create``): ``HttpClient(url, token)``. There a
+submission is answered at once with the task's id, and ``submit_and_wait`` returns the ended task.
 """
 
 from __future__ import annotations
@@ -166,3 +170,93 @@ def _fields(task: Any) -> dict[str, Any]:
 def _ref(agent: Any) -> Any:
     # an agent id may be given as a UUID; anything else goes to validation as it is
     return str(agent) if isinstance(agent, UUID) else agent
+
+
+# --- HTTP mode ---------------------------------------------------------------------------------
+
+_TASK_FIELDS = "id title team status attempt output lastError qualityScore createdAt completedAt assignedTo idempotencyKey"
+_CAMEL = {"dopamine_reward": "dopamineReward", "max_attempts": "maxAttempts", "review_quorum": "reviewQuorum",
+          "depends_on": "dependsOn", "fibonacci_size": "fibonacciSize", "idempotency_key": "idempotencyKey",
+          "created_by": "createdBy"}
+
+
+def _snake(task: dict[str, Any]) -> dict[str, Any]:
+    """A task as the API gives it, with the board's names: snake_case keys, lower-case status."""
+    out = {"".join("_" + c.lower() if c.isupper() else c for c in k): v for k, v in task.items()}
+    if isinstance(out.get("status"), str):
+        out["status"] = out["status"].lower()
+    return out
+
+
+class HttpClient:
+    """The queue client's calls over the board's HTTP API (``phoenix-board serve``), with an API
+    token. An operator token names the acting agent in ``vote``/``comment``/``cancel``; an agent
+    token always acts as its own agent (pass ``agent=None``)."""
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        from phoenix_board.api.client import GraphQLClient  # only the HTTP mode needs httpx
+
+        self.gql = GraphQLClient(url, token, timeout=timeout)
+
+    def close(self) -> None:
+        self.gql.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _create(self, task: dict[str, Any] | models.TaskSubmit, idempotency_key: str | None,
+                wait: float | None) -> dict[str, Any]:
+        data = _fields(task)
+        data["idempotency_key"] = idempotency_key or data.get("idempotency_key") or str(uuid.uuid4())
+        msg = models.parse(messages.Submit, data)  # refused here, before sending, as the Celery mode does
+        given = {k: v for k, v in msg.model_dump(mode="json", exclude_none=True).items() if k in data}
+        given["idempotency_key"] = msg.idempotency_key
+        query = ("mutation($input: CreateTaskInput!, $wait: Float) { createTask(input: $input, waitSeconds: $wait) "
+                 f"{{ created ended task {{ {_TASK_FIELDS} }} }} }}")
+        result = self.gql.execute(query, {"input": {_CAMEL.get(k, k): v for k, v in given.items()}, "wait": wait})
+        return _snake(result["createTask"]["task"])
+
+    def submit(self, task: dict[str, Any] | models.TaskSubmit, idempotency_key: str | None = None) -> str:
+        """Creates the task (once per idempotency key); returns its id, which ``status`` takes."""
+        return str(self._create(task, idempotency_key, None)["id"])
+
+    def submit_and_wait(self, task: dict[str, Any] | models.TaskSubmit, seconds: float,
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        """Creates the task and returns it when it ended or ``seconds`` passed (see its status)."""
+        return self._create(task, idempotency_key, seconds)
+
+    def vote(self, task: UUID | str, agent: str | None, value: int, reason: str | None = None) -> None:
+        self.gql.execute("mutation($t: ID!, $v: Int!, $r: String, $a: String) { voteTask(taskId: $t, vote: $v, "
+                         "reason: $r, agent: $a) { score } }", {"t": str(task), "v": value, "r": reason, "a": _ref(agent)})
+
+    def comment(self, task: UUID | str, agent: str | None, content: str, parent: UUID | str | None = None) -> str:
+        found = self.gql.execute("mutation($t: ID!, $c: String!, $p: ID, $a: String) { comment(taskId: $t, content: $c, "
+                                 "parentId: $p, agent: $a) { id } }",
+                                 {"t": str(task), "c": content, "p": None if parent is None else str(parent), "a": _ref(agent)})
+        return str(found["comment"]["id"])
+
+    def cancel(self, task: UUID | str, reason: str | None = None) -> int:
+        """Cancels the task and its live descendants; returns how many were cancelled."""
+        found = self.gql.execute("mutation($t: ID!, $r: String) { cancelTask(taskId: $t, reason: $r) { cancelled } }",
+                                 {"t": str(task), "r": reason})
+        return int(found["cancelTask"]["cancelled"])
+
+    def cascade(self, hormone: str, intensity: float, *, team: str | None = None, agent: str | None = None,
+                cascade_id: UUID | str | None = None) -> str:
+        """The operator's hormone cascade (operator tokens); returns its id."""
+        cascade_id = str(cascade_id or uuid.uuid4())
+        self.gql.execute("mutation($h: String!, $i: Float!, $t: String, $a: String, $c: ID) { cascadeHormone(type: $h, "
+                         "intensity: $i, team: $t, agent: $a, cascadeId: $c) }",
+                         {"h": hormone, "i": intensity, "t": team, "a": _ref(agent), "c": cascade_id})
+        return cascade_id
+
+    def status(self, ref: str | UUID) -> dict[str, Any] | None:
+        """The task with this id, or None when the board has none (or this token may not see it)."""
+        try:
+            found = self.gql.execute(f"query($id: ID!) {{ task(id: $id) {{ {_TASK_FIELDS} }} }}", {"id": str(ref)})
+        except (errors.NotFound, errors.InvalidInput):  # not a task's id at all: not there either
+            return None
+        return _snake(found["task"])

@@ -29,8 +29,10 @@ from phoenix_board.cli import (
     operator,
     queue,
     render,
+    serve,
     tasks,
     teams,
+    tokens,
     up,
     workers,
 )
@@ -94,6 +96,8 @@ COMMANDS: tuple[tuple[Any, ...], ...] = (
                         help="Benchmarks: figures and a baseline from the same run, as JSON or a table.")),
     ("queue", queue.app),
     ("events", events.app),
+    ("serve", serve.serve),
+    ("tokens", tokens.tokens_app),
 )
 
 

@@ -36,10 +36,11 @@ LEGEND = ("hormones 0-5, at rest D1 O1 A1 C0.3: D dopamine (rewards) O oxytocin 
           f"consciousness 100-110, alert under {constants.CONSCIOUSNESS_THRESHOLD:g} · `phoenix-board show ID`")
 
 
-def services(s: Settings) -> str:
-    """Which servers the board uses: Valkey is named as Valkey (the embedded broker is not Redis)."""
+def services(s: Settings, api: str | None = None) -> str:
+    """Which servers the board uses: Valkey is named as Valkey (the embedded broker is not Redis);
+    and where the HTTP/GraphQL API listens, when up started it."""
     return (f"PostgreSQL {'embedded' if not s.database_url else 'given'}, "
-            f"{'Valkey embedded' if not s.redis_url else 'broker given'}")
+            f"{'Valkey embedded' if not s.redis_url else 'broker given'}" + (f", API {api}" if api else ""))
 
 
 @contextlib.contextmanager
@@ -52,7 +53,8 @@ def reader(s: Settings, primary: Database) -> Iterator[Database]:
 
 
 def view(db: Database, s: Settings, started: datetime, teams: list[str], agents_per_team: int, *,
-         width: int, height: int, demo_error: str | None = None, now: datetime | None = None) -> RenderableType:
+         width: int, height: int, demo_error: str | None = None, now: datetime | None = None,
+         api: str | None = None) -> RenderableType:
     """The whole view for a terminal of width × height: sections in order of importance, each
     kept only if it fits whole below the ones before it."""
     now = now or datetime.now(UTC)
@@ -68,7 +70,7 @@ def view(db: Database, s: Settings, started: datetime, teams: list[str], agents_
         budget -= lines
         return True
 
-    fits(_headline(db, s, started, teams, agents_per_team, demo_error, services(s), now))
+    fits(_headline(db, s, started, teams, agents_per_team, demo_error, services(s, api), now))
     crew = agents.list_agents(db, limit=500)
     crew = [a for a in crew if a.team in teams] or crew
     legend = Text.from_markup(LEGEND, style="dim")
@@ -188,9 +190,9 @@ def _table(title: str | None = None) -> Table:
 
 
 def renderer(db: Database, s: Settings, started: datetime, teams: list[str], n: int, console: Console,
-             demo_error: Callable[[], str | None]) -> Callable[[], RenderableType]:
+             demo_error: Callable[[], str | None], api: str | None = None) -> Callable[[], RenderableType]:
     """What Rich's Live calls on every refresh: the view at the terminal's size of the moment."""
     def build() -> RenderableType:
         size = console.size
-        return view(db, s, started, teams, n, width=size.width, height=size.height, demo_error=demo_error())
+        return view(db, s, started, teams, n, width=size.width, height=size.height, demo_error=demo_error(), api=api)
     return build

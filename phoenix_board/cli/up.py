@@ -31,6 +31,7 @@ from rich.live import Live
 from phoenix_board.board import agents, embedded, errors, federation, hormones, models, ranking
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_board
+from phoenix_board.api import settings as api_settings
 from phoenix_board.board.settings import Settings
 from phoenix_board.cli import live, render, toolkit
 from phoenix_board.workers import broker, handlers, logins, runstate
@@ -194,10 +195,14 @@ def up(
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Default PHOENIX_METRICS_PORT (9464)."),
     metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr",
                                      help="Where /metrics listens; 0.0.0.0 for every interface."),
+    api_port: Optional[int] = typer.Option(None, "--api-port", min=1, max=65535,
+                                           help="Where the HTTP/GraphQL API listens (default PHOENIX_API_PORT, 8470)."),
 ) -> None:
     """Run the whole board on this machine: PostgreSQL, Valkey, one agent pool per team, a live view."""
     s = toolkit.settings()
     metrics_port = metrics_port or s.metrics_port
+    api = api_settings.ApiSettings()
+    api_url = f"http://{api.api_host}:{api_port or api.api_port}/graphql"
     console = render.console
     data_dir = s.data_dir.resolve()
     lock = runstate.Lock(data_dir)
@@ -233,7 +238,8 @@ def up(
                 remember("postgres", pg_pid, "postgres")
             with _phase("starting Valkey…" if not s.redis_url else "connecting to the broker…"):
                 broker_url = _broker(s, stack, remember)
-            record["urls"] = {"metrics": f"http://{metrics_addr}:{metrics_port}/metrics", "broker": broker_url,
+            record["urls"] = {"metrics": f"http://{metrics_addr}:{metrics_port}/metrics", "api": api_url,
+                              "broker": broker_url,
                               "logs": str(pools.log_dir)}
             runstate.write(data_dir, record)
             teams = team or [t["name"] for t in db.all("teams_list")]
@@ -256,10 +262,13 @@ def up(
                 pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
                 pools.start_command("metrics", ["metrics", "--port", str(metrics_port), "--addr", metrics_addr], env)
                 pools.start_command("relay", ["events", "relay"], env)  # the outbox → Redis streams
+                # the API serves agent tokens through the agents' own login, as the pools run (api/pools.py)
+                api_env = {**env, "PHOENIX_AGENT_DATABASE_URL": pool_env["PHOENIX_DATABASE_URL"]}
+                pools.start_command("api", ["serve", "--port", str(api_port or api.api_port)], api_env)
                 _wait_for_agents(db, pools, teams, agents_per_team, started, status, stop)
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
                           f"/metrics on {metrics_addr}:{metrics_port}; "
-                          f"{live.services(s)}; logs in {pools.log_dir}; Ctrl-C to stop")
+                          f"{live.services(s, api_url)}; logs in {pools.log_dir}; Ctrl-C to stop")
             if demo:
                 crew = {t: started_agents(db, t, started) for t in teams}
                 for t in teams:  # partners and a supervisor among the demo's own agents, so cascades have paths
@@ -272,7 +281,7 @@ def up(
             # the view and the progress lines read the replica when one is set; the final
             # summary below reads the primary, which a lagging replica could undercount
             reads = stack.enter_context(live.reader(s, db))
-            _watch(reads, s, started, teams, agents_per_team, feed, pools, stop, end)
+            _watch(reads, s, started, teams, agents_per_team, feed, pools, stop, end, api_url)
             stop.set()
             if feed:
                 feed.join(timeout=5)
@@ -378,7 +387,7 @@ def _wait_for_agents(db: Database, pools: Pools, teams: list[str], n: int, since
 
 
 def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: int, feed: DemoFeed | None,
-           pools: Pools, stop: threading.Event, end: float | None) -> None:
+           pools: Pools, stop: threading.Event, end: float | None, api_url: str | None = None) -> None:
     console = render.console
 
     def done() -> bool:
@@ -386,7 +395,7 @@ def _watch(db: Database, s: Settings, started: datetime, teams: list[str], n: in
 
     if console.is_terminal:
         # redrawn at the terminal's size of the moment, so a resize re-lays it out (cli/live.py)
-        build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None)
+        build = live.renderer(db, s, started, teams, n, console, lambda: feed.error if feed else None, api_url)
         with Live(build(), console=console, refresh_per_second=1, screen=False) as view:
             while not done():
                 stop.wait(1.0 if end is None else min(1.0, max(0.0, end - time.monotonic())))

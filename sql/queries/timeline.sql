@@ -85,3 +85,23 @@ REFRESH MATERIALIZED VIEW phoenix.consciousness_hourly;
 -- name: dashboard_rows
 -- The federation dashboard, teams then 'global'.
 SELECT * FROM phoenix.federation_dashboard ORDER BY team = 'global', team;
+
+-- name: timeline_range
+-- The timeline's rows of one team (or every team and 'global') between two times, oldest first,
+-- at most a limit: the API's short-range charts (BRIN / hypertable time index).
+SELECT team, time, global_consciousness, global_trust, team_consciousness, team_coherence,
+       avg_dopamine, avg_oxytocin, avg_adrenaline, avg_cortisol, active_agents, tasks_per_hour, decisions_per_second
+  FROM phoenix.consciousness_timeline
+ WHERE time >= %(start)s::timestamptz AND time < %(end)s::timestamptz
+   AND (%(team)s::text IS NULL OR team = %(team)s::text)
+ ORDER BY time, team
+ LIMIT %(limit)s::integer;
+
+-- name: timeline_hourly_range
+-- The hourly rollup's rows between two times, oldest first: the API's long-range charts.
+SELECT team, bucket, avg_consciousness, peak_consciousness, avg_trust, dopamine_level, total_tasks
+  FROM phoenix.consciousness_hourly
+ WHERE bucket >= %(start)s::timestamptz AND bucket < %(end)s::timestamptz
+   AND (%(team)s::text IS NULL OR team = %(team)s::text)
+ ORDER BY bucket, team
+ LIMIT %(limit)s::integer;

@@ -82,7 +82,7 @@ HOT_TASKS_SQL = ("SELECT title, team, status, score, hot_score FROM phoenix.task
 SQL_RELATIONS = {"phoenix.consciousness_timeline", "phoenix.consciousness_hourly", "phoenix.tasks"}
 REQUIRED_SECRETS = ("POSTGRES_USER", "POSTGRES_PASSWORD", "PHOENIX_MONITOR_USER", "PHOENIX_MONITOR_PASSWORD",
                     "GRAFANA_ADMIN_PASSWORD", "PHOENIX_RUNBOOK_BASE_URL")
-APP_SERVICES = {"migrate", "workers-alpha-delta", "workers-epsilon-zeta", "workers-iota", "beat", "metrics", "relay"}
+APP_SERVICES = {"migrate", "workers-alpha-delta", "workers-epsilon-zeta", "workers-iota", "beat", "metrics", "relay", "api"}
 WORKER_TEAMS = {"workers-alpha-delta": "alpha_delta", "workers-epsilon-zeta": "epsilon_zeta",
                 "workers-iota": "iota"}
 GRAFANA_DASHBOARD_PATH = "/var/lib/grafana/dashboards/phoenix"

@@ -21,8 +21,8 @@ from phoenix_board.board import embedded, errors, migrate
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers import logins
 from tests.conftest import login, wait_for
-from tests.workers.uprun import clean_env
-from tests.workers.uprun import of_data_dir as _ours
+from tests.uprun import clean_env
+from tests.uprun import of_data_dir as _ours
 
 ROLES = migrate.role_names()
 

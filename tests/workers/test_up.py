@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import wait_for
-from tests.workers.uprun import clean_env, of_data_dir
+from tests.uprun import clean_env, of_data_dir
 
 pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 

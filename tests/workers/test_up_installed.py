@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workers.uprun import clean_env, of_data_dir
+from tests.uprun import clean_env, of_data_dir
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from tests.conftest import wait_for
-from tests.workers.uprun import Up, clean_env, of_data_dir, recorded_pids, run, running
+from tests.uprun import Up, clean_env, of_data_dir, recorded_pids, run, running
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import wait_for
-from tests.workers.uprun import Up, clean_env, of_data_dir, run
+from tests.uprun import Up, clean_env, of_data_dir, run
 
 pytestmark = pytest.mark.slow
 SHUTDOWN_ERRORS = ("Couldn't ack", "ConnectionRefusedError", "ConnectionError", "IndexError", "Traceback")

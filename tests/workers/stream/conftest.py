@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 
 import psycopg
@@ -17,12 +16,6 @@ from phoenix_board.workers import stream
 from tests.conftest import Valkey
 
 _titles = itertools.count(1)
-
-
-def wipe(server: Valkey) -> None:
-    """Stops the server and deletes its data: a Redis that comes back having lost everything."""
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from psycopg.rows import dict_row
 from phoenix_board.board import outbox
 from phoenix_board.workers import consumer, stream
 from tests.conftest import Valkey
-from tests.workers.stream.conftest import submit, wipe
+from tests.conftest import wipe
+from tests.workers.stream.conftest import submit
 
 
 def test_a_rolled_back_transaction_publishes_nothing(url, sql, client, relay):

@@ -28,7 +28,7 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     """No PHOENIX_* of the caller's; this test's data directory and a private user config folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOENIX_")}
     return {**env, "PHOENIX_DATA_DIR": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "PHOENIX_METRICS_PORT": str(free_port())}
+            "PHOENIX_METRICS_PORT": str(free_port()), "PHOENIX_API_PORT": str(free_port())}
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
