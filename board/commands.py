@@ -291,7 +291,7 @@ def submit(
 
 def warn_unhandled(category: str) -> None:
     """A warning on stderr when no agent of this installation could run the category: such a task
-    fails at once when claimed (README "Running agents", Handlers)."""
+    fails at once when claimed (docs/operations/running-agents.md, Handlers)."""
     known = handled_categories() if handled_categories is not None else None
     if known is not None and category not in known:
         render.err_console.print(f"warning: no handler for category {render.safe(category)}: an agent that claims it "

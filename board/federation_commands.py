@@ -1,5 +1,5 @@
 """The federation's commands: ``agents pair|unpair|supervise|unsupervise|pairs`` and
-``hormones cascade`` (README "Partners and supervisors", "Hormone cascades"). They join the
+``hormones cascade`` (docs/concepts/partners.md, docs/concepts/cascades.md). They join the
 board's ``agents`` and ``hormones`` groups."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hormones: four levels per agent that events push and time pulls back (README "Hormones").
+"""Hormones: four levels per agent that events push and time pulls back (docs/concepts/hormones.md).
 
 * Each event adds a delta (constants.py): completion -> dopamine x task reward x quality and a
   little cortisol relief; failure (including an expired lease or a rejected review) -> cortisol

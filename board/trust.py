@@ -1,4 +1,4 @@
-"""Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (README "Trust").
+"""Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (docs/concepts/trust.md).
 
 Each agent keeps evidence ``r`` (positive) and ``s`` (negative). A rating ``(p, n)`` updates
 ``r <- lambda*r + p`` and ``s <- lambda*s + n``; trust is the mean of Beta(r+1, s+1),

@@ -1,7 +1,7 @@
 """Every metric the exporter serves (``phoenix_*``), read from PostgreSQL at scrape time.
 
-Names follow the seed's list, renamed only where Prometheus conventions require (README
-"Metrics"): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
+Names follow the seed's list, renamed only where Prometheus conventions require
+(docs/operations/metrics.md): counters end in ``_total``, units are in the name. Labels are bounded: team, status,
 hormone, beat_job, queue, policy; never a task or an agent (and never ``job`` or ``instance``, which
 Prometheus reserves for the target).
 """
@@ -126,7 +126,7 @@ class BoardCollector(Collector):
             registered.add_metric([team], row["registered"])
         yield from (tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered)
 
-        # a stalled review (README "Review"): how long the oldest task in review has waited
+        # a stalled review (docs/concepts/review.md): how long the oldest task in review has waited
         oldest = GaugeMetricFamily("phoenix_review_oldest_seconds",
                                    "How long the oldest task in review has waited for its verdicts (absent: none).",
                                    labels=["team"])

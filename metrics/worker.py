@@ -25,7 +25,7 @@ STATUS_SECONDS = Histogram("phoenix_task_status_seconds", "Time tasks spent in a
 VOTES = Counter("phoenix_votes", "Votes (up, down, retract) that agents applied, from the queue and their assessments.",
                 ["team"])
 
-# Why a worker turned a message away (README "Celery messages"): a closed list, so the label stays
+# Why a worker turned a message away (docs/operations/running-agents.md): a closed list, so the label stays
 # bounded whatever arrives. "requeued" is the one that is not for good: a transient failure (the
 # database or the broker away, the soft time limit) put the message back for another delivery.
 REJECTION_REASONS = ("invalid", "forbidden", "not_found", "conflict", "refused", "unknown_task", "content_type",
@@ -71,7 +71,7 @@ def count_db_retry(sqlstate: str) -> None:
 def use_private_directory(parent: str) -> str:
     """Turns on multiprocess mode for this worker and the pool processes it will fork, in a new
     directory of its own under ``parent``, when the operator set no PROMETHEUS_MULTIPROC_DIR: so
-    that a worker host serves its agents' metrics by default (README "Metrics"). prometheus-client
+    that a worker host serves its agents' metrics by default (docs/operations/metrics.md). prometheus-client
     chooses how values are stored when it is imported; the labelled metrics above create their
     values on first use, in the pool processes, so switching the value class before the fork is
     enough."""

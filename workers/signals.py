@@ -107,7 +107,7 @@ def _start_agent() -> None:
     holder = UUID(os.environ[ENV_HOLDER]) if os.environ.get(ENV_HOLDER) else None
     existing = db.one("agent_by_codename", codename=name)
     try:
-        # re-attaching acts for that agent, which the agent role must name (README "Security")
+        # re-attaching acts for that agent, which the agent role must name (docs/concepts/security.md)
         with acting_as(existing["id"] if existing else None):
             agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec}, holder=holder)
     except (errors.Conflict, errors.Forbidden) as exc:
@@ -162,7 +162,7 @@ def _release_predecessor_claim(db: Database, agent_id: UUID, task_id: UUID) -> N
 
 
 def agent_database(settings: Settings, name: str, size: int) -> Database:
-    """Pool processes and the poller work as the agent role (README "Security")."""
+    """Pool processes and the poller work as the agent role (docs/concepts/security.md)."""
     role = migrate.role_names(settings.role_prefix)["agent"]
     # a call gives up on an unreachable database after DB_WAIT_SECONDS, so that a held message's
     # attempts fit inside its time limit (delivery.py)
@@ -238,7 +238,7 @@ class IdlePoller(bootsteps.StartStopStep):
         try:
             released = lifecycle.release_expired(self.db)
             waiting = self.db.one("tasks_claimable_count", team=team)["n"]  # a count; no rows to see
-            # reviews are claimable work too (README "Review"): a lost review request is found here
+            # reviews are claimable work too (docs/concepts/review.md): a lost review request is found here
             waiting += self.db.one("reviews_claimable_count", team=team)["n"]
             if waiting:
                 tasks.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)

@@ -105,7 +105,7 @@ def wake_for_children(parent: models.Task) -> None:
 def request_reviews(task: models.Task) -> None:
     """Wakes the teams of review_quorum live peers that may review a result (never the executor;
     its partners and team first). Only a wake-up: the review itself is a place on the board that
-    a woken agent claims (README "Review"), so a wake-up that is lost, or never sent because this
+    a woken agent claims (docs/concepts/review.md), so a wake-up that is lost, or never sent because this
     process died after the result committed, only delays it until an idle poller or a working
     agent of an eligible team takes it."""
     state = signals.state

@@ -1,4 +1,4 @@
--- Hormone arithmetic (README "Hormones"). Levels are the seed's JSONB object of four numbers.
+-- Hormone arithmetic (docs/concepts/hormones.md). Levels are the seed's JSONB object of four numbers.
 
 -- levels + delta, each clamped to [HORMONE_MIN, HORMONE_MAX]; keys missing from delta are unchanged.
 -- One expression, STABLE like jsonb_build_object, so that the planner inlines it into the UPDATE

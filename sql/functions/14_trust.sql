@@ -1,4 +1,4 @@
--- Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (README "Trust").
+-- Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (docs/concepts/trust.md).
 -- Each agent keeps evidence r (positive) and s (negative); a new rating (p, n) updates
 --   r <- lambda * r + p,  s <- lambda * s + n,  trust = (r + 1) / (r + s + 2),
 -- the mean of Beta(r + 1, s + 1): always inside (0, 1), 0.5 with no evidence.

@@ -1,8 +1,8 @@
--- Agent helpers shared by the task functions. Lock order: tasks first, then agents (README "Locks").
+-- Agent helpers shared by the task functions. Lock order: tasks first, then agents (docs/concepts/concurrency.md).
 -- Agent rows are locked FOR NO KEY UPDATE, the lock an UPDATE of them takes anyway: FOR UPDATE
 -- would also wait on (and be waited on by) the key-share locks that every insert naming an agent
 -- (an event, a review, an interaction) takes, an order no transaction controls, and reviews
--- deadlocked on it (README "Concurrency: locks and fencing").
+-- deadlocked on it (docs/concepts/concurrency.md).
 
 -- The acting agent, which this transaction must act for (phoenix.act_as), and which must exist
 -- and not be decommissioned.
@@ -38,7 +38,7 @@ END;
 $$;
 
 -- Adds hormone deltas to one agent (clamped). Used for events that do not rate an outcome.
--- A strong move starts a hormone cascade (README "Hormone cascades").
+-- A strong move starts a hormone cascade (docs/concepts/cascades.md).
 CREATE OR REPLACE FUNCTION phoenix.agent_hormones_add(p_agent uuid, p_delta jsonb)
 RETURNS void
 LANGUAGE plpgsql

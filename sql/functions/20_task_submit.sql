@@ -1,11 +1,11 @@
--- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it.
+-- Submit a task (docs/concepts/lifecycle.md). Returns the task and whether this call created it.
 -- Idempotency keys belong to their submitter (created_by; submissions naming no agent share one
 -- scope): the same key from the same submitter with the same content returns the first task
 -- unchanged; with different content it is refused (a conflict), never silently dropped. The task
 -- returned is what the caller may see (phoenix.task_as_seen): an agent-role caller gets another's
 -- task only as the content it sent itself, with the id and status.
 -- Dependencies must already exist and not have failed or been cancelled (the task could never
--- run; README "Dependencies"); since they are fixed at submission and
+-- run; docs/concepts/lifecycle.md); since they are fixed at submission and
 -- can only name existing tasks, the dependency graph cannot contain a cycle.
 -- Locks: the dependencies in id order (so a dependency that completes concurrently is counted
 -- exactly once), then the new row.

@@ -10,7 +10,7 @@ DECLARE
     t phoenix.tasks;
 BEGIN
     PERFORM phoenix.act_as(p_agent);
-    -- a transition that may settle a child takes its tree's root first (README "Delegation");
+    -- a transition that may settle a child takes its tree's root first (docs/concepts/delegation.md);
     -- renewing and starting never do, so they leave the root alone
     t := phoenix.task_lock(p_task, p_action NOT IN ('renew', 'start'));
     IF p_attempt > t.attempt THEN

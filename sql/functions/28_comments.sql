@@ -1,4 +1,4 @@
--- Threaded comments on a task and votes on comments (README "Comments").
+-- Threaded comments on a task and votes on comments (docs/guide.md).
 
 CREATE OR REPLACE FUNCTION phoenix.comment_add(
     p_task uuid, p_agent uuid, p_parent uuid, p_content text, p_now timestamptz DEFAULT NULL)

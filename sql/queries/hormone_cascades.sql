@@ -1,4 +1,4 @@
--- Statements on phoenix.hormone_cascades (README "Hormone cascades"). A cascade locks the
+-- Statements on phoenix.hormone_cascades (docs/concepts/cascades.md). A cascade locks the
 -- cascade's row, then agents in id order.
 
 -- name: hormone_cascade

@@ -1,4 +1,4 @@
--- What `phoenix-board up` shows of the agents working together (README "Running agents").
+-- What `phoenix-board up` shows of the agents working together (docs/operations/running-agents.md).
 
 -- name: delegation_latest_root
 -- The root of the most recent delegation tree since a time.

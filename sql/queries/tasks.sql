@@ -112,7 +112,7 @@ SELECT name AS team FROM phoenix.teams t
 SELECT phoenix.tasks_refresh_ranks_outside(%(now)s::timestamptz) AS updated;
 
 -- name: task_delegate
--- The claimant splits its task into children and the task waits for them (README "Delegation").
+-- The claimant splits its task into children and the task waits for them (docs/concepts/delegation.md).
 SELECT (d.task).*, d.children, d.created
   FROM phoenix.task_delegate(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(children)s::jsonb,
                              %(join_k)s::integer, %(on_failure)s::text, %(now)s::timestamptz) AS d;
