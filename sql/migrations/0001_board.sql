@@ -1,6 +1,6 @@
 -- The board: teams, agents, tasks, votes, comments, reviews, interactions and the task history.
 --
--- Fixes to the seed (DATABASE_INTELLIGENCE_NEEDS.md), see docs/schema.md:
+-- Fixes to the seed (DATABASE_INTELLIGENCE_NEEDS.md), see README "Schema":
 --   * inline ENUM(...) is not PostgreSQL: teams are rows, status is a CREATE TYPE enum;
 --   * hot_score cannot be a generated column calling now(): it is stored, set by
 --     phoenix.hot_rank() on every vote and refreshed in batches;
@@ -94,7 +94,7 @@ CREATE TABLE phoenix.tasks (
     active_score real NOT NULL DEFAULT 0,
     controversy real NOT NULL DEFAULT 0,
     last_activity_at timestamptz NOT NULL DEFAULT now(),
-    -- the claim order's sort key (phoenix.claim_key), see docs/concepts/ranking.md#claim-order
+    -- the claim order's sort key (phoenix.claim_key), see README "Claim order"
     claim_key timestamptz NOT NULL DEFAULT now(),
     dopamine_reward real NOT NULL DEFAULT 1.0 CONSTRAINT tasks_dopamine_reward_range CHECK (dopamine_reward BETWEEN 0 AND 10),
     -- lifecycle
@@ -155,7 +155,7 @@ CREATE TABLE phoenix.task_votes (
     PRIMARY KEY (task_id, agent_id)
 );
 
--- Review verdicts are not board votes: they judge one attempt's result (docs/concepts/review.md).
+-- Review verdicts are not board votes: they judge one attempt's result (README "Review").
 CREATE TABLE phoenix.task_reviews (
     task_id uuid NOT NULL REFERENCES phoenix.tasks (id),
     attempt integer NOT NULL,

@@ -1,7 +1,7 @@
 -- The consciousness timeline, its hourly rollup, the federation dashboard and the beat's records.
 --
 -- TimescaleDB when the server has it (preloaded), plain PostgreSQL otherwise, under the same names;
--- this file is the one place where the two paths differ (docs/concepts/beat.md#timeline-timescaledb-or-not):
+-- this file is the one place where the two paths differ (README "Timeline: TimescaleDB or not"):
 --   TimescaleDB: consciousness_timeline is a hypertable; consciousness_hourly a continuous
 --                aggregate with a refresh policy; a retention policy drops old chunks.
 --   TimescaleDB under its Apache licence (no continuous aggregates, no policies: those are
@@ -48,7 +48,7 @@ CREATE TABLE phoenix.beat_runs (
     last_error text
 );
 
--- What the beat's own alert evaluation finds firing now (docs/operations/alerts.md).
+-- What the beat's own alert evaluation finds firing now (README "Alerts").
 CREATE TABLE phoenix.alerts_firing (
     alertname text NOT NULL,
     team text NOT NULL DEFAULT '',

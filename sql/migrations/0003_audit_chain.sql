@@ -1,4 +1,4 @@
--- Tamper-evident history (docs/concepts/audit.md).
+-- Tamper-evident history (README "Audit: the hash chains").
 --
 -- task_events is one hash chain per task and agent_interactions one per rated agent (agent_to).
 -- Each row carries its place in its chain (seq, from 1), the previous row's hash and its own:

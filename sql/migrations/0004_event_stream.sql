@@ -1,4 +1,4 @@
--- The event stream's transactional outbox (docs/concepts/event-stream.md).
+-- The event stream's transactional outbox (README "Event stream").
 --
 -- A row is written in the same transaction as the fact it reports (triggers in
 -- sql/functions/50_outbox.sql), so a rolled-back transaction leaves nothing to publish. The relay

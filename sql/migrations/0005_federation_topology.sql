@@ -1,4 +1,4 @@
--- The federation's topology, as the seed names it (docs/concepts/partners.md):
+-- The federation's topology, as the seed names it (README "Partners and supervisors"):
 --   paired_agents       partners, symmetric: B is in A's list exactly when A is in B's;
 --   supervisor_agent    one supervisor at most; the relation is a forest (no cycle);
 --   subordinate_agents  the agents whose supervisor this one is, kept in step with it.

@@ -1,4 +1,4 @@
--- Hormone cascades (docs/concepts/cascades.md). One row per cascade: its id is the idempotency
+-- Hormone cascades (README "Hormone cascades"). One row per cascade: its id is the idempotency
 -- key (a replayed id changes nothing), and a row without applied_at is a cascade that an event
 -- started and the beat has not spread yet. Event transactions only insert here; the spread, which
 -- locks many agents, runs in a transaction of its own (see phoenix.hormone_cascade_run).

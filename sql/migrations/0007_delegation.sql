@@ -1,4 +1,4 @@
--- Delegation (docs/concepts/delegation.md): a task splits into children and waits for them.
+-- Delegation (README "Delegation"): a task splits into children and waits for them.
 --
 -- A parent in 'waiting' holds no lease and no agent; the parent row is the join point: each
 -- child's final outcome counts on it under its row lock, so exactly one child's transaction sees

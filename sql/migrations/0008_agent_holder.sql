@@ -1,4 +1,4 @@
--- One live process per agent (docs/operations/running-agents.md): the pool that attached to
+-- One live process per agent (README "Agents are held by one process"): the pool that attached to
 -- an agent holds it with a token of its own, renewed by its heartbeat and freed on a clean exit;
 -- the hold lapses ACTIVE_AGENT_SECONDS after the last heartbeat, the window in which an agent
 -- counts as live. Another process attaching while the hold is live is refused, so two pools (on

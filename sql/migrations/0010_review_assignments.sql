@@ -1,4 +1,4 @@
--- Reviews are work on the board (docs/concepts/review.md): a task in review offers review_quorum places,
+-- Reviews are work on the board (README "Review"): a task in review offers review_quorum places,
 -- which live eligible agents claim with a lease, as they claim tasks. A verdict that is never
 -- given frees its place when the lease runs out, and another agent takes it; nothing depends on
 -- a message that can be lost.

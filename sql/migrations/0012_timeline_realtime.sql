@@ -1,4 +1,4 @@
--- The hourly rollup includes the current hour on both paths (docs/concepts/beat.md#timeline-timescaledb-or-not).
+-- The hourly rollup includes the current hour on both paths (README "Timeline: TimescaleDB or not").
 --
 -- Since TimescaleDB 2.13 a continuous aggregate is materialized-only by default: it showed the
 -- hours its refresh policy had materialized (up to an hour ago at best) and left out the current

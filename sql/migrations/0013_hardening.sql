@@ -1,4 +1,4 @@
--- Hardening (issue 12; docs/concepts/lifecycle.md, docs/errors.md).
+-- Hardening (issue 12; README "Task lifecycle", "Errors and limits", "Dependencies").
 
 -- Idempotency keys belong to their submitter (created_by; the submissions that name no agent share
 -- one scope): another submitter's key is another task, never a silent duplicate of it.
@@ -9,7 +9,7 @@ CREATE UNIQUE INDEX tasks_idempotency_key_idx ON phoenix.tasks (created_by, idem
 -- status(key) and the fault tests find a task by its key alone
 CREATE INDEX tasks_key_idx ON phoenix.tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
 
--- Dependency links in a table of their own (docs/concepts/lifecycle.md, dependencies). The dependency's
+-- Dependency links in a table of their own (README "Task lifecycle", dependencies). The dependency's
 -- `blocks` array was rewritten by every submission that named it, so the n-th dependent of one task
 -- copied an array of n ids: 10,000 dependents took a minute, growing with the square of their
 -- number. A row per link costs the same at any count. `depends_on` stays on the dependent (written

@@ -91,10 +91,15 @@ def test_every_markdown_link_resolves(page):
     assert not broken, "\n".join(broken)
 
 
+# Released migrations are never edited: migrate records their checksums and refuses a changed file,
+# so their comments keep naming the README sections they were written against.
+RELEASED = ROOT / "sql" / "migrations"
+
+
 def test_no_reference_to_a_readme_section():
     stale = []
     for path in FILES:
-        if path == ROOT / "README.md":
+        if path == ROOT / "README.md" or RELEASED in path.parents:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             if README_SECTION.search(line) and path != Path(__file__):
@@ -119,4 +124,5 @@ def test_every_runbook_page_has_its_alert():
     rules = yaml.safe_load((ROOT / "metrics/prometheus/alerts.yml").read_text())
     alerts = {rule["alert"].lower() for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
     pages = {p.stem for p in (ROOT / "docs/operations/runbooks").glob("*.md")}
-    assert pages == alerts, f"pages without an alert: {sorted(pages - alerts)}; alerts without a page: {sorted(alerts - pages)}"
+    assert pages == alerts, \
+        f"pages without an alert: {sorted(pages - alerts)}; alerts without a page: {sorted(alerts - pages)}"

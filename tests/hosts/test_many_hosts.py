@@ -44,7 +44,7 @@ TASKS = 30  # --count in the recipe
 def recipe() -> dict[str, str]:
     """The recipe's many-host blocks by host kind."""
     blocks = dict(re.findall(r"<!-- many-hosts: (\w+) -->\n```bash\n(.*?)```", RECIPE.read_text(), re.DOTALL))
-    assert set(blocks) == {"db", "client", "worker", "beat", "submit"}, f"{RECIPE.name}: many-host blocks {sorted(blocks)}"
+    assert set(blocks) == {"db", "client", "worker", "beat", "submit"}, f"many-host blocks: {sorted(blocks)}"
     return blocks
 
 
