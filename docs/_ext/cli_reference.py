@@ -35,10 +35,11 @@ def _param(p):
 def _plain(cmd, name):
     kwargs = {"help": cmd.help, "short_help": cmd.short_help, "epilog": cmd.epilog, "hidden": cmd.hidden,
               "params": [_param(p) for p in cmd.params if p.name != "help"]}
-    subcommands = getattr(cmd, "commands", None)
-    if subcommands is None:
+    if not hasattr(cmd, "list_commands"):
         return click.Command(name, **kwargs)
-    return click.Group(name, commands={n: _plain(c, n) for n, c in subcommands.items()}, **kwargs)
+    # asked by name, not read from .commands: a lazily loaded group (bench) has its commands only so
+    return click.Group(name, commands={n: _plain(cmd.get_command(None, n), n) for n in cmd.list_commands(None)},
+                       **kwargs)
 
 
 command = _plain(typer.main.get_command(_app), "phoenix-board")
