@@ -3,7 +3,7 @@
 An agent is identified by a stable codename (a worker uses node name + pool index), so a
 restarted process re-attaches to its row and keeps its counters, hormones and trust. A process
 that works as an agent holds it with a token (``holder``): the database refuses a second live
-process (README "Agents are held by one process").
+process (docs/operations/running-agents.md).
 """
 
 from __future__ import annotations

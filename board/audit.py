@@ -1,4 +1,4 @@
-"""Walking the hash chains of ``task_events`` and ``agent_interactions`` (README "Audit").
+"""Walking the hash chains of ``task_events`` and ``agent_interactions`` (docs/concepts/audit.md).
 
 Each chain belongs to one owner (a task, or the agent an interaction rated) and is checked batch
 by batch in owner-id order by ``sql/queries/audit.sql``, so a walk over millions of rows holds no

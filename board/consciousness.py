@@ -1,5 +1,5 @@
-"""Consciousness: the federation's health as one number per team, over time (README
-"Consciousness"). The formulas are ``sql/functions/40_consciousness.sql``; their numbers are in
+"""Consciousness: the federation's health as one number per team, over time
+(docs/concepts/beat.md#consciousness). The formulas are ``sql/functions/40_consciousness.sql``; their numbers are in
 ``constants.py``. Over the active agents (heartbeat within ACTIVE_AGENT_SECONDS):
 
 * trust: the mean of their trust coefficients;

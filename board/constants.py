@@ -1,4 +1,4 @@
-"""Every number a board formula uses, with its unit and the README section that explains it.
+"""Every number a board formula uses, with its unit and the docs page that explains it.
 
 SQL formulas read these through generated immutable functions ``phoenix.k_<name>()`` (see
 ``migrate.constants_sql``), so this module is the one place to change a number; ``phoenix-board
@@ -7,14 +7,14 @@ migrate`` re-applies them.
 
 from __future__ import annotations
 
-# --- Leases and retries (README "Task lifecycle") -------------------------------------------
+# --- Leases and retries (docs/concepts/lifecycle.md) ----------------------------------------------
 LEASE_SECONDS = 30.0  # s; a claim's lease, renewed by the claimant while it works
 LEASE_MAX_SECONDS = 86_400.0  # s; the longest lease a claim may take or renew at a time
 RETRY_BACKOFF_BASE_SECONDS = 5.0  # s; wait before attempt n+1 is base * 2^(n-1) ...
 RETRY_BACKOFF_MAX_SECONDS = 600.0  # s; ... capped here
 DEFAULT_MAX_ATTEMPTS = 3
 
-# --- Review (README "Review") -------------------------------------------------------------------
+# --- Review (docs/concepts/review.md) -------------------------------------------------------------
 # A task in review waits for review_quorum verdicts from its team and the specialists of its
 # category. Past REVIEW_WIDEN_SECONDS any live agent of any team may review it (and see it); past
 # REVIEW_EXPIRE_SECONDS with no decision it fails for good, with that reason.
@@ -22,14 +22,14 @@ REVIEW_WIDEN_SECONDS = 300.0  # s after the result went to review
 REVIEW_EXPIRE_SECONDS = 3600.0  # s after the result went to review
 REVIEW_STALLED_SECONDS = 600.0  # s; the ReviewStalled alert's threshold (between the two above)
 
-# --- Claim order (README "Claim order") -------------------------------------------------------
+# --- Claim order (docs/concepts/ranking.md#claim-order) -------------------------------------------
 PRIORITY_STEP_SECONDS = 600.0  # s; each priority step above 5 moves a task this far ahead
 HOT_BOOST_SECONDS = 3600.0  # s per unit of hot score
 HOT_BOOST_CAP = 1.0  # hot score counted at most this much, so the boost is bounded
 DEADLINE_LEAD_SECONDS = 3600.0  # s; a task becomes "due" this long before its deadline
 RANK_REFRESH_TOLERANCE = 0.01  # the refresh rewrites a stored rank only when it moved by more than 1 %
 
-# --- Hormones (README "Hormones") -----------------------------------------------------------
+# --- Hormones (docs/concepts/hormones.md) ---------------------------------------------------------
 BASELINE_DOPAMINE = 1.0  # seed baselines
 BASELINE_OXYTOCIN = 1.0
 BASELINE_ADRENALINE = 1.0
@@ -46,18 +46,18 @@ CORTISOL_PER_DOWNVOTE = 0.05  # to the task's author
 OXYTOCIN_PER_APPROVAL = 0.2  # review verdict +1, to the executor
 CORTISOL_PER_REJECTION = 0.2  # review verdict -1, to the executor
 ADRENALINE_PER_URGENT_CLAIM = 0.5  # x urgency in [0, 1], urgency = 1 - time_left / DEADLINE_LEAD
-# Stress caps the task size an agent claims (README "Hormones change behaviour").
+# Stress caps the task size an agent claims (docs/concepts/hormones.md).
 STRESS_CORTISOL_MEDIUM = 0.8  # cortisol at or above: takes tasks of fibonacci_size <= 5
 STRESS_CORTISOL_HIGH = 1.5  # cortisol at or above: takes tasks of fibonacci_size <= 2
 STRESS_SIZE_MEDIUM = 5
 STRESS_SIZE_HIGH = 2
 
-# --- Trust: beta reputation with forgetting (README "Trust") --------------------------------
+# --- Trust: beta reputation with forgetting (docs/concepts/trust.md) ------------------------------
 TRUST_FORGETTING = 0.98  # lambda: old evidence is multiplied by this at each new rating
 TRUST_OUTCOME_WEIGHT = 1.0  # weight of a task outcome (completion quality, failure)
 TRUST_CONSENSUS_WEIGHT = 0.5  # weight of agreeing / disagreeing with a review's consensus
 
-# --- Consciousness (README "Consciousness") -------------------------------------------------
+# --- Consciousness (docs/concepts/beat.md#consciousness) ------------------------------------------
 ACTIVE_AGENT_SECONDS = 30.0  # s; an agent with a heartbeat this recent is active
 CONSCIOUSNESS_BASE = 100.0  # the seed's consciousness_level default
 CONSCIOUSNESS_SPAN = 10.0  # consciousness = BASE + SPAN * weighted sum of three figures in [0, 1]
@@ -68,7 +68,7 @@ CONSCIOUSNESS_THRESHOLD = 105.75  # the seed's alert threshold
 DECISIONS_WINDOW_SECONDS = 60.0  # s; decisions per second are counted over this window
 TIMELINE_RETENTION_DAYS = 30.0  # days of consciousness_timeline kept
 
-# --- Partners and supervisors (README "Partners and supervisors") ---------------------------
+# --- Partners and supervisors (docs/concepts/partners.md) -----------------------------------------
 PARTNERS_MAX = 3  # partners per agent; pairing is symmetric, so both sides count it
 # A pair's shared record: interactions between the two (either direction, not cascades) within
 # the window. entanglement_strength = (agreed + 1) / (n + 2) * n / (n + EVIDENCE_SCALE);
@@ -77,7 +77,7 @@ ENTANGLEMENT_WINDOW_SECONDS = 7 * 86_400.0  # s
 ENTANGLEMENT_EVIDENCE_SCALE = 5.0  # shared interactions at which the evidence factor is 1/2
 ENTANGLEMENT_PAIR_MIN = 0.25  # strength from which a pair counts in the timeline's entanglement_pairs
 
-# --- Hormone cascades (README "Hormone cascades") --------------------------------------------
+# --- Hormone cascades (docs/concepts/cascades.md) -------------------------------------------------
 # Spreading activation with decay: a receiver at hop d reached over edge weight w from a node that
 # got delta gets delta * CASCADE_ATTENUATION * w (so |delta_d| <= |intensity| * ATTENUATION^d).
 CASCADE_TRIGGER_DELTA = 0.4  # an event moving one hormone of an agent at least this much starts one
@@ -95,7 +95,7 @@ CASCADE_LOCK_TRIES = 50  # NOWAIT attempts on the reached agents before waiting 
 CASCADE_PENDING_BATCH = 100  # event cascades spread per beat pass
 CASCADE_BEAT_SECONDS = 5.0  # s; how often the beat spreads pending event cascades
 
-# --- Limits (README "Errors and limits") -----------------------------------------------------
+# --- Limits (docs/errors.md) ----------------------------------------------------------------------
 # Checked by board/models.py before any SQL; the tables' CHECK constraints repeat the ones that
 # fit in SQL as the last line of defence.
 TITLE_MAX = 200  # characters; at least 1
@@ -133,7 +133,7 @@ BATCH_MAX = 1000  # submissions in one submit_many message
 ERROR_MESSAGE_MAX = 300  # characters of an error's one line; longer ones end in "..."
 FIBONACCI_SIZES = (1, 2, 3, 5, 8, 13, 21)
 
-# --- Delegation (README "Delegation") ---------------------------------------------------------
+# --- Delegation (docs/concepts/delegation.md) -----------------------------------------------------
 DELEGATION_CHILDREN_MAX = 1000  # children one delegate call may create (Temporal's advice per parent)
 DELEGATION_DESCENDANTS_MAX = 10_000  # descendants a root may have over its lifetime, retries included
 DELEGATION_DEPTH_MAX = 5  # a root is depth 0; its children 1; deeper delegation is refused
@@ -212,7 +212,7 @@ SQL_EXPORTS = (
     "CASCADE_LOCK_TRIES",
 )
 
-# --- Event stream (README "Event stream") -----------------------------------------------------
+# --- Event stream (docs/concepts/event-stream.md) -------------------------------------------------
 # Retention per topic, by age (the seed's Kafka retentions): entries older than this are trimmed
 # from the Redis stream (XADD ... MINID ~) and published rows from the outbox.
 STREAM_RETENTION_SECONDS = {
@@ -228,19 +228,19 @@ STREAM_MAX_DELIVERIES = 5  # deliveries of one entry before it goes to <topic>.d
 STREAM_VISIBILITY_TIMEOUT_SECONDS = 60.0  # s; an entry pending this long with a consumer is reclaimed
 STREAM_RELAY_BATCH = 500  # rows per relay pass: one XADD pipeline, one UPDATE
 
-# --- ids people type (README "Using the board") ---
+# --- ids people type (docs/guide.md) --------------------------------------------------------------
 SHORT_ID_MIN = 7  # hex digits shown of an id's end, the random part of a UUIDv7: 28 bits, so
 # two of 100,000 tasks share a 7-digit tail about once in 2,700 tries; shown ids grow past 7 as
 # git's do when two shown rows would share one, and a typed tail that matches two ids is refused
 SHORT_ID_TYPED_MIN = 4  # hex digits a typed fragment needs; fewer would match half the board
 SHORT_ID_CANDIDATES_SHOWN = 5  # an ambiguous fragment's error lists at most this many matches
 
-# --- health as `doctor` and the live view show it (README "Using the board") ---
+# --- health as `doctor` and the live view show it (docs/guide.md) ---------------------------------
 DEAD_AGENTS_SHOWN = 10  # `doctor` names at most this many dead agents, then counts the rest
 BEAT_STALE_PERIODS = 3.0  # a beat job not started for this many of its periods is "stale": the
 # beat is stopped or stuck (one missed tick is normal when a run overlaps the next)
 BEAT_STALE_GRACE_SECONDS = 10.0  # s; added to that bound, so short periods do not flap at start
 
-# The beat's task_counts job period (README "Metrics"): deltas between folds stay a few hundred rows
+# The beat's task_counts job period (docs/operations/metrics.md): deltas between folds stay a few hundred rows
 # even at 100 transitions/s.
 TASK_COUNTS_SECONDS = 5.0

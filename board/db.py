@@ -7,8 +7,8 @@ Connections are in autocommit: every board operation is a single call of a SQL f
 is its own transaction and costs one round trip. ``transaction()`` is there for the rest.
 
 Inside ``acting_as(agent)`` every statement names its agent in ``phoenix.agent_id`` for its own
-transaction (the setting the board's functions and row-level security check, README
-"Security"); the setting and the statement travel together in one pipeline. ``Database(role=)``
+transaction (the setting the board's functions and row-level security check,
+docs/concepts/security.md); the setting and the statement travel together in one pipeline. ``Database(role=)``
 makes every connection ``SET ROLE`` first: workers run as the agent role, the exporter as the
 monitor role.
 """

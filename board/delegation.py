@@ -12,7 +12,7 @@ the parent's attempt number. The parent row is the join point: every child's fin
 counted on it under its row lock, so exactly one child's transaction finds the join met and puts
 the parent back on the board. A tree's root row is locked first by every transition that may
 settle, delegate or cancel inside it, which is what makes a cancel see every live descendant.
-The README section "Delegation" has the whole model, the limits and the trust rule.
+docs/concepts/delegation.md has the whole model, the limits and the trust rule.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Partners, supervisors and hormone cascades (README "Partners and supervisors", "Hormone cascades").
+"""Partners, supervisors and hormone cascades (docs/concepts/partners.md, docs/concepts/cascades.md).
 
 Operators set the federation's topology: ``pair``/``unpair`` (symmetric, at most
 ``constants.PARTNERS_MAX`` partners each) and ``supervise`` (one supervisor per agent; the relation

@@ -1,4 +1,4 @@
-"""Hormones: four levels per agent that events push and time pulls back (README "Hormones").
+"""Hormones: four levels per agent that events push and time pulls back (docs/concepts/hormones.md).
 
 The rules live in SQL, in one file, ``sql/functions/12_hormones.sql``, because they run inside the
 transaction of the event that causes them: ``phoenix.hormone_response`` is the one table of which

@@ -143,7 +143,7 @@ def review_claim(db: Database, agent: UUID, lease_seconds: float = constants.LEA
                  now: datetime | None = None) -> models.Task | None:
     """Takes a place among the reviewers of the oldest task in review this agent may review, held
     for the lease; None when no review is waiting for it. Its verdict (``review``) fills the place;
-    if none comes, the place is free again when the lease ends (README "Review")."""
+    if none comes, the place is free again when the lease ends (docs/concepts/review.md)."""
     row = db.one("task_review_claim", agent=_agent(agent), lease=_lease(lease_seconds), now=now)
     return models.Task.from_row(row) if row else None
 

@@ -45,7 +45,7 @@ ROLE_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # Released migrations edited for a server where they failed, so that where they were applied they
 # did what they do now: the earlier checksums still count as applied (the file says why).
 EARLIER_CHECKSUMS = {
-    # the Apache-licensed TimescaleDB fallback (README "Timeline: TimescaleDB or not")
+    # the Apache-licensed TimescaleDB fallback (docs/concepts/beat.md#timeline-timescaledb-or-not)
     "0002_consciousness.sql": {"d5d40ed15cc2ee9add4e36042403b99baef28cdf917134c6d61934649a97c084"},
 }
 
@@ -135,7 +135,7 @@ def functions() -> list[SqlFile]:
 
 
 def role_names(prefix: str = DEFAULT_ROLE_PREFIX) -> dict[str, str]:
-    """The owner, agent and monitor roles for a prefix (README "Security")."""
+    """The owner, agent and monitor roles for a prefix (docs/concepts/security.md)."""
     if not ROLE_PREFIX.match(prefix) or prefix.startswith("pg_"):
         raise errors.InvalidInput(f"role prefix must be a lowercase letter, then up to 40 lowercase letters, digits or _ (not pg_), not {prefix[:50]!r}")
     return {kind: f"{prefix}_{kind}" for kind in ("owner", "agent", "monitor")}
@@ -262,7 +262,7 @@ def _shown(names: list[str]) -> str:
 
 def bring_up_to_date(url: str, role_prefix: str = DEFAULT_ROLE_PREFIX, *, auto: bool | None = None,
                      wait_seconds: float = 0.0) -> Report:
-    """What a process that opens the board does about the schema (README "Many hosts").
+    """What a process that opens the board does about the schema (docs/operations/many-hosts.md).
 
     ``auto`` True migrates (a login that may not fails with the database's one-line error), False
     never migrates, None migrates only when :func:`may_migrate`. A process that does not migrate

@@ -1,8 +1,8 @@
 """Pydantic models: validated inputs (checked at the edge, before any SQL) and frozen rows.
 
 ``parse()`` turns a validation failure into a one-line :class:`errors.InvalidInput` that names the
-field and its limit (``RULES``); the limits are in ``constants.py`` and the README's "Errors and
-limits". Helpers at the end check plain arguments (ids, attempts, seconds) the same way.
+field and its limit (``RULES``); the limits are in ``constants.py`` and
+docs/errors.md. Helpers at the end check plain arguments (ids, attempts, seconds) the same way.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class TaskSubmit(Input):
 
 
 class ChildSpec(Input):
-    """One child of a delegation (README "Delegation"): a task in its parent's team; fields left
+    """One child of a delegation (docs/concepts/delegation.md): a task in its parent's team; fields left
     out are inherited from the parent (category, priority, max attempts, reward, deadline)."""
 
     title: Annotated[Text, Field(min_length=1, max_length=constants.TITLE_MAX)]
@@ -321,7 +321,7 @@ class Task(Row):
     fibonacci_size: int
     idempotency_key: str | None
     created_at: datetime
-    # delegation (README "Delegation")
+    # delegation (docs/concepts/delegation.md)
     parent_id: UUID | None = None
     root_id: UUID | None = None
     depth: int = 0
@@ -333,7 +333,7 @@ class Task(Row):
     children_done: int = 0
     children_failed: int = 0
     escalated_to: UUID | None = None
-    # when the current attempt went to review (README "Review")
+    # when the current attempt went to review (docs/concepts/review.md)
     review_since: datetime | None = None
 
 

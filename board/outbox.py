@@ -1,4 +1,4 @@
-"""The event stream's PostgreSQL side: the outbox the relay publishes from (README "Event stream").
+"""The event stream's PostgreSQL side: the outbox the relay publishes from (docs/concepts/event-stream.md).
 
 Triggers write a row per event in the transaction of the fact it reports (sql/functions/
 50_outbox.sql); this module reads and marks those rows for the relay in ``workers/stream.py``,

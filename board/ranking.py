@@ -14,7 +14,7 @@ the ``created_at`` index (and, for ``top``, the negative part), which together a
 rows in (value DESC, created_at DESC, id DESC) order.
 
 **The claim order** is separate from these sorts: see ``sql/functions/11_claim_key.sql`` and
-the README. Lemmy lets old posts sink; a task board must not let old tasks starve.
+docs/concepts/ranking.md#claim-order. Lemmy lets old posts sink; a task board must not let old tasks starve.
 
 **Refresh.** Hot ranks fall with age, so the beat refreshes the rows still ranked in batches in
 creation order, with SKIP LOCKED, as Lemmy's scheduled task does.

@@ -1,4 +1,4 @@
-"""How far a streaming replica is behind its primary (README "Read replicas").
+"""How far a streaming replica is behind its primary (docs/operations/read-replicas.md).
 
 Commands that only read may use a replica (``PHOENIX_DATABASE_READ_URL``); the exporter serves its
 delay. Bytes: the primary's current WAL position minus the replica's replayed one. Seconds: 0 when

@@ -1,4 +1,4 @@
-"""Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (README "Trust").
+"""Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (docs/concepts/trust.md).
 
 The whole model is ``sql/functions/14_trust.sql``, run in the transaction of the event that rates:
 which event gives how much positive and negative evidence (``phoenix.trust_evidence``), how a

@@ -34,7 +34,7 @@ def active(prometheus_url: str, timeout: float = 5.0) -> list[Alert]:
     found = []
     for alert in body.get("data", {}).get("alerts", []):
         labels, annotations = alert.get("labels", {}), alert.get("annotations", {})
-        if "#runbook-" not in annotations.get("runbook_url", ""):
+        if "/operations/runbooks/" not in annotations.get("runbook_url", ""):
             continue  # another application's rule on a shared Prometheus
         found.append(Alert(labels.get("alertname", "?"), alert.get("state", "?"), labels.get("severity", ""),
                            annotations.get("summary", "")))

@@ -57,7 +57,7 @@ def count_db_retry(sqlstate: str) -> None:
 def use_private_directory(parent: str) -> str:
     """Turns on multiprocess mode for this worker and the pool processes it will fork, in a new
     directory of its own under ``parent``, when the operator set no PROMETHEUS_MULTIPROC_DIR: so
-    that a worker host serves its agents' metrics by default (README "Metrics"). prometheus-client
+    that a worker host serves its agents' metrics by default (docs/operations/metrics.md). prometheus-client
     chooses how values are stored when it is imported; the labelled metrics above create their
     values on first use, in the pool processes, so switching the value class before the fork is
     enough."""

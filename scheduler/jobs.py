@@ -77,7 +77,7 @@ def hot_refresh(db: Database, now: datetime | None = None) -> int:
 
 def lease_sweep(db: Database, now: datetime | None = None, wake: Callable[[str], None] | None = None) -> int:
     """Expired leases back to the board, and tasks left in review past their deadline ended
-    (README "Review"): both are deadlines on the board's work. Then the teams with claimable
+    (docs/concepts/review.md): both are deadlines on the board's work. Then the teams with claimable
     work are woken. Returns how many tasks it moved."""
     released = 0
     while batch := lifecycle.release_expired(db, now):
@@ -95,7 +95,7 @@ def hormone_decay(db: Database, half_life_seconds: float, now: datetime | None =
 
 
 def hormone_cascades(db: Database, now: datetime | None = None) -> int:
-    """Spreads the hormone cascades that events started (README "Hormone cascades")."""
+    """Spreads the hormone cascades that events started (docs/concepts/cascades.md)."""
     return federation.run_pending(db, now)
 
 

@@ -17,7 +17,7 @@
 * Task events (``PHOENIX_TASK_EVENTS``, on in docker-compose): what ``celery events``, Flower and
   celery-exporter read; off by default, as in Celery, since every task then costs a few messages.
 * ``app`` (module attribute): built on first use from the settings, so that Celery's own tools load
-  it: ``celery -A phoenix_board.workers.app inspect ping`` (README "Celery's own tools and Flower").
+  it: ``celery -A phoenix_board.workers.app inspect ping`` (docs/operations/celery-tools.md).
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ class Client:
 
     def cascade(self, hormone: str, intensity: float, *, team: str | None = None, agent: str | None = None,
                 cascade_id: UUID | str | None = None) -> str:
-        """Asks for the operator's hormone cascade (README "Hormone cascades"); returns its id. The
+        """Asks for the operator's hormone cascade (docs/concepts/cascades.md); returns its id. The
         beat's worker runs it: it works as the owner, and cascades are not the agents' to start.
         Re-sending the same id changes nothing."""
         msg = models.parse(messages.CascadeMessage, {"id": str(cascade_id or uuid.uuid4()), "hormone": hormone,

@@ -1,4 +1,4 @@
-"""Consumers of the event stream: consumer groups, reclaiming, dead letters (README "Event stream").
+"""Consumers of the event stream: consumer groups, reclaiming, dead letters (docs/concepts/event-stream.md).
 
 A :class:`Consumer` reads one topic in a consumer group (XREADGROUP) and acknowledges what its
 handler accepted. An entry left pending longer than the visibility timeout (its consumer died or is

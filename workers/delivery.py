@@ -1,4 +1,4 @@
-"""How a board message is held, retried and acknowledged (README "Delivery: acks, holds, redelivery").
+"""How a board message is held, retried and acknowledged (docs/operations/running-agents.md).
 
 A message that carries an effect (a submission, a vote, a comment, a cancel, a cascade, an
 assessment, a review) is acknowledged only once that effect is committed, or once it is refused

@@ -1,4 +1,4 @@
-"""The worker's consumer: what may come in from the board's queues (README "Celery messages").
+"""The worker's consumer: what may come in from the board's queues (docs/operations/running-agents.md).
 
 Celery's consumer runs any registered task, its builtins included (``celery.accumulate``,
 ``celery.chord_unlock``…), and logs a message it cannot use (an unknown task name, a pickle or

@@ -8,7 +8,7 @@ environment only, and register with the decorator: the fault rig gives its own p
 ``probe`` handler so. Raising fails the attempt (the board retries with
 backoff); a category without a handler fails with that reason.
 
-A handler may split its task instead of finishing it (README "Delegation"): it returns
+A handler may split its task instead of finishing it (docs/concepts/delegation.md): it returns
 ``context.delegate(children, join=..., on_failure=...)`` (or a :class:`Delegate` it builds). The
 attempt then ends with the delegation, the agent is free at once, and when the join is met the task
 comes back to the board; the handler runs again and finds the children's outcomes in

@@ -1,7 +1,7 @@
 """A pool's identity: the codename prefix of its agents and the token with which it holds them.
 
 The database refuses a process that attaches to an agent another live process holds
-(``phoenix.agent_register``, README "Agents are held by one process"); this module chooses what
+(``phoenix.agent_register``, docs/operations/running-agents.md); this module chooses what
 a pool asks for, so that the refusal is rare and said in one line before any process starts:
 
 * The token is kept in ``<data_dir>/pools/<prefix>.holder`` under an exclusive ``flock`` that the

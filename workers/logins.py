@@ -1,4 +1,4 @@
-"""The agents' own login (README "Many hosts: who logs in as what"; issue 12.9).
+"""The agents' own login (docs/operations/many-hosts.md; issue 12.9).
 
 A pool process runs handlers, which are user code. If it logs in as the owner and only ``SET
 ROLE``s to the agent role, a compromised handler can ``RESET ROLE`` and act as the owner, and it
@@ -51,7 +51,7 @@ def warn_if_not_contained(url: str, role_prefix: str) -> None:
     login = can_act_as_owner(url, role_prefix)
     if login:
         log.warning("pool processes log in as %s, which can act as the owner (RESET ROLE): give `workers` a login "
-                    "of the agent role only (README \"Many hosts: who logs in as what\")", login)
+                    "of the agent role only (docs/operations/many-hosts.md)", login)
 
 
 def exec_as_agents(agent_url: str) -> None:
@@ -95,7 +95,7 @@ def pool_environment(env: dict[str, str], owner_url: str, settings: Settings) ->
         url = _embedded_agent_login(owner_url, settings)
     else:
         log.warning("PHOENIX_AGENT_DATABASE_URL is not set: up's pools log in as the owner's login "
-                    "(README \"Many hosts: who logs in as what\")")
+                    "(docs/operations/many-hosts.md)")
         return env
     login = can_act_as_owner(url, settings.role_prefix)
     if login:

@@ -3,7 +3,7 @@
 A woken agent keeps claiming the next task in the claim order until nothing is claimable for it
 or its time budget is spent, so one wake-up drains many tasks and the board is not limited by one
 broker round trip per task. Before it claims a task, and whenever it is about to stop, it takes the
-reviews waiting for it (README "Review"): a review is a place on the board claimed with a lease, so
+reviews waiting for it (docs/concepts/review.md): a review is a place on the board claimed with a lease, so
 a verdict that is never given (the agent died) is asked of another agent, with no message to lose. While a handler runs, a renewer thread extends the lease every third
 of it; if a renewal is refused (the claim was lost), the handler's context says so and its late
 result is refused by the board's fencing, never applied twice.

@@ -73,7 +73,7 @@ def _start_agent() -> None:
     holder = UUID(os.environ[ENV_HOLDER]) if os.environ.get(ENV_HOLDER) else None
     existing = db.one("agent_by_codename", codename=name)
     try:
-        # re-attaching acts for that agent, which the agent role must name (README "Security")
+        # re-attaching acts for that agent, which the agent role must name (docs/concepts/security.md)
         with acting_as(existing["id"] if existing else None):
             agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec}, holder=holder)
     except (errors.Conflict, errors.Forbidden) as exc:

@@ -1,4 +1,4 @@
-"""The relay: PostgreSQL's outbox → one Redis stream per topic (README "Event stream").
+"""The relay: PostgreSQL's outbox → one Redis stream per topic (docs/concepts/event-stream.md).
 
 One pass: assign entry ids to rows that have committed, reconcile with Redis (a topic whose stream
 lost its tail in a Redis restart gets that tail again from PostgreSQL), XADD what is unconfirmed

@@ -12,7 +12,7 @@ and Celery exits — a broker restart stopped the worker:
 
 Here neither happens: a closed channel restores nothing and acknowledges nothing. Its messages are
 still in the broker's unacked set, and the visibility timeout returns them within
-``delivery.REDELIVERY_BOUND_SECONDS`` (README "Delivery: acks, holds, redelivery"); their tasks
+``delivery.REDELIVERY_BOUND_SECONDS`` (docs/operations/running-agents.md); their tasks
 are idempotent, so one that had run is redone harmlessly. Selected by ``broker_transport``
 (``workers/app.py``).
 """

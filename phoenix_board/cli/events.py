@@ -1,5 +1,5 @@
 """`phoenix-board events relay` (PostgreSQL's outbox → Redis streams) and `phoenix-board events
-tail` (print the streams). README "Event stream"."""
+tail` (print the streams). docs/concepts/event-stream.md."""
 
 from __future__ import annotations
 

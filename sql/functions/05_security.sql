@@ -1,4 +1,4 @@
--- Who is calling, and for which agent (README "Security: roles and row-level security").
+-- Who is calling, and for which agent (docs/concepts/security.md).
 --
 -- Agents act only through the board's functions, which run as the owner (SECURITY DEFINER, set
 -- up by sql/security.sql). Each transaction of an agent-role session names its agent in the
@@ -110,7 +110,7 @@ AS $$
         OR (p_status IN ('open', 'review') AND phoenix.agent_may_judge(p_team, p_category))
 $$;
 
--- A task row as the caller may see it (README "Security"): whole for the owner and for an agent
+-- A task row as the caller may see it (docs/concepts/security.md): whole for the owner and for an agent
 -- that sees the task; otherwise only its id, team, status and public counts, the rest NULL or
 -- empty. Functions that act on a task the caller may not read (a vote, a repeated submission)
 -- return this instead of the row they locked, so no function reads around row-level security.

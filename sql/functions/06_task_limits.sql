@@ -1,4 +1,4 @@
--- Limits on what a task row holds, enforced in the database (README "Errors and limits") so they
+-- Limits on what a task row holds, enforced in the database (docs/errors.md) so they
 -- hold through every door: board/models.py checks the same limits first, with friendlier
 -- messages, but an agent calling the agent API in SQL meets these. The numbers are constants.py's.
 

@@ -1,4 +1,4 @@
--- The claim order's sort key (README "Claim order"). Agents take open tasks by ascending key.
+-- The claim order's sort key (docs/concepts/ranking.md#claim-order). Agents take open tasks by ascending key.
 -- The key is a point in time: when the task became available, moved earlier by bounded boosts for
 -- priority and hot score, and no later than DEADLINE_LEAD before its deadline. Time advances for
 -- every task alike, so ordering by the key is ordering by waiting time plus boosts; as the boosts

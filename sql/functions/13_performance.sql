@@ -1,4 +1,4 @@
--- Performance formulas (README "Performance counters").
+-- Performance formulas (docs/concepts/performance.md).
 
 -- Level rises at Fibonacci thresholds of completed tasks: 0 -> 1, 1 -> 2, 2 -> 3, 3 -> 4, 5 -> 5, 8 -> 6 ...
 CREATE OR REPLACE FUNCTION phoenix.fibonacci_level(completed integer)

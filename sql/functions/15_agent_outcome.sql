@@ -6,10 +6,10 @@
 -- Agent rows are locked FOR NO KEY UPDATE, the lock an UPDATE of them takes anyway: FOR UPDATE
 -- would also wait on (and be waited on by) the key-share locks that every insert naming an agent
 -- (an event, a review, an interaction) takes, an order no transaction controls, and reviews
--- deadlocked on it (README "Concurrency: locks and fencing").
+-- deadlocked on it (docs/concepts/concurrency.md).
 
 -- Adds hormone deltas to one agent (clamped). Used for events that do not rate an outcome.
--- A strong move starts a hormone cascade (README "Hormone cascades").
+-- A strong move starts a hormone cascade (docs/concepts/cascades.md).
 CREATE OR REPLACE FUNCTION phoenix.agent_hormones_add(p_agent uuid, p_delta jsonb)
 RETURNS void
 LANGUAGE plpgsql

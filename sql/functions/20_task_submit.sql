@@ -80,7 +80,7 @@ $$;
 -- returned is what the caller may see (phoenix.task_as_seen): an agent-role caller gets another's
 -- task only as the content it sent itself, with the id and status.
 -- Dependencies must already exist and not have failed or been cancelled (the task could never
--- run; README "Dependencies"); since they are fixed at submission and
+-- run; docs/concepts/lifecycle.md); since they are fixed at submission and
 -- can only name existing tasks, the dependency graph cannot contain a cycle.
 -- Locks: the dependencies in id order (so a dependency that completes concurrently is counted
 -- exactly once), then the new row.

@@ -1,4 +1,4 @@
--- Claim the first task in the claim order for this agent (README "Claim order"): open, all
+-- Claim the first task in the claim order for this agent (docs/concepts/ranking.md#claim-order): open, all
 -- dependencies complete, available, its team, within the size its stress allows. One statement
 -- for the caller; SKIP LOCKED so that concurrent claimers never wait on each other or share a task.
 -- Sets the lease, bumps the attempt (the fencing token) and the agent's current_task together.
@@ -20,7 +20,7 @@ BEGIN
     -- the agent row lock serialises this agent's own claims; claims never wait on task locks.
     -- NO KEY UPDATE (what the UPDATE below takes anyway), not FOR UPDATE: that would also wait on
     -- the key-share lock a review's events take on its executor, while the review waits on this
-    -- row (README "Concurrency: locks and fencing")
+    -- row (docs/concepts/concurrency.md)
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('agent %s not found; register it first', p_agent);
@@ -42,7 +42,7 @@ BEGIN
      WHERE team = a.team AND status = 'open' AND pending_deps = 0
        AND available_at <= v_now
        AND fibonacci_size <= phoenix.stress_size_cap(a.hormone_levels)
-       -- offered first to some agents (README "Delegation"); NULL on almost every row
+       -- offered first to some agents (docs/concepts/delegation.md); NULL on almost every row
        AND (preferred_until IS NULL OR preferred_until <= v_now OR p_agent = ANY (preferred_agents))
      ORDER BY claim_key, id
      LIMIT 1

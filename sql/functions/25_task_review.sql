@@ -1,4 +1,4 @@
--- Who may review a task (README "Review"): never its executor; an agent in service of its team
+-- Who may review a task (docs/concepts/review.md): never its executor; an agent in service of its team
 -- or a specialist of its category (phoenix.agent_judges, the rule row-level security shows tasks
 -- by); once the task has waited REVIEW_WIDEN_SECONDS in review, any agent in service, since
 -- a pool that cannot reach the quorum would otherwise hold it for ever. Row-level security shows
@@ -9,7 +9,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT p_since <= p_now - make_interval(secs => phoenix.k_review_widen_seconds()) $$;
 
 -- The same, with the review rule's widening: a task left in review past REVIEW_WIDEN_SECONDS may be
--- seen and reviewed by any agent (README "Review").
+-- seen and reviewed by any agent (docs/concepts/review.md).
 CREATE OR REPLACE FUNCTION phoenix.agent_sees_task(
     p_assigned_to uuid, p_created_by uuid, p_status phoenix.task_status, p_team text, p_category text,
     p_review_since timestamptz)
@@ -28,7 +28,7 @@ AS $$
        AND (phoenix.agent_judges(a, t.team, t.category) OR phoenix.review_widened(t.review_since, p_now))
 $$;
 
--- A peer's verdict on the result of the current attempt (README "Review"). Never the executor.
+-- A peer's verdict on the result of the current attempt (docs/concepts/review.md). Never the executor.
 -- Each verdict is weighted by the reviewer's trust when it votes and rates the executor at once
 -- (beta reputation). When the quorum is reached the weighted sum decides: above zero the task
 -- completes; otherwise the attempt counts as failed and the task is reopened (or fails for good).
@@ -52,7 +52,7 @@ BEGIN
     IF p_verdict IS NULL OR p_verdict NOT IN (-1, 1) THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('verdict must be +1 or -1, not %s', p_verdict);
     END IF;
-    -- the decision may settle a child: its tree's root first (README "Delegation")
+    -- the decision may settle a child: its tree's root first (docs/concepts/delegation.md)
     task := phoenix.task_lock(p_task);
     a := phoenix.agent_active(p_agent);
     IF task.status <> 'review' THEN
@@ -88,7 +88,7 @@ BEGIN
     v_attempt := task.attempt;
     -- A partner may approve its partner's work, but the pair alone cannot complete it: approval
     -- waits (the task stays in review) until an agent from outside the pair approves too
-    -- (README "Partners and supervisors"). Rejection needs no such vote.
+    -- (docs/concepts/partners.md). Rejection needs no such vote.
     v_decide := v_count >= task.review_quorum AND (v_sum <= 0 OR EXISTS (
         SELECT 1 FROM phoenix.task_reviews r
          WHERE r.task_id = p_task AND r.attempt = task.attempt AND r.verdict > 0
@@ -181,7 +181,7 @@ AS $$
                                          '{}'::uuid[]))))
 $$;
 
--- Claim a review, as a task is claimed (README "Review"): the oldest task in review that this
+-- Claim a review, as a task is claimed (docs/concepts/review.md): the oldest task in review that this
 -- agent may review, has not reviewed, and that still has a free place (places not taken by a
 -- live assignment). The place is held until p_lease_seconds from now; a verdict fills it, an
 -- expired one is free again, so a reviewer that dies only delays the verdict. SKIP LOCKED: a
@@ -228,7 +228,7 @@ AS $$
          LIMIT p_cap) AS claimable
 $$;
 
--- The review deadline (README "Review"): a task still in review REVIEW_EXPIRE_SECONDS after its
+-- The review deadline (docs/concepts/review.md): a task still in review REVIEW_EXPIRE_SECONDS after its
 -- result went there fails for good with the reason, and its dependents with it; its executor is
 -- not rated (the work was never judged). Run by the beat; SKIP LOCKED and a batch limit, the
 -- tree's root first as every transition that may settle a child. Returns the tasks it ended.

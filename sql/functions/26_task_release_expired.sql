@@ -29,7 +29,7 @@ BEGIN
                                          'lease_expired', v_now);
         RETURN NEXT t;
     END LOOP;
-    -- tasks in a tree: the root first (README "Delegation"), each skipped while busy, since a
+    -- tasks in a tree: the root first (docs/concepts/delegation.md), each skipped while busy, since a
     -- final failure settles the child on its parent
     FOR v IN SELECT id, root_id FROM phoenix.tasks
               WHERE status IN ('claimed', 'in_progress') AND lease_expires_at < v_now AND root_id IS NOT NULL

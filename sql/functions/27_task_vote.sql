@@ -1,4 +1,4 @@
--- Cast (+1, -1) or retract (0) a vote on a task (README "Votes"). One vote per agent per task; a
+-- Cast (+1, -1) or retract (0) a vote on a task (docs/guide.md). One vote per agent per task; a
 -- change of mind moves the counts relatively; the task row is locked first, so concurrent votes
 -- on one task queue up and no count is lost. Not on one's own task (author or claimant).
 -- Recomputes hot rank, controversy and the claim key. A new upvote gives the author oxytocin,

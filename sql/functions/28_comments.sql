@@ -1,4 +1,4 @@
--- Threaded comments on a task and votes on comments (README "Comments").
+-- Threaded comments on a task and votes on comments (docs/guide.md).
 
 -- A comment, or a reply to a comment of the same task. With an idempotency key (the author's own:
 -- keys are scoped to the commenting agent), a key already used returns that comment unchanged when

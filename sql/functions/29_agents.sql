@@ -1,4 +1,4 @@
--- Agent registry (README "Agents").
+-- Agent registry (docs/guide.md).
 
 -- The acting agent, which this transaction must act for (phoenix.act_as), and which must exist
 -- and not be decommissioned.
@@ -36,7 +36,7 @@ $$;
 -- Register a new agent, or re-attach to the one with this codename (a restarted worker keeps its
 -- identity, counters and trust).
 --
--- Re-attaching changes an existing agent, so it acts only for the caller (README "Security"): an
+-- Re-attaching changes an existing agent, so it acts only for the caller (docs/concepts/security.md): an
 -- agent-role session must name that agent (phoenix.act_as), and only the operator (the owner)
 -- brings a decommissioned agent back. A process that attaches with a holder token holds the agent
 -- (migration 0008): while another token's hold is live (a heartbeat within ACTIVE_AGENT_SECONDS),

@@ -1,6 +1,6 @@
--- Periodic maintenance the beat calls (README "Ranking", "Hormones").
+-- Periodic maintenance the beat calls (docs/concepts/ranking.md, docs/concepts/hormones.md).
 
--- The hot-rank refresh, Lemmy-style (README "Hot rank"): the beat walks Lemmy's 7-day window in
+-- The hot-rank refresh, Lemmy-style (docs/concepts/ranking.md#hot-rank): the beat walks Lemmy's 7-day window in
 -- creation order, in batches, then re-ranks the few older rows still ranked (a final 0, or an
 -- active rank kept up by recent comments). Lemmy selects by rank != 0 and gives new posts a
 -- placeholder rank; walking the window keeps every stored rank a value of hot_rank(), which is 0 at

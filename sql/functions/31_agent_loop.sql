@@ -1,4 +1,4 @@
--- The agent loop's round trips (README "Agents on Celery"): an agent that works task after task
+-- The agent loop's round trips (docs/operations/running-agents.md): an agent that works task after task
 -- needs one call per task, as River and Oban fold the acknowledgement into the next fetch.
 
 -- Claim the next task and start it at once (the claimant begins its handler right away).

@@ -1,4 +1,4 @@
--- Consciousness (README "Consciousness"): per team and for the whole federation ('global'),
+-- Consciousness (docs/concepts/beat.md#consciousness): per team and for the whole federation ('global'),
 -- over the active agents (heartbeat within ACTIVE_AGENT_SECONDS):
 --   trust       = mean trust_coefficient
 --   coherence   = 1 / (1 + mean Euclidean distance of the agents' hormone vectors to their mean):
@@ -61,8 +61,8 @@ BEGIN
          WHERE completed_at > v_now - INTERVAL '1 hour' AND completed_at <= v_now AND status = 'complete'
          GROUP BY ROLLUP (team)
     ), pairs AS (
-        -- partner pairs of active agents whose shared record makes them entangled (README
-        -- "Partners and supervisors"); a pair across two teams counts for the federation only
+        -- partner pairs of active agents whose shared record makes them entangled
+        -- (docs/concepts/partners.md); a pair across two teams counts for the federation only
         SELECT CASE WHEN grouping(p.team) = 1 THEN 'global' ELSE p.team END AS team,
                count(*) AS n, avg(p.coherence_time) AS coherence
           FROM phoenix.pairs_entanglement(v_now) AS p

@@ -1,4 +1,4 @@
--- The event stream's outbox writers and the relay's id assignment (README "Event stream").
+-- The event stream's outbox writers and the relay's id assignment (docs/concepts/event-stream.md).
 -- Triggers, so the lifecycle functions stay as they are: each row lands in the transaction of the
 -- fact it reports and disappears with it on rollback.
 

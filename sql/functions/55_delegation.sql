@@ -1,4 +1,4 @@
--- Delegation (README "Delegation"): a claimant splits its task into children, the task waits
+-- Delegation (docs/concepts/delegation.md): a claimant splits its task into children, the task waits
 -- holding no lease and no agent, and the children's final outcomes are counted on the parent row
 -- (the join point) until the join is met or a child's failure decides it.
 --
@@ -126,7 +126,7 @@ BEGIN
 END;
 $$;
 
--- The claimant splits its task (README "Delegation"). p_children: a JSON array of objects with
+-- The claimant splits its task (docs/concepts/delegation.md). p_children: a JSON array of objects with
 -- title and optionally key, description, category, payload, priority, max_attempts,
 -- fibonacci_size, review_quorum, dopamine_reward. A child's key defaults to its position; a key
 -- this parent already used returns that child instead of creating another, so a retried attempt
@@ -190,7 +190,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('child key %s is given twice; keys must be unique', v_bad);
     END IF;
 
-    -- children go to the delegator's subordinates first (README "Delegation", supervisors)
+    -- children go to the delegator's subordinates first (docs/concepts/delegation.md, supervisors)
     SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') INTO v_subordinates
       FROM phoenix.agents s WHERE s.id = ANY (a.subordinate_agents) AND s.decommissioned_at IS NULL AND s.team = t.team;
 
@@ -259,7 +259,7 @@ BEGIN
 END;
 $$;
 
--- Cancels a task and all its live descendants in one transaction (README "Delegation"). An agent
+-- Cancels a task and all its live descendants in one transaction (docs/concepts/delegation.md). An agent
 -- may cancel a task it created or one below a task it created; the owner role any (p_agent NULL).
 -- A cancelled child counts as failed for its waiting parent. Returns the task and how many tasks
 -- were cancelled.

@@ -1,4 +1,4 @@
--- Partners and supervisors (README "Partners and supervisors"). Operator functions: the agent
+-- Partners and supervisors (docs/concepts/partners.md). Operator functions: the agent
 -- role is granted none of them. Each keeps both sides of a relation in step in one transaction,
 -- holding every agent row it changes locked in id order (the board's lock order, atop 19_locking.sql).
 
@@ -136,7 +136,7 @@ BEGIN
 END;
 $$;
 
--- A pair's shared record (README "Partners and supervisors"): the interactions between a and b,
+-- A pair's shared record (docs/concepts/partners.md): the interactions between a and b,
 -- either direction, within ENTANGLEMENT_WINDOW_SECONDS before p_at. Cascades ('sync') are left
 -- out, or every cascade would strengthen the pair that carried it.
 --   n        shared interactions; agreed: those that were positive (success)

@@ -1,4 +1,4 @@
--- Hormone cascades (README "Hormone cascades"): spreading activation with decay over the
+-- Hormone cascades (docs/concepts/cascades.md): spreading activation with decay over the
 -- federation's graph, with the contagion channel strength of emotion-contagion models as the
 -- edge weight. A cascade has sources, one hormone and an intensity (the change at the sources):
 --   receiver r reached from node p over an edge of weight w gets  delta_r = delta_p * ATTENUATION * w

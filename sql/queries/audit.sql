@@ -1,4 +1,4 @@
--- Walking the hash chains (README "Audit: the hash chains"). Each statement checks the chains of
+-- Walking the hash chains (docs/concepts/audit.md). Each statement checks the chains of
 -- one batch of owners (tasks, or rated agents) after a cursor and returns the broken links:
 --   gap         a seq is missing (a row was deleted) or the chain does not start at 1;
 --   prev_hash   a row does not point at the row before it (that row, or this link, was rewritten);

@@ -1,4 +1,4 @@
--- What `phoenix-board up` shows of the agents working together (README "Running agents").
+-- What `phoenix-board up` shows of the agents working together (docs/operations/running-agents.md).
 
 -- name: events_summary_since
 -- Tasks submitted, completed and failed for good since a time (the `up` view and summary).

@@ -1,4 +1,4 @@
--- Statements on phoenix.outbox (the event stream's source of truth; README "Event stream").
+-- Statements on phoenix.outbox (the event stream's source of truth; docs/concepts/event-stream.md).
 
 -- name: outbox_try_lock
 -- The relay's session lock: one relay publishes at a time (Redis accepts only growing ids).

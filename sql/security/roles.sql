@@ -1,5 +1,5 @@
--- Roles, ownership, privileges and row-level security (README "Security: roles and row-level
--- security"). A template: board/migrate.py puts the configured role names in for @owner@,
+-- Roles, ownership, privileges and row-level security (docs/concepts/security.md).
+-- A template: board/migrate.py puts the configured role names in for @owner@,
 -- @agent@ and @monitor@ (PHOENIX_ROLE_PREFIX + _owner, _agent, _monitor) and applies it after
 -- every migration or function change, in the same transaction, so that privileges always match
 -- the functions that exist. Every statement is idempotent.
@@ -9,7 +9,7 @@
 --              that run as the owner with a fixed search_path) and reads, under row-level
 --              security, only what its acting agent (phoenix.agent_id) may see.
 --   @monitor@  the exporter and the dashboards: reads everything, writes nothing.
--- The three are NOLOGIN groups: give logins membership (README shows how), or SET ROLE.
+-- The three are NOLOGIN groups: give logins membership (docs/operations/many-hosts.md shows how), or SET ROLE.
 
 -- Roles are shared by every database of the server; another database's migration may create
 -- them at the same moment, hence the duplicate_object handlers.
@@ -91,7 +91,7 @@ BEGIN
     END LOOP;
     -- The relations with TimescaleDB jobs, and so the jobs (TimescaleDB moves a relation's jobs
     -- with it), belong to the login running this: it can log in, and it is a member of the owner
-    -- role (README "Security"). A continuous aggregate takes ALTER MATERIALIZED VIEW (TimescaleDB
+    -- role (docs/concepts/security.md). A continuous aggregate takes ALTER MATERIALIZED VIEW (TimescaleDB
     -- refuses ALTER VIEW on it) and carries its materialization table along. The owner role gets
     -- what the beat and the dashboard's refresh do with them.
     FOR r IN SELECT c.oid::regclass AS rel, c.relkind, c.relowner FROM pg_class c WHERE c.oid = ANY (with_jobs) LOOP
@@ -257,7 +257,7 @@ DROP POLICY IF EXISTS agent_reads ON phoenix.agent_interactions;
 CREATE POLICY agent_reads ON phoenix.agent_interactions FOR SELECT TO @agent@ USING (
     agent_to = phoenix.acting_agent() OR agent_from = phoenix.acting_agent());
 
--- Locks and scratch space only the owner holds (README "Security"). The event stream's relay and
+-- Locks and scratch space only the owner holds (docs/concepts/security.md). The event stream's relay and
 -- the beat's jobs hold session advisory locks, so a login that could take the same keys could stop
 -- them: the advisory lock functions are the owner's alone (the agent API takes its transaction
 -- locks inside the owner's functions). The monitor writes nothing, and neither does the agent role

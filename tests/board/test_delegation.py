@@ -1,4 +1,4 @@
-"""Delegation through the board's API against real PostgreSQL (README "Delegation").
+"""Delegation through the board's API against real PostgreSQL (docs/concepts/delegation.md).
 
 What is checked is the end state and the history in ``phoenix.task_events``: the parent waits
 holding nothing, comes back exactly once with every child's output, limits are counted in the

@@ -1,4 +1,4 @@
-"""Dependencies (README "Dependencies"): a task runs only after every task it depends on has
+"""Dependencies (docs/concepts/lifecycle.md): a task runs only after every task it depends on has
 completed; one that ends any other way (failed or cancelled) ends its dependents too, with the
 reason, so no task waits for ever on a dependency that will never complete."""
 

@@ -1,4 +1,4 @@
-"""Hormone cascades (README "Hormone cascades"): bounds, attenuation, once per agent, the
+"""Hormone cascades (docs/concepts/cascades.md): bounds, attenuation, once per agent, the
 refractory window, levels within bounds, idempotent replays, event-triggered cascades and no
 deadlock under concurrency."""
 

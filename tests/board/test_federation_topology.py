@@ -1,5 +1,5 @@
 """Partners and supervisors: pairing, the supervisor forest, reviews within a pair, and the
-entanglement figures that feed the timeline (README "Partners and supervisors")."""
+entanglement figures that feed the timeline (docs/concepts/partners.md)."""
 
 from __future__ import annotations
 

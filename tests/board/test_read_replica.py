@@ -1,4 +1,4 @@
-"""A real streaming replica (README "Read replicas"): a private primary cluster started with initdb,
+"""A real streaming replica (docs/operations/read-replicas.md): a private primary cluster started with initdb,
 a hot standby made from it with ``pg_basebackup -R``. Commands that only read use
 PHOENIX_DATABASE_READ_URL, writes go to the primary, the exporter's board figures come from the
 replica while its connection and transaction figures describe the primary, and its lag is served.

@@ -1,6 +1,6 @@
 """Reviews under concurrency: many reviewers, each also the executor of other tasks in review,
-give verdicts at once on overlapping tasks. No review may deadlock (README "Concurrency: locks
-and fencing"): the server's own count, ``pg_stat_database.deadlocks``, must not grow. ``db.py``
+give verdicts at once on overlapping tasks. No review may deadlock (docs/concepts/concurrency.md):
+the server's own count, ``pg_stat_database.deadlocks``, must not grow. ``db.py``
 retries a deadlock, so the outcome alone would hide one; the server's counter does not."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reviews as work on the board (README "Review"): who may review (the agents that may see the
+"""Reviews as work on the board (docs/concepts/review.md): who may review (the agents that may see the
 task, tried as the agent role), review places claimed with a lease and re-offered when it runs out,
 the pool that widens after REVIEW_WIDEN_SECONDS, the deadline that ends a task nobody reviewed, and
 the warning at submission when the quorum cannot be met."""

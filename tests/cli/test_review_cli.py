@@ -1,4 +1,4 @@
-"""The command line warns at submission when a review quorum cannot be met (README "Review")."""
+"""The command line warns at submission when a review quorum cannot be met (docs/concepts/review.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""A real Prometheus, started with the shipped configuration exactly as the README's "without
-Docker" recipe runs it, scrapes the exporter on a real board and evaluates our rules; `doctor`
+"""A real Prometheus, started with the shipped configuration exactly as the "without Docker" recipe
+(docs/operations/deployment.md) runs it, scrapes the exporter on a real board and evaluates our rules; `doctor`
 shows what it holds (the one definition of every alert)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from phoenix_board.scheduler import jobs
 from tests.conftest import make_task
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "metrics" / "prometheus"
-RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"
+RUNBOOK_BASE = "https://runbooks.example.org/phoenix"
 
 
 def free_port() -> int:
@@ -75,7 +75,7 @@ def test_prometheus_scrapes_the_exporter_and_evaluates_the_rules(db, url, tmp_pa
     server, _ = exporter.serve(db, Settings(redis_url=None), exporter_port, "127.0.0.1")
     config = shipped_config_with_targets(tmp_path, exporter_port)
     log = (tmp_path / "prometheus.log").open("w")
-    # the README's recipe, with a test's port, data folder and a 1 s scrape (the shipped 15 s would
+    # the docs' recipe, with a test's port, data folder and a 1 s scrape (the shipped 15 s would
     # make the test wait); --config.file is the shipped file itself
     prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
                              f"--web.listen-address=127.0.0.1:{prom_port}", "--enable-feature=expand-external-labels",
@@ -96,7 +96,7 @@ def test_prometheus_scrapes_the_exporter_and_evaluates_the_rules(db, url, tmp_pa
         alerts = until(lambda: [a for a in api(prom_port, "alerts")["alerts"]
                                 if a["labels"]["alertname"] == "NoActiveAgents"], 60, "NoActiveAgents")
         assert alerts[0]["labels"]["team"] == "iota" and alerts[0]["state"] == "pending"  # its `for` is 5 m
-        assert alerts[0]["annotations"]["runbook_url"] == f"{RUNBOOK_BASE}#runbook-noactiveagents"
+        assert alerts[0]["annotations"]["runbook_url"] == f"{RUNBOOK_BASE}/operations/runbooks/noactiveagents.html"
         # BeatNotRunning sees the snapshot job's success, neither stale nor absent, once an evaluation
         # follows the first scrape (one before it may have found the series absent)
         until(lambda: not [a for a in api(prom_port, "alerts")["alerts"] if a["labels"]["alertname"] == "BeatNotRunning"],

@@ -46,7 +46,7 @@ ALERT_NAMES = {
     "TimescaleDBJobFailing",
 }
 
-# The exporter's metric contract (README "Metrics"): the only series rules and dashboards may use,
+# The exporter's metric contract (docs/operations/metrics.md): the only series rules and dashboards may use,
 # read from the one module that defines every metric
 CONTRACT_METRICS = (
     set().union(*(metric.exposed() for metric in definitions.METRICS))
@@ -56,7 +56,7 @@ CONTRACT_LABELS = (
     {label for metric in definitions.METRICS for label in metric.labels}
     | {"le", "job", "instance", "alertname", "severity", "alertstate"}  # Prometheus' and the rules' own
 )
-RUNBOOK_BASE = "https://runbooks.example.org/phoenix/README.md"
+RUNBOOK_BASE = "https://runbooks.example.org/phoenix"
 
 PROMQL_FUNCTIONS = {
     "abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time",
@@ -335,23 +335,17 @@ def test_alert_has_for_severity_annotations_and_runbook(alert_rules, name):
     annotations = rule["annotations"]
     assert {"summary", "description", "runbook_url"} <= set(annotations)
     assert "$labels" in annotations["description"] or "$value" in annotations["description"]
-    assert annotations["runbook_url"] == "{{ $externalLabels.runbook_base_url }}" + f"#runbook-{name.lower()}"
+    assert annotations["runbook_url"] == ("{{ $externalLabels.runbook_base_url }}"
+                                          + f"/operations/runbooks/{name.lower()}.html")
 
 
-def _markdown_anchors(path: Path) -> set[str]:
-    """GitHub's anchors of a Markdown file's headings."""
-    anchors = set()
-    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", path.read_text(), flags=re.M):
-        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-        anchors.add(slug)
-    return anchors
-
-
-def test_every_runbook_url_points_at_a_runbook_section(alert_rules):
-    anchors = _markdown_anchors(REPO / "README.md")
-    missing = {rule["annotations"]["runbook_url"] for rule in alert_rules.values()
-               if rule["annotations"]["runbook_url"].split("#", 1)[1] not in anchors}
-    assert not missing, f"no README section for {sorted(missing)}"
+def test_every_runbook_url_points_at_a_runbook_page(alert_rules):
+    # the URL names the built page; its source is docs/operations/runbooks/<alert>.md
+    pages = {rule["annotations"]["runbook_url"]: REPO / "docs" / (
+        rule["annotations"]["runbook_url"].split("}}/", 1)[1].removesuffix(".html") + ".md")
+        for rule in alert_rules.values()}
+    missing = sorted(url for url, page in pages.items() if not page.is_file())
+    assert not missing, f"no runbook page for {missing}"
 
 
 def test_alert_expressions_use_only_the_metric_contract(alert_rules):
@@ -628,7 +622,7 @@ def test_compose_monitoring_services_mount_the_repository_configuration(compose_
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus
     assert "--enable-feature=expand-external-labels" in prometheus
     assert "--web.external-url=http://localhost:9090" in prometheus
-    assert re.search(r"PHOENIX_RUNBOOK_BASE_URL: https://\S+README\.md", prometheus)
+    assert re.search(r"PHOENIX_RUNBOOK_BASE_URL: https://\S+[^/\s]$", prometheus, flags=re.M)  # the docs' root
     assert f"{ALERTMANAGER_CONFIG.parent}:/etc/alertmanager:ro" in compose_services["alertmanager"]
     grafana = compose_services["grafana"]
     assert f"{GRAFANA / 'provisioning'}:/etc/grafana/provisioning:ro" in grafana

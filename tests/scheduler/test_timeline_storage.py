@@ -1,9 +1,10 @@
-"""The timeline's storage on whatever server the suite runs against (README "Timeline: TimescaleDB
-or not"): plain PostgreSQL, TimescaleDB, or TimescaleDB under its Apache licence. The hourly rollup
-has the same content on every path, the current hour included; retention happens where the server
-allows it; TimescaleDB's background jobs succeed and are watched by /metrics and `doctor`.
+"""The timeline's storage on whatever server the suite runs against
+(docs/concepts/beat.md#timeline-timescaledb-or-not): plain PostgreSQL, TimescaleDB, or TimescaleDB
+under its Apache licence. The hourly rollup has the same content on every path, the current hour
+included; retention happens where the server allows it; TimescaleDB's background jobs succeed and
+are watched by /metrics and `doctor`.
 
-Run against TimescaleDB with PHOENIX_TEST_DATABASE_URL (README "Tests"); the tests that need a
+Run against TimescaleDB with PHOENIX_TEST_DATABASE_URL (docs/quickstart.md); the tests that need a
 TimescaleDB feature say so when skipped."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A worker host serves its agents' own metrics by default, on every address, with no
-PROMETHEUS_MULTIPROC_DIR to set up: Prometheus on another host can scrape it (README "Metrics")."""
+PROMETHEUS_MULTIPROC_DIR to set up: Prometheus on another host can scrape it (docs/operations/metrics.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Celery's own tools against real agent pools: `celery -A phoenix_board.workers.app` loads the
 board's app, `inspect ping` and `inspect phoenix_agents` answer, `celery events` sees tasks, and a
-real Flower's HTTP API lists the workers and their tasks (README "Celery's own tools and Flower")."""
+real Flower's HTTP API lists the workers and their tasks (docs/operations/celery-tools.md)."""
 
 from __future__ import annotations
 

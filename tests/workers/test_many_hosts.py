@@ -1,8 +1,8 @@
-"""The many-host recipe of the README, run word for word on six "hosts" (issue 11.7).
+"""The many-host recipe (docs/operations/many-hosts.md), run word for word on six "hosts" (issue 11.7).
 
 Each host is a network namespace on a bridge of its own (in a seventh namespace, so the machine's
 own network is untouched): db (a PostgreSQL cluster made for the test with initdb), broker
-(redis-server bound to its address), two worker hosts, beat and client. The README's blocks marked
+(redis-server bound to its address), two worker hosts, beat and client. The page's blocks marked
 ``<!-- many-hosts: … -->`` run on their hosts with only $DB, $BROKER and the passwords set. Work
 goes through the queue; every process of one worker host is SIGKILLed mid-run; then, from the
 database: every task completes exactly once, the dead host's claims come back within twice the
@@ -34,7 +34,7 @@ from psycopg.rows import dict_row
 from phoenix_board.board import constants
 from tests.conftest import wait_for
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RECIPE = Path(__file__).resolve().parents[2] / "docs" / "operations" / "many-hosts.md"
 HOSTS = ("db", "broker", "w1", "w2", "beat", "client")
 SUBNET = "10.77.0"  # private to this test's namespaces: no route leads out of them
 LEASE = 10.0  # PHOENIX_LEASE_SECONDS in the recipe
@@ -42,9 +42,9 @@ TASKS = 30  # --count in the recipe
 
 
 def recipe() -> dict[str, str]:
-    """The README's many-host blocks by host kind."""
-    blocks = dict(re.findall(r"<!-- many-hosts: (\w+) -->\n```bash\n(.*?)```", README.read_text(), re.DOTALL))
-    assert set(blocks) == {"db", "client", "worker", "beat", "submit"}, f"README many-host blocks: {sorted(blocks)}"
+    """The recipe's many-host blocks by host kind."""
+    blocks = dict(re.findall(r"<!-- many-hosts: (\w+) -->\n```bash\n(.*?)```", RECIPE.read_text(), re.DOTALL))
+    assert set(blocks) == {"db", "client", "worker", "beat", "submit"}, f"many-host blocks: {sorted(blocks)}"
     return blocks
 
 

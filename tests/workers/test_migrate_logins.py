@@ -1,4 +1,4 @@
-"""Who migrates (README "Many hosts: who logs in as what"): the owner's login does, a CREATEROLE
+"""Who migrates (docs/operations/many-hosts.md): the owner's login does, a CREATEROLE
 login that is not a superuser included; a pool, exporter or relay logging in with the agent or
 monitor role never tries, says in one line that a migration is pending, or waits for it."""
 

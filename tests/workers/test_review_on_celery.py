@@ -1,4 +1,4 @@
-"""Reviews with real Celery workers (README "Review"): a review is a place on the board that live
+"""Reviews with real Celery workers (docs/concepts/review.md): a review is a place on the board that live
 agents claim, so a lost review request, or a reviewer that did not exist when the result was
 submitted, never leaves a task in review for ever."""
 
