@@ -51,7 +51,7 @@ class Metric:
     help: str
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] = ()
-    by: Literal["exporter", "agents"] = "exporter"  # who counts it: the scrape's queries, or the pool processes
+    by: Literal["exporter", "agents", "api"] = "exporter"  # who counts it: the scrape's queries, the pool processes, or the API server
 
     def family(self, **kwargs: Any) -> Any:
         """An empty metric family of this row, for a collector to fill (``value=`` for one unlabelled sample)."""
@@ -142,6 +142,18 @@ MESSAGES_REJECTED = _m("phoenix_messages_rejected", "counter",
                        "Celery messages a worker rejected, by reason (a closed list).", "reason", by="agents")
 DB_RETRIES = _m("phoenix_db_retries", "counter",
                 "Statements the agents retried after a deadlock or a serialization failure.", "reason", by="agents")
+
+# --- counted by each HTTP API server (`phoenix-board serve`, api/metrics.py), served at its own /metrics
+API_REQUEST_SECONDS = _m("phoenix_api_request_seconds", "histogram",
+                         "GraphQL request duration by operation (type and first root field).", "operation",
+                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+                         by="api")
+API_IN_FLIGHT = _m("phoenix_api_requests_in_flight", "gauge", "HTTP requests being answered.", by="api")
+API_SUBSCRIPTIONS_OPEN = _m("phoenix_api_subscriptions_open", "gauge", "Open GraphQL subscriptions.", by="api")
+API_AUTH_FAILURES = _m("phoenix_api_auth_failures", "counter",
+                       "Requests refused for a missing, unknown, revoked or expired token.", by="api")
+API_ERRORS = _m("phoenix_api_errors", "counter", "GraphQL errors answered, by extensions.code.", "code", by="api")
+API_LIMITED = _m("phoenix_api_limited", "counter", "Requests refused by a limit (rate, body).", "reason", by="api")
 
 # every row above, in the order written (a module's globals keep it): the list tests and docs read
 METRICS: tuple[Metric, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Metric))
