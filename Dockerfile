@@ -17,6 +17,9 @@ COPY workers ./workers
 COPY scheduler ./scheduler
 COPY metrics ./metrics
 COPY sql ./sql
+COPY api ./api
+# the benchmarks (`phoenix-board bench`): no product process imports them; the image can run them
+COPY harness ./harness
 RUN pip install . \
  && rm -rf /src \
  && useradd --create-home --home-dir /home/phoenix --uid 10001 --user-group phoenix

@@ -211,7 +211,7 @@ class HttpClient:
                 wait: float | None) -> dict[str, Any]:
         data = _fields(task)
         data["idempotency_key"] = idempotency_key or data.get("idempotency_key") or str(uuid.uuid4())
-        msg = models.parse(messages.Submit, data)  # refused here, before sending, as the Celery mode does
+        msg = models.parse(messages.SubmitMessage, data)  # refused here, before sending, as the Celery mode does
         given = {k: v for k, v in msg.model_dump(mode="json", exclude_none=True).items() if k in data}
         given["idempotency_key"] = msg.idempotency_key
         query = ("mutation($input: CreateTaskInput!, $wait: Float) { createTask(input: $input, waitSeconds: $wait) "

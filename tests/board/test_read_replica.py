@@ -186,7 +186,7 @@ def _shown(db, started, teams) -> str:
     """What `up`'s live view shows on a tall, wide terminal, read from this pool."""
     from rich.console import Console
 
-    from phoenix_board.workers import live
+    from phoenix_board.cli import live
 
     out = io.StringIO()
     console = Console(width=200, height=200, file=out, color_system=None, legacy_windows=False)
@@ -195,12 +195,12 @@ def _shown(db, started, teams) -> str:
 
 
 def test_the_live_view_of_up_reads_the_replica(clusters, paused):
-    """`up`'s live view and progress lines (workers/live.py ``reader``) read the replica when one is
+    """`up`'s live view and progress lines (cli/live.py ``reader``) read the replica when one is
     set (issue 11, point 5), as the other listings do: a task written while replay is paused is
     on the primary's view and not yet on the replica's."""
     from datetime import UTC, datetime, timedelta
 
-    from phoenix_board.workers import live
+    from phoenix_board.cli import live
 
     primary, replica = clusters
     started = datetime.now(UTC) - timedelta(seconds=1)
