@@ -1,4 +1,4 @@
-"""API tokens: made, listed, revoked (README "HTTP API"). A token is shown once at creation and
+"""API tokens: made, listed, revoked (docs/api.md). A token is shown once at creation and
 stored only as its SHA-256 (why not a slow password hash: sql/migrations/0016_api_tokens.sql)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ login (workers/logins.py). So on every start the server is made to ask for a pas
 ``<data_dir>/postgres.secret`` (mode 0600), and the URL this module returns carries it. `up` hands
 that URL to the processes that act as the owner (beat, exporter, relay), never to the pools. What
 this does not stop: a process of the same OS user (or root) can read the file, as it could read
-the data directory itself (README "Security: roles and row-level security").
+the data directory itself (docs/concepts/security.md).
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class BoardCollector(Collector):
             registered.add_metric([team], row["registered"])
         yield from (tasks, unfinished, created, completed, failed, claims, attempts, leases, active, registered)
 
-        # a stalled review (README "Review"): how long the oldest task in review has waited
+        # a stalled review (docs/concepts/review.md): how long the oldest task in review has waited
         oldest = m.REVIEW_OLDEST.family()
         for row in self.db.all("metrics_review_oldest"):
             oldest.add_metric([row["team"]], row["seconds"])

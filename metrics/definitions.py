@@ -5,9 +5,9 @@ their metric objects from these rows, and the monitoring stack's tests read the 
 contract that alert rules and dashboards may use. A new metric is one row here plus the code that
 feeds it.
 
-Names follow the seed's list, renamed only where Prometheus conventions require (README
-"Metrics"): counters end in ``_total`` (prometheus-client adds it to the names below), units are
-in the name. Labels are bounded: team, status, hormone, beat_job, queue, policy, query, reason;
+Names follow the seed's list, renamed only where Prometheus conventions require
+(docs/operations/metrics.md): counters end in ``_total`` (prometheus-client adds it to the names below), units
+are in the name. Labels are bounded: team, status, hormone, beat_job, queue, policy, query, reason;
 never a task or an agent (and never ``job`` or ``instance``, which Prometheus reserves for the
 target). Where a label's values are a closed list, the list is derived from its source of truth
 (``LABEL_VALUES``): a status added to the board's enum is served without editing this file.
@@ -28,8 +28,8 @@ Kind = Literal["gauge", "counter", "histogram", "gauge_histogram"]
 # every status of the enum, so a status added to the board is served without editing this file
 STATUSES = tuple(s.value for s in TaskStatus)
 
-# Why a worker turned a message away (README "Celery messages"): a closed list, so the label stays
-# bounded whatever arrives. "requeued" is the one that is not for good: a transient failure (the
+# Why a worker turned a message away (docs/operations/running-agents.md, "Celery messages"): a closed
+# list, so the label stays bounded whatever arrives. "requeued" is the one that is not for good: a transient failure (the
 # database or the broker away, the soft time limit) put the message back for another delivery.
 REJECTION_REASONS = ("invalid", "forbidden", "not_found", "conflict", "refused", "unknown_task", "content_type",
                      "undecodable", "malformed", "too_large", "requeued")

@@ -132,7 +132,7 @@ class Job:
     fn: Callable[[Context], int]
     seconds: float  # the default period
     setting: str | None  # the settings field (env PHOENIX_<SETTING>) that overrides the period; None: fixed
-    why: str  # what it does and why at that period: the docs' table
+    why: str  # what it does and why at that period: the table in docs/concepts/beat.md (links relative to it)
 
 
 JOBS: tuple[Job, ...] = (
@@ -140,7 +140,8 @@ JOBS: tuple[Job, ...] = (
         "one `consciousness_timeline` row per team and one `global` row: the timeline's resolution (the seed's "
         "live metrics); the key is the tick, so a second beat writes nothing"),
     Job("hot_refresh", lambda c: hot_refresh(c.db), 60.0, "beat_hot_refresh_seconds",
-        "hot and active ranks of the 7-day window and of older rows still ranked (see [Hot rank](#hot-rank)); "
+        "hot and active ranks of the 7-day window and of older rows still ranked "
+        "(see [Hot rank](ranking.md#hot-rank)); "
         "they change slowly after the first hours (Lemmy refreshes every 15 min)"),
     Job("lease_sweep", lambda c: lease_sweep(c.db, None, c.wake), 5.0, "beat_lease_sweep_seconds",
         "expired leases back to the board (a dead agent's task returns within its lease plus this) and tasks left "
@@ -151,13 +152,15 @@ JOBS: tuple[Job, ...] = (
         "every agent's hormones toward baseline (half-life `PHOENIX_HORMONE_HALF_LIFE_SECONDS`); well under the "
         "600 s half-life, so levels read smoothly"),
     Job("hormone_cascades", lambda c: hormone_cascades(c.db), constants.CASCADE_BEAT_SECONDS, None,
-        "spreads the hormone cascades that events started (see \"Hormone cascades\"): they reach partners well "
+        "spreads the hormone cascades that events started (see [Hormone cascades](cascades.md)): they reach "
+        "partners well "
         "inside the 60 s refractory window"),
     Job("dashboard_refresh", lambda c: dashboard_refresh(c.db), 60.0, "beat_dashboard_seconds",
         "`federation_dashboard` (and `consciousness_hourly` when it is a materialized view, not a continuous "
         "aggregate) `REFRESH … CONCURRENTLY`; the seed refreshed its dashboard every minute"),
     Job("task_counts", lambda c: task_counts(c.db), constants.TASK_COUNTS_SECONDS, None,
-        "folds the task-count deltas the triggers append into `phoenix.task_counts` (see [Metrics](#metrics)), "
+        "folds the task-count deltas the triggers append into `phoenix.task_counts` "
+        "(see [Metrics](../operations/metrics.md#metrics)), "
         "so a scrape reads a few rows whatever the board's size"),
     Job("retention", lambda c: retention(c.db), 3600.0, "beat_retention_seconds",
         "deletes timeline rows older than 30 days, a day's worth at most (TimescaleDB: its retention policy drops "

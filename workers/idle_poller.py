@@ -46,7 +46,7 @@ class IdlePoller(bootsteps.StartStopStep):
         try:
             released = lifecycle.release_expired(self.db)
             waiting = self.db.one("tasks_claimable_count", team=team)["n"]  # a count; no rows to see
-            # reviews are claimable work too (README "Review"): a lost review request is found here
+            # reviews are claimable work too (docs/concepts/review.md): a lost review request is found here
             waiting += self.db.one("reviews_claimable_count", team=team)["n"]
             if waiting:
                 sending.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)

@@ -60,7 +60,7 @@ class CancelMessage(models.Input):
     reason: Annotated[models.Text, Field(max_length=constants.REASON_MAX)] | None = None
 
 class CascadeMessage(models.Input):
-    """The operator's hormone cascade (README "Hormone cascades"); the id makes a re-delivery a no-op."""
+    """The operator's hormone cascade (docs/concepts/cascades.md); the id makes a re-delivery a no-op."""
     id: UUID
     hormone: Literal[HORMONES]  # type: ignore[valid-type] - the tuple subscripts as its members
     intensity: Annotated[float, Field(ge=-constants.CASCADE_INTENSITY_MAX, le=constants.CASCADE_INTENSITY_MAX,

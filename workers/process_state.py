@@ -50,7 +50,7 @@ def codename(prefix: str, index: int) -> str:
 
 
 def agent_database(settings: Settings, name: str, size: int) -> Database:
-    """Pool processes and the poller work as the agent role (README "Security")."""
+    """Pool processes and the poller work as the agent role (docs/concepts/security.md)."""
     role = migrate.role_names(settings.role_prefix)["agent"]
     # a call gives up on an unreachable database after DB_WAIT_SECONDS, so that a held message's
     # attempts fit inside its time limit (delivery.py)

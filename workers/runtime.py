@@ -268,7 +268,7 @@ class AgentLoop:
         the attempt the call was ending), the claim committed and only loading its row failed (a
         value the client cannot decode, a document too deep, a row the model refuses). Every
         attempt would meet the same row, so it fails for good with the reason, where holding it
-        to the end of its lease would only have it claimed again (README "Errors and limits").
+        to the end of its lease would only have it claimed again (docs/errors.md).
         -> True when it did so; False when no such claim is held (the error is the call's own)."""
         held = lifecycle.claim_held(self.db, self.id)
         if held is None or held == ended:

@@ -72,7 +72,7 @@ def wake_for_children(app: Celery, settings: Settings, parent: models.Task) -> N
 def request_reviews(app: Celery, settings: Settings, db: Database, task: models.Task) -> None:
     """Wakes the teams of review_quorum live peers that may review a result (never the executor;
     its partners and team first). Only a wake-up: the review itself is a place on the board that
-    a woken agent claims (README "Review"), so a wake-up that is lost, or never sent because this
+    a woken agent claims (docs/concepts/review.md), so a wake-up that is lost, or never sent because this
     process died after the result committed, only delays it until an idle poller or a working
     agent of an eligible team takes it."""
     try:

@@ -193,7 +193,7 @@ class Mutation:
         return CancelResult(task=types.Task.of(task), cancelled=n)
 
     @strawberry.mutation(description="The agent is alive: an HTTP agent that waits between claims calls this "
-                                     "every few seconds, so it counts as active (README \"Consciousness\").")
+                                     "every few seconds, so it counts as active (docs/concepts/beat.md#consciousness).")
     async def heartbeat(self, info: strawberry.Info, agent: AgentArg = None) -> types.Agent:
         return types.Agent.of(await of(info).write_as(agent, lambda db, a: agents.heartbeat(db, a)))
 

@@ -24,7 +24,7 @@ AfterArg = Annotated[str | None, strawberry.argument(
                 "holds end the subscription with EVENTS_MISSED: re-read what you follow, then subscribe again.")]
 
 
-@strawberry.type(description="One entry of the event stream (README \"Event stream\").")
+@strawberry.type(description="One entry of the event stream (docs/concepts/event-stream.md).")
 class BoardEvent:
     id: str | None = strawberry.field(description="The stream entry id: resume after it.")
     event_id: str | None

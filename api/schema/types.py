@@ -17,7 +17,7 @@ from phoenix_board.board import comments as board_comments
 from phoenix_board.api.schema.context import of
 
 
-@strawberry.enum(description="Where a task is in its lifecycle (README \"Task lifecycle\").")
+@strawberry.enum(description="Where a task is in its lifecycle (docs/concepts/lifecycle.md).")
 class TaskStatus(enum.Enum):
     OPEN = "open"
     CLAIMED = "claimed"
@@ -29,7 +29,7 @@ class TaskStatus(enum.Enum):
     CANCELLED = "cancelled"
 
 
-@strawberry.enum(description="The board's sorts (Lemmy's): README \"Ranking\".")
+@strawberry.enum(description="The board's sorts (Lemmy's): docs/concepts/ranking.md.")
 class SortBy(enum.Enum):
     HOT = "hot"
     ACTIVE = "active"
@@ -222,7 +222,7 @@ class Task:
         task = await of(info).read(lifecycle.get, self.id)
         return [strawberry.ID(str(x)) for x in task.blocks or []]
 
-    @strawberry.field(description="This task and its descendants, depth first (README \"Delegation\").")
+    @strawberry.field(description="This task and its descendants, depth first (docs/concepts/delegation.md).")
     async def delegation_tree(self, info: strawberry.Info) -> list[TreeNode]:
         return [TreeNode.of(r) for r in await of(info).read(delegation.tree, self.id)]
 
@@ -366,7 +366,8 @@ class ConsciousnessRange:
 
 
 @strawberry.type(description="The federation dashboard's figures for a team or 'global' (the seed's view, without "
-                             "its pipeline value: README \"Consciousness\"), as of its last refresh by the beat.")
+                             "its pipeline value: docs/concepts/beat.md#consciousness), as of its last refresh by "
+                             "the beat.")
 class DashboardRow:
     team: str
     total_agents: int

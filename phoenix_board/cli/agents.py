@@ -1,6 +1,6 @@
 """`phoenix-board agents`: register, list, show and decommission agents, and set the federation's
-topology: partners (pair, unpair, pairs) and supervisors (supervise) (README "Partners and
-supervisors")."""
+topology: partners (pair, unpair, pairs) and supervisors (supervise)
+(docs/concepts/partners.md)."""
 
 from __future__ import annotations
 

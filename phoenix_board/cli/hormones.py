@@ -1,5 +1,5 @@
 """`phoenix-board hormones`: decay every agent's levels, and spread a change through the federation
-(README "Hormone cascades")."""
+(docs/concepts/cascades.md)."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def services(s: Settings, api: str | None = None) -> str:
 @contextlib.contextmanager
 def reader(s: Settings, primary: Database) -> Iterator[Database]:
     """Where the live view and `up`'s progress lines read: the read replica when one is set
-    (``PHOENIX_DATABASE_READ_URL``, README "Read replicas"), as the other listings do, so that
+    (``PHOENIX_DATABASE_READ_URL``, docs/operations/read-replicas.md), as the other listings do, so that
     redrawing every second adds no load to the primary; else the primary itself."""
     with open_replica(s, max_size=2) as replica:
         yield replica if replica is not None else primary

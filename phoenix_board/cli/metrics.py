@@ -21,7 +21,7 @@ def metrics(port: Optional[int] = typer.Option(None, "--port", "-p", help="Defau
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    # read-only (README "Security"); board figures from the replica when one is set
+    # read-only (docs/concepts/security.md); board figures from the replica when one is set
     with open_board(s, max_size=2, role="monitor", wait_for_schema=True) as db, \
             open_replica(s, max_size=2, role="monitor") as replica:
         try:

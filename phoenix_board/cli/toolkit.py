@@ -51,7 +51,7 @@ def vote_value(direction: str) -> int:
 
 def warn_unhandled(category: str) -> None:
     """A warning on stderr when no agent of this installation could run the category: such a task
-    fails at once when claimed (README "Running agents", Handlers)."""
+    fails at once when claimed (docs/operations/running-agents.md, handlers)."""
     known = handlers.categories()
     if category not in known:
         render.err_console.print(f"warning: no handler for category {render.safe(category)}: an agent that claims it "

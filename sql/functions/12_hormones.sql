@@ -1,4 +1,4 @@
--- Hormones (README "Hormones"): their arithmetic, their decay, what stress does, and which event
+-- Hormones (docs/concepts/hormones.md): their arithmetic, their decay, what stress does, and which event
 -- moves which hormone (phoenix.hormone_response, at the end). Levels are the seed's JSONB object
 -- of four numbers.
 
@@ -48,8 +48,8 @@ AS $$
     END
 $$;
 
--- Which event moves which hormone, and by how much: THE one table of hormone responses (README
--- "Hormones"). Every path that changes an agent's hormones for an event asks it: the end of an
+-- Which event moves which hormone, and by how much: THE one table of hormone responses
+-- (docs/concepts/hormones.md). Every path that changes an agent's hormones for an event asks it: the end of an
 -- attempt (agent_outcome), a claim near its deadline (task_claim_as), a vote on one's task
 -- (task_vote), a review verdict on one's work (task_review). Where the event has a size, p_scale
 -- scales the response: a completion by the task's reward and p_quality, an urgent claim by its

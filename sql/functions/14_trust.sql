@@ -1,4 +1,4 @@
--- Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (README "Trust").
+-- Trust: the beta reputation system (Josang and Ismail, 2002) with forgetting (docs/concepts/trust.md).
 -- The whole trust model is this file: which event rates an agent by how much evidence
 -- (trust_evidence), how a rating updates the evidence (trust_rate), and the trust it gives
 -- (trust_value). Each agent keeps evidence r (positive) and s (negative); a new rating (p, n) updates

@@ -1,5 +1,5 @@
--- What an event does to the agent it happens to (README "Performance counters", "Hormones",
--- "Trust"): phoenix.agent_outcome for the end of an attempt, phoenix.agent_hormones_add for events
+-- What an event does to the agent it happens to (docs/concepts/performance.md,
+-- hormones.md, trust.md): phoenix.agent_outcome for the end of an attempt, phoenix.agent_hormones_add for events
 -- that move hormones only. How much each event moves which hormone is phoenix.hormone_response
 -- (12_hormones.sql); how it rates trust is phoenix.trust_evidence and phoenix.trust_rate
 -- (14_trust.sql). Callers hold their task rows already: tasks before agents (19_locking.sql).

@@ -1,4 +1,4 @@
--- Task locking (README "Concurrency: locks and fencing"): the functions every transition takes its
+-- Task locking (docs/concepts/concurrency.md): the functions every transition takes its
 -- task locks through, and the two that lock whole sets of tasks (dependents, subtrees).
 --
 -- THE LOCK ORDER (stated here only; every other file points here):
@@ -53,7 +53,7 @@ BEGIN
     END IF;
     -- NO KEY UPDATE, the lock the transition's UPDATE takes anyway: FOR UPDATE would also block the
     -- key-share lock that writing an agent row whose current_task is this task takes, and a
-    -- review writing that agent deadlocked with the agent's own transition (README "Concurrency")
+    -- review writing that agent deadlocked with the agent's own transition (docs/concepts/concurrency.md)
     SELECT * INTO t FROM phoenix.tasks WHERE id = p_task FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('task %s not found', p_task);
@@ -74,7 +74,7 @@ DECLARE
     t phoenix.tasks;
 BEGIN
     PERFORM phoenix.act_as(p_agent);
-    -- a transition that may settle a child takes its tree's root first (README "Delegation");
+    -- a transition that may settle a child takes its tree's root first (docs/concepts/delegation.md);
     -- renewing and starting never do, so they leave the root alone
     t := phoenix.task_lock(p_task, p_action NOT IN ('renew', 'start'));
     IF p_attempt > t.attempt THEN

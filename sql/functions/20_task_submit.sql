@@ -1,4 +1,4 @@
--- Creating tasks (README "Task lifecycle"): phoenix.task_new is the one home of a new task's
+-- Creating tasks (docs/concepts/lifecycle.md): phoenix.task_new is the one home of a new task's
 -- defaults and first ranks, phoenix.task_insert the one INSERT of a task; a submission
 -- (task_submit) and a delegation's children (task_delegate, 55_delegation.sql) both go through them.
 
@@ -73,7 +73,7 @@ BEGIN
 END;
 $$;
 
--- Submit a task (README "Task lifecycle"). Returns the task and whether this call created it.
+-- Submit a task (docs/concepts/lifecycle.md). Returns the task and whether this call created it.
 -- Idempotency keys belong to their submitter (created_by; submissions naming no agent share one
 -- scope): the same key from the same submitter with the same content returns the first task
 -- unchanged; with different content it is refused (a conflict), never silently dropped. The task

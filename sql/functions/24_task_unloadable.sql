@@ -1,4 +1,4 @@
--- The claimant could not load the task it claimed (README "Errors and limits"): its row holds
+-- The claimant could not load the task it claimed (docs/errors.md): its row holds
 -- something the agent cannot read or validate (a value past what the client can decode, a
 -- document too deep for it), whatever let it in. Every attempt would meet the same row, so the
 -- task fails for good at once with the agent's one-line reason instead of being held to the end of

@@ -1,4 +1,4 @@
--- Agents (README "Agents: hormones, trust, performance"): registration, liveness and the hold of a pool process, reads of one
+-- Agents (docs/operations/running-agents.md; what moves them: docs/concepts/hormones.md): registration, liveness and the hold of a pool process, reads of one
 -- agent and its record, and its state: Fibonacci level, hormone decay, trust history.
 
 -- name: agent_register

@@ -1,4 +1,4 @@
--- The beat's own records (README "The beat, the timeline and consciousness"): one runner per job at a time, and what each run did.
+-- The beat's own records (docs/concepts/beat.md): one runner per job at a time, and what each run did.
 
 -- name: beat_try_lock
 -- Take the job's advisory lock if free (a second beat running the same job skips it).

@@ -1,8 +1,8 @@
--- Delegation (README "Delegation"): splitting a task into children, cancelling subtrees, and
+-- Delegation (docs/concepts/delegation.md): splitting a task into children, cancelling subtrees, and
 -- reading a task's children and tree.
 
 -- name: task_delegate
--- The claimant splits its task into children and the task waits for them (README "Delegation").
+-- The claimant splits its task into children and the task waits for them (docs/concepts/delegation.md).
 SELECT (d.task).*, d.children, d.created
   FROM phoenix.task_delegate(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(children)s::jsonb,
                              %(join_k)s::integer, %(on_failure)s::text, %(now)s::timestamptz) AS d;

@@ -1,4 +1,4 @@
--- The federation's graph (README "Partners and supervisors", "Hormone cascades"): pairing and
+-- The federation's graph (docs/concepts/partners.md, docs/concepts/cascades.md): pairing and
 -- supervision, the pairs' entanglement, the topology, and hormone cascades (a cascade locks the
 -- cascade's row, then agents in id order).
 

@@ -1,4 +1,4 @@
--- A task's life (README "Task lifecycle"), as board/lifecycle.py and the agents' client call it:
+-- A task's life (docs/concepts/lifecycle.md), as board/lifecycle.py and the agents' client call it:
 -- submission, claims, leases, results, failures, the lease sweeper, and reads of one task and its
 -- history. Each transition is one call of a SQL function in sql/functions (locks: the order atop
 -- sql/functions/19_locking.sql). The clock is a parameter: None in production (the server's

@@ -1,4 +1,4 @@
--- What the exporter and the status commands count (README "Metrics"): the task counters and their
+-- What the exporter and the status commands count (docs/operations/metrics.md): the task counters and their
 -- fold, the board's figures, agent distributions, the database's own figures.
 
 -- name: metrics_no_jit

@@ -1,4 +1,4 @@
--- Ranking (README "Ranking and the claim order"): votes on tasks, which move their ranks, and the beat's
+-- Ranking (docs/concepts/ranking.md): votes on tasks, which move their ranks, and the beat's
 -- refresh of hot ranks. The formula is sql/functions/10_hot_rank.sql.
 
 -- name: task_vote

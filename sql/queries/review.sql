@@ -1,4 +1,4 @@
--- Judging work (README "Review"): verdicts, review claims and their deadline, who may review or
+-- Judging work (docs/concepts/review.md): verdicts, review claims and their deadline, who may review or
 -- assess a task, and the verdicts given.
 
 -- name: task_review
@@ -16,8 +16,8 @@ SELECT * FROM phoenix.tasks_review_expire(%(now)s::timestamptz, %(limit)s::integ
 
 -- name: agents_pick_reviewers
 -- Up to n live agents to review a result: never the executor; its partners first, then its team,
--- then specialists of its category (the agents that may see it, README "Security"), at random.
--- A pair alone cannot complete a task (README "Partners and supervisors"), so when partners fill
+-- then specialists of its category (the agents that may see it, docs/concepts/security.md), at random.
+-- A pair alone cannot complete a task (docs/concepts/partners.md), so when partners fill
 -- all n places the best agent from outside the pair is asked as well (n + 1).
 WITH candidates AS (
     SELECT a.id, a.team, a.id = ANY (e.paired_agents) AS partner, random() AS luck

@@ -1,4 +1,4 @@
--- Ids people type (README "Using the board"): the ids a typed tail of hex digits matches
+-- Ids people type (docs/guide.md): the ids a typed tail of hex digits matches
 -- (board/ids.py).
 
 -- name: task_ids_by_fragment

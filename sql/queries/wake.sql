@@ -1,4 +1,4 @@
--- Whom to wake (README "Running agents"): how much work agents of a team could claim now,
+-- Whom to wake (docs/operations/running-agents.md): how much work agents of a team could claim now,
 -- read by the idle poller and the beat, so that no task or review waits on a message.
 
 -- name: tasks_claimable_count

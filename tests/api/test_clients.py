@@ -1,5 +1,5 @@
 """The curl + jq clients in examples/ against a real server: an agent with its own token claims,
-renews and completes; a program submits a task and waits for its answer (README "HTTP API")."""
+renews and completes; a program submits a task and waits for its answer (docs/api.md)."""
 
 from __future__ import annotations
 

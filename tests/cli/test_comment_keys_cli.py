@@ -1,4 +1,4 @@
-"""The `comment` command's --idempotency-key (README "Comments"): a retried command posts once,
+"""The `comment` command's --idempotency-key (docs/guide.md): a retried command posts once,
 a key reused for other content is refused in one line."""
 
 from __future__ import annotations

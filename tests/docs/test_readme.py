@@ -7,7 +7,7 @@ A block is run here unless the HTML comment just before it says otherwise:
 * ``<!-- readme: not run: REASON -->``: it needs what a test cannot give (docker compose, other
   hosts, a terminal left running), and says so;
 * ``<!-- many-hosts: HOST -->``: a step of the many-host recipe (docs/operations/many-hosts.md),
-  which ``tests/hosts/test_many_hosts.py`` runs word for word on network namespaces.
+  which ``tests/workers/test_many_hosts.py`` runs word for word on network namespaces.
 
 Each document (README.md, every docs/**/*.md) is a reader's session of its own: its shell blocks
 run in order, each with ``bash -euo pipefail`` in a scratch folder, with a fresh test database and

@@ -1,4 +1,4 @@
-"""The queue's comment message carries an idempotency key (README "Comments"): a message
+"""The queue's comment message carries an idempotency key (docs/guide.md): a message
 delivered twice, or re-sent with the same key after a lost reply, posts the comment once, on a
 real worker and broker."""
 
