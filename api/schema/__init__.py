@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 from graphql import OperationDefinitionNode
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension, ValidationCache
 
 from phoenix_board.api import complexity
 from phoenix_board.api.schema.mutations import Mutation
@@ -46,6 +46,9 @@ class Timing(SchemaExtension):
         metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
 
 
+DOCUMENT_CACHE = 256  # distinct documents kept parsed and validated, per server process
+
+
 class BoardSchema(strawberry.Schema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Nothing: a board error is the client's answer, not the server's problem, and an
@@ -59,8 +62,12 @@ def build(settings: Any = None) -> strawberry.Schema:
     fields = ApiSettings.model_fields
     limit = (lambda name: getattr(settings, name)) if settings is not None else (lambda name: fields[name].default)
     rule = complexity.rule(limit("api_max_depth"), limit("api_max_cost"), limit("api_max_aliases"))
+    # Agents send the same few documents over and over: parsing and validating each (with the
+    # limits' rule, which reads no variables) is most of a small request's CPU, so both are cached
+    # by the document's text, in bounded LRUs that unique texts from a hostile client cannot grow.
     return BoardSchema(query=Query, mutation=Mutation, subscription=Subscription,
-                             extensions=[lambda: AddValidationRules([rule]), Timing])  # one per request
+                       extensions=[lambda: AddValidationRules([rule]), lambda: ParserCache(maxsize=DOCUMENT_CACHE),
+                                   lambda: ValidationCache(maxsize=DOCUMENT_CACHE), Timing])  # one per request
 
 
 def sdl() -> str:
