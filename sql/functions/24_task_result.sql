@@ -48,11 +48,11 @@ BEGIN
 END;
 $$;
 
--- The claimant has no handler for the task's category. That is the installation's gap, not the
--- agent's failure, and another attempt would meet the same gap: the task fails for good at once
--- with that reason, and the agent is freed with no outcome (no failure count, cortisol or trust).
-CREATE OR REPLACE FUNCTION phoenix.task_fail_unhandled(
-    p_task uuid, p_agent uuid, p_attempt integer, p_now timestamptz DEFAULT NULL)
+-- A task that no attempt can ever run fails for good at once with that reason, and its claimant is
+-- freed with no outcome (no failure count, cortisol or trust): the fault is the task's or the
+-- installation's, not the agent's. The two cases below are the only callers.
+CREATE OR REPLACE FUNCTION phoenix.task_fail_blameless(
+    p_task uuid, p_agent uuid, p_attempt integer, p_reason text, p_now timestamptz DEFAULT NULL)
 RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
@@ -60,13 +60,40 @@ DECLARE
     v_now timestamptz := phoenix.clock(p_now);
     t phoenix.tasks := phoenix.task_lock_claim(p_task, p_agent, p_attempt, 'fail', '{claimed,in_progress}');
 BEGIN
-    t := phoenix.task_attempt_ended(
-        p_task, p_agent,
-        format('no handler for category %L on this board''s agents: not retried, no agent blamed',
-               t.category),
-        'failed', v_now, true);
+    t := phoenix.task_attempt_ended(p_task, p_agent, p_reason, 'failed', v_now, true);
     UPDATE phoenix.agents SET current_task = NULL, idle_since = v_now
      WHERE id = p_agent AND current_task = p_task;
     RETURN t;
 END;
+$$;
+
+-- The claimant has no handler for the task's category. That is the installation's gap, and another
+-- attempt would meet the same gap.
+CREATE OR REPLACE FUNCTION phoenix.task_fail_unhandled(
+    p_task uuid, p_agent uuid, p_attempt integer, p_now timestamptz DEFAULT NULL)
+RETURNS phoenix.tasks
+LANGUAGE sql
+AS $$
+    -- a task's category never changes, so reading it before the lock is safe
+    SELECT * FROM phoenix.task_fail_blameless(
+        p_task, p_agent, p_attempt,
+        format('no handler for category %L on this board''s agents: not retried, no agent blamed',
+               (SELECT category FROM phoenix.tasks WHERE id = p_task)),
+        p_now);
+$$;
+
+-- The claimant could not load the task it claimed (docs/errors.md): its row holds something the
+-- agent cannot read or validate (a value past what the client can decode, a document too deep for
+-- it), whatever let it in. Every attempt would meet the same row, so it is not held to the end of
+-- its lease and claimed again.
+CREATE OR REPLACE FUNCTION phoenix.task_fail_unloadable(
+    p_task uuid, p_agent uuid, p_attempt integer, p_reason text, p_now timestamptz DEFAULT NULL)
+RETURNS phoenix.tasks
+LANGUAGE sql
+AS $$
+    SELECT * FROM phoenix.task_fail_blameless(
+        p_task, p_agent, p_attempt,
+        'the agent could not load this task, so no attempt can run it: '
+            || left(coalesce(nullif(p_reason, ''), 'no reason given'), 500),
+        p_now);
 $$;
