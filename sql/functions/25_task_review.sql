@@ -273,3 +273,30 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- How many live agents may review a task of this team and category (before the pool widens): the
+-- submitter's warning that a quorum cannot be met. A count only, so an agent that submits through
+-- the queue may ask it (it may not read other teams' agents).
+CREATE OR REPLACE FUNCTION phoenix.review_pool_size(p_team text, p_category text)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+    SELECT count(*) FROM phoenix.agents a
+     WHERE phoenix.agent_judges(a, p_team, p_category)
+       AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
+$$;
+
+-- Up to p_n live agents whose specialization includes a category (not p_exclude), in random
+-- order: whom a new task's assessment requests go to. Ids and teams only (where to send them), so
+-- an agent that submits through the queue may ask it.
+CREATE OR REPLACE FUNCTION phoenix.assessors_for(p_category text, p_exclude uuid, p_n integer)
+RETURNS TABLE (id uuid, team text)
+LANGUAGE sql STABLE
+AS $$
+    SELECT a.id, a.team FROM phoenix.agents a
+     WHERE a.decommissioned_at IS NULL AND p_category = ANY (a.specialization)
+       AND a.id IS DISTINCT FROM p_exclude
+       AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
+     ORDER BY random()
+     LIMIT p_n
+$$;

@@ -38,18 +38,11 @@ SELECT id, team, partner FROM ranked
 
 -- name: agents_review_pool
 -- How many live agents may review a task of this team and category (before the pool widens).
-SELECT count(*) AS n FROM phoenix.agents a
- WHERE phoenix.agent_judges(a, %(team)s::text, %(category)s::text)
-   AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds());
+SELECT phoenix.review_pool_size(%(team)s::text, %(category)s::text) AS n;
 
 -- name: agents_matching_category
 -- Up to n live agents whose specialization includes a category (not the author).
-SELECT id, team FROM phoenix.agents
- WHERE decommissioned_at IS NULL AND %(category)s::text = ANY (specialization)
-   AND id IS DISTINCT FROM %(exclude)s::uuid
-   AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
- ORDER BY random()
- LIMIT %(n)s::integer;
+SELECT id, team FROM phoenix.assessors_for(%(category)s::text, %(exclude)s::uuid, %(n)s::integer);
 
 -- name: task_reviews_for
 -- The review verdicts on one task, by attempt.

@@ -160,7 +160,9 @@ BEGIN
         'phoenix.comment_vote(uuid,uuid,integer,timestamptz)',
         'phoenix.agent_register(text,text,text,text[],uuid,timestamptz)',
         'phoenix.agent_heartbeat(uuid,uuid,timestamptz)',
-        'phoenix.agent_release(uuid,uuid)'
+        'phoenix.agent_release(uuid,uuid)',
+        'phoenix.review_pool_size(text,text)',
+        'phoenix.assessors_for(text,uuid,integer)'
     ]::regprocedure[] LOOP
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, pg_temp', f);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO @agent@', f);
