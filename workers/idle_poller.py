@@ -47,9 +47,13 @@ class IdlePoller(bootsteps.StartStopStep):
             released = lifecycle.release_expired(self.db)
             waiting = self.db.one("tasks_claimable_count", team=team)["n"]  # a count; no rows to see
             # reviews are claimable work too (docs/concepts/review.md): a lost review request is found here
-            waiting += self.db.one("reviews_claimable_count", team=team)["n"]
-            if waiting:
-                sending.wake_team(worker.app, settings, team, min(waiting, worker.concurrency), only_if_idle=True)
+            reviews = self.db.one("reviews_claimable_count", team=team)["n"]
+            # Any agent may take a task, but only some may take a review (not its executor, not one
+            # that has judged it): a wake-up for one review may keep landing on an agent that cannot
+            # use it, so while reviews wait every pool process is woken, each checking for itself.
+            wakes = worker.concurrency if reviews else min(waiting, worker.concurrency)
+            if waiting or reviews:
+                sending.wake_team(worker.app, settings, team, wakes, only_if_idle=True)
             if released:
                 log.info("returned %d expired claim(s) to the board", len(released))
         except Exception:  # a poll that fails must not stop the worker; the next one tries again
