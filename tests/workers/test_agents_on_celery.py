@@ -157,6 +157,9 @@ def test_review_by_peers_decides(pools, client, sql):
     task = client.status(key)
     rows = sql.execute("SELECT agent_id FROM phoenix.task_reviews WHERE task_id = %s", (task.id,)).fetchall()
     assert len(rows) == 2 and task.assigned_to not in {r["agent_id"] for r in rows}
+    # the submission with a quorum went through as an agent's message would: no refusal on the way
+    # (it once read phoenix.agents as the agent role, and was rejected after its task had committed)
+    assert "rejected" not in pools.log("alpha_delta-0")
 
 
 def test_specialists_assess_new_tasks(pools, client, sql):
