@@ -92,10 +92,15 @@ class Api:
         return self.log.read_text(errors="replace")
 
 
-def start_server(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
-    out = open(log, "ab")  # noqa: SIM115 - the server's log for the whole module
-    return subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "serve", "--port", str(port)], env=env,
+def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`phoenix-board ARGS` in a session of its own, its output appended to log; stop_server ends it."""
+    out = open(log, "ab")  # noqa: SIM115 - the process's log for as long as it runs
+    return subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env,
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def start_server(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
+    return start_cli(["serve", "--port", str(port)], env, log)
 
 
 def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:

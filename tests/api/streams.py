@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from phoenix_board.workers import stream
+from tests.api.conftest import start_cli, stop_server
+
+# the relay as `up` runs it: a tenth of a second between passes
+RELAY = ["events", "relay", "--interval", "0.1"]
 
 
 async def take(events: AsyncIterator[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -39,16 +42,8 @@ async def relay_until(relay: stream.Relay, *futures: asyncio.Future, timeout: fl
 def relay_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     """`phoenix-board events relay` as `up` runs it (a tenth of a second between passes): what
     feeds the server's subscriptions and createTask's wait."""
-    out = open(log, "ab")  # noqa: SIM115 - the relay's log for as long as it runs
-    proc = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "events", "relay", "--interval", "0.1"],
-                            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_cli(RELAY, env, log)
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        out.close()
+        stop_server(proc)

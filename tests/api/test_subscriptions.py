@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from phoenix_board.board import errors, teams
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers.client import Client
-from tests.api.conftest import free_port, start_server, stop_server, wait_ready
+from tests.api.conftest import free_port, start_cli, start_server, stop_server, wait_ready
+from tests.api.streams import RELAY
 from tests.conftest import _database
 from tests.conftest import make_task
 from tests.conftest import Pools, Valkey, wait_for
@@ -60,9 +60,7 @@ class Board:
             self.server = None
 
     def start_relay(self) -> None:
-        out = open(self.tmp / "relay.log", "ab")  # noqa: SIM115
-        self.relay = subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", "events", "relay", "--interval", "0.1"],
-                                      env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.relay = start_cli(RELAY, self.env, self.tmp / "relay.log")
 
     def stop_relay(self) -> None:
         if self.relay is not None:
