@@ -244,3 +244,14 @@ BEAT_STALE_GRACE_SECONDS = 10.0  # s; added to that bound, so short periods do n
 # The beat's task_counts job period (docs/operations/metrics.md): deltas between folds stay a few hundred rows
 # even at 100 transitions/s.
 TASK_COUNTS_SECONDS = 5.0
+
+# --- Schedules (docs/concepts/schedules.md) -------------------------------------------------------
+SCHEDULE_TICK_SECONDS = 2.0  # s; the beat's schedules job: how late a slot fires at most, the beat running
+SCHEDULE_CATCH_UP_MAX = 100  # catch-up `all` fires at most this many due slots (the latest) per tick
+SCHEDULE_ON_TIME_SECONDS = 60.0  # s; catch-up `none` fires a slot found at most this late, else skips it
+SCHEDULE_SCAN_MAX = 10_000  # due slots counted one by one; past this the latest is found backwards
+SCHEDULE_RUNS_KEEP_SECONDS = 7 * 86_400.0  # s; runs fired longer ago are forgotten by the beat
+SCHEDULE_RUNS_PRUNE_BATCH = 1000  # runs forgotten per tick at most
+SCHEDULE_LAG_ALERT_SECONDS = 120.0  # s; the ScheduleMissedSlots alert's threshold
+SCHEDULE_NAME_MAX = 64  # characters
+SCHEDULE_CRON_MAX = 200  # characters

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pydantic import Field, ValidationError, create_model
 from pydantic_settings import BaseSettings
 
-from phoenix_board.board import consciousness, constants, errors, federation, hormones, lifecycle, models, ranking
+from phoenix_board.board import (consciousness, constants, errors, federation, hormones, lifecycle, models, ranking,
+                                 schedules)
 from phoenix_board.board.db import Database, queries
 from phoenix_board.board.settings import Settings
 
@@ -113,6 +114,11 @@ def retention(db: Database, now: datetime | None = None) -> int:
     return consciousness.retention(db, now)
 
 
+def schedules_fire(db: Database, now: datetime | None = None, wake: Callable[[str], None] | None = None) -> int:
+    """Fires the recurring tasks' due slots (docs/concepts/schedules.md); returns the tasks submitted."""
+    return schedules.tick(db, now, wake)
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -165,6 +171,10 @@ JOBS: tuple[Job, ...] = (
     Job("retention", lambda c: retention(c.db), 3600.0, "beat_retention_seconds",
         "deletes timeline rows older than 30 days, a day's worth at most (TimescaleDB: its retention policy drops "
         "chunks; under the Apache licence the beat drops them)"),
+    Job("schedules", lambda c: schedules_fire(c.db, None, c.wake), constants.SCHEDULE_TICK_SECONDS,
+        "beat_schedules_seconds",
+        "fires the due slots of every live schedule (see [Schedules](schedules.md)), each exactly once (the slot "
+        "is a key in the database); a slot fires at most this late while the beat runs"),
 )
 BY_NAME = {job.name: job for job in JOBS}
 
