@@ -29,6 +29,7 @@ from phoenix_board.cli import (
     operator,
     queue,
     render,
+    schedules,
     serve,
     tasks,
     teams,
@@ -98,6 +99,7 @@ COMMANDS: tuple[tuple[Any, ...], ...] = (
     ("events", events.app),
     ("serve", serve.serve),
     ("tokens", tokens.tokens_app),
+    ("schedules", schedules.app),
 )
 
 

@@ -212,6 +212,29 @@ def teams_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def schedules_table(rows: list[dict[str, Any]], now: datetime | None = None) -> Table:
+    """Schedules (board/schedules.py view): when each fires next (in its own zone), the last slot
+    it fired, and what went wrong last."""
+    table = _compact("schedules")
+    for name in ("name", "cron", "zone", "catch-up", "next fire", "last slot", "missed", "team", "task", "last error"):
+        table.add_column(name, justify="right" if name == "missed" else "left")
+    for r in rows:
+        nxt = "[yellow]paused[/yellow]" if r["paused"] else _local(r["next_fire"], r["timezone"], now)
+        table.add_row(safe(r["name"]), safe(r["cron"]), safe(r["timezone"]), r["catch_up"], nxt,
+                      _local(r["last_slot"], r["timezone"], now), str(r["missed"]), safe(r["team"]),
+                      safe((r["title"] or "")[:40]), safe((r["last_error"] or "-")[:60]))
+    return table
+
+
+def _local(when: datetime | None, zone: str, now: datetime | None) -> str:
+    if when is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    local = when.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M:%S %Z} ({ago(when, now)})"
+
+
 def heartbeat(agent: models.Agent, now: datetime | None = None) -> str:
     """An agent's last heartbeat, or how long it has been dead (see board.health)."""
     now = now or datetime.now(UTC)
