@@ -13,10 +13,12 @@ from typing import Any
 import strawberry
 from graphql import OperationDefinitionNode
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension, ValidationCache
+from strawberry.tools import merge_types
 
 from phoenix_board.api import complexity
 from phoenix_board.api.schema.mutations import Mutation
 from phoenix_board.api.schema.queries import Query
+from phoenix_board.api.schema.schedules import ScheduleMutation, ScheduleQuery
 from phoenix_board.api.schema.subscription import Subscription
 
 
@@ -46,6 +48,10 @@ class Timing(SchemaExtension):
         metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
 
 
+# the root types: each part's own query and mutation classes, merged
+RootQuery = merge_types("Query", (Query, ScheduleQuery))
+RootMutation = merge_types("Mutation", (Mutation, ScheduleMutation))
+
 DOCUMENT_CACHE = 256  # distinct documents kept parsed and validated, per server process
 
 
@@ -65,7 +71,7 @@ def build(settings: Any = None) -> strawberry.Schema:
     # Agents send the same few documents over and over: parsing and validating each (with the
     # limits' rule, which reads no variables) is most of a small request's CPU, so both are cached
     # by the document's text, in bounded LRUs that unique texts from a hostile client cannot grow.
-    return BoardSchema(query=Query, mutation=Mutation, subscription=Subscription,
+    return BoardSchema(query=RootQuery, mutation=RootMutation, subscription=Subscription,
                        extensions=[lambda: AddValidationRules([rule]), lambda: ParserCache(maxsize=DOCUMENT_CACHE),
                                    lambda: ValidationCache(maxsize=DOCUMENT_CACHE), Timing])  # one per request
 
