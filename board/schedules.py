@@ -291,8 +291,9 @@ def tick(db: Database, now: datetime | None = None, wake: Callable[[str], None] 
         except Exception as exc:  # one broken schedule must not stop the others
             log.exception("schedule %s: firing failed", due["id"])
             failed.append(f"{due['id']}: {exc}")
-    db.execute("schedule_runs_prune", before=now - timedelta(seconds=constants.SCHEDULE_RUNS_KEEP_SECONDS),
-               limit=constants.SCHEDULE_RUNS_PRUNE_BATCH)
+    before = now - timedelta(seconds=constants.SCHEDULE_RUNS_KEEP_SECONDS)
+    if db.one("schedule_runs_prunable", before=before)["found"]:
+        db.execute("schedule_runs_prune", before=before, limit=constants.SCHEDULE_RUNS_PRUNE_BATCH)
     if wake is not None:
         for team in sorted(teams):
             wake(team)

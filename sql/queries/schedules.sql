@@ -67,6 +67,11 @@ UPDATE phoenix.schedules
        missed = missed + %(missed)s::bigint
  WHERE id = %(id)s::uuid;
 
+-- name: schedule_runs_prunable
+-- Whether any run is old enough to forget: read first, so that a tick writes only when there is
+-- something to delete.
+SELECT EXISTS (SELECT 1 FROM phoenix.schedule_runs WHERE fired_at < %(before)s::timestamptz) AS found;
+
 -- name: schedule_runs_prune
 -- Forgets runs fired long ago, a batch at a time. Safe for exactly-once: a slot this old is behind
 -- its schedule's cursor (next_slot), which never moves back, so no beat considers it again.

@@ -273,3 +273,14 @@ def test_remove_deletes_the_schedule_and_its_runs_but_not_its_tasks(db, sql):
     assert runs(sql) == []
     assert sql.execute("SELECT count(*) AS n FROM phoenix.tasks WHERE title = 'nightly report'").fetchone()["n"] == 1
     assert schedules.list_all(db) == []
+
+
+@pytest.mark.rolled_back
+def test_runs_older_than_a_week_are_forgotten_and_their_slots_never_fire_again(db, sql):
+    add(db)
+    schedules.tick(db, at(minutes=5))
+    week = timedelta(days=7, minutes=10)
+    schedules.tick(db, at(minutes=5) + week)  # catch-up latest: one slot, and the 12:05 run is forgotten
+    assert [s.strftime("%m-%d %H:%M") for s in slots(sql)] == ["01-14 12:15"]
+    schedules.tick(db, at(minutes=5) + week + timedelta(seconds=5))
+    assert len(slots(sql)) == 1 and tasks_of(sql) == 1
