@@ -151,6 +151,15 @@ class BoardCollector(Collector):
                 job_success.add_metric([job["policy"]], job["last_successful_finish"].timestamp())
         yield from (job_ok, job_failures, job_success)
 
+        # schedules (docs/concepts/schedules.md): a few rows, one per schedule
+        behind, fired, missed = (d.family() for d in (m.SCHEDULE_LAG, m.SCHEDULE_LAST_FIRE, m.SCHEDULE_SLOTS_MISSED))
+        for row in self.db.all("metrics_schedules"):
+            behind.add_metric([row["name"]], row["lag_seconds"])
+            if row["last_fired_at"] is not None:
+                fired.add_metric([row["name"]], row["last_fired_at"].timestamp())
+            missed.add_metric([row["name"]], row["missed"])
+        yield from (behind, fired, missed)
+
         unpublished, lag = int(relay[0]["unpublished"]), float(relay[0]["lag_seconds"])  # outbox.lag's
         yield m.EVENTS_RELAY_LAG.family(value=lag)
         yield m.EVENTS_UNPUBLISHED.family(value=unpublished)

@@ -7,7 +7,7 @@ feeds it.
 
 Names follow the seed's list, renamed only where Prometheus conventions require
 (docs/operations/metrics.md): counters end in ``_total`` (prometheus-client adds it to the names below), units
-are in the name. Labels are bounded: team, status, hormone, beat_job, queue, policy, query, reason;
+are in the name. Labels are bounded: team, status, hormone, beat_job, queue, policy, query, reason, schedule;
 never a task or an agent (and never ``job`` or ``instance``, which Prometheus reserves for the
 target). Where a label's values are a closed list, the list is derived from its source of truth
 (``LABEL_VALUES``): a status added to the board's enum is served without editing this file.
@@ -37,7 +37,7 @@ REJECTION_REASONS = ("invalid", "forbidden", "not_found", "conflict", "refused",
 DB_RETRY_REASONS = {"40P01": "deadlock", "40001": "serialization_failure"}
 
 # label -> its closed list of values, from the board's own definitions; the other labels take
-# names the board holds as rows (team, beat_job, policy, query, queue) or the lists above (reason)
+# names the board holds as rows (team, beat_job, policy, query, queue, schedule) or the lists above (reason)
 LABEL_VALUES: dict[str, tuple[str, ...]] = {"status": STATUSES, "hormone": HORMONES}
 
 TRUST_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -120,6 +120,14 @@ DB_REPLICA_LAG_SECONDS = _m("phoenix_db_replica_lag_seconds", "gauge",
                             "How long the read replica is behind the primary (0 when caught up).")
 DB_REPLICA_LAG_BYTES = _m("phoenix_db_replica_lag_bytes", "gauge",
                           "Bytes of the primary's WAL the read replica has not replayed.")
+# one series per schedule: operators add schedules by hand, a few dozen at most (docs/concepts/schedules.md)
+SCHEDULE_LAG = _m("phoenix_schedule_lag_seconds", "gauge",
+                  "How long a live schedule's earliest due slot has waited unfired (0 when none is due or it is "
+                  "paused).", "schedule")
+SCHEDULE_LAST_FIRE = _m("phoenix_schedule_last_fire_timestamp_seconds", "gauge",
+                        "When the beat last fired one of the schedule's slots (Unix time).", "schedule")
+SCHEDULE_SLOTS_MISSED = _m("phoenix_schedule_slots_missed", "counter",
+                           "Slots the schedule's catch-up policy passed over after the beat was away.", "schedule")
 QUEUE_MESSAGES = _m("phoenix_queue_messages", "gauge", "Messages waiting in a Celery queue.", "queue")
 EXPORTER_SCRAPE_DURATION = _m("phoenix_exporter_scrape_duration_seconds", "gauge",
                               "Time to read the board for this scrape.")
