@@ -179,3 +179,17 @@ def test_the_exporter_serves_exactly_the_metrics_definitions_lists(db, scrape):
     absent_here = {definitions.DB_REPLICA_LAG_SECONDS.name, definitions.DB_REPLICA_LAG_BYTES.name,
                    definitions.QUEUE_MESSAGES.name}
     assert {n for n, d in defined.items() if d.by == "exporter"} - absent_here <= served
+
+
+def test_schedule_figures_on_metrics(db, scrape):
+    """A schedule the beat fired late: its lag, its last fire and the slots its catch-up skipped."""
+    from phoenix_board.board import schedules
+
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10, seconds=-30)
+    schedules.add(db, "minutely", "* * * * *", {"title": "t", "team": "iota"}, now=start)
+    schedules.tick(db, start + timedelta(minutes=5))  # 5 slots due; the one 30 s late fires, 4 are missed
+    got = samples(scrape())
+    label = (("schedule", "minutely"),)
+    assert got[("phoenix_schedule_lag_seconds", label)] > 60  # its next slot (start + 5.5 min) is past
+    assert got[("phoenix_schedule_last_fire_timestamp_seconds", label)] == (start + timedelta(minutes=5)).timestamp()
+    assert got[("phoenix_schedule_slots_missed_total", label)] == 4

@@ -44,6 +44,7 @@ ALERT_NAMES = {
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
     "PhoenixMetricsDown", "EventRelayLagging", "ReviewStalled", "DatabaseReplicaLagging",
     "TimescaleDBJobFailing",
+    "ScheduleMissedSlots",
 }
 
 # The exporter's metric contract (docs/operations/metrics.md): the only series rules and dashboards may use,
