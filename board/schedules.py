@@ -64,9 +64,10 @@ class Cron:
         """The first slot strictly after ``t``."""
         return next(self.slots_from(t.replace(microsecond=0) + _SECOND))
 
-    def latest(self, t: datetime) -> datetime:
-        """The last slot at or before ``t``."""
-        return next(self._from(t.replace(microsecond=0) + _SECOND, reverse=True)).astimezone(UTC)
+    def slots_back_from(self, t: datetime) -> Iterator[datetime]:
+        """The slots at or before ``t``, latest first."""
+        for slot in self._from(t.replace(microsecond=0) + _SECOND, reverse=True):
+            yield slot.astimezone(UTC)
 
 
 def zone(name: Any) -> Any:
@@ -133,15 +134,13 @@ def plan(c: Cron, catch_up: str, next_slot: datetime, now: datetime) -> Plan:
         count += 1
         due.append(slot)
         if count >= constants.SCHEDULE_SCAN_MAX:  # a long outage of a frequent schedule: jump to now
-            latest = c.latest(now)
-            if latest > due[-1]:
-                due.clear()
-                back = c._from(latest + _SECOND, reverse=True)
-                for _ in range(constants.SCHEDULE_CATCH_UP_MAX):
-                    s = next(back).astimezone(UTC)
-                    if s <= slot:
-                        break
-                    due.appendleft(s)
+            latest: list[datetime] = []
+            for back in c.slots_back_from(now):  # the latest due slots, found backwards from now
+                if back <= slot or len(latest) == constants.SCHEDULE_CATCH_UP_MAX:
+                    break
+                latest.append(back)
+            if latest:
+                due = deque(reversed(latest), maxlen=constants.SCHEDULE_CATCH_UP_MAX)
             following = c.after(now)
             break
     assert following is not None

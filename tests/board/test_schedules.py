@@ -193,6 +193,11 @@ def test_time_zone_slots_follow_the_wall_clock_and_debian_cron_across_dst(db, sq
     add(db, "berlin2", "30 2 * * *", timezone_name="Europe/Berlin", now=fall, catch_up="all")
     schedules.tick(db, fall + timedelta(days=1))
     assert [s.isoformat() for s in slots(sql, "berlin2")] == ["2030-10-27T00:30:00+00:00"]
+    # hourly follows real time: the repeated 02:00 runs in both passes (00:00 and 01:00 UTC)
+    add(db, "hourly", "0 * * * *", timezone_name="Europe/Berlin", now=datetime(2030, 10, 26, 23, 30, tzinfo=UTC),
+        catch_up="all")
+    schedules.tick(db, datetime(2030, 10, 27, 2, 30, tzinfo=UTC))
+    assert [s.strftime("%H:%M") for s in slots(sql, "hourly")] == ["00:00", "01:00", "02:00"]
 
 
 def test_two_beats_racing_the_tick_fire_each_slot_once(url, sql):
