@@ -289,3 +289,14 @@ def test_runs_older_than_a_week_are_forgotten_and_their_slots_never_fire_again(d
     assert [s.strftime("%m-%d %H:%M") for s in slots(sql)] == ["01-14 12:15"]
     schedules.tick(db, at(minutes=5) + week + timedelta(seconds=5))
     assert len(slots(sql)) == 1 and tasks_of(sql) == 1
+
+
+@pytest.mark.rolled_back
+def test_runs_lists_the_latest_runs_newest_first(db):
+    add(db)
+    schedules.run_now(db, "every5", now=at(minutes=1))
+    schedules.tick(db, at(minutes=5))
+    got = schedules.runs(db, "every5")
+    assert [(r["kind"], r["slot"]) for r in got] == [("cron", datetime(2030, 1, 7, 12, 5, tzinfo=UTC)),
+                                                     ("manual", at(minutes=1))]
+    assert all(r["task_id"] is not None and r["error"] is None for r in got)
