@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pydantic import Field, ValidationError, create_model
 from pydantic_settings import BaseSettings
 
-from phoenix_board.board import (consciousness, constants, errors, federation, hormones, lifecycle, models, ranking,
-                                 schedules)
+from phoenix_board.board import consciousness, constants, errors, federation, hormones, lifecycle, models, ranking
+from phoenix_board.board import schedules  # recurring tasks: a line of its own, so parts add jobs without clashing
 from phoenix_board.board.db import Database, queries
 from phoenix_board.board.settings import Settings
 
