@@ -55,11 +55,23 @@ def prune_batch(db: Database, before: datetime, batch: int = constants.PRUNE_BAT
 
 def prune(db: Database, before: datetime, batch: int = constants.PRUNE_BATCH, now: datetime | None = None,
           max_batches: int | None = None, progress: Callable[[dict[str, Any]], None] | None = None) -> PruneResult:
-    """Prunes batch after batch until a pass has looked at every finished root before ``before``
-    (or ``max_batches`` ran). Each batch is its own transaction, so no lock outlives one batch."""
+    """Prunes batch after batch, in passes over every finished root before ``before``, until a
+    pass deletes no task (or ``max_batches`` ran). A root kept back in one pass because an
+    interaction still named it may go in the next, once its rater's chain was pruned past that
+    interaction. Each batch is its own transaction, so no lock outlives one batch."""
     result = PruneResult()
-    after: tuple[datetime, Any] | None = None
     n = 0
+    while max_batches is None or n < max_batches:
+        pruned = result.tasks
+        n = _pass(db, before, batch, now, max_batches, progress, result, n)
+        if result.tasks == pruned or result.skipped:
+            break
+    return result
+
+
+def _pass(db: Database, before: datetime, batch: int, now: datetime | None, max_batches: int | None,
+          progress: Callable[[dict[str, Any]], None] | None, result: PruneResult, n: int) -> int:
+    after: tuple[datetime, Any] | None = None
     while max_batches is None or n < max_batches:
         t0 = time.perf_counter()
         report = prune_batch(db, before, batch, after, now)
@@ -80,7 +92,7 @@ def prune(db: Database, before: datetime, batch: int = constants.PRUNE_BATCH, no
         if report.get("last_id") is None:
             break  # no root left after the cursor
         after = (datetime.fromisoformat(report["last_at"]), report["last_id"])
-    return result
+    return n
 
 
 def table_rows(db: Database) -> dict[str, int]:

@@ -4,8 +4,9 @@
 --
 -- What a batch deletes:
 --   1. the front of each agent's interaction chain: rows rated before the cutoff, up to the first
---      that names a live task (a review's "rated once per attempt" reads them) and never the head
---      (the next rating links to it); the agent's new base goes to audit_chain_bases;
+--      that names a live task (a review's "rated once per attempt" reads them); the agent's new
+--      base (the last deleted row's seq and hash) goes to audit_chain_bases, where the next rating
+--      links when the whole chain went (migration 0021);
 --   2. whole delegation trees whose every task finished before the cutoff, oldest first, taken
 --      with SKIP LOCKED, and kept while anything still needs them: a dependent outside the batch,
 --      an interaction that names them (newer than the cutoff), an agent's current_task, a
@@ -65,13 +66,14 @@ BEGIN
           FROM phoenix.agents a LEFT JOIN phoenix.audit_chain_bases b ON b.agent_to = a.id
          ORDER BY a.id
     LOOP
-        CONTINUE WHEN v.head IS NULL OR v.head - 1 <= v.base;
+        CONTINUE WHEN v.head IS NULL OR v.head <= v.base;
         SELECT i.seq - 1 INTO v_stop
           FROM phoenix.agent_interactions i LEFT JOIN phoenix.tasks t ON t.id = i.task_id
          WHERE i.agent_to = v.agent AND i.seq > v.base
            AND NOT (i.at < p_cutoff AND (i.task_id IS NULL OR t.status IN ('complete', 'failed', 'cancelled')))
          ORDER BY i.seq LIMIT 1;
-        v_stop := least(coalesce(v_stop, v.head), v.head - 1, v.base + p_batch);
+        -- at most ten rows per task of the batch per agent: a batch's work stays bounded
+        v_stop := least(coalesce(v_stop, v.head), v.base + 10 * p_batch);
         CONTINUE WHEN v_stop <= v.base;
         SELECT hash INTO v_hash FROM phoenix.agent_interactions WHERE agent_to = v.agent AND seq = v_stop;
         DELETE FROM phoenix.agent_interactions WHERE agent_to = v.agent AND seq > v.base AND seq <= v_stop;
@@ -119,6 +121,7 @@ BEGIN
 
     IF v_n = 0 AND v_interactions = 0 THEN
         DROP TABLE prune_batch;
+        PERFORM set_config('phoenix.pruning', 'off', true);
         RETURN jsonb_build_object('skipped', false, 'tasks', 0, 'rows', 0, 'last_at', v_last_at, 'last_id', v_last_id);
     END IF;
 
@@ -162,6 +165,8 @@ BEGIN
     SELECT key::uuid, (value ->> 0)::integer, decode(value ->> 1, 'hex'), v_id FROM jsonb_each(v_agent_heads)
     ON CONFLICT (agent_to) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, checkpoint_id = excluded.checkpoint_id;
 
+    -- the guards are back for the rest of the caller's transaction
+    PERFORM set_config('phoenix.pruning', 'off', true);
     SELECT coalesce(sum(value::bigint), 0) INTO v_rows FROM jsonb_each_text(v_deleted);
     RETURN jsonb_build_object('skipped', false, 'tasks', v_n, 'rows', v_rows, 'checkpoint', v_id, 'deleted', v_deleted,
                               'last_at', v_last_at, 'last_id', v_last_id);

@@ -95,3 +95,26 @@ CREATE INDEX tasks_ended_idx ON phoenix.tasks (team, completed_at) WHERE status 
 -- only from the front), and while a hormone cascade it started waits to spread
 CREATE INDEX agent_interactions_task_idx ON phoenix.agent_interactions (task_id) WHERE task_id IS NOT NULL;
 CREATE INDEX hormone_cascades_task_idx ON phoenix.hormone_cascades (task_id) WHERE task_id IS NOT NULL;
+
+-- A pruned agent chain may lose every row (its head too): the next rating then links to the
+-- chain's base, the head the checkpoint recorded, instead of starting again at seq 1. The base is
+-- read only when the chain is empty, so the usual link still costs one index probe.
+CREATE OR REPLACE FUNCTION phoenix.agent_interactions_link() RETURNS trigger
+LANGUAGE plpgsql AS $f$
+DECLARE
+    v_seq integer;
+    v_prev bytea;
+BEGIN
+    SELECT seq, hash INTO v_seq, v_prev FROM phoenix.agent_interactions
+     WHERE agent_to = NEW.agent_to ORDER BY seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT seq, hash INTO v_seq, v_prev FROM phoenix.audit_chain_bases WHERE agent_to = NEW.agent_to;
+    END IF;
+    NEW.seq := coalesce(v_seq, 0) + 1;
+    NEW.prev_hash := coalesce(v_prev, phoenix.chain_genesis());
+    NEW.hash := phoenix.interaction_hash(NEW.prev_hash, NEW.agent_to, NEW.seq, NEW.agent_from, NEW.interaction_type,
+                                         NEW.task_id, NEW.trust_delta, NEW.hormone_exchange, NEW.success,
+                                         NEW.metadata, NEW.at);
+    RETURN NEW;
+END;
+$f$;
