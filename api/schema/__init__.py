@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
+import strawberry.tools
 from graphql import OperationDefinitionNode
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension, ValidationCache
 
 from phoenix_board.api import complexity
 from phoenix_board.api.schema.mutations import Mutation
 from phoenix_board.api.schema.queries import Query
+from phoenix_board.api.schema.retry import RetryMutation
 from phoenix_board.api.schema.subscription import Subscription
 
 
@@ -65,7 +67,8 @@ def build(settings: Any = None) -> strawberry.Schema:
     # Agents send the same few documents over and over: parsing and validating each (with the
     # limits' rule, which reads no variables) is most of a small request's CPU, so both are cached
     # by the document's text, in bounded LRUs that unique texts from a hostile client cannot grow.
-    return BoardSchema(query=Query, mutation=Mutation, subscription=Subscription,
+    mutation = strawberry.tools.merge_types("Mutation", (Mutation, RetryMutation))
+    return BoardSchema(query=Query, mutation=mutation, subscription=Subscription,
                        extensions=[lambda: AddValidationRules([rule]), lambda: ParserCache(maxsize=DOCUMENT_CACHE),
                                    lambda: ValidationCache(maxsize=DOCUMENT_CACHE), Timing])  # one per request
 
