@@ -36,10 +36,11 @@ class PruneResult:
     checkpoints: list[int] = dataclasses.field(default_factory=list)
     skipped: int = 0  # batches another pruner held the lock for
     longest_batch_ms: float = 0.0  # the longest transaction: every lock a batch takes lasts this long
+    batch_ms: list[float] = dataclasses.field(default_factory=list, repr=False)  # each transaction's time
     deleted: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "batch_ms"}
 
 
 def prune_batch(db: Database, before: datetime, batch: int = constants.PRUNE_BATCH,
@@ -75,7 +76,9 @@ def _pass(db: Database, before: datetime, batch: int, now: datetime | None, max_
     while max_batches is None or n < max_batches:
         t0 = time.perf_counter()
         report = prune_batch(db, before, batch, after, now)
-        result.longest_batch_ms = max(result.longest_batch_ms, (time.perf_counter() - t0) * 1000)
+        took = (time.perf_counter() - t0) * 1000
+        result.batch_ms.append(took)
+        result.longest_batch_ms = max(result.longest_batch_ms, took)
         n += 1
         if report.get("skipped"):
             result.skipped += 1

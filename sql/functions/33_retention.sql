@@ -69,11 +69,12 @@ BEGIN
         CONTINUE WHEN v.head IS NULL OR v.head <= v.base;
         SELECT i.seq - 1 INTO v_stop
           FROM phoenix.agent_interactions i LEFT JOIN phoenix.tasks t ON t.id = i.task_id
-         WHERE i.agent_to = v.agent AND i.seq > v.base
+         WHERE i.agent_to = v.agent AND i.seq > v.base AND i.seq <= v.base + 2 * p_batch
            AND NOT (i.at < p_cutoff AND (i.task_id IS NULL OR t.status IN ('complete', 'failed', 'cancelled')))
          ORDER BY i.seq LIMIT 1;
-        -- at most ten rows per task of the batch per agent: a batch's work stays bounded
-        v_stop := least(coalesce(v_stop, v.head), v.base + 10 * p_batch);
+        -- at most two rows per task of the batch per agent, so a batch's work (and the scan
+        -- above) stays bounded however long the chain; what is left goes in the next batch
+        v_stop := least(coalesce(v_stop, v.head), v.base + 2 * p_batch);
         CONTINUE WHEN v_stop <= v.base;
         SELECT hash INTO v_hash FROM phoenix.agent_interactions WHERE agent_to = v.agent AND seq = v_stop;
         DELETE FROM phoenix.agent_interactions WHERE agent_to = v.agent AND seq > v.base AND seq <= v_stop;

@@ -118,3 +118,8 @@ BEGIN
     RETURN NEW;
 END;
 $f$;
+-- tasks_prune deletes tasks and comments: each deleted row's foreign-key check looks for rows
+-- that still point at it, and without these a check scanned the whole table (a batch took 0.8 s
+-- at 10,000 tasks instead of tens of ms)
+CREATE INDEX tasks_root_idx ON phoenix.tasks (root_id) WHERE root_id IS NOT NULL;
+CREATE INDEX task_comments_parent_idx ON phoenix.task_comments (parent_comment_id) WHERE parent_comment_id IS NOT NULL;
