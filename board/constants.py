@@ -72,7 +72,7 @@ TASK_RETENTION_DAYS = 30.0  # days a finished task and its history are kept (PHO
 # the shortest retention allowed: the longest window anything reads interactions over (the
 # entanglement window, 7 days), so pruning never changes a live figure
 TASK_RETENTION_MIN_DAYS = 7.0
-PRUNE_BATCH = 100  # tasks (trees) per prune transaction: its locks last one batch (bench prune measures it)
+PRUNE_BATCH = 50  # tasks (trees) per prune transaction: its locks last one batch (bench prune measures it)
 AGENT_DECOMMISSION_AFTER_SECONDS = 86_400.0  # s of silence before the beat decommissions an agent (0: never)
 BULK_ERRORS_SHOWN = 5  # refusals a bulk retry or cancel reports word for word
 
