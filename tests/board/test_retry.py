@@ -211,3 +211,21 @@ def test_a_like_pattern_is_a_pattern_not_sql(db, sql) -> None:
     assert retry.count(db, retry.parse_filter("retry", reason_like="%'; DELETE FROM phoenix.tasks; --%")) == 0
     assert retry.count(db, retry.parse_filter("retry", reason_like="it's 100% broken")) == 1
     assert lifecycle.get(db, t.id).status == "failed"
+
+
+def test_two_bulk_retries_at_once_retry_each_task_once(db, sql) -> None:
+    from tests.board.conftest import run_together
+
+    agent = make_agent(db, now=T0)
+    ids = [make_task(db, now=T0, max_attempts=1, category="racy").id for _ in range(30)]
+    for i in range(30):
+        t = lifecycle.claim_start(db, agent.id, now=at(i))
+        lifecycle.fail(db, t.id, agent.id, t.attempt, "flaky", now=at(i))
+    flt = retry.parse_filter("retry", category="racy")
+    runs = run_together([lambda: retry.run(db, flt, "again", batch=7) for _ in range(3)])
+    assert not [r for r in runs if isinstance(r, Exception)], runs
+    assert sum(r.done for r in runs) == 30
+    assert sum(r.done + r.skipped for r in runs) >= 30
+    retried = sql.execute("SELECT count(*) AS n FROM phoenix.task_events WHERE kind = 'retried' AND task_id = ANY (%s)",
+                          (ids,)).fetchone()["n"]
+    assert retried == 30 and {lifecycle.get(db, t).status for t in ids} == {"open"}
