@@ -147,6 +147,12 @@ BEGIN
     GET DIAGNOSTICS v_rows = ROW_COUNT; v_deleted := v_deleted || jsonb_build_object('task_comments', v_rows);
     DELETE FROM phoenix.hormone_cascades WHERE task_id = ANY (v_tasks);
     GET DIAGNOSTICS v_rows = ROW_COUNT; v_deleted := v_deleted || jsonb_build_object('hormone_cascades', v_rows);
+    -- the usage a task's attempts reported (flow control's table, where it is there): the budgets
+    -- read the current hour and day only, far inside the shortest retention
+    IF to_regclass('phoenix.task_usage') IS NOT NULL THEN
+        EXECUTE 'DELETE FROM phoenix.task_usage WHERE task_id = ANY ($1)' USING v_tasks;
+        GET DIAGNOSTICS v_rows = ROW_COUNT; v_deleted := v_deleted || jsonb_build_object('task_usage', v_rows);
+    END IF;
     DELETE FROM phoenix.task_dependencies WHERE task_id = ANY (v_tasks) OR depends_on = ANY (v_tasks);
     GET DIAGNOSTICS v_rows = ROW_COUNT; v_deleted := v_deleted || jsonb_build_object('task_dependencies', v_rows);
     DELETE FROM phoenix.tasks WHERE id = ANY (v_tasks);

@@ -123,3 +123,12 @@ $f$;
 -- at 10,000 tasks instead of tens of ms)
 CREATE INDEX tasks_root_idx ON phoenix.tasks (root_id) WHERE root_id IS NOT NULL;
 CREATE INDEX task_comments_parent_idx ON phoenix.task_comments (parent_comment_id) WHERE parent_comment_id IS NOT NULL;
+-- What a task attempt spent (phoenix.task_usage, flow control's migration 0020, where it is
+-- there) points at its task too: tasks_prune deletes those rows with their task, and a deleted
+-- task's foreign-key check finds them through this index instead of scanning the table.
+DO $$
+BEGIN
+    IF to_regclass('phoenix.task_usage') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS task_usage_task_idx ON phoenix.task_usage (task_id);
+    END IF;
+END $$;
