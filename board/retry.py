@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from phoenix_board.board import constants, delegation, errors, models
 from phoenix_board.board.db import Database
@@ -55,7 +55,7 @@ class Filter(models.Input):
     team: models.Name | None = None
     category: models.Category | None = None
     status: list[models.TaskStatus] | None = None
-    since: Annotated[datetime | None, AfterValidator(models._aware)] = None
+    since: models.AwareDatetime = None
     reason_like: Annotated[models.Text, Field(min_length=1, max_length=REASON_LIKE_MAX)] | None = None
 
     @field_validator("status")
