@@ -84,6 +84,15 @@ def decommission(db: Database, agent: UUID, now: datetime | None = None) -> mode
     return models.Agent.from_row(db.one("agent_decommission", agent=models.uuid_arg(agent, "agent"), now=now))
 
 
+def decommission_stale(db: Database, after_seconds: float, now: datetime | None = None,
+                       limit: int = 1000) -> list[dict[str, Any]]:
+    """Decommissions the agents whose last heartbeat is more than ``after_seconds`` before ``now``
+    and that hold no claim (docs/operations/decommission.md). -> {id, codename, team, last_heartbeat}."""
+    if not after_seconds > 0:
+        raise errors.InvalidInput(f"decommission after must be a positive number of seconds, not {after_seconds}")
+    return db.all("agents_decommission_stale", after=float(after_seconds), limit=limit, now=now)
+
+
 def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000) -> list[models.Agent]:
     rows = db.all("agents_list", team=team, all=include_decommissioned, limit=limit)
     return [models.Agent.from_row(r) for r in rows]

@@ -67,6 +67,14 @@ CONSCIOUSNESS_WEIGHT_SUCCESS = 0.3
 CONSCIOUSNESS_THRESHOLD = 105.75  # the seed's alert threshold
 DECISIONS_WINDOW_SECONDS = 60.0  # s; decisions per second are counted over this window
 TIMELINE_RETENTION_DAYS = 30.0  # days of consciousness_timeline kept
+# Retention and retry (docs/operations/retention.md, retry.md, decommission.md)
+TASK_RETENTION_DAYS = 30.0  # days a finished task and its history are kept (PHOENIX_TASK_RETENTION_DAYS; 0: for ever)
+# the shortest retention allowed: the longest window anything reads interactions over (the
+# entanglement window, 7 days), so pruning never changes a live figure
+TASK_RETENTION_MIN_DAYS = 7.0
+PRUNE_BATCH = 50  # tasks (trees) per prune transaction: its locks last one batch (bench prune measures it)
+AGENT_DECOMMISSION_AFTER_SECONDS = 86_400.0  # s of silence before the beat decommissions an agent (0: never)
+BULK_ERRORS_SHOWN = 5  # refusals a bulk retry or cancel reports word for word
 
 # --- Partners and supervisors (docs/concepts/partners.md) -----------------------------------------
 PARTNERS_MAX = 3  # partners per agent; pairing is symmetric, so both sides count it

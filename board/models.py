@@ -303,6 +303,7 @@ class Task(Row):
     status: TaskStatus
     attempt: int
     max_attempts: int
+    attempts_before: int = 0  # attempts made before the latest retry: max_attempts counts from here
     available_at: datetime
     lease_expires_at: datetime | None
     claimed_at: datetime | None

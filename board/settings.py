@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     role_prefix: str = Field(default="phoenix", pattern=r"^[a-z][a-z0-9_]{0,40}$",
                              description="Names of the owner, agent and monitor roles: <prefix>_owner, ...")
     hormone_half_life_seconds: float = Field(default=constants.HORMONE_HALF_LIFE_SECONDS, gt=0)
+    task_retention_days: float = Field(
+        default=constants.TASK_RETENTION_DAYS, ge=0, le=36_500,
+        description=f"Days a finished task (complete, failed, cancelled) and its history are kept before the beat "
+                    f"deletes them; 0 keeps them for ever; at least {constants.TASK_RETENTION_MIN_DAYS:g} otherwise.")
+    agent_decommission_after_seconds: float = Field(
+        default=constants.AGENT_DECOMMISSION_AFTER_SECONDS, ge=0, le=315_360_000,
+        description="Seconds after its last heartbeat that the beat decommissions an agent; 0 never does.")
 
     redis_url: str | None = Field(
         default=None,
@@ -109,6 +116,14 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("task_retention_days")
+    @classmethod
+    def _retention_floor(cls, value: float) -> float:
+        # shorter would delete interactions that live figures still read (constants.py says which)
+        if 0 < value < constants.TASK_RETENTION_MIN_DAYS:
+            raise ValueError(f"must be 0 (keep for ever) or at least {constants.TASK_RETENTION_MIN_DAYS:g} days")
+        return value
 
     @field_validator("database_url", "agent_database_url", "database_read_url")
     @classmethod

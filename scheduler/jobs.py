@@ -26,8 +26,19 @@ from datetime import UTC, datetime
 from pydantic import Field, ValidationError, create_model
 from pydantic_settings import BaseSettings
 
-from phoenix_board.board import consciousness, constants, errors, federation, hormones, lifecycle, models, ranking
 from phoenix_board.board import schedules  # recurring tasks: a line of its own, so parts add jobs without clashing
+from phoenix_board.board import (
+    agents,
+    consciousness,
+    constants,
+    errors,
+    federation,
+    hormones,
+    lifecycle,
+    models,
+    ranking,
+)
+from phoenix_board.board import retention as board_retention  # jobs.retention() is the timeline's
 from phoenix_board.board.db import Database, queries
 from phoenix_board.board.settings import Settings
 
@@ -117,6 +128,25 @@ def retention(db: Database, now: datetime | None = None) -> int:
 def schedules_fire(db: Database, now: datetime | None = None, wake: Callable[[str], None] | None = None) -> int:
     """Fires the recurring tasks' due slots (docs/concepts/schedules.md); returns the tasks submitted."""
     return schedules.tick(db, now, wake)
+def task_retention(db: Database, days: float, now: datetime | None = None,
+                   batch: int = constants.PRUNE_BATCH) -> int:
+    """Deletes finished tasks older than ``days`` with their history, batch by batch, each with
+    its audit checkpoint (docs/operations/retention.md); 0 days keeps everything. Returns how many
+    tasks went."""
+    if days <= 0:
+        return 0
+    return board_retention.prune(db, board_retention.cutoff(days, now), batch, now).tasks
+
+
+def decommission(db: Database, after_seconds: float, now: datetime | None = None) -> int:
+    """Decommissions agents silent for longer than ``after_seconds`` (0: never); returns how many."""
+    if after_seconds <= 0:
+        return 0
+    gone = agents.decommission_stale(db, after_seconds, now)
+    for agent in gone:
+        log.info("decommissioned agent %s (%s, team %s): no heartbeat since %s",
+                 agent["codename"], agent["id"], agent["team"], agent["last_heartbeat"])
+    return len(gone)
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -175,6 +205,15 @@ JOBS: tuple[Job, ...] = (
         "beat_schedules_seconds",
         "fires the due slots of every live schedule (see [Schedules](schedules.md)), each exactly once (the slot "
         "is a key in the database); a slot fires at most this late while the beat runs"),
+    Job("task_retention", lambda c: task_retention(c.db, c.settings.task_retention_days), 600.0,
+        "beat_task_retention_seconds",
+        "deletes finished tasks older than `PHOENIX_TASK_RETENTION_DAYS` (30) with their history, "
+        f"{constants.PRUNE_BATCH} trees per transaction, each batch with its audit checkpoint "
+        "(see [Retention](../operations/retention.md)); often enough that a run has little to do"),
+    Job("decommission", lambda c: decommission(c.db, c.settings.agent_decommission_after_seconds), 300.0,
+        "beat_decommission_seconds",
+        "decommissions agents whose heartbeat stopped more than `PHOENIX_AGENT_DECOMMISSION_AFTER_SECONDS` "
+        "(24 h) ago (see [Decommission](../operations/decommission.md)); their claims went back long before"),
 )
 BY_NAME = {job.name: job for job in JOBS}
 

@@ -19,6 +19,7 @@ from phoenix_board.api import complexity
 from phoenix_board.api.schema.mutations import Mutation
 from phoenix_board.api.schema.queries import Query
 from phoenix_board.api.schema.schedules import ScheduleMutation, ScheduleQuery
+from phoenix_board.api.schema.retry import RetryMutation
 from phoenix_board.api.schema.subscription import Subscription
 
 
@@ -49,8 +50,18 @@ class Timing(SchemaExtension):
 
 
 # the root types: each part's own query and mutation classes, merged
-RootQuery = merge_types("Query", (Query, ScheduleQuery))
-RootMutation = merge_types("Mutation", (Mutation, ScheduleMutation))
+# (one line per part, so that parts add theirs without touching each other's)
+QUERIES = (
+    Query,
+    ScheduleQuery,
+)
+MUTATIONS = (
+    Mutation,
+    ScheduleMutation,
+    RetryMutation,
+)
+RootQuery = merge_types("Query", QUERIES)
+RootMutation = merge_types("Mutation", MUTATIONS)
 
 DOCUMENT_CACHE = 256  # distinct documents kept parsed and validated, per server process
 

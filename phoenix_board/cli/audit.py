@@ -17,7 +17,7 @@ def verify_cmd(
     as_json: bool = toolkit.JsonOpt,
     batch: int = typer.Option(2000, "--batch", min=1, max=100_000, help="Owners (tasks, agents) per query."),
 ) -> None:
-    """Walk the task_events and agent_interactions chains; exit 1 at a broken link."""
+    """Walk the task_events and agent_interactions chains, from the latest retention checkpoint; exit 1 at a broken link."""
     with open_board(toolkit.settings(), max_size=1) as db:
         total = audit.totals(db)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -29,6 +29,10 @@ def verify_cmd(
     else:
         for chain in audit.CHAINS:
             render.console.print(f"{chain}: {report.rows[chain]} rows in {report.chains[chain]} chains")
+        if report.latest_checkpoint is not None:
+            latest = report.latest_checkpoint
+            render.console.print(f"pruned history: {report.checkpoints} checkpoint(s); verified from the latest, "
+                                 f"#{latest['id']} at {latest['at']} (tasks finished before {latest['cutoff']})")
         if report.ok:
             render.console.print("every link holds")
         else:

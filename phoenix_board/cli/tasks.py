@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from phoenix_board.board import agents, comments, delegation, errors, ids, lifecycle, models, ranking, votes
+from phoenix_board.board import agents, comments, delegation, errors, ids, lifecycle, models, ranking, retry, votes
 from phoenix_board.board.session import open_board
 from phoenix_board.cli import render, submission, toolkit
 
@@ -170,6 +170,20 @@ def task_cancel(task: str, reason: Optional[str] = typer.Option(None, "--reason"
         done, n = delegation.cancel(db, ids.task(db, task),
                                     None if agent is None else agents.resolve(db, agent), reason)
     render.console.print(f"task {ids.short_one(done.id)} is {done.status.value}; {n} task(s) cancelled")
+
+
+@task_app.command("retry")
+def task_retry(task: str, reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept in the task's history)."),
+               as_json: bool = toolkit.JsonOpt) -> None:
+    """Put a failed or cancelled task back on the board with a fresh attempt budget (its tree's failed
+    tasks and the dependents that failed because of it come back too)."""
+    with open_board(toolkit.settings(), max_size=1) as db:
+        done, back, revived = retry.retry(db, ids.task(db, task), reason)
+    if as_json:
+        toolkit.print_json({**done.model_dump(mode="json"), "retried": back, "revived": revived})
+    else:
+        render.console.print(f"task {ids.short_one(done.id)} is {done.status.value} again with {done.max_attempts} fresh "
+                             f"attempt(s); {back - 1} more of its tree and {revived} dependent(s) came back")
 
 
 @task_app.command("start")

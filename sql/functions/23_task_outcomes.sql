@@ -50,8 +50,9 @@ RETURNS phoenix.tasks
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- attempts_before: the attempts made before an operator's retry (32_task_retry.sql) do not count
     RETURN phoenix.task_attempt_ended(p_task, p_agent, p_reason, p_kind, p_now,
-                                      (SELECT attempt >= max_attempts FROM phoenix.tasks WHERE id = p_task));
+                                      (SELECT attempt - attempts_before >= max_attempts FROM phoenix.tasks WHERE id = p_task));
 END;
 $$;
 

@@ -148,3 +148,31 @@ BEGIN
     RETURN a;
 END;
 $$;
+
+-- Automatic decommission (docs/operations/decommission.md): agents whose heartbeat stopped more
+-- than p_after_seconds before p_now are taken out of service, as the operator's decommission
+-- does. Their claims went back to the board long before (the lease sweeper, within a lease); an
+-- agent still holding one is left for the next run, after the sweeper has released it. Agent
+-- rows only, in id order, SKIP LOCKED (a live transition holds its agent). Returns their ids.
+CREATE OR REPLACE FUNCTION phoenix.agents_decommission_stale(p_after_seconds float8, p_limit integer,
+                                                              p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (id uuid, codename text, team text, last_heartbeat timestamptz)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := phoenix.clock(p_now);
+BEGIN
+    IF p_after_seconds IS NULL OR p_after_seconds <= 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0',
+            MESSAGE = format('decommission after must be a positive number of seconds, not %s', p_after_seconds);
+    END IF;
+    RETURN QUERY
+    UPDATE phoenix.agents a SET decommissioned_at = v_now, idle_since = NULL, holder = NULL
+      FROM (SELECT s.id FROM phoenix.agents s
+             WHERE s.decommissioned_at IS NULL AND s.current_task IS NULL
+               AND s.last_heartbeat < v_now - make_interval(secs => p_after_seconds)
+             ORDER BY s.id LIMIT p_limit FOR NO KEY UPDATE SKIP LOCKED) AS stale
+     WHERE a.id = stale.id
+    RETURNING a.id, a.codename, a.team, a.last_heartbeat;
+END;
+$$;

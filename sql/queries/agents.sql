@@ -83,3 +83,7 @@ SELECT phoenix.fibonacci_level(%(completed)s::integer) AS level;
 -- name: hormones_decay_all
 -- Decay every active agent's hormones toward baseline up to now; returns the count.
 SELECT phoenix.hormones_decay_all(%(half_life)s::float8, %(now)s::timestamptz) AS n;
+
+-- name: agents_decommission_stale
+-- The beat's automatic decommission: agents silent for longer than the setting; their ids.
+SELECT * FROM phoenix.agents_decommission_stale(%(after)s::float8, %(limit)s::integer, %(now)s::timestamptz);

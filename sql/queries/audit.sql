@@ -40,13 +40,16 @@ WITH owners AS (
     SELECT i.agent_to AS owner, i.id, i.seq, i.at, i.prev_hash, i.hash,
            lag(i.seq) OVER w AS prev_seq, lag(i.hash) OVER w AS prev_row_hash,
            phoenix.interaction_hash(i.prev_hash, i.agent_to, i.seq, i.agent_from, i.interaction_type, i.task_id,
-                                    i.trust_delta, i.hormone_exchange, i.success, i.metadata, i.at) AS recomputed
+                                    i.trust_delta, i.hormone_exchange, i.success, i.metadata, i.at) AS recomputed,
+           b.seq AS base_seq, b.hash AS base_hash
       FROM phoenix.agent_interactions i JOIN owners o ON o.id = i.agent_to
+      LEFT JOIN phoenix.audit_chain_bases b ON b.agent_to = i.agent_to
     WINDOW w AS (PARTITION BY i.agent_to ORDER BY i.seq)
 ), broken AS (
+    -- a chain whose front was pruned starts after its base (the latest checkpoint's head for it)
     SELECT owner, id, seq, at,
-           CASE WHEN seq <> coalesce(prev_seq, 0) + 1 THEN 'gap'
-                WHEN prev_hash <> coalesce(prev_row_hash, phoenix.chain_genesis()) THEN 'prev_hash'
+           CASE WHEN seq <> coalesce(prev_seq, base_seq, 0) + 1 THEN 'gap'
+                WHEN prev_hash <> coalesce(prev_row_hash, base_hash, phoenix.chain_genesis()) THEN 'prev_hash'
                 WHEN hash <> recomputed THEN 'content' END AS fault
       FROM links
 )
