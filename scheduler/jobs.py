@@ -33,6 +33,7 @@ from phoenix_board.board import (
     constants,
     errors,
     federation,
+    history,
     hormones,
     lifecycle,
     models,
@@ -147,6 +148,10 @@ def decommission(db: Database, after_seconds: float, now: datetime | None = None
         log.info("decommissioned agent %s (%s, team %s): no heartbeat since %s",
                  agent["codename"], agent["id"], agent["team"], agent["last_heartbeat"])
     return len(gone)
+def agent_history(db: Database, now: datetime | None = None,
+                  period_seconds: float = constants.AGENT_HISTORY_SECONDS) -> int:
+    """Samples live agents' and members' hormones and trust for the charts (board/history.py)."""
+    return history.sample(db, now, period_seconds)
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -214,6 +219,11 @@ JOBS: tuple[Job, ...] = (
         "beat_decommission_seconds",
         "decommissions agents whose heartbeat stopped more than `PHOENIX_AGENT_DECOMMISSION_AFTER_SECONDS` "
         "(24 h) ago (see [Decommission](../operations/decommission.md)); their claims went back long before"),
+    Job("agent_history", lambda c: agent_history(c.db, None, c.periods["agent_history"]),
+        constants.AGENT_HISTORY_SECONDS, "beat_agent_history_seconds",
+        "one `agent_history` row per live agent and member (hormones and trust) for the charts of an agent's page, "
+        "keyed by the tick so a second beat writes nothing; rows older than 14 days are deleted. Sampled, not "
+        "written on every change, so the claim, result and review paths write nothing more"),
 )
 BY_NAME = {job.name: job for job in JOBS}
 

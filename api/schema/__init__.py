@@ -20,7 +20,9 @@ from phoenix_board.api.schema.mutations import Mutation
 from phoenix_board.api.schema.queries import Query
 from phoenix_board.api.schema.schedules import ScheduleMutation, ScheduleQuery
 from phoenix_board.api.schema.retry import RetryMutation
+from phoenix_board.api.schema import people
 from phoenix_board.api.schema.subscription import Subscription
+
 
 
 class Timing(SchemaExtension):
@@ -54,11 +56,13 @@ class Timing(SchemaExtension):
 QUERIES = (
     Query,
     ScheduleQuery,
+    people.PeopleQuery,
 )
 MUTATIONS = (
     Mutation,
     ScheduleMutation,
     RetryMutation,
+    people.PeopleMutation,
 )
 RootQuery = merge_types("Query", QUERIES)
 RootMutation = merge_types("Mutation", MUTATIONS)

@@ -1,4 +1,5 @@
-"""``phoenix-board tasks``: many tasks at once, by filter (board/retry.py): retry and cancel, each
+"""``phoenix-board tasks``: many tasks at once. ``failures``: failed attempts grouped by reason
+(board/console.py), the dead-letter view. By filter (board/retry.py): retry and cancel, each
 counting first (``--dry-run`` stops there), asking before it acts (``--yes`` does not ask), then
 acting in batches with a progress bar."""
 
@@ -10,11 +11,12 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from phoenix_board.board import errors, retry
+from phoenix_board.board import console, errors, retry
 from phoenix_board.board.session import open_board
 from phoenix_board.cli import render, toolkit
 
-tasks_app = typer.Typer(help="Retry or cancel many tasks at once, by filter.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Many tasks at once: failures grouped by reason (the dead-letter view); retry or "
+                        "cancel by filter.", no_args_is_help=True)
 
 TeamOpt = typer.Option(None, "--team", help="Only this team's tasks.")
 CategoryOpt = typer.Option(None, "--category", help="Only this category.")
@@ -90,3 +92,23 @@ def tasks_cancel(
     """Cancel the open (or, with --status, claimed, in_progress, review, waiting) tasks that match,
     with their live descendants."""
     _bulk("cancel", team, category, status, since, reason_like, reason, dry_run, yes, batch, as_json)
+
+
+@tasks_app.command("failures")
+def tasks_failures(
+    since: str = typer.Option("1h", "--since", help="How far back: 30m, 1h, 2d, 1w (at most 90d)."),
+    team: Optional[str] = typer.Option(None, "--team", "-t"),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=1000),
+    as_json: bool = toolkit.JsonOpt,
+) -> None:
+    """Failed attempts grouped by reason, most first: how many, how many failed their task for good,
+    which teams, and the latest task to look at (`phoenix-board show TASK`)."""
+    start = console.parse_since(since)
+    with open_board(toolkit.settings(), max_size=1, reads_only=True) as db:
+        rows = console.failures(db, start, team, limit)
+    if as_json:
+        toolkit.print_json({"since": start, "failures": rows})
+    elif not rows:
+        render.console.print(f"no failures since {start:%Y-%m-%d %H:%M} UTC")
+    else:
+        render.console.print(render.failures_table(rows, start))

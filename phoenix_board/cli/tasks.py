@@ -12,7 +12,8 @@ from typing import Optional
 
 import typer
 
-from phoenix_board.board import agents, comments, delegation, errors, ids, lifecycle, models, ranking, retry, votes
+from phoenix_board.board import (agents, comments, delegation, errors, ids, lifecycle, members, models, ranking,
+                                 retry, votes)
 from phoenix_board.board.session import open_board
 from phoenix_board.cli import render, submission, toolkit
 
@@ -34,6 +35,7 @@ def submit(
     review_quorum: Optional[int] = submission.ReviewQuorumOpt,
     created_by: Optional[str] = submission.CreatedByOpt,
     key: Optional[str] = submission.KeyOpt,
+    needs_person: bool = submission.NeedsPersonOpt,
     file: Optional[Path] = submission.FileOpt,
     as_json: bool = toolkit.JsonOpt,
     quiet: bool = toolkit.QuietOpt,
@@ -42,11 +44,14 @@ def submit(
     wanted = submission.build(title=title, team=team, description=description, category=category, priority=priority,
                               size=size, payload=payload, depends_on=depends_on, deadline=deadline, reward=reward,
                               max_attempts=max_attempts, review_quorum=review_quorum, created_by=created_by,
-                              key=key, file=file)
+                              key=key, file=file, needs_person=needs_person)
     with open_board(toolkit.settings(), max_size=1) as db:
         task, created = lifecycle.submit(db, wanted.resolve(db))
         # a quorum the live reviewers cannot meet is accepted (the pool widens later), but said
         shortfall = lifecycle.review_shortfall(db, task) if created else None
+        if created and task.needs_person and not members.list_members(db, limit=1):
+            shortfall = (f"task {ids.short_one(task.id)} asks for a person's verdict but the board has no member; "
+                         f"add one: phoenix-board members add NAME --team {task.team}")
     if shortfall is not None:
         typer.echo(f"warning: {shortfall}", err=True)
     toolkit.warn_unhandled(task.category)
@@ -251,7 +256,8 @@ def task_fail(task: str, agent: str = toolkit.AgentOpt, attempt: int = typer.Opt
 def task_review(task: str, agent: str = toolkit.AgentOpt,
                 verdict: str = typer.Option(..., "--verdict", help="approve or reject."),
                 reason: Optional[str] = typer.Option(None, "--reason")) -> None:
-    """A peer's verdict on a task in review."""
+    """A peer's verdict on a task in review; --agent may name a member (a person: any task in review
+    but one it submitted, no place claimed)."""
     value = {"approve": 1, "reject": -1}.get(verdict)
     if value is None:
         raise errors.InvalidInput(f"verdict must be approve or reject, not {verdict[:20]!r}")
@@ -266,3 +272,4 @@ def task_release_expired() -> None:
     with open_board(toolkit.settings(), max_size=1) as db:
         released = lifecycle.release_expired(db)
     render.console.print(f"released {len(released)} expired claim(s)")
+

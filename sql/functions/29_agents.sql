@@ -62,6 +62,11 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO agent FROM phoenix.agents WHERE codename = p_codename FOR UPDATE;
+    -- a member's codename is a person's: no process attaches to it (board/members.py)
+    IF agent.kind = 'member' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('%s is a member (a person), not an agent; give this agent another codename', p_codename);
+    END IF;
     IF agent.team <> p_team THEN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
             MESSAGE = format('agent %s is registered on team %s, not %s; use another codename', p_codename, agent.team, p_team);
@@ -170,6 +175,7 @@ BEGIN
     UPDATE phoenix.agents a SET decommissioned_at = v_now, idle_since = NULL, holder = NULL
       FROM (SELECT s.id FROM phoenix.agents s
              WHERE s.decommissioned_at IS NULL AND s.current_task IS NULL
+               AND s.kind = 'agent'  -- members are people: they send no heartbeat
                AND s.last_heartbeat < v_now - make_interval(secs => p_after_seconds)
              ORDER BY s.id LIMIT p_limit FOR NO KEY UPDATE SKIP LOCKED) AS stale
      WHERE a.id = stale.id

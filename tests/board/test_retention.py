@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from phoenix_board.board import agents, audit, comments, delegation, errors, lifecycle, retention, retry, votes
+from phoenix_board.board import agents, audit, comments, delegation, errors, lifecycle, members, retention, retry, votes
 from phoenix_board.scheduler import jobs
 from tests.board.conftest import run_together
 from tests.conftest import make_agent, make_task, snapshot
@@ -195,6 +195,7 @@ def test_silent_agents_are_decommissioned_after_the_setting(db, sql) -> None:
     quiet = make_agent(db, now=T0)
     busy = make_agent(db, now=T0)
     alive = make_agent(db, now=T0)
+    person, _ = members.add(db, "reviewer-person", quiet.team, now=T0)  # a member sends no heartbeat: never taken
     make_task(db, now=T0)
     lifecycle.claim_start(db, busy.id, lease_seconds=86_400, now=at(1))  # holds a claim: left for the sweep
     agents.heartbeat(db, alive.id, now=T0 + timedelta(minutes=90))
@@ -209,5 +210,6 @@ def test_silent_agents_are_decommissioned_after_the_setting(db, sql) -> None:
     jobs.lease_sweep(db, T0 + 2 * DAY)
     assert jobs.decommission(db, hour, T0 + 2 * DAY) == 2
     assert agents.get(db, busy.id).decommissioned_at is not None
+    assert agents.get(db, person.id).decommissioned_at is None
     with pytest.raises(errors.InvalidInput):
         agents.decommission_stale(db, -1)

@@ -45,6 +45,7 @@ ALERT_NAMES = {
     "PhoenixMetricsDown", "EventRelayLagging", "ReviewStalled", "DatabaseReplicaLagging",
     "TimescaleDBJobFailing",
     "ScheduleMissedSlots",
+    "TimescaleDBJobFailing", "TaskQueueLagging",
 }
 
 # The exporter's metric contract (docs/operations/metrics.md): the only series rules and dashboards may use,
