@@ -200,7 +200,7 @@ def test_a_period_setting_keeps_its_environment_name_and_a_bad_one_is_one_line(m
                         "hormone_cascades": None, "dashboard_refresh": "beat_dashboard_seconds",
                         "task_counts": None, "retention": "beat_retention_seconds",
                         "schedules": "beat_schedules_seconds",
-                        "task_retention": "beat_task_retention_seconds", "decommission": "beat_decommission_seconds"}
+                        "task_retention": "beat_task_retention_seconds", "decommission": "beat_decommission_seconds",
                         "agent_history": "beat_agent_history_seconds"}
     monkeypatch.setenv("PHOENIX_BEAT_DASHBOARD_SECONDS", "2.5")
     assert jobs.periods()["dashboard_refresh"] == 2.5
