@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from phoenix_board.board import (agents, comments, consciousness, delegation, federation, health, ids, lifecycle,
-                                 ranking, teams, trust, votes)
+                                 ranking, trust, votes)
 from phoenix_board.board.db import Database
 
 PAGE = 30  # tasks per board page: a screenful on a phone, a glance on a desk
@@ -24,6 +24,12 @@ def named(db: Database, agent_ids: Any) -> dict[Any, dict[str, Any]]:
     return {r["id"]: r for r in db.all("web_agents_named", ids=wanted)}
 
 
+def team_names(db: Database) -> list[str]:
+    """The teams, for the filters: names only (teams.overview counts every team's live tasks, a
+    cost each board page need not pay)."""
+    return [t["name"] for t in db.all("teams_list")]
+
+
 def board(db: Database, sort: str, *, team: str | None, status: str | None, category: str | None,
           assignee: str | None, creator: str | None, cursor: str | None) -> dict[str, Any]:
     assignee_id = agents.resolve(db, assignee) if assignee else None
@@ -31,7 +37,7 @@ def board(db: Database, sort: str, *, team: str | None, status: str | None, cate
     rows, nxt = ranking.page(db, sort, team=team, statuses=[status] if status else None, category=category,
                              assignee=assignee_id, creator=creator_id, cursor=cursor, limit=PAGE)
     return {"rows": rows, "next": nxt, "short": ids.short(r["id"] for r in rows),
-            "agents": named(db, (r["assigned_to"] for r in rows)), "teams": [t["name"] for t in teams.overview(db)]}
+            "agents": named(db, (r["assigned_to"] for r in rows)), "teams": team_names(db)}
 
 
 def row(db: Database, task_id: Any) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def task(db: Database, ref: str) -> dict[str, Any]:
 def agent_list(db: Database, team: str | None, now: datetime) -> dict[str, Any]:
     rows = agents.list_agents(db, team, include_decommissioned=False)
     return {"agents": rows, "state": {a.id: health.agent_state(a, now) for a in rows},
-            "short": ids.short(a.current_task for a in rows), "teams": [t["name"] for t in teams.overview(db)]}
+            "short": ids.short(a.current_task for a in rows), "teams": team_names(db)}
 
 
 def agent(db: Database, codename: str, now: datetime) -> dict[str, Any]:
@@ -83,7 +89,7 @@ def federation_page(db: Database, hours: int, team: str | None, now: datetime) -
             "dashboard": consciousness.dashboard(db) if populated else [],
             "pairs": federation.pairs(db, team, now),
             "cascades": db.all("cascades_recent", since=now - timedelta(days=7), limit=10),
-            "teams": [t["name"] for t in teams.overview(db)]}
+            "teams": team_names(db)}
 
 
 def resolve_agent(db: Database, ref: str) -> UUID:
