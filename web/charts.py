@@ -38,6 +38,8 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[datetime, 
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     t0, t1 = min(times), max(times)
+    if t0 == t1:
+        return _bars(title, drawn, lo if low is not None else min(0.0, lo), hi)
     span = max((t1 - t0).total_seconds(), 1.0)
     inner_w, inner_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
 
@@ -67,6 +69,27 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[datetime, 
     legend = "".join(f'<li><span class="key s{i % 4}"></span>{escape(name)}</li>' for i, (name, _) in enumerate(drawn))
     return Markup(f'<figure class="chart-box">{"".join(parts)}<figcaption>{label}<ul class="legend">{legend}'
                   f'</ul></figcaption></figure>')
+
+
+def _bars(title: str, drawn: Sequence[tuple[str, list[tuple[datetime, float]]]], lo: float, hi: float) -> Markup:
+    """Values of one moment (no history kept yet): one bar per series, with its value."""
+    label = escape(title)
+    rows = [(name, pts[-1][1]) for name, pts in drawn if pts]
+    hi = max(hi, *(v for _, v in rows))
+    row_h = 26
+    height = row_h * len(rows) + 8
+    inner = WIDTH - 130 - 60
+    parts = [f'<svg class="chart bars" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{label}"><title>{label}</title>']
+    for i, (name, v) in enumerate(rows):
+        y = 4 + i * row_h
+        w = max(1.0, inner * (v - lo) / ((hi - lo) or 1))
+        parts.append(f'<text class="tick" x="8" y="{y + 17}">{escape(name)}</text>'
+                     f'<rect class="s{i % 4}" x="130" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}"/>'
+                     f'<text class="tick" x="{130 + w + 6:.1f}" y="{y + 17}">{v:.2f}</text>')
+    parts.append("</svg>")
+    t = drawn[0][1][-1][0] if drawn and drawn[0][1] else None
+    when = f" at {t:%H:%M} UTC (no history recorded yet)" if t else ""
+    return Markup(f'<figure class="chart-box">{"".join(parts)}<figcaption>{label}{when}</figcaption></figure>')
 
 
 def trust_from_interactions(current: float, interactions: Sequence[dict[str, Any]],

@@ -46,7 +46,12 @@ def number(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
 
-_env.filters.update(age=age, pretty_json=pretty_json, when=when, number=number)
+def rank(value: Any) -> str:
+    """A hot or active rank: three significant digits (the ranks span orders of magnitude)."""
+    return "-" if value is None else f"{float(value):.3g}"
+
+
+_env.filters.update(age=age, pretty_json=pretty_json, when=when, number=number, rank=rank)
 
 
 def page(request: Request, template: str, viewer: session.Viewer | None, status: int = 200,
