@@ -84,8 +84,10 @@ def decommission(db: Database, agent: UUID, now: datetime | None = None) -> mode
     return models.Agent.from_row(db.one("agent_decommission", agent=models.uuid_arg(agent, "agent"), now=now))
 
 
-def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000) -> list[models.Agent]:
-    rows = db.all("agents_list", team=team, all=include_decommissioned, limit=limit)
+def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000,
+                kind: str = "agent") -> list[models.Agent]:
+    """Agents (``kind="member"``: the members, board/members.py), by team then codename."""
+    rows = db.all("agents_list", team=team, all=include_decommissioned, limit=limit, kind=kind)
     return [models.Agent.from_row(r) for r in rows]
 
 

@@ -21,6 +21,16 @@ DEFAULT_MAX_ATTEMPTS = 3
 REVIEW_WIDEN_SECONDS = 300.0  # s after the result went to review
 REVIEW_EXPIRE_SECONDS = 3600.0  # s after the result went to review
 REVIEW_STALLED_SECONDS = 600.0  # s; the ReviewStalled alert's threshold (between the two above)
+# A task that asks for a person (needs_person, docs/concepts/review.md#members) is not decided
+# without a member's verdict; people answer in days, so it fails unreviewed only after this long,
+# and the ReviewStalled figure leaves it out (the console lists it as waiting for people).
+REVIEW_PERSON_EXPIRE_SECONDS = 7 * 86_400.0  # s after the result went to review
+
+# --- History and the console (board/history.py, board/console.py) ---------------------------------
+AGENT_HISTORY_SECONDS = 60.0  # s; the beat samples every agent's hormones and trust this often
+AGENT_HISTORY_RETENTION_SECONDS = 14 * 86_400.0  # s; samples older than this are deleted
+AGENT_HISTORY_POINTS_MAX = 2000  # points one series returns at most (longer ranges are thinned)
+CONSOLE_WINDOW_SECONDS = 3600.0  # s; the console's failures and time in status cover the last hour
 
 # --- Claim order (docs/concepts/ranking.md#claim-order) -------------------------------------------
 PRIORITY_STEP_SECONDS = 600.0  # s; each priority step above 5 moves a task this far ahead
@@ -183,6 +193,7 @@ SQL_EXPORTS = (
     "ACTIVE_AGENT_SECONDS",
     "REVIEW_WIDEN_SECONDS",
     "REVIEW_EXPIRE_SECONDS",
+    "REVIEW_PERSON_EXPIRE_SECONDS",
     "CONSCIOUSNESS_BASE",
     "CONSCIOUSNESS_SPAN",
     "CONSCIOUSNESS_WEIGHT_TRUST",

@@ -11,11 +11,13 @@ from phoenix_board.board import constants, models
 
 
 def agent_state(agent: models.Agent, now: datetime | None = None) -> str:
-    """``live``, ``dead`` or ``decommissioned``. Dead is the complement of the board's "active"
+    """``live``, ``dead`` or ``decommissioned`` (``member`` for a member, a person). Dead is the complement of the board's "active"
     (a heartbeat within ACTIVE_AGENT_SECONDS, as /metrics and the alerts count it): the agent's
     process is gone or hung, and a claim it holds returns to the board when its lease expires."""
     if agent.decommissioned_at is not None:
         return "decommissioned"
+    if agent.kind == "member":
+        return "member"  # a person (board/members.py): no process, so no heartbeat to judge
     now = now or datetime.now(UTC)
     return "dead" if (now - agent.last_heartbeat).total_seconds() > constants.ACTIVE_AGENT_SECONDS else "live"
 

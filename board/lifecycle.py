@@ -47,6 +47,7 @@ def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime
         fibonacci_size=spec.fibonacci_size,
         idempotency_key=spec.idempotency_key,
         now=now,
+        needs_person=spec.needs_person,
     )
     return models.Task.from_row(row), bool(row["created"])
 

@@ -105,6 +105,7 @@ RULES = {
     "task": "task must be a task id (a UUID)",
     "agent": f"agent must be a codename or an agent id (1-{constants.CODENAME_MAX} characters)",
     "tasks": f"tasks must be a list of 1-{constants.BATCH_MAX} task objects",
+    "needs_person": "needs_person must be true or false",
 }
 
 
@@ -143,6 +144,8 @@ class TaskSubmit(Input):
     deadline: AwareDatetime = None
     fibonacci_size: FibonacciSize = 1
     idempotency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
+    # asks for a person's verdict: the review quorum needs a member's (docs/concepts/review.md#members)
+    needs_person: Annotated[bool, Strict()] = False
 
     @field_validator("depends_on")
     @classmethod
@@ -335,6 +338,8 @@ class Task(Row):
     escalated_to: UUID | None = None
     # when the current attempt went to review (docs/concepts/review.md)
     review_since: datetime | None = None
+    # its quorum needs a member's verdict (docs/concepts/review.md#members)
+    needs_person: bool = False
 
 
 class Hormones(Row):
@@ -365,3 +370,5 @@ class Agent(Row):
     last_heartbeat: datetime
     created_at: datetime
     decommissioned_at: datetime | None
+    # 'agent', or 'member': a person who takes part and never claims (board/members.py)
+    kind: str = "agent"

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pydantic import Field, ValidationError, create_model
 from pydantic_settings import BaseSettings
 
-from phoenix_board.board import consciousness, constants, errors, federation, hormones, lifecycle, models, ranking
+from phoenix_board.board import (consciousness, constants, errors, federation, history, hormones, lifecycle, models,
+                                 ranking)
 from phoenix_board.board.db import Database, queries
 from phoenix_board.board.settings import Settings
 
@@ -113,6 +114,12 @@ def retention(db: Database, now: datetime | None = None) -> int:
     return consciousness.retention(db, now)
 
 
+def agent_history(db: Database, now: datetime | None = None,
+                  period_seconds: float = constants.AGENT_HISTORY_SECONDS) -> int:
+    """Samples live agents' and members' hormones and trust for the charts (board/history.py)."""
+    return history.sample(db, now, period_seconds)
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -165,6 +172,11 @@ JOBS: tuple[Job, ...] = (
     Job("retention", lambda c: retention(c.db), 3600.0, "beat_retention_seconds",
         "deletes timeline rows older than 30 days, a day's worth at most (TimescaleDB: its retention policy drops "
         "chunks; under the Apache licence the beat drops them)"),
+    Job("agent_history", lambda c: agent_history(c.db, None, c.periods["agent_history"]),
+        constants.AGENT_HISTORY_SECONDS, "beat_agent_history_seconds",
+        "one `agent_history` row per live agent and member (hormones and trust) for the charts of an agent's page, "
+        "keyed by the tick so a second beat writes nothing; rows older than 14 days are deleted. Sampled, not "
+        "written on every change, so the claim, result and review paths write nothing more"),
 )
 BY_NAME = {job.name: job for job in JOBS}
 

@@ -61,12 +61,14 @@ BEGIN
                                dopamine_reward, max_attempts, review_quorum, depends_on, pending_deps,
                                deadline, fibonacci_size, idempotency_key, created_at, available_at,
                                last_activity_at, hot_score, active_score, claim_key,
-                               parent_id, root_id, depth, child_key, preferred_agents, preferred_until)
+                               parent_id, root_id, depth, child_key, preferred_agents, preferred_until,
+                               needs_person)
     VALUES (t.title, t.description, t.category, t.payload, t.priority, t.team, t.created_by,
             t.dopamine_reward, t.max_attempts, t.review_quorum, t.depends_on, t.pending_deps,
             t.deadline, t.fibonacci_size, t.idempotency_key, t.created_at, t.available_at,
             t.last_activity_at, t.hot_score, t.active_score, t.claim_key,
-            t.parent_id, t.root_id, t.depth, t.child_key, t.preferred_agents, t.preferred_until)
+            t.parent_id, t.root_id, t.depth, t.child_key, t.preferred_agents, t.preferred_until,
+            coalesce(t.needs_person, false))
     ON CONFLICT DO NOTHING
     RETURNING * INTO stored;
     RETURN stored;
@@ -84,11 +86,13 @@ $$;
 -- can only name existing tasks, the dependency graph cannot contain a cycle.
 -- Locks: the dependencies in id order (so a dependency that completes concurrently is counted
 -- exactly once), then the new row.
+-- p_needs_person: the task asks for a person's verdict (docs/concepts/review.md#members); a
+-- verdict needs a review, so such a task's quorum is at least 1.
 CREATE OR REPLACE FUNCTION phoenix.task_submit(
     p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
     p_team text, p_created_by uuid, p_dopamine_reward real, p_max_attempts integer,
     p_review_quorum integer, p_depends_on uuid[], p_deadline timestamptz, p_fibonacci_size integer,
-    p_idempotency_key text, p_now timestamptz DEFAULT NULL,
+    p_idempotency_key text, p_now timestamptz DEFAULT NULL, p_needs_person boolean DEFAULT false,
     OUT task phoenix.tasks, OUT created boolean)
 LANGUAGE plpgsql
 AS $$
@@ -103,6 +107,10 @@ DECLARE
                                             p_created_by, p_dopamine_reward, p_max_attempts, p_review_quorum,
                                             p_deadline, p_fibonacci_size, v_now, v_deps, p_idempotency_key);
 BEGIN
+    v_new.needs_person := coalesce(p_needs_person, false);
+    IF v_new.needs_person THEN
+        v_new.review_quorum := greatest(v_new.review_quorum, 1);
+    END IF;
     IF p_idempotency_key IS NOT NULL THEN
         SELECT * INTO task FROM phoenix.tasks
          WHERE idempotency_key = p_idempotency_key AND created_by IS NOT DISTINCT FROM p_created_by;
@@ -173,11 +181,11 @@ DECLARE
     seen phoenix.tasks;
 BEGIN
     IF (t.title, t.description, t.category, t.payload, t.priority, t.team, t.dopamine_reward, t.max_attempts,
-        t.review_quorum, t.depends_on, t.deadline, t.fibonacci_size)
+        t.review_quorum, t.depends_on, t.deadline, t.fibonacci_size, t.needs_person)
        IS DISTINCT FROM
        (p_new.title, p_new.description, p_new.category, p_new.payload, p_new.priority, p_new.team,
         p_new.dopamine_reward, p_new.max_attempts, p_new.review_quorum, p_new.depends_on, p_new.deadline,
-        p_new.fibonacci_size) THEN
+        p_new.fibonacci_size, p_new.needs_person) THEN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
             MESSAGE = format('idempotency key %s was already used for a different task; use a new key for new content',
                              left(t.idempotency_key, 60));

@@ -28,6 +28,11 @@ BEGIN
     IF a.decommissioned_at IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'PBFB0', MESSAGE = format('agent %s is decommissioned', a.codename);
     END IF;
+    -- a member is a person who takes part: it never claims (docs/concepts/review.md#members)
+    IF a.kind = 'member' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('%s is a member (a person): members vote, comment and review, and never claim tasks', a.codename);
+    END IF;
     IF a.current_task IS NOT NULL THEN
         SELECT * INTO t FROM phoenix.tasks
          WHERE id = a.current_task AND assigned_to = p_agent AND status IN ('claimed', 'in_progress');

@@ -20,12 +20,15 @@ AS $$
         OR (p_status = 'review' AND phoenix.review_widened(p_review_since, now()))
 $$;
 
+-- A member (a person, docs/concepts/review.md#members) may review any task in review but one it
+-- submitted, with no place claimed: people are the reviewers of last resort, of every team.
 CREATE OR REPLACE FUNCTION phoenix.agent_may_review(a phoenix.agents, t phoenix.tasks, p_now timestamptz)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT a.id IS DISTINCT FROM t.assigned_to AND a.decommissioned_at IS NULL
-       AND (phoenix.agent_judges(a, t.team, t.category) OR phoenix.review_widened(t.review_since, p_now))
+       AND CASE WHEN a.kind = 'member' THEN a.id IS DISTINCT FROM t.created_by
+                ELSE phoenix.agent_judges(a, t.team, t.category) OR phoenix.review_widened(t.review_since, p_now) END
 $$;
 
 -- A peer's verdict on the result of the current attempt (docs/concepts/review.md). Never the executor.
@@ -64,6 +67,10 @@ BEGIN
             MESSAGE = format('agent %s cannot review its own work on task %s', a.codename, p_task);
     END IF;
     -- a reviewer is an agent allowed to see the task: another team's verdict must not decide it
+    IF a.kind = 'member' AND NOT phoenix.agent_may_review(a, task, v_now) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBSV0',
+            MESSAGE = format('member %s cannot review task %s: it submitted it', a.codename, p_task);
+    END IF;
     IF NOT phoenix.agent_may_review(a, task, v_now) THEN
         RAISE EXCEPTION USING ERRCODE = 'PBFB0',
             MESSAGE = format('agent %s may not review task %s: reviewers are agents of team %s and specialists of %s '
@@ -89,7 +96,12 @@ BEGIN
     -- A partner may approve its partner's work, but the pair alone cannot complete it: approval
     -- waits (the task stays in review) until an agent from outside the pair approves too
     -- (docs/concepts/partners.md). Rejection needs no such vote.
-    v_decide := v_count >= task.review_quorum AND (v_sum <= 0 OR EXISTS (
+    -- A task that asks for a person is not decided without a member's verdict, either way.
+    v_decide := v_count >= task.review_quorum
+        AND (NOT task.needs_person OR EXISTS (
+            SELECT 1 FROM phoenix.task_reviews r JOIN phoenix.agents m ON m.id = r.agent_id
+             WHERE r.task_id = p_task AND r.attempt = task.attempt AND m.kind = 'member'))
+        AND (v_sum <= 0 OR EXISTS (
         SELECT 1 FROM phoenix.task_reviews r
          WHERE r.task_id = p_task AND r.attempt = task.attempt AND r.verdict > 0
            AND NOT (r.agent_id = ANY ((SELECT e.paired_agents FROM phoenix.agents e WHERE e.id = task.assigned_to)::uuid[]))));
@@ -165,9 +177,13 @@ CREATE OR REPLACE FUNCTION phoenix.review_place_open(a phoenix.agents, c phoenix
 RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
-    SELECT phoenix.agent_may_review(a, c, p_now)
+    SELECT a.kind = 'agent' AND phoenix.agent_may_review(a, c, p_now)
        AND NOT EXISTS (SELECT 1 FROM phoenix.task_reviews r
                         WHERE r.task_id = c.id AND r.attempt = c.attempt AND r.agent_id = a.id)
+       -- past its quorum a task that waits for a person waits for a member, not for more agents
+       AND (NOT c.needs_person
+            OR (SELECT count(*) FROM phoenix.task_reviews r WHERE r.task_id = c.id AND r.attempt = c.attempt)
+               < c.review_quorum)
        AND NOT EXISTS (SELECT 1 FROM phoenix.review_assignments s
                         WHERE s.task_id = c.id AND s.attempt = c.attempt AND s.agent_id = a.id
                           AND s.lease_expires_at > p_now)
@@ -196,6 +212,11 @@ DECLARE
     a phoenix.agents := phoenix.agent_active(p_agent);
     t phoenix.tasks;
 BEGIN
+    IF a.kind = 'member' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('%s is a member (a person): members review a task directly (task review), they claim no place',
+                             a.codename);
+    END IF;
     SELECT * INTO t FROM phoenix.tasks c
      WHERE c.status = 'review' AND phoenix.review_place_open(a, c, v_now)
      ORDER BY c.review_since, c.id
@@ -232,6 +253,8 @@ $$;
 -- result went there fails for good with the reason, and its dependents with it; its executor is
 -- not rated (the work was never judged). Run by the beat; SKIP LOCKED and a batch limit, the
 -- tree's root first as every transition that may settle a child. Returns the tasks it ended.
+-- A task that asks for a person (needs_person) waits REVIEW_PERSON_EXPIRE_SECONDS instead: people
+-- answer in days, not minutes.
 CREATE OR REPLACE FUNCTION phoenix.tasks_review_expire(p_now timestamptz DEFAULT NULL, p_limit integer DEFAULT 100)
 RETURNS SETOF phoenix.tasks
 LANGUAGE plpgsql
@@ -245,6 +268,8 @@ DECLARE
 BEGIN
     FOR v IN SELECT id, root_id FROM phoenix.tasks
               WHERE status = 'review' AND review_since <= v_now - make_interval(secs => phoenix.k_review_expire_seconds())
+                AND (NOT needs_person
+                     OR review_since <= v_now - make_interval(secs => phoenix.k_review_person_expire_seconds()))
               ORDER BY review_since, id LIMIT p_limit
     LOOP
         IF v.root_id IS NOT NULL THEN
@@ -254,11 +279,16 @@ BEGIN
         SELECT * INTO t FROM phoenix.tasks
          WHERE id = v.id AND status = 'review'
            AND review_since <= v_now - make_interval(secs => phoenix.k_review_expire_seconds())
+           AND (NOT needs_person
+                OR review_since <= v_now - make_interval(secs => phoenix.k_review_person_expire_seconds()))
            FOR NO KEY UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
         SELECT count(*) INTO v_verdicts FROM phoenix.task_reviews WHERE task_id = t.id AND attempt = t.attempt;
-        v_reason := format('review quorum of %s not reached within %s s (%s verdict(s)); no eligible reviewer decided it',
-                           t.review_quorum, phoenix.k_review_expire_seconds()::bigint, v_verdicts);
+        v_reason := CASE WHEN t.needs_person
+            THEN format('no member reviewed it within %s s (%s verdict(s)); it asked for a person''s verdict',
+                        phoenix.k_review_person_expire_seconds()::bigint, v_verdicts)
+            ELSE format('review quorum of %s not reached within %s s (%s verdict(s)); no eligible reviewer decided it',
+                        t.review_quorum, phoenix.k_review_expire_seconds()::bigint, v_verdicts) END;
         UPDATE phoenix.tasks SET status = 'failed', completed_at = v_now, last_error = v_reason
          WHERE id = t.id RETURNING * INTO t;
         DELETE FROM phoenix.review_assignments WHERE task_id = t.id;
@@ -282,7 +312,7 @@ RETURNS bigint
 LANGUAGE sql STABLE
 AS $$
     SELECT count(*) FROM phoenix.agents a
-     WHERE phoenix.agent_judges(a, p_team, p_category)
+     WHERE a.kind = 'agent' AND phoenix.agent_judges(a, p_team, p_category)
        AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
 $$;
 
@@ -294,7 +324,7 @@ RETURNS TABLE (id uuid, team text)
 LANGUAGE sql STABLE
 AS $$
     SELECT a.id, a.team FROM phoenix.agents a
-     WHERE a.decommissioned_at IS NULL AND p_category = ANY (a.specialization)
+     WHERE a.kind = 'agent' AND a.decommissioned_at IS NULL AND p_category = ANY (a.specialization)
        AND a.id IS DISTINCT FROM p_exclude
        AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
      ORDER BY random()

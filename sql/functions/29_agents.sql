@@ -62,6 +62,11 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO agent FROM phoenix.agents WHERE codename = p_codename FOR UPDATE;
+    -- a member's codename is a person's: no process attaches to it (board/members.py)
+    IF agent.kind = 'member' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBCF0',
+            MESSAGE = format('%s is a member (a person), not an agent; give this agent another codename', p_codename);
+    END IF;
     IF agent.team <> p_team THEN
         RAISE EXCEPTION USING ERRCODE = 'PBCF0',
             MESSAGE = format('agent %s is registered on team %s, not %s; use another codename', p_codename, agent.team, p_team);

@@ -36,7 +36,7 @@ BEGIN
                (hormone_levels ->> 'dopamine')::float8 AS d, (hormone_levels ->> 'oxytocin')::float8 AS o,
                (hormone_levels ->> 'adrenaline')::float8 AS a, (hormone_levels ->> 'cortisol')::float8 AS c
           FROM phoenix.agents
-         WHERE decommissioned_at IS NULL
+         WHERE decommissioned_at IS NULL AND kind = 'agent'  -- members are people, not the federation's agents
            AND last_heartbeat > v_now - make_interval(secs => phoenix.k_active_agent_seconds())
     ), groups AS (
         SELECT coalesce(team, 'global') AS team, count(*) AS agents, avg(trust) AS trust,

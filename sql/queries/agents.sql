@@ -41,9 +41,10 @@ SELECT * FROM phoenix.agents_seen WHERE id = %(agent)s::uuid;
 SELECT * FROM phoenix.agents_seen WHERE codename = %(codename)s::text;
 
 -- name: agents_list
--- Agents, by team then codename; decommissioned ones only when asked.
+-- Agents (or members: kind), by team then codename; decommissioned ones only when asked.
 SELECT * FROM phoenix.agents_seen
  WHERE (%(team)s::text IS NULL OR team = %(team)s::text)
+   AND kind = %(kind)s::text
    AND (%(all)s::boolean OR decommissioned_at IS NULL)
  ORDER BY team, codename
  LIMIT %(limit)s::integer;

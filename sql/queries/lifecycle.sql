@@ -10,7 +10,7 @@ SELECT (r.task).*, r.created
   FROM phoenix.task_submit(%(title)s::text, %(description)s::text, %(category)s::text, %(payload)s::jsonb, %(priority)s::integer,
                            %(team)s::text, %(created_by)s::uuid, %(dopamine_reward)s::real, %(max_attempts)s::integer,
                            %(review_quorum)s::integer, %(depends_on)s::uuid[], %(deadline)s::timestamptz, %(fibonacci_size)s::integer,
-                           %(idempotency_key)s::text, %(now)s::timestamptz) AS r;
+                           %(idempotency_key)s::text, %(now)s::timestamptz, %(needs_person)s::boolean) AS r;
 
 -- name: task_claim
 -- The first task in the claim order for this agent, claimed with a lease; no row if none.

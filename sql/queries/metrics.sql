@@ -21,8 +21,9 @@ SELECT t.name AS team,
        (SELECT jsonb_object_agg(status::text, tasks) FROM counts WHERE team = t.name) AS by_status,
        (SELECT coalesce(sum(tasks), 0) FROM counts WHERE team = t.name) AS created,
        (SELECT coalesce(sum(attempts), 0) FROM counts WHERE team = t.name) AS claims,
-       (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL) AS registered,
-       (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL
+       (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL AND kind = 'agent')
+           AS registered,
+       (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL AND kind = 'agent'
            AND last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())) AS active,
        (SELECT coalesce(sum(tasks_failed), 0) FROM phoenix.agents WHERE team = t.name) AS attempts_failed,
        (SELECT coalesce(sum(lease_expiries), 0) FROM counts WHERE team = t.name) AS lease_expiries
@@ -56,22 +57,24 @@ SELECT team, status::text AS status, count(*) AS n
  GROUP BY team, status ORDER BY team, status;
 
 -- name: metrics_review_oldest
--- Per team, how long the oldest task in review has waited for its verdicts (ReviewStalled).
+-- Per team, how long the oldest task in review has waited for its verdicts (ReviewStalled). A task
+-- that asks for a person is left out: it waits for people for days (REVIEW_PERSON_EXPIRE_SECONDS),
+-- and the console lists it as waiting for people.
 SELECT team, extract(epoch FROM now() - min(review_since))::float8 AS seconds
-  FROM phoenix.tasks WHERE status = 'review' GROUP BY team ORDER BY team;
+  FROM phoenix.tasks WHERE status = 'review' AND NOT needs_person GROUP BY team ORDER BY team;
 
 -- name: metrics_agent_distributions
--- Agents in service per team, trust and each hormone, grouped by how many of the histogram's bounds
+-- Agents in service per team (members are people, not counted), trust and each hormone, grouped by how many of the histogram's bounds
 -- are >= the value (width_bucket counts the bounds <= its operand; given the value and the bounds
 -- negated, in reverse order, it counts the bounds >= the value), with their count and sum.
 -- Aggregated here, so a scrape fetches a few rows per team rather than every agent's row.
 WITH v AS (
     SELECT team, 'trust'::text AS measure, trust_coefficient::float8 AS value
-      FROM phoenix.agents WHERE decommissioned_at IS NULL
+      FROM phoenix.agents WHERE decommissioned_at IS NULL AND kind = 'agent'
     UNION ALL
     SELECT a.team, h.key, h.value::float8
       FROM phoenix.agents a CROSS JOIN LATERAL jsonb_each_text(a.hormone_levels) h
-     WHERE a.decommissioned_at IS NULL
+     WHERE a.decommissioned_at IS NULL AND a.kind = 'agent'
 )
 SELECT team, measure,
        width_bucket(-value, CASE WHEN measure = 'trust' THEN %(trust_negated)s::float8[]

@@ -17,7 +17,8 @@ SELECT name, description, created_at FROM phoenix.teams ORDER BY name;
 -- name: teams_overview
 -- Every team with its agents in service and its tasks not yet ended.
 SELECT t.name, t.description, t.created_at,
-       (SELECT count(*) FROM phoenix.agents a WHERE a.team = t.name AND a.decommissioned_at IS NULL) AS agents,
+       (SELECT count(*) FROM phoenix.agents a WHERE a.team = t.name AND a.decommissioned_at IS NULL
+           AND a.kind = 'agent') AS agents,
        (SELECT count(*) FROM phoenix.tasks k
          WHERE k.team = t.name AND k.status NOT IN ('complete', 'failed', 'cancelled')) AS live_tasks
   FROM phoenix.teams t

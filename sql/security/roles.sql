@@ -137,7 +137,7 @@ DECLARE
     f regprocedure;
 BEGIN
     FOREACH f IN ARRAY ARRAY[
-        'phoenix.task_submit(text,text,text,jsonb,integer,text,uuid,real,integer,integer,uuid[],timestamptz,integer,text,timestamptz)',
+        'phoenix.task_submit(text,text,text,jsonb,integer,text,uuid,real,integer,integer,uuid[],timestamptz,integer,text,timestamptz,boolean)',
         'phoenix.task_claim(uuid,float8,timestamptz)',
         'phoenix.task_claim_start(uuid,float8,timestamptz)',
         'phoenix.task_renew(uuid,uuid,integer,float8,timestamptz)',

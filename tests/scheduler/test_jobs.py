@@ -198,7 +198,8 @@ def test_a_period_setting_keeps_its_environment_name_and_a_bad_one_is_one_line(m
     assert settings == {"snapshot": "beat_snapshot_seconds", "hot_refresh": "beat_hot_refresh_seconds",
                         "lease_sweep": "beat_lease_sweep_seconds", "hormone_decay": "beat_hormone_decay_seconds",
                         "hormone_cascades": None, "dashboard_refresh": "beat_dashboard_seconds",
-                        "task_counts": None, "retention": "beat_retention_seconds"}
+                        "task_counts": None, "retention": "beat_retention_seconds",
+                        "agent_history": "beat_agent_history_seconds"}
     monkeypatch.setenv("PHOENIX_BEAT_DASHBOARD_SECONDS", "2.5")
     assert jobs.periods()["dashboard_refresh"] == 2.5
     assert jobs.periods()["hormone_cascades"] == constants.CASCADE_BEAT_SECONDS
