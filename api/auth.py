@@ -21,7 +21,7 @@ from phoenix_board.board import errors
 from phoenix_board.board.db import Database
 from phoenix_board.api import tokens
 
-KINDS = ("agent", "operator", "reader", "public")
+KINDS = ("agent", "member", "operator", "reader", "public")
 LAST_USE_EVERY_SECONDS = 60.0
 _CACHE_MAX = 10_000  # tokens remembered per process; past this the cache starts over
 
@@ -32,10 +32,10 @@ class Unauthenticated(errors.BoardError):
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    kind: str  # "agent" | "operator" | "reader" | "public"
+    kind: str  # "agent" | "member" (a person: board/members.py) | "operator" | "reader" | "public"
     token_id: int | None
-    agent_id: UUID | None = None  # set for agent tokens
-    codename: str | None = None  # set for agent tokens
+    agent_id: UUID | None = None  # set for agent and member tokens
+    codename: str | None = None  # set for agent and member tokens
 
     def can_write(self) -> bool:
         return self.kind in ("operator", "agent")
@@ -95,6 +95,8 @@ def authenticate(db: Database, authorization: str | None, settings: Any, now: da
         raise Unauthenticated(f"API token {row['id']} expired at {row['expires_at']:%Y-%m-%d %H:%M} UTC")
     if row["kind"] == "agent" and row["decommissioned_at"] is not None:
         raise Unauthenticated(f"API token {row['id']} belongs to agent {row['codename']}, which is decommissioned")
+    if row["kind"] == "member" and row["decommissioned_at"] is not None:
+        raise Unauthenticated(f"API token {row['id']} belongs to member {row['codename']}, who was removed")
     principal = Principal(kind=row["kind"], token_id=row["id"], agent_id=row["agent_id"], codename=row["codename"])
     if row["last_used_at"] is None or (at - row["last_used_at"]).total_seconds() >= LAST_USE_EVERY_SECONDS:
         db.execute("api_token_touch", id=row["id"], now=at, every=LAST_USE_EVERY_SECONDS)

@@ -17,7 +17,7 @@ from phoenix_board.board.db import Database
 PREFIX = "pbt_"  # says what a leaked string is (secret scanners match on it)
 HINT_CHARS = 8  # random characters shown in lists after the prefix: tells tokens apart, reveals ~48 bits of 256
 TOKEN_BYTES = 32
-KINDS = ("agent", "operator", "reader")
+KINDS = ("agent", "member", "operator", "reader")
 _SHAPE = re.compile(r"^pbt_[A-Za-z0-9_-]{43}$")
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -59,8 +59,9 @@ def create(db: Database, kind: str, *, agent: str | None = None, expires: str | 
     """A new token of ``kind``; an agent token needs its agent (codename or id)."""
     if kind not in KINDS:
         raise errors.InvalidInput(f"token kind {kind!r}: use one of {', '.join(KINDS)}")
-    if (kind == "agent") != (agent is not None):
-        raise errors.InvalidInput("an agent token names its agent (--agent CODENAME); other kinds name none")
+    if (kind in ("agent", "member")) != (agent is not None):
+        raise errors.InvalidInput("an agent token names its agent (--agent CODENAME), a member token its member; "
+                                  "other kinds name none")
     if label is not None and not 1 <= len(label) <= 200:
         raise errors.InvalidInput("label must be 1-200 characters")
     expires_at = parse_expires(expires, now)
@@ -69,6 +70,9 @@ def create(db: Database, kind: str, *, agent: str | None = None, expires: str | 
         found = agents.get(db, agent)
         if found.decommissioned_at is not None:
             raise errors.Conflict(f"agent {found.codename} is decommissioned; it gets no token")
+        if found.kind != ("member" if kind == "member" else "agent"):  # a person signs in as a member only
+            raise errors.InvalidInput(f"{found.codename} is {'a member' if found.kind == 'member' else 'an agent'}: "
+                                      f"give it a{' member' if found.kind == 'member' else 'n agent'} token")
         agent_id, codename = found.id, found.codename
     token = PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).rstrip(b"=").decode()
     row = db.one("api_token_create", kind=kind, agent_id=agent_id, digest=digest(token),

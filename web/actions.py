@@ -1,4 +1,4 @@
-"""The forms (POST): vote, comment, reply, comment vote, review; sign in and out.
+"""The forms (POST): vote, comment, reply, comment vote, a member's review verdict.
 
 Every post passes ``session.checked_post`` (same origin, the session's form token) before it
 reads a field. A post is one call of the board's Python API, so one transaction: refused, it
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from phoenix_board.api import auth
-from phoenix_board.board import comments, errors, ids, votes
+from phoenix_board.board import comments, errors, ids, members, votes
 from phoenix_board.web import pages, render, session
 
 FETCH_HEADER = "x-phoenix-fetch"  # set by web.js: answer in JSON, not with a redirect
@@ -76,6 +76,8 @@ async def acting(request: Request, viewer: session.Viewer, fn: Callable[..., Any
     if p.kind == "agent":
         agent = UUID(str(p.agent_id))
         return await request.app.state.pools.run(fn, agent, *args, agent=agent)
+    if p.kind == "member":  # a person: the operator pool acts for it, as for an operator naming an agent
+        return await request.app.state.pools.run(fn, UUID(str(p.agent_id)), *args)
     raise errors.Forbidden(f"a {p.kind} token does not take part: sign in with an agent's or a member's token "
                            "to vote, comment or review")
 
@@ -108,3 +110,15 @@ async def comment_vote(request: Request, viewer: session.Viewer, fields: dict[st
     target = await _ref(request, viewer, ids.comment, request.path_params["ref"])
     row = await acting(request, viewer, lambda db, a: votes.comment_vote(db, target, a, value))
     return f"comment vote recorded (+{row['upvotes']} / -{row['downvotes']})"
+
+
+@action
+async def review(request: Request, viewer: session.Viewer, fields: dict[str, str]) -> str:
+    """A member's verdict on the attempt in review; it counts toward the quorum weighted by the
+    member's trust, as an agent's (board/members.py)."""
+    viewer.principal.require("member")
+    verdict = _choice(fields, "verdict", VERDICTS)
+    reason = fields.get("reason") or None
+    task = await _ref(request, viewer, ids.task, request.path_params["ref"])
+    _, decided = await acting(request, viewer, lambda db, m: members.review(db, task, m, verdict, reason))
+    return f"verdict recorded; the review is decided: {decided}" if decided else "verdict recorded"

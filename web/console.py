@@ -1,44 +1,49 @@
-"""The operations console (``/console``): the board's figures for an operator, and its actions:
+"""The operations console (``/console``): the board's figures for an operator (board/console.py
+computes them), and its actions:
 cancel a task or a tree, boost a priority, decommission an agent. Operator tokens only, for
 reading as for acting: the console names every agent and every failure."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from phoenix_board.board import agents, delegation, errors, health, ids, lifecycle
+from phoenix_board.board import agents, delegation, errors, ids, lifecycle
+from phoenix_board.board import console as board_console
 from phoenix_board.board.db import Database
 from phoenix_board.web import actions, pages, reads, render, session
 
 PRIORITY_MIN, PRIORITY_MAX = 1, 10  # the tasks table's own range (tasks_priority_range)
 
 
-def figures(db: Database, now: datetime) -> dict[str, Any]:
-    """The console's figures: depth by team and status, agents alive and dead by team, the beat's
-    jobs and their last success, the relay's lag."""
+def figures(db: Database, settings: Any, since: str | None, now: datetime) -> dict[str, Any]:
+    """The console's figures (board/console.py), with the beat's periods and, where a Prometheus
+    is configured (``PHOENIX_PROMETHEUS_URL``), the alerts that fire."""
+    from phoenix_board.metrics import alerting  # Prometheus' alerts of the board's rules
     from phoenix_board.scheduler import jobs  # the periods the beat runs each job at (a leaf table)
 
+    url = getattr(settings, "prometheus_url", None)
+    alerts = (lambda: [dataclasses.asdict(a) for a in alerting.active(url)]) if url else None
+    data = board_console.figures(db, since=board_console.parse_since(since, now), periods=jobs.periods(),
+                                 alerts=alerts, now=now)
     depth: dict[str, dict[str, int]] = {}
-    for r in lifecycle.counts_by_status(db):
+    for r in data["depth"]:
         depth.setdefault(r["team"], {})[r["status"]] = r["n"]
-    alive: dict[str, dict[str, int]] = {}
-    for a in agents.list_agents(db, limit=10_000):
-        state = health.agent_state(a, now)
-        alive.setdefault(a.team, {"live": 0, "dead": 0})[state] = alive.get(a.team, {}).get(state, 0) + 1
-    periods = jobs.periods()
-    beat = [{**r, "state": health.job_state(r, periods.get(r["job"]), now)} for r in db.all("beat_runs")]
-    return {"depth": depth, "alive": alive, "beat": beat, "lag": db.one("outbox_lag", now=now)}
+    shown = [r["latest_task"] for r in data["failures"]] + [r["task_id"] for r in data["oldest_claimable"]]
+    shown += [r["id"] for r in data["stalled_reviews"]] + [r["id"] for r in data["waiting_for_people"]]
+    return {**data, "pivot": depth, "short": ids.short(shown), "since_text": since or "1h"}
 
 
 @pages.page
 async def console(request: Request, viewer: session.Viewer) -> Response:
     viewer.principal.require("operator")
     now = reads.utcnow()
-    data = await request.app.state.pools.run(figures, now, write=False)
+    since = request.query_params.get("since") or None
+    data = await request.app.state.pools.run(figures, request.app.state.settings, since, now, write=False)
     return render.page(request, "console.html", viewer, now=now, statuses=pages._STATUSES, **data)
 
 

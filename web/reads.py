@@ -68,7 +68,8 @@ def task(db: Database, ref: str) -> dict[str, Any]:
 
 def agent_list(db: Database, team: str | None, now: datetime) -> dict[str, Any]:
     rows = agents.list_agents(db, team, include_decommissioned=False)
-    return {"agents": rows, "state": {a.id: health.agent_state(a, now) for a in rows},
+    people = agents.list_agents(db, team, include_decommissioned=False, kind="member")
+    return {"agents": rows, "members": people, "state": {a.id: health.agent_state(a, now) for a in rows},
             "short": ids.short(a.current_task for a in rows), "teams": team_names(db)}
 
 

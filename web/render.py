@@ -46,12 +46,23 @@ def number(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
 
+def duration(seconds: Any) -> str:
+    """Seconds as a person reads them: 45s, 3m 20s, 2h 5m, 3d 4h."""
+    if seconds is None:
+        return "-"
+    s = int(float(seconds))
+    for big, small, name_big, name_small in ((86400, 3600, "d", "h"), (3600, 60, "h", "m"), (60, 1, "m", "s")):
+        if s >= big:
+            return f"{s // big}{name_big} {(s % big) // small}{name_small}"
+    return f"{float(seconds):.1f}s" if float(seconds) < 10 else f"{s}s"
+
+
 def rank(value: Any) -> str:
     """A hot or active rank: three significant digits (the ranks span orders of magnitude)."""
     return "-" if value is None else f"{float(value):.3g}"
 
 
-_env.filters.update(age=age, pretty_json=pretty_json, when=when, number=number, rank=rank)
+_env.filters.update(age=age, pretty_json=pretty_json, when=when, number=number, rank=rank, duration=duration)
 
 
 def page(request: Request, template: str, viewer: session.Viewer | None, status: int = 200,

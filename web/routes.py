@@ -62,6 +62,7 @@ ROUTES = [
     Route("/t/{ref}/vote", actions.vote, methods=["POST"]),
     Route("/t/{ref}/comment", actions.comment, methods=["POST"]),
     Route("/c/{ref}/vote", actions.comment_vote, methods=["POST"]),
+    Route("/t/{ref}/review", actions.review, methods=["POST"]),
     Route("/agents", pages.agent_list),
     Route("/a/{codename}", pages.agent),
     Route("/federation", pages.federation),

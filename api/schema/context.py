@@ -28,14 +28,14 @@ class Context:
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A read as this principal: an agent token reads through its agent's row-level security,
         everyone else through the read pool."""
-        self.principal.require("agent", "operator", "reader", "public")
+        self.principal.require("agent", "member", "operator", "reader", "public")
         agent = self.principal.agent_id if self.principal.kind == "agent" else None
         return await self.pools.run(fn, *args, agent=agent, write=False, **kwargs)
 
     async def read_shared(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A read of figures every principal may see (teams, consciousness, the dashboard): from
         the read pool, since the agent role is not granted the timeline or the dashboard's view."""
-        self.principal.require("agent", "operator", "reader", "public")
+        self.principal.require("agent", "member", "operator", "reader", "public")
         return await self.pools.run(fn, *args, write=False, **kwargs)
 
     async def write_as(self, named: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

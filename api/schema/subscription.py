@@ -82,7 +82,7 @@ async def _events(info: strawberry.Info, opener: Callable[..., AsyncIterator[dic
     source = None
     metrics.subscriptions.inc()
     try:
-        ctx.principal.require("agent", "operator", "reader", "public")
+        ctx.principal.require("agent", "member", "operator", "reader", "public")
         source = opener(after=after, holder=ctx.principal.holder)
         async for entry in source:
             yield BoardEvent.of(entry)

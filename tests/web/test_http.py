@@ -203,3 +203,46 @@ def test_graphiql_still_opens_for_a_signed_in_person(web):
     c = web.client(web.token("reader"))
     r = c.get("/graphql", headers={"Accept": "text/html"})
     assert r.status_code == 200 and re.search(r"graphiql", r.text, re.I)
+
+
+def _in_review_for_a_person(web, team: str):
+    """A task whose quorum needs a person, its result submitted by an agent: waiting in review."""
+    from phoenix_board.board import members
+
+    worker = make_agent(web.db, team=team, codename=f"rw-{team}")
+    task = make_task(web.db, team=team, title="needs a person", review_quorum=1, needs_person=True)
+    claimed = lifecycle.claim(web.db, worker.id)
+    lifecycle.result(web.db, claimed.id, worker.id, claimed.attempt, {"answer": 42}, 0.9)
+    assert lifecycle.get(web.db, task.id).status.value == "review"
+    member, _ = members.add(web.db, f"person-{team}", team)
+    return task, member
+
+
+def test_a_member_reviews_a_task_that_waits_for_a_person(web):
+    team = web.team()
+    task, member = _in_review_for_a_person(web, team)
+    op = web.client(web.token("operator"))
+    assert "needs a person" in op.get("/console").text  # the console lists what waits for people
+    c = web.client(tokens.create(web.db, "member", agent=member.codename).token)
+    page = c.get(_task_path(task)).text
+    assert "Your verdict" in page
+    csrf = web.csrf(page)
+    assert c.post(f"{_task_path(task)}/review", data={"csrf": csrf, "verdict": "maybe"}).status_code == 400
+    assert lifecycle.get(web.db, task.id).status.value == "review"
+    r = c.post(f"{_task_path(task)}/review", data={"csrf": csrf, "verdict": "approve", "reason": "checked",
+                                                   "next": _task_path(task)})
+    assert r.status_code == 303, r.text
+    assert lifecycle.get(web.db, task.id).status.value == "complete"
+    # a member votes and comments like an agent
+    assert c.post(f"{_task_path(task)}/vote", data={"csrf": csrf, "vote": "1"}).status_code == 303
+    assert lifecycle.get(web.db, task.id).upvotes == 1
+
+
+def test_only_a_member_sends_a_verdict_from_the_web(web):
+    team = web.team()
+    task, _ = _in_review_for_a_person(web, team)
+    agent = make_agent(web.db, team=team, codename=f"ra-{team}")
+    c = web.client(web.token("agent", agent=agent.codename))
+    csrf = web.csrf(c.get(_task_path(task)).text)
+    assert c.post(f"{_task_path(task)}/review", data={"csrf": csrf, "verdict": "approve"}).status_code == 403
+    assert lifecycle.get(web.db, task.id).status.value == "review"
