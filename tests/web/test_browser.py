@@ -155,3 +155,24 @@ def test_the_keyboard_reaches_the_sort_links(page, web):
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # the next sort link, followed from the keyboard
     page.wait_for_url("**sort=active**")
+
+
+def test_a_member_reviews_a_task_that_waits_for_a_person_and_sees_it_complete(page, web):
+    from phoenix_board.api import tokens
+    from phoenix_board.board import members
+
+    team = web.team()
+    worker = make_agent(web.db, team=team, codename=f"mw-{team}")
+    task = make_task(web.db, team=team, title="a person decides", review_quorum=1, needs_person=True)
+    claimed = lifecycle.claim(web.db, worker.id)
+    lifecycle.result(web.db, claimed.id, worker.id, claimed.attempt, {"draft": "v1"}, 0.8)
+    member, _ = members.add(web.db, f"mp-{team}", team)
+    sign_in(page, tokens.create(web.db, "member", agent=member.codename).token)
+    page.goto(f"/t/{task.id.hex}")
+    page.wait_for_function("document.body.dataset.liveReady === '1'")
+    page.check("input[name=verdict][value=approve]")
+    page.fill("#review-reason", "looks right")
+    page.click("form[aria-label=Review] button[type=submit]")
+    page.locator("#live-summary .status", has_text="complete").wait_for()
+    assert lifecycle.get(web.db, task.id).status.value == "complete"
+    page.locator("#live-votes").filter(has_text=member.codename).wait_for()  # its verdict, with its weight
