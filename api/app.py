@@ -142,7 +142,7 @@ class Guard:
                 await send({"type": "websocket.close", "code": 4401, "reason": "unauthenticated"})
                 return
             if wants_page:
-                response: Response = RedirectResponse("/signin", status_code=303)
+                response: Response = RedirectResponse("/signin?next=%2Fgraphql", status_code=303)
             else:
                 status = 401 if isinstance(exc, auth.Unauthenticated) else 503
                 response = JSONResponse(errors.body(exc), status_code=status,
