@@ -246,3 +246,29 @@ def test_only_a_member_sends_a_verdict_from_the_web(web):
     csrf = web.csrf(c.get(_task_path(task)).text)
     assert c.post(f"{_task_path(task)}/review", data={"csrf": csrf, "verdict": "approve"}).status_code == 403
     assert lifecycle.get(web.db, task.id).status.value == "review"
+
+
+def test_with_public_reads_anyone_reads_and_only_a_session_acts(web, tmp_path):
+    from tests.conftest import free_port
+    from tests.web.conftest import _wait_ready, start, stop
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "public.log"
+    proc = start(["serve", "--port", str(port)], {**web.env, "PHOENIX_API_PUBLIC_READ": "1"}, log)
+    try:
+        _wait_ready(base, proc, log)
+        team = web.team()
+        t = make_task(web.db, team=team, title="open to all")
+        import httpx
+
+        with httpx.Client(base_url=base, timeout=30, headers={"Origin": base}) as anyone:
+            assert "open to all" in anyone.get("/", params={"team": team}).text
+            page = anyone.get(_task_path(t)).text
+            assert "Sign in</a> to vote" in page and 'name="csrf"' not in page
+            r = anyone.post(f"{_task_path(t)}/vote", data={"vote": "1"})
+            assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+            assert anyone.get("/console").status_code == 403  # the console is an operator's
+        assert lifecycle.get(web.db, t.id).upvotes == 0
+    finally:
+        stop(proc)
