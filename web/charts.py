@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 180
@@ -90,19 +88,3 @@ def _bars(title: str, drawn: Sequence[tuple[str, list[tuple[datetime, float]]]],
     t = drawn[0][1][-1][0] if drawn and drawn[0][1] else None
     when = f" at {t:%H:%M} UTC (no history recorded yet)" if t else ""
     return Markup(f'<figure class="chart-box">{"".join(parts)}<figcaption>{label}{when}</figcaption></figure>')
-
-
-def trust_from_interactions(current: float, interactions: Sequence[dict[str, Any]],
-                            now: datetime) -> list[tuple[datetime, float]]:
-    """An agent's trust over time, walked back from its current value through the trust deltas
-    its interactions recorded (newest first): the chart where no sampled history is kept."""
-    points = [(now, current)]
-    value = current
-    for i in interactions:
-        delta = i.get("trust_delta")
-        if delta is None:
-            continue
-        points.append((i["at"], value))
-        value -= float(delta)
-    points.reverse()
-    return points

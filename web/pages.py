@@ -5,8 +5,8 @@ when the API allows public reads (``api_public_read``); otherwise it is sent to 
 
 from __future__ import annotations
 
-import re
 import urllib.parse
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from phoenix_board.api import auth
-from phoenix_board.board import errors, ranking
+from phoenix_board.board import errors, history, ranking
 from phoenix_board.web import charts, render, reads, session
 
 T = TypeVar("T")
-_FULL_ID = re.compile(r"^[0-9a-f]{32}$")
+CHART_SPAN = timedelta(days=1)  # an agent's charts: its last day
 STATUS_CODES = ((errors.NotFound, 404), (errors.Forbidden, 403), (errors.Conflict, 409), (errors.InvalidInput, 400),
                 (errors.Unavailable, 503))
 
@@ -126,29 +126,14 @@ async def agent(request: Request, viewer: session.Viewer) -> Response:
     now = reads.utcnow()
     data = await read(request, viewer, reads.agent, request.path_params["codename"], now)
     a = data["agent"]
-    history = await read_shared(request, _history, a.id, now)
-    if history is not None:
-        hormone_series = [(h, [(p["at"], p[h]) for p in history]) for h in ("dopamine", "oxytocin", "adrenaline",
-                                                                            "cortisol")]
-        trust_series = [(p["at"], p["trust"]) for p in history]
-    else:  # no sampled history: trust walked back through its recorded deltas, hormones as they are now
-        trust_series = charts.trust_from_interactions(a.trust_coefficient, data["all_interactions"], now)
-        levels = a.hormone_levels
-        hormone_series = [(h, [(now, getattr(levels, h))]) for h in ("dopamine", "oxytocin", "adrenaline", "cortisol")]
+    # the beat's samples of the last day (board/history.py), the last point the agent's value now
+    points = await read_shared(request, history.series, a.id, now - CHART_SPAN)
+    hormone_series = [(h, [(p["at"], p[h]) for p in points]) for h in ("dopamine", "oxytocin", "adrenaline", "cortisol")]
+    trust_series = [(p["at"], p["trust"]) for p in points]
     return render.page(request, "agent.html", viewer, now=now,
                        hormone_chart=charts.line_chart(f"{a.codename}: hormone levels", hormone_series),
                        trust_chart=charts.line_chart(f"{a.codename}: trust", [("trust", trust_series)], 0.0, 1.0),
                        **data)
-
-
-def _history(db: Any, agent_id: Any, now: Any) -> list[dict[str, Any]] | None:
-    """The agent's sampled hormone levels and trust over the last day, where the board keeps them
-    (board/history.py); None where it does not."""
-    try:
-        from phoenix_board.board import history
-    except ImportError:
-        return None
-    return history.series(db, agent_id, now - reads.timedelta(days=1))
 
 
 @page

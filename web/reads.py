@@ -4,9 +4,8 @@ the templates need. Nothing here writes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta  # noqa: F401 - timedelta: pages too
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from phoenix_board.board import (agents, comments, consciousness, delegation, federation, health, ids, lifecycle,
                                  ranking, trust, votes)
@@ -75,11 +74,10 @@ def agent_list(db: Database, team: str | None, now: datetime) -> dict[str, Any]:
 
 def agent(db: Database, codename: str, now: datetime) -> dict[str, Any]:
     a = agents.get(db, codename)
-    interactions = trust.history(db, a.id, limit=200)
+    interactions = trust.history(db, a.id, limit=30)
     recent = agents.tasks_recent(db, a.id, limit=20)
     return {"agent": a, "state": health.agent_state(a, now), "topology": federation.topology(db, a.id),
-            "recent": recent, "counts": agents.task_counts(db, a.id), "interactions": interactions[:30],
-            "all_interactions": interactions, "cascades": db.all("web_agent_cascades", agent=a.id, limit=10),
+            "recent": recent, "counts": agents.task_counts(db, a.id), "interactions": interactions, "cascades": db.all("web_agent_cascades", agent=a.id, limit=10),
             "short": ids.short([*(r["id"] for r in recent), *(i["task_id"] for i in interactions), a.current_task])}
 
 
@@ -91,10 +89,6 @@ def federation_page(db: Database, hours: int, team: str | None, now: datetime) -
             "pairs": federation.pairs(db, team, now),
             "cascades": db.all("cascades_recent", since=now - timedelta(days=7), limit=10),
             "teams": team_names(db)}
-
-
-def resolve_agent(db: Database, ref: str) -> UUID:
-    return agents.resolve(db, ref)
 
 
 def utcnow() -> datetime:
