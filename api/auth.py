@@ -32,13 +32,13 @@ class Unauthenticated(errors.BoardError):
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    kind: str  # "agent" | "member" (a person: board/members.py) | "operator" | "reader" | "public"
+    kind: str  # "agent" | "member" | "operator" | "reader" | "public"
     token_id: int | None
-    agent_id: UUID | None = None  # set for agent and member tokens
+    agent_id: UUID | None = None  # set for agent and member tokens (a member is a row of phoenix.agents)
     codename: str | None = None  # set for agent and member tokens
 
     def can_write(self) -> bool:
-        return self.kind in ("operator", "agent")
+        return self.kind in ("operator", "agent", "member")
 
     def require(self, *kinds: str) -> None:
         """Refuses (errors.Forbidden) unless this principal is one of ``kinds``."""

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from phoenix_board.board import agents, errors
+from phoenix_board.board import agents, errors, members
 from phoenix_board.board.db import Database
 
 PREFIX = "pbt_"  # says what a leaked string is (secret scanners match on it)
@@ -54,14 +54,16 @@ def parse_expires(text: str | None, now: datetime | None = None) -> datetime | N
     return (now or datetime.now(timezone.utc)) + span
 
 
-def create(db: Database, kind: str, *, agent: str | None = None, expires: str | None = None,
-           label: str | None = None, now: datetime | None = None) -> Created:
-    """A new token of ``kind``; an agent token needs its agent (codename or id)."""
+def create(db: Database, kind: str, *, agent: str | None = None, member: str | None = None,
+           expires: str | None = None, label: str | None = None, now: datetime | None = None) -> Created:
+    """A new token of ``kind``; an agent token needs its agent (codename or id), a member token its
+    member (board/members.py: a person, who may read, vote, comment and review, never claim)."""
     if kind not in KINDS:
         raise errors.InvalidInput(f"token kind {kind!r}: use one of {', '.join(KINDS)}")
-    if (kind in ("agent", "member")) != (agent is not None):
-        raise errors.InvalidInput("an agent token names its agent (--agent CODENAME), a member token its member; "
-                                  "other kinds name none")
+    if (kind == "agent") != (agent is not None):
+        raise errors.InvalidInput("an agent token names its agent (--agent CODENAME); other kinds name none")
+    if (kind == "member") != (member is not None):
+        raise errors.InvalidInput("a member token names its member (--member NAME); other kinds name none")
     if label is not None and not 1 <= len(label) <= 200:
         raise errors.InvalidInput("label must be 1-200 characters")
     expires_at = parse_expires(expires, now)
@@ -70,10 +72,14 @@ def create(db: Database, kind: str, *, agent: str | None = None, expires: str | 
         found = agents.get(db, agent)
         if found.decommissioned_at is not None:
             raise errors.Conflict(f"agent {found.codename} is decommissioned; it gets no token")
-        if found.kind != ("member" if kind == "member" else "agent"):  # a person signs in as a member only
-            raise errors.InvalidInput(f"{found.codename} is {'a member' if found.kind == 'member' else 'an agent'}: "
-                                      f"give it a{' member' if found.kind == 'member' else 'n agent'} token")
+        if found.kind != "agent":
+            raise errors.InvalidInput(f"{found.codename} is a member, not an agent: use --member {found.codename}")
         agent_id, codename = found.id, found.codename
+    if member is not None:
+        person = members.get(db, member)
+        if person.decommissioned_at is not None:
+            raise errors.Conflict(f"member {person.codename} was removed; it gets no token (members add brings it back)")
+        agent_id, codename = person.id, person.codename
     token = PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES)).rstrip(b"=").decode()
     row = db.one("api_token_create", kind=kind, agent_id=agent_id, digest=digest(token),
                  hint=token[: len(PREFIX) + HINT_CHARS], label=label, expires_at=expires_at)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from phoenix_board.board import agents, errors, lifecycle, models
+from phoenix_board.board import agents, errors, ids, lifecycle, models
 from phoenix_board.board.db import Database
 
 
@@ -72,8 +72,10 @@ def remove(db: Database, ref: str | UUID, now: datetime | None = None) -> models
 def review(db: Database, task: Any, member: str | UUID, verdict: int, reason: str | None = None,
            now: datetime | None = None) -> tuple[models.Task, str | None]:
     """A member's verdict (+1 approve, -1 reject) on the attempt in review: (task, 'approved' |
-    'rejected' | None). The rules are the agents' (sql/functions/25_task_review.sql)."""
-    return lifecycle.review(db, task, get(db, member).id, verdict, reason, now)
+    'rejected' | None). ``task``: an id, a short id or any unique part of one. The rules are the
+    agents' (sql/functions/25_task_review.sql)."""
+    person = get(db, member)
+    return lifecycle.review(db, ids.task(db, task), person.id, verdict, reason, now)
 
 
 def waiting(db: Database, team: str | None = None, limit: int = 100, now: datetime | None = None) -> list[dict[str, Any]]:

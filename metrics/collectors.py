@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client.core import GaugeHistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from phoenix_board.board import consciousness, errors, replica
+from phoenix_board.board import console, consciousness, errors, replica
 from phoenix_board.board.db import Database
 from phoenix_board.board.models import UNFINISHED_STATUSES
 from phoenix_board.metrics import definitions as m
@@ -107,6 +107,12 @@ class BoardCollector(Collector):
         for row in self.db.all("metrics_review_oldest"):
             oldest.add_metric([row["team"]], row["seconds"])
         yield oldest
+
+        # the queue's lag (TaskQueueLagging): one index probe per team (board/console.py)
+        claimable = m.OLDEST_CLAIMABLE.family()
+        for row in console.oldest_claimable(self.db):
+            claimable.add_metric([row["team"]], row["seconds"])
+        yield claimable
 
         trust: dict[tuple[str, ...], dict[int, tuple[int, float]]] = {}
         levels: dict[tuple[str, ...], dict[int, tuple[int, float]]] = {}

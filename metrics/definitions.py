@@ -91,6 +91,8 @@ AGENTS_ACTIVE = _m("phoenix_agents_active", "gauge", "Agents with a heartbeat in
 AGENTS_REGISTERED = _m("phoenix_agents_registered", "gauge", "Agents in service.", "team")
 REVIEW_OLDEST = _m("phoenix_review_oldest_seconds", "gauge",
                    "How long the oldest task in review has waited for its verdicts (absent: none).", "team")
+OLDEST_CLAIMABLE = _m("phoenix_task_oldest_claimable_seconds", "gauge",
+                      "How long the team's oldest claimable task has waited to be claimed (0: none waits).", "team")
 AGENT_TRUST = _m("phoenix_agent_trust", "gauge_histogram", "Agents' trust coefficients by team.", "team",
                  buckets=TRUST_BUCKETS)
 AGENT_HORMONE_LEVEL = _m("phoenix_agent_hormone_level", "gauge_histogram", "Agents' hormone levels by team.",

@@ -13,11 +13,16 @@ from typing import Any
 import strawberry
 from graphql import OperationDefinitionNode
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension, ValidationCache
+from strawberry.tools import merge_types
 
 from phoenix_board.api import complexity
-from phoenix_board.api.schema.mutations import Mutation
-from phoenix_board.api.schema.queries import Query
+from phoenix_board.api.schema import people
+from phoenix_board.api.schema.mutations import Mutation as _Mutation
+from phoenix_board.api.schema.queries import Query as _Query
 from phoenix_board.api.schema.subscription import Subscription
+
+Query = merge_types("Query", (_Query, people.PeopleQuery))
+Mutation = merge_types("Mutation", (_Mutation, people.PeopleMutation))
 
 
 class Timing(SchemaExtension):

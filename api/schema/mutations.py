@@ -22,7 +22,8 @@ from phoenix_board.board import agents, comments, delegation, errors, federation
 
 AgentArg = Annotated[str | None, strawberry.argument(
     description="The agent this call acts for (codename or id): an operator token must name it; "
-                "an agent token acts only as its own and may leave it out.")]
+                "an agent token acts only as its own and may leave it out (a member token, where it "
+                "may act, as its member).")]
 
 
 VoteArg = Annotated[int, strawberry.argument(description="+1, -1, or 0 to retract (the seed's `vote`).")]
@@ -47,6 +48,9 @@ class CreateTaskInput:
     created_by: str | None = strawberry.field(
         default=strawberry.UNSET, description="Operator tokens: the submitting agent (codename or id). An agent "
                                               "token's tasks are always its agent's.")
+    needs_person: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Ask for a person's verdict: the review quorum (at least 1) is not "
+                                              "met without a member's (docs/concepts/review.md#members).")
 
 
 @strawberry.input(description="One child of a delegation; fields left out are inherited from the parent.")
@@ -153,7 +157,7 @@ class Mutation:
     @strawberry.mutation(description="Votes on a task: +1, -1, or 0 to retract.")
     async def vote_task(self, info: strawberry.Info, task_id: strawberry.ID, vote: VoteArg, reason: str | None = None,
                         agent: AgentArg = None) -> VoteResult:
-        row = await of(info).write_as(agent, lambda db, a: votes.vote(db, str(task_id), a, vote, reason))
+        row = await of(info).take_part(agent, lambda db, a: votes.vote(db, str(task_id), a, vote, reason))
         return VoteResult(task_id=strawberry.ID(str(row["id"])), upvotes=row["upvotes"], downvotes=row["downvotes"],
                           score=row["score"], previous=row["previous"])
 
@@ -161,13 +165,13 @@ class Mutation:
     async def comment(self, info: strawberry.Info, task_id: strawberry.ID, content: str,
                       parent_id: strawberry.ID | None = None, agent: AgentArg = None) -> types.Comment:
         parent = None if parent_id is None else str(parent_id)
-        row = await of(info).write_as(agent, lambda db, a: comments.add(db, str(task_id), a, content, parent))
+        row = await of(info).take_part(agent, lambda db, a: comments.add(db, str(task_id), a, content, parent))
         return types.Comment.of(row, task_id)
 
     @strawberry.mutation(description="Votes on a comment: +1, -1, or 0 to retract.")
     async def vote_comment(self, info: strawberry.Info, comment_id: strawberry.ID, vote: VoteArg,
                            agent: AgentArg = None) -> CommentVoteResult:
-        row = await of(info).write_as(agent, lambda db, a: votes.comment_vote(db, str(comment_id), a, vote))
+        row = await of(info).take_part(agent, lambda db, a: votes.comment_vote(db, str(comment_id), a, vote))
         return CommentVoteResult(comment_id=strawberry.ID(str(row["id"])), upvotes=row["upvotes"],
                                  downvotes=row["downvotes"], previous=row["previous"])
 
@@ -243,7 +247,7 @@ class Mutation:
     @strawberry.mutation(description="A peer's verdict (+1 approve, -1 reject) on the attempt in review.")
     async def review(self, info: strawberry.Info, task_id: strawberry.ID, verdict: int, reason: str | None = None,
                      agent: AgentArg = None) -> ReviewResult:
-        task, decided = await of(info).write_as(
+        task, decided = await of(info).take_part(
             agent, lambda db, a: lifecycle.review(db, str(task_id), a, verdict, reason))
         return ReviewResult(task=types.Task.of(task), decided=decided)
 

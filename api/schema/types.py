@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 
 from phoenix_board.board import delegation, lifecycle, models, ranking, votes
 from phoenix_board.board import comments as board_comments
+from phoenix_board.api.schema import history as agent_history
 from phoenix_board.api.schema.context import of
 
 
@@ -186,6 +187,8 @@ class Task:
     children_total: int
     children_done: int
     children_failed: int
+    needs_person: bool = strawberry.field(default=False, description="Its review quorum is not met without a "
+                                                                      "member's verdict (a person's).")
 
     @classmethod
     def of(cls, task: models.Task) -> Task:
@@ -298,6 +301,8 @@ class Agent:
     last_heartbeat: datetime
     created_at: datetime
     decommissioned_at: datetime | None
+    kind: str = strawberry.field(default="agent", description="'agent', or 'member': a person, who never claims.")
+    history: agent_history.AgentHistory = strawberry.field(resolver=agent_history.agent_history)
 
     @classmethod
     def of(cls, a: models.Agent) -> Agent:
@@ -310,7 +315,8 @@ class Agent:
                    average_response_seconds=(a.average_response_time.total_seconds()
                                              if a.average_response_time is not None else None),
                    fibonacci_level=a.fibonacci_level, current_task=_id(a.current_task),
-                   last_heartbeat=a.last_heartbeat, created_at=a.created_at, decommissioned_at=a.decommissioned_at)
+                   last_heartbeat=a.last_heartbeat, created_at=a.created_at, decommissioned_at=a.decommissioned_at,
+                   kind=a.kind)
 
 
 @strawberry.type(description="A team, its agents in service and its tasks not yet ended.")

@@ -203,6 +203,44 @@ def agent_tasks_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def members_table(members: list[models.Agent]) -> Table:
+    """One line per member (a person): team, trust, since when, removed or not."""
+    table = _compact("members")
+    for name in ("member", "team", "trust", "added", "id"):
+        table.add_column(name, justify="right" if name == "trust" else "left", no_wrap=True)
+    for m in members:
+        name = safe(m.codename) + (" (removed)" if m.decommissioned_at else "")
+        table.add_row(name, safe(m.team), f"{m.trust_coefficient:.2f}", ago(m.created_at), str(m.id))
+    return table
+
+
+def waiting_table(rows: list[dict[str, Any]]) -> Table:
+    """Tasks in review that wait for a person: the verdicts so far and how long they have waited."""
+    table = _compact("waiting for people")
+    for name in ("id", "title", "team", "by", "verdicts", "consensus", "waiting"):
+        table.add_column(name, justify="right" if name in ("verdicts", "consensus", "waiting") else "left",
+                         no_wrap=name == "id")
+    short = ids.short(r["id"] for r in rows)
+    for r in rows:
+        table.add_row(short[str(r["id"])], safe(r["title"][:50]), safe(r["team"]), safe(r["executor"] or "-"),
+                      f"{r['verdicts']}/{r['quorum']}", f"{r['consensus']:+.2f}", ago(r["review_since"]))
+    return table
+
+
+def failures_table(rows: list[dict[str, Any]], since: datetime) -> Table:
+    """Failed attempts grouped by reason (the dead-letter view), most first."""
+    table = _compact(f"failures since {since:%Y-%m-%d %H:%M} UTC")
+    for name in ("attempts", "final", "tasks", "reason", "teams", "kinds", "latest", "task"):
+        table.add_column(name, justify="right" if name in ("attempts", "final", "tasks", "latest") else "left",
+                         no_wrap=name in ("attempts", "final", "tasks", "latest", "task"))
+    short = ids.short(r["latest_task"] for r in rows)
+    for r in rows:
+        table.add_row(str(r["attempts"]), str(r["final"]), str(r["tasks"]), safe(r["reason"][:80]),
+                      safe(", ".join(r["teams"])), ", ".join(r["kinds"]), ago(r["last_at"]),
+                      short[str(r["latest_task"])])
+    return table
+
+
 def teams_table(rows: list[dict[str, Any]]) -> Table:
     table = _compact("teams")
     for name in ("team", "agents", "live tasks", "description"):

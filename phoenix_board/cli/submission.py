@@ -30,6 +30,8 @@ RewardOpt = typer.Option(None, "--reward", help="dopamine_reward, 0 to 10.")
 MaxAttemptsOpt = typer.Option(None, "--max-attempts")
 ReviewQuorumOpt = typer.Option(None, "--review-quorum", help="Peer verdicts needed; 0: no review.")
 CreatedByOpt = typer.Option(None, "--created-by", help="Author agent: codename or id.")
+NeedsPersonOpt = typer.Option(False, "--needs-person",
+                              help="Ask for a person's verdict: the review (quorum at least 1) waits for a member's.")
 KeyOpt = typer.Option(None, "--key", help="Idempotency key: submitting it again returns the same task.")
 FileOpt = typer.Option(None, "--file", "-f", help="JSON file with the task's fields; flags override it.")
 
@@ -68,7 +70,7 @@ def build(*, title: Optional[str], team: Optional[str], description: Optional[st
           priority: Optional[int], size: Optional[int], payload: Optional[str], depends_on: list[str],
           deadline: Optional[str], reward: Optional[float], max_attempts: Optional[int],
           review_quorum: Optional[int], created_by: Optional[str], key: Optional[str],
-          file: Optional[Path]) -> Submission:
+          file: Optional[Path], needs_person: bool = False) -> Submission:
     """The submission the options describe: the task file's fields, overridden by the flags, and
     checked by the model (every check that needs no database, before anything opens it)."""
     data: dict[str, Any] = {}
@@ -87,6 +89,8 @@ def build(*, title: Optional[str], team: Optional[str], description: Optional[st
              "fibonacci_size": size, "payload": toolkit.json_arg(payload, "--payload"), "dopamine_reward": reward,
              "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
     data.update({k: v for k, v in flags.items() if v is not None})
+    if needs_person:
+        data["needs_person"] = True
     if deadline is not None:
         data["deadline"] = render.parse_when(deadline)
     author = created_by if created_by is not None else data.pop("created_by", None)

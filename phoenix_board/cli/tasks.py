@@ -12,11 +12,13 @@ from typing import Optional
 
 import typer
 
-from phoenix_board.board import agents, comments, delegation, errors, ids, lifecycle, models, ranking, votes
+from phoenix_board.board import agents, comments, console, delegation, errors, ids, lifecycle, models, ranking, votes
 from phoenix_board.board.session import open_board
 from phoenix_board.cli import render, submission, toolkit
 
 task_app = typer.Typer(help="Move a task through its lifecycle by hand (what agents do).", no_args_is_help=True)
+tasks_app = typer.Typer(help="Views over many tasks: failures grouped by reason (the dead-letter view).",
+                        no_args_is_help=True)
 
 
 def submit(
@@ -34,6 +36,7 @@ def submit(
     review_quorum: Optional[int] = submission.ReviewQuorumOpt,
     created_by: Optional[str] = submission.CreatedByOpt,
     key: Optional[str] = submission.KeyOpt,
+    needs_person: bool = submission.NeedsPersonOpt,
     file: Optional[Path] = submission.FileOpt,
     as_json: bool = toolkit.JsonOpt,
     quiet: bool = toolkit.QuietOpt,
@@ -42,7 +45,7 @@ def submit(
     wanted = submission.build(title=title, team=team, description=description, category=category, priority=priority,
                               size=size, payload=payload, depends_on=depends_on, deadline=deadline, reward=reward,
                               max_attempts=max_attempts, review_quorum=review_quorum, created_by=created_by,
-                              key=key, file=file)
+                              key=key, file=file, needs_person=needs_person)
     with open_board(toolkit.settings(), max_size=1) as db:
         task, created = lifecycle.submit(db, wanted.resolve(db))
         # a quorum the live reviewers cannot meet is accepted (the pool widens later), but said
@@ -237,7 +240,8 @@ def task_fail(task: str, agent: str = toolkit.AgentOpt, attempt: int = typer.Opt
 def task_review(task: str, agent: str = toolkit.AgentOpt,
                 verdict: str = typer.Option(..., "--verdict", help="approve or reject."),
                 reason: Optional[str] = typer.Option(None, "--reason")) -> None:
-    """A peer's verdict on a task in review."""
+    """A peer's verdict on a task in review; --agent may name a member (a person: any task in review
+    but one it submitted, no place claimed)."""
     value = {"approve": 1, "reject": -1}.get(verdict)
     if value is None:
         raise errors.InvalidInput(f"verdict must be approve or reject, not {verdict[:20]!r}")
@@ -252,3 +256,23 @@ def task_release_expired() -> None:
     with open_board(toolkit.settings(), max_size=1) as db:
         released = lifecycle.release_expired(db)
     render.console.print(f"released {len(released)} expired claim(s)")
+
+
+@tasks_app.command("failures")
+def tasks_failures(
+    since: str = typer.Option("1h", "--since", help="How far back: 30m, 1h, 2d, 1w (at most 90d)."),
+    team: Optional[str] = typer.Option(None, "--team", "-t"),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=1000),
+    as_json: bool = toolkit.JsonOpt,
+) -> None:
+    """Failed attempts grouped by reason, most first: how many, how many failed their task for good,
+    which teams, and the latest task to look at (`phoenix-board show TASK`)."""
+    start = console.parse_since(since)
+    with open_board(toolkit.settings(), max_size=1, reads_only=True) as db:
+        rows = console.failures(db, start, team, limit)
+    if as_json:
+        toolkit.print_json({"since": start, "failures": rows})
+    elif not rows:
+        render.console.print(f"no failures since {start:%Y-%m-%d %H:%M} UTC")
+    else:
+        render.console.print(render.failures_table(rows, start))

@@ -19,8 +19,8 @@ tokens_app = typer.Typer(help="API tokens for `phoenix-board serve`: create (sho
 @tokens_app.command("create")
 def create_cmd(
     agent: Optional[str] = typer.Option(None, "--agent", help="An agent token: acts only as this agent (codename or id)."),
-    member: Optional[str] = typer.Option(None, "--member", help="A member token: a person who votes, comments and "
-                                                                "reviews on the web board (codename or id)."),
+    member: Optional[str] = typer.Option(None, "--member", help="A member token: a person (members add) who reads, "
+                                                                "votes, comments and reviews, and never claims."),
     operator: bool = typer.Option(False, "--operator", help="An operator token: may do what the operator may."),
     reader: bool = typer.Option(False, "--reader", help="A reader token: reads and subscribes, writes nothing."),
     expires: Optional[str] = typer.Option(None, "--expires", help="Lifetime, e.g. 30d, 12h, 2w (default: never)."),
@@ -31,13 +31,13 @@ def create_cmd(
     chosen = [k for k, on in (("agent", agent is not None), ("member", member is not None), ("operator", operator),
                               ("reader", reader)) if on]
     if len(chosen) != 1:
-        raise errors.InvalidInput("give exactly one of --agent CODENAME, --member CODENAME, --operator, --reader")
+        raise errors.InvalidInput("give exactly one of --agent CODENAME, --member NAME, --operator, --reader")
     with open_board(settings(), max_size=1) as db:
-        made = tokens.create(db, chosen[0], agent=agent if agent is not None else member, expires=expires, label=label)
+        made = tokens.create(db, chosen[0], agent=agent, member=member, expires=expires, label=label)
     if quiet:
         typer.echo(made.token)
         return
-    who = f" for {'member' if made.kind == 'member' else 'agent'} {render.safe(made.codename)}" if made.codename else ""
+    who = f" for {made.kind} {render.safe(made.codename)}" if made.codename else ""
     until = f", expires {made.expires_at:%Y-%m-%d %H:%M} UTC" if made.expires_at else ""
     render.console.print(f"created {made.kind} token {made.id}{who}{until}")
     typer.echo(made.token)

@@ -71,6 +71,23 @@ def test_board_figures_on_metrics(db, scrape):
     assert str(t.id) not in text and str(agent.id) not in text
 
 
+def test_oldest_claimable_and_members_left_out_of_the_agent_gauges(db, scrape):
+    """phoenix_task_oldest_claimable_seconds (TaskQueueLagging) per team, 0 when nothing waits; a
+    member (a person) is no registered or active agent."""
+    from datetime import UTC, datetime, timedelta
+
+    from phoenix_board.board import members
+
+    make_task(db, team="iota", now=datetime.now(UTC) - timedelta(minutes=20))
+    make_agent(db, team="iota")
+    members.add(db, "ada", "iota")
+    got = samples(scrape())
+    assert got[("phoenix_task_oldest_claimable_seconds", (("team", "iota"),))] >= 1190
+    assert got[("phoenix_task_oldest_claimable_seconds", (("team", "alpha_delta"),))] == 0
+    assert got[("phoenix_agents_registered", (("team", "iota"),))] == 1
+    assert got[("phoenix_agents_active", (("team", "iota"),))] == 1
+
+
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (.ci/run installs Debian's prometheus)")
 def test_promtool_accepts_the_metrics(db, scrape):
     make_agent(db)

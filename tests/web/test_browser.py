@@ -167,7 +167,7 @@ def test_a_member_reviews_a_task_that_waits_for_a_person_and_sees_it_complete(pa
     claimed = lifecycle.claim(web.db, worker.id)
     lifecycle.result(web.db, claimed.id, worker.id, claimed.attempt, {"draft": "v1"}, 0.8)
     member, _ = members.add(web.db, f"mp-{team}", team)
-    sign_in(page, tokens.create(web.db, "member", agent=member.codename).token)
+    sign_in(page, tokens.create(web.db, "member", member=member.codename).token)
     page.goto(f"/t/{task.id.hex}")
     page.wait_for_function("document.body.dataset.liveReady === '1'")
     page.check("input[name=verdict][value=approve]")

@@ -223,7 +223,7 @@ def test_a_member_reviews_a_task_that_waits_for_a_person(web):
     task, member = _in_review_for_a_person(web, team)
     op = web.client(web.token("operator"))
     assert "needs a person" in op.get("/console").text  # the console lists what waits for people
-    c = web.client(tokens.create(web.db, "member", agent=member.codename).token)
+    c = web.client(tokens.create(web.db, "member", member=member.codename).token)
     page = c.get(_task_path(task)).text
     assert "Your verdict" in page
     csrf = web.csrf(page)
