@@ -22,7 +22,8 @@
     if (!tbody) return;
     const old = document.getElementById("task-" + hex(taskId));
     if (!old && !isNew) return;
-    if (isNew && !old && !(body.dataset.sort === "new" && body.dataset.firstPage === "1")) {
+    const fits = body.dataset.sort === "new" && body.dataset.firstPage === "1" && body.dataset.filtered === "0";
+    if (isNew && !old && !fits) {  // it belongs somewhere else in this listing, or maybe not in it at all
       const news = document.getElementById("live-news");
       if (news) news.hidden = false;
       return;
@@ -103,7 +104,9 @@
     const live = body.dataset.live;
     if (live === "board") {
       const teams = (body.dataset.teams || "").split(",").filter(Boolean);
-      const subs = [{ query: "subscription { taskCreated { taskId } }", on: (e) => refreshRow(e.taskCreated.taskId, true) }];
+      const team = body.dataset.team || null;  // a team's board hears only of that team's new tasks
+      const subs = [{ query: "subscription($team: String) { taskCreated(team: $team) { taskId } }",
+        variables: { team }, on: (e) => refreshRow(e.taskCreated.taskId, true) }];
       for (const team of teams) {
         subs.push({ query: "subscription($team: String) { taskUpdated(team: $team) { taskId } }",
           variables: { team }, on: (e) => refreshRow(e.taskUpdated.taskId, false) });
