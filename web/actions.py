@@ -73,13 +73,10 @@ async def acting(request: Request, viewer: session.Viewer, fn: Callable[..., Any
     on the agent pool under its row-level security, exactly as over GraphQL; a member token as its
     member (board/members.py). Operators and readers take part through an agent or member token."""
     p = viewer.principal
-    if p.kind == "agent":
-        agent = UUID(str(p.agent_id))
-        return await request.app.state.pools.run(fn, agent, *args, agent=agent)
-    if p.kind == "member":  # a person: the operator pool acts for it, as for an operator naming an agent
-        return await request.app.state.pools.run(fn, UUID(str(p.agent_id)), *args)
-    raise errors.Forbidden(f"a {p.kind} token does not take part: sign in with an agent's or a member's token "
-                           "to vote, comment or review")
+    if p.kind not in ("agent", "member"):
+        raise errors.Forbidden(f"a {p.kind} token does not take part: sign in with an agent's or a member's token "
+                               "to vote, comment or review")
+    return await pages.context(request, viewer).take_part(None, fn, *args)  # the API's rule, in one place
 
 
 async def _ref(request: Request, viewer: session.Viewer, resolve: Callable[..., UUID], ref: str) -> UUID:

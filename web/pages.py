@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from phoenix_board.api import auth
+from phoenix_board.api.schema.context import Context
 from phoenix_board.board import errors, history, ranking
 from phoenix_board.web import charts, render, reads, session
 
@@ -27,18 +28,20 @@ def status_of(exc: errors.BoardError) -> int:
     return next((code for kind, code in STATUS_CODES if isinstance(exc, kind)), 400)
 
 
+def context(request: Request, viewer: session.Viewer) -> Context:
+    """The API's context for this viewer: the one home of the rules for who reads and acts how."""
+    return Context(pools=request.app.state.pools, settings=request.app.state.settings, principal=viewer.principal,
+                   request=request)
+
+
 async def read(request: Request, viewer: session.Viewer, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(db, ...)`` as the viewer reads (Context.read's rule)."""
-    p = viewer.principal
-    p.require("agent", "operator", "reader", "public", "member")
-    agent = p.agent_id if p.kind == "agent" else None
-    return await request.app.state.pools.run(fn, *args, agent=agent, write=False, **kwargs)
+    """``fn(db, ...)`` as the viewer reads, by the API's rule (Context.read)."""
+    return await context(request, viewer).read(fn, *args, **kwargs)
 
 
-async def read_shared(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Figures every principal may see (the timeline, the dashboard): the read pool, as
-    Context.read_shared."""
-    return await request.app.state.pools.run(fn, *args, write=False, **kwargs)
+async def read_shared(request: Request, viewer: session.Viewer, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Figures every principal may see (the timeline, the dashboard, agents' history): Context.read_shared."""
+    return await context(request, viewer).read_shared(fn, *args, **kwargs)
 
 
 def to_signin(request: Request, message: str | None = None) -> Response:
@@ -127,7 +130,7 @@ async def agent(request: Request, viewer: session.Viewer) -> Response:
     data = await read(request, viewer, reads.agent, request.path_params["codename"], now)
     a = data["agent"]
     # the beat's samples of the last day (board/history.py), the last point the agent's value now
-    points = await read_shared(request, history.series, a.id, now - CHART_SPAN)
+    points = await read_shared(request, viewer, history.series, a.id, now - CHART_SPAN)
     hormone_series = [(h, [(p["at"], p[h]) for p in points]) for h in ("dopamine", "oxytocin", "adrenaline", "cortisol")]
     trust_series = [(p["at"], p["trust"]) for p in points]
     return render.page(request, "agent.html", viewer, now=now,
@@ -146,8 +149,7 @@ async def federation(request: Request, viewer: session.Viewer) -> Response:
     if hours not in reads.FEDERATION_HOURS:
         raise errors.InvalidInput(f"hours must be one of {', '.join(map(str, reads.FEDERATION_HOURS))}")
     team = _param(request, "team")
-    viewer.principal.require("agent", "operator", "reader", "public", "member")
-    data = await read_shared(request, reads.federation_page, hours, team, now)
+    data = await read_shared(request, viewer, reads.federation_page, hours, team, now)
     timeline = data["timeline"]
     if data["kind"] == "raw":
         by_team: dict[str, list[Any]] = {}
