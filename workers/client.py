@@ -177,7 +177,7 @@ def _ref(agent: Any) -> Any:
 _TASK_FIELDS = "id title team status attempt output lastError qualityScore createdAt completedAt assignedTo idempotencyKey"
 _CAMEL = {"dopamine_reward": "dopamineReward", "max_attempts": "maxAttempts", "review_quorum": "reviewQuorum",
           "depends_on": "dependsOn", "fibonacci_size": "fibonacciSize", "idempotency_key": "idempotencyKey",
-          "created_by": "createdBy"}
+          "created_by": "createdBy", "needs_person": "needsPerson"}
 
 
 def _snake(task: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,10 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot be its own partner', a.codename);
     END IF;
     PERFORM phoenix.agent_in_service(p_b);
+    -- members are people (docs/concepts/review.md#members): no partners, no supervisors
+    IF EXISTS (SELECT 1 FROM phoenix.agents WHERE id IN (p_a, p_b) AND kind = 'member') THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'members (people) have no partners; pair two agents';
+    END IF;
     PERFORM phoenix.agents_lock(ARRAY[p_a, p_b]);
     SELECT * INTO a FROM phoenix.agents WHERE id = p_a;
     SELECT * INTO b FROM phoenix.agents WHERE id = p_b;
@@ -90,6 +94,9 @@ BEGIN
     IF p_supervisor = p_subordinate THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('agent %s cannot supervise itself',
             coalesce((SELECT codename FROM phoenix.agents WHERE id = p_subordinate), p_subordinate::text));
+    END IF;
+    IF EXISTS (SELECT 1 FROM phoenix.agents WHERE id IN (p_supervisor, p_subordinate) AND kind = 'member') THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'members (people) neither supervise nor are supervised';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('phoenix.agent_supervise'));
     IF p_supervisor IS NULL THEN

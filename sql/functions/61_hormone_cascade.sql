@@ -223,12 +223,15 @@ BEGIN
     END IF;
     IF p_agent IS NOT NULL THEN
         v_sources := ARRAY[(phoenix.agent_in_service(p_agent)).id];
+        IF (SELECT kind FROM phoenix.agents WHERE id = p_agent) = 'member' THEN
+            RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'a member (a person) has no hormones to cascade; name an agent';
+        END IF;
     ELSE
         IF NOT EXISTS (SELECT 1 FROM phoenix.teams WHERE name = p_team) THEN
             RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('team %s not found', p_team);
         END IF;
         SELECT array_agg(id ORDER BY id) INTO v_sources FROM phoenix.agents
-         WHERE team = p_team AND decommissioned_at IS NULL;
+         WHERE team = p_team AND decommissioned_at IS NULL AND kind = 'agent';
         IF v_sources IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('team %s has no agent in service', p_team);
         END IF;

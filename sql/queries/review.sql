@@ -23,7 +23,7 @@ WITH candidates AS (
     SELECT a.id, a.team, a.id = ANY (e.paired_agents) AS partner, random() AS luck
       FROM phoenix.agents a
       LEFT JOIN phoenix.agents e ON e.id = %(exclude)s::uuid
-     WHERE a.decommissioned_at IS NULL AND a.id <> %(exclude)s::uuid
+     WHERE a.decommissioned_at IS NULL AND a.kind = 'agent' AND a.id <> %(exclude)s::uuid
        AND (a.team = %(team)s::text OR %(category)s::text = ANY (a.specialization))
        AND a.last_heartbeat > now() - make_interval(secs => phoenix.k_active_agent_seconds())
 ), ranked AS (

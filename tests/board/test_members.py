@@ -217,3 +217,21 @@ def test_a_member_and_agents_reviewing_at_once_decide_once(db, sql):
     assert any(r["kind"] == "member" for r in rows)  # it was not decided without a person
     assert sql.execute("SELECT count(*) AS n FROM phoenix.task_events WHERE task_id = %s AND kind = 'completed'",
                        (task.id,)).fetchone()["n"] == 1
+
+
+@pytest.mark.rolled_back
+def test_members_have_no_partners_supervisors_or_cascades(db, sql):
+    from phoenix_board.board import federation
+
+    ada, _ = members.add(db, "ada", "iota")
+    bot = make_agent(db, team="iota")
+    before = snapshot(sql)
+    for call, says in [(lambda: federation.pair(db, ada.id, bot.id), "no partners"),
+                       (lambda: federation.supervise(db, bot.id, ada.id), "neither supervise"),
+                       (lambda: federation.cascade(db, "dopamine", 0.5, agent=str(ada.id)), "no hormones")]:
+        with pytest.raises(errors.InvalidInput, match=says) as info:
+            call()
+        assert len(str(info.value).splitlines()) == 1
+    assert snapshot(sql) == before
+    federation.cascade(db, "dopamine", 0.5, team="iota")  # the team's agents, not its people
+    assert members.get(db, "ada").hormone_levels == ada.hormone_levels

@@ -39,6 +39,6 @@ def submit(conn: psycopg.Connection, title: str | None = None, team: str = "alph
         "title": title or f"stream task {next(_titles)}", "description": "", "category": "general",
         "payload": Jsonb({}), "priority": 5, "team": team, "created_by": None, "dopamine_reward": 1.0,
         "max_attempts": 3, "review_quorum": 0, "depends_on": [], "deadline": None, "fibonacci_size": 1,
-        "idempotency_key": None, "now": None,
+        "idempotency_key": None, "now": None, "needs_person": False,
     }).fetchone()
     return str(row["id"] if isinstance(row, dict) else row[0])
