@@ -236,6 +236,8 @@ def test_a_member_reviews_a_task_that_waits_for_a_person(web):
     # a member votes and comments like an agent
     assert c.post(f"{_task_path(task)}/vote", data={"csrf": csrf, "vote": "1"}).status_code == 303
     assert lifecycle.get(web.db, task.id).upvotes == 1
+    assert member.codename in c.get("/agents").text  # listed among the members
+    assert "<svg" in c.get(f"/a/{member.codename}").text  # a member's page: its trust over time
 
 
 def test_only_a_member_sends_a_verdict_from_the_web(web):
