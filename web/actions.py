@@ -44,7 +44,9 @@ def action(handler: Callable[[Request, session.Viewer, dict[str, str]], Any]) ->
             request.app.state.metrics.auth_failures.inc()
             if wants_json:
                 return JSONResponse({"error": exc.message}, status_code=401)
-            return pages.to_signin(request, exc.message)
+            # back to the page the form was on, not to the form's address
+            referer = urllib.parse.urlsplit(request.headers.get("referer", ""))
+            return pages.to_signin(request, exc.message, session.safe_next(referer.path or "/"))
         except errors.BoardError as exc:
             if wants_json:
                 return JSONResponse({"error": exc.message}, status_code=pages.status_of(exc))

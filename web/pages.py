@@ -6,8 +6,8 @@ when the API allows public reads (``api_public_read``); otherwise it is sent to 
 from __future__ import annotations
 
 import urllib.parse
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -44,9 +44,10 @@ async def read_shared(request: Request, viewer: session.Viewer, fn: Callable[...
     return await context(request, viewer).read_shared(fn, *args, **kwargs)
 
 
-def to_signin(request: Request, message: str | None = None) -> Response:
-    target = "/signin?" + urllib.parse.urlencode({"next": request.url.path + (
-        "?" + request.url.query if request.url.query else ""), **({"note": message} if message else {})})
+def to_signin(request: Request, message: str | None = None, back: str | None = None) -> Response:
+    """To the sign-in page, then back to ``back`` (default: this page)."""
+    here = back or request.url.path + ("?" + request.url.query if request.url.query else "")
+    target = "/signin?" + urllib.parse.urlencode({"next": here, **({"note": message} if message else {})})
     response = RedirectResponse(target, status_code=303)
     if request.cookies.get(session.COOKIE):
         response.delete_cookie(session.COOKIE, path="/")  # its token no longer works: the session ends
@@ -65,8 +66,10 @@ def page(handler: Callable[[Request, session.Viewer], Any]) -> Callable[[Request
         try:
             viewer = await session.viewer(request)
         except auth.Unauthenticated as exc:
+            if not request.cookies.get(session.COOKIE):
+                return to_signin(request)  # not signed in yet: no failure to count
             request.app.state.metrics.auth_failures.inc()
-            return to_signin(request, exc.message if request.cookies.get(session.COOKIE) else None)
+            return to_signin(request, exc.message)
         except errors.BoardError as exc:
             return failed(request, None, exc)
         try:
