@@ -1,6 +1,6 @@
 """Line charts as inline SVG, drawn on the server: no script and no third-party code, readable
 without JavaScript, and a few hundred bytes per series. Colours come from the stylesheet (classes
-``s0``..``s3``), so a chart follows the light or dark scheme."""
+``s0``..``s5``), so a chart follows the light or dark scheme."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT = 640, 180
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 8, 10, 22
 POINTS_MAX = 240  # per series: more points than pixels across only add bytes
+SERIES_MAX = 6  # colours the stylesheet has (s0..s5): a chart of more lines is unreadable anyway
 
 
 def _thin(points: Sequence[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
@@ -59,12 +60,12 @@ def line_chart(title: str, series: Sequence[tuple[str, Sequence[tuple[datetime, 
         if not pts:
             continue
         if len(pts) == 1:
-            parts.append(f'<circle class="s{i % 4}" cx="{x(pts[0][0]):.1f}" cy="{y(pts[0][1]):.1f}" r="3"/>')
+            parts.append(f'<circle class="s{i % SERIES_MAX}" cx="{x(pts[0][0]):.1f}" cy="{y(pts[0][1]):.1f}" r="3"/>')
             continue
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
-        parts.append(f'<polyline class="s{i % 4}" points="{path}"/>')
+        parts.append(f'<polyline class="s{i % SERIES_MAX}" points="{path}"/>')
     parts.append("</svg>")
-    legend = "".join(f'<li><span class="key s{i % 4}"></span>{escape(name)}</li>' for i, (name, _) in enumerate(drawn))
+    legend = "".join(f'<li><span class="key s{i % SERIES_MAX}"></span>{escape(name)}</li>' for i, (name, _) in enumerate(drawn))
     return Markup(f'<figure class="chart-box">{"".join(parts)}<figcaption>{label}<ul class="legend">{legend}'
                   f'</ul></figcaption></figure>')
 
@@ -82,7 +83,7 @@ def _bars(title: str, drawn: Sequence[tuple[str, list[tuple[datetime, float]]]],
         y = 4 + i * row_h
         w = max(1.0, inner * (v - lo) / ((hi - lo) or 1))
         parts.append(f'<text class="tick" x="8" y="{y + 17}">{escape(name)}</text>'
-                     f'<rect class="s{i % 4}" x="130" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}"/>'
+                     f'<rect class="s{i % SERIES_MAX}" x="130" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}"/>'
                      f'<text class="tick" x="{130 + w + 6:.1f}" y="{y + 17}">{v:.2f}</text>')
     parts.append("</svg>")
     t = drawn[0][1][-1][0] if drawn and drawn[0][1] else None

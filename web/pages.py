@@ -167,7 +167,9 @@ async def federation(request: Request, viewer: session.Viewer) -> Response:
             by_team.setdefault(r["team"], []).append((r["bucket"], r["avg_consciousness"]))
         coherence = []
     chart = charts.line_chart(f"consciousness, last {hours} h ({'hourly rollup' if data['kind'] != 'raw' else 'snapshots'})",
-                              sorted(by_team.items(), key=lambda kv: (kv[0] != "global", kv[0]))[:4])
-    coherence_chart = charts.line_chart(f"team coherence, last {hours} h", coherence[:4], 0.0, 1.0) if coherence else None
+                              sorted(by_team.items(), key=lambda kv: (kv[0] != "global", kv[0]))[:charts.SERIES_MAX])
+    coherence_chart = (charts.line_chart(f"team coherence, last {hours} h", coherence[:charts.SERIES_MAX], 0.0, 1.0)
+                       if coherence else None)
     return render.page(request, "federation.html", viewer, now=now, hours=hours, team=team, choices=reads.FEDERATION_HOURS,
-                       chart=chart, coherence_chart=coherence_chart, **data)
+                       chart=chart, coherence_chart=coherence_chart, charted=min(len(by_team), charts.SERIES_MAX),
+                       series_total=len(by_team), **data)
