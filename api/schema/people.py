@@ -143,7 +143,9 @@ def _waiting(row: dict[str, Any]) -> WaitingTask:
     return _pick(WaitingTask, row, id=True)
 
 
-def _figures(db: Any, since: datetime | None, team: str | None, settings: Any) -> dict[str, Any]:
+def figures(db: Any, since: datetime | None, team: str | None, settings: Any) -> dict[str, Any]:
+    """console.figures with what the board package may not import: the beat's periods and, when
+    ``settings.prometheus_url`` is set, Prometheus' alerts (the web console calls this too)."""
     from phoenix_board.scheduler import jobs  # the beat's table: which jobs should run, how often
 
     reader = None
@@ -163,6 +165,10 @@ class PeopleQuery:
                                  first: int = 100) -> list[WaitingTask]:
         return [_waiting(r) for r in await of(info).read_shared(members.waiting, team, first)]
 
+    @strawberry.field(description="The members (people who take part), of one team or all.")
+    async def members(self, info: strawberry.Info, team: str | None = None) -> list[types.Agent]:
+        return [types.Agent.of(m) for m in await of(info).read_shared(members.list_members, team)]
+
     @strawberry.field(description="The operations console's figures. Operator and reader tokens.")
     async def console(self, info: strawberry.Info, since: datetime | None = None,
                       team: str | None = None) -> Console:
@@ -170,7 +176,7 @@ class PeopleQuery:
         ctx.principal.require("operator", "reader")
         if since is not None and since.tzinfo is None:
             raise errors.InvalidInput("since must include a zone, e.g. 2026-12-01T12:00:00Z")
-        f = await ctx.read_shared(_figures, since, team, ctx.settings)
+        f = await ctx.read_shared(figures, since, team, ctx.settings)
         return Console(
             since=f["since"],
             depth=[_pick(DepthRow, r) for r in f["depth"]],

@@ -12,7 +12,8 @@ from typing import Optional
 
 import typer
 
-from phoenix_board.board import agents, comments, console, delegation, errors, ids, lifecycle, models, ranking, votes
+from phoenix_board.board import (agents, comments, console, delegation, errors, ids, lifecycle, members, models,
+                                 ranking, votes)
 from phoenix_board.board.session import open_board
 from phoenix_board.cli import render, submission, toolkit
 
@@ -50,6 +51,9 @@ def submit(
         task, created = lifecycle.submit(db, wanted.resolve(db))
         # a quorum the live reviewers cannot meet is accepted (the pool widens later), but said
         shortfall = lifecycle.review_shortfall(db, task) if created else None
+        if created and task.needs_person and not members.list_members(db, limit=1):
+            shortfall = (f"task {ids.short_one(task.id)} asks for a person's verdict but the board has no member; "
+                         f"add one: phoenix-board members add NAME --team {task.team}")
     if shortfall is not None:
         typer.echo(f"warning: {shortfall}", err=True)
     toolkit.warn_unhandled(task.category)

@@ -61,6 +61,8 @@ def test_a_member_reviews_a_task_that_waits_for_a_person(api):
     peer_token = api.token("agent", agent=peer.codename)
     by_agent = api.gql(REVIEW, {"t": str(task.id), "v": 1}, peer_token)["reviewTask"]
     assert by_agent["decided"] is None and by_agent["task"]["needsPerson"]
+    listed = api.gql("query($t: String) { members(team: $t) { codename kind } }", {"t": team}, token)["members"]
+    assert listed == [{"codename": f"bea-{team}", "kind": "member"}]
     waiting = api.gql(WAITING, token=token)["waitingForPeople"]
     assert [w["id"] for w in waiting if w["id"] == str(task.id)] == [str(task.id)]
     got = api.gql(REVIEW, {"t": str(task.id), "v": 1, "r": "checked by hand"}, token)["reviewTask"]

@@ -14,6 +14,8 @@ pytestmark = pytest.mark.slow  # a dozen commands, one process each
 
 
 def test_members_through_the_command_line(run, db, sql):
+    lonely = run("submit", "--title", "nobody to ask", "--team", "iota", "--needs-person")
+    assert "warning: task" in lonely.stderr and "has no member" in lonely.stderr
     assert "added ada" in run("members", "add", "ada", "--team", "alpha_delta").stdout
     assert "already a member" in run("members", "add", "ada", "--team", "alpha_delta").stdout
     listed = json.loads(run("members", "list", "--json").stdout)
