@@ -1,11 +1,9 @@
-"""The operations console (``/console``): the board's figures for an operator (board/console.py
-computes them), and its actions:
-cancel a task or a tree, boost a priority, decommission an agent. Operator tokens only, for
-reading as for acting: the console names every agent and every failure."""
+"""The operations console (``/console``): the board's figures (board/console.py computes them, as
+for the API's ``console`` query), which operator and reader tokens see, and the operator's
+actions: cancel a task or a tree, boost a priority, decommission an agent."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from phoenix_board.board import agents, delegation, errors, ids, lifecycle
+from phoenix_board.api.schema import people
 from phoenix_board.board import console as board_console
 from phoenix_board.board.db import Database
 from phoenix_board.web import actions, pages, reads, render, session
@@ -21,15 +20,10 @@ PRIORITY_MIN, PRIORITY_MAX = 1, 10  # the tasks table's own range (tasks_priorit
 
 
 def figures(db: Database, settings: Any, since: str | None, now: datetime) -> dict[str, Any]:
-    """The console's figures (board/console.py), with the beat's periods and, where a Prometheus
-    is configured (``PHOENIX_PROMETHEUS_URL``), the alerts that fire."""
-    from phoenix_board.metrics import alerting  # Prometheus' alerts of the board's rules
-    from phoenix_board.scheduler import jobs  # the periods the beat runs each job at (a leaf table)
-
-    url = getattr(settings, "prometheus_url", None)
-    alerts = (lambda: [dataclasses.asdict(a) for a in alerting.active(url)]) if url else None
-    data = board_console.figures(db, since=board_console.parse_since(since, now), periods=jobs.periods(),
-                                 alerts=alerts, now=now)
+    """The console's figures as the API's ``console`` query has them (board/console.py, with the
+    beat's periods and, where ``PHOENIX_PROMETHEUS_URL`` names a Prometheus, the alerts that fire),
+    arranged for the page."""
+    data = people.figures(db, board_console.parse_since(since, now), None, settings)
     depth: dict[str, dict[str, int]] = {}
     for r in data["depth"]:
         depth.setdefault(r["team"], {})[r["status"]] = r["n"]
@@ -40,7 +34,7 @@ def figures(db: Database, settings: Any, since: str | None, now: datetime) -> di
 
 @pages.page
 async def console(request: Request, viewer: session.Viewer) -> Response:
-    viewer.principal.require("operator")
+    viewer.principal.require("operator", "reader")  # as the API's console query; only operators act
     now = reads.utcnow()
     since = request.query_params.get("since") or None
     data = await request.app.state.pools.run(figures, request.app.state.settings, since, now, write=False)

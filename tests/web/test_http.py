@@ -178,7 +178,10 @@ def test_the_console_is_for_operators_and_its_actions_work(web):
     boosted = make_task(web.db, team=team, title="to boost")
     agent = make_agent(web.db, team=team, codename=f"dec-{team}")
     reader = web.client(web.token("reader"))
-    assert reader.get("/console").status_code == 403
+    seen = reader.get("/console")
+    assert seen.status_code == 200 and "Depth by team" in seen.text and "/console/cancel" not in seen.text
+    agent_viewer = make_agent(web.db, team=team, codename=f"cv-{team}")
+    assert web.client(web.token("agent", agent=agent_viewer.codename)).get("/console").status_code == 403
     c = web.client(web.token("operator"))
     csrf = web.csrf(c.get("/console").text)
     r = c.post("/console/cancel", data={"csrf": csrf, "task": parent.id.hex[-8:], "next": "/console"})
@@ -270,7 +273,7 @@ def test_with_public_reads_anyone_reads_and_only_a_session_acts(web, tmp_path):
             assert "Sign in</a> to vote" in page and 'name="csrf"' not in page
             r = anyone.post(f"{_task_path(t)}/vote", data={"vote": "1"})
             assert r.status_code == 303 and r.headers["location"].startswith("/signin")
-            assert anyone.get("/console").status_code == 403  # the console is an operator's
+            assert anyone.get("/console").status_code == 403  # the console is an operator's and a reader's
         assert lifecycle.get(web.db, t.id).upvotes == 0
     finally:
         stop(proc)
