@@ -136,14 +136,17 @@
         ws.send(JSON.stringify({ type: "pong" }));
       } else if (msg.type === "next" && msg.payload && msg.payload.data) {
         const s = subs[Number(msg.id)];
-        if (s) s.on(msg.payload.data);
+        // a failed re-read leaves the page as it was: the next event, or a reload, brings it up to date
+        if (s) Promise.resolve(s.on(msg.payload.data)).catch(() => say("live (one update missed)"));
       }
     };
     ws.onclose = () => {
       say("offline: reconnecting");
       body.dataset.liveReady = "";
-      setTimeout(() => { connect(subs, Math.min(delay * 2, 30000)); if (body.dataset.live === "task") refreshSections(); },
-        delay);
+      setTimeout(() => {
+        connect(subs, Math.min(delay * 2, 30000));
+        if (body.dataset.live === "task") refreshSections().catch(() => {});  // what changed while away
+      }, delay);
     };
   }
 
@@ -152,6 +155,6 @@
   if (subs.length && "WebSocket" in window) connect(subs, 1000);
   // votes and comments are not on the event stream: a task's page re-reads them now and then
   if (body.dataset.live === "task") {
-    setInterval(() => { if (document.visibilityState === "visible") refreshSections(); }, 15000);
+    setInterval(() => { if (document.visibilityState === "visible") refreshSections().catch(() => {}); }, 15000);
   }
 })();
