@@ -42,6 +42,11 @@ def when(value: datetime | None) -> str:
     return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def clock(value: datetime | None) -> str:
+    """A time in a table: month, day and time of day (UTC); ``when`` gives the whole of it."""
+    return "-" if value is None else value.astimezone(UTC).strftime("%m-%d %H:%M:%S")
+
+
 def number(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{float(value):.{digits}f}"
 
@@ -62,7 +67,7 @@ def rank(value: Any) -> str:
     return "-" if value is None else f"{float(value):.3g}"
 
 
-_env.filters.update(age=age, pretty_json=pretty_json, when=when, number=number, rank=rank, duration=duration)
+_env.filters.update(age=age, pretty_json=pretty_json, when=when, number=number, rank=rank, duration=duration, clock=clock)
 
 
 def page(request: Request, template: str, viewer: session.Viewer | None, status: int = 200,
