@@ -50,7 +50,7 @@ WITH entered AS (
      WHERE e.at >= %(since)s::timestamptz AND e.at <= coalesce(%(now)s::timestamptz, now())
        AND e.kind IN ('submitted', 'claimed', 'started', 'submitted_for_review', 'delegated', 'completed',
                       'cancelled', 'review_expired', 'dependency_failed', 'failed', 'lease_expired', 'rejected',
-                      'released', 'child_failed')
+                      'released')
        AND (%(team)s::text IS NULL OR EXISTS (SELECT 1 FROM phoenix.tasks t WHERE t.id = e.task_id AND t.team = %(team)s::text))
 ), stays AS (
     SELECT status, extract(epoch FROM coalesce(lead(at) OVER (PARTITION BY task_id ORDER BY at),

@@ -96,3 +96,26 @@ def test_bad_windows_are_refused_in_one_line(db):
         assert len(str(info.value).splitlines()) == 1
     with pytest.raises(errors.InvalidInput, match="agent"):
         history.series(db, "not an id", now)
+
+
+def test_two_beats_sampling_at_once_write_one_row_per_agent(db, sql):
+    """Two beats run the job in the same tick, released together: each agent has one sample."""
+    import threading
+
+    now = datetime.now(UTC)
+    crew = [make_agent(db, now=now) for _ in range(5)]
+    start = threading.Barrier(2)
+    written: list[int] = []
+
+    def beat():
+        start.wait()
+        written.append(history.sample(db, now=now))
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(written) == 5  # split between the two any way, never written twice
+    rows = sql.execute("SELECT agent_id, count(*) AS n FROM phoenix.agent_history GROUP BY agent_id").fetchall()
+    assert {r["agent_id"] for r in rows} == {a.id for a in crew} and all(r["n"] == 1 for r in rows)
