@@ -1,11 +1,11 @@
 """The ASGI app: ``/graphql`` (HTTP and graphql-transport-ws), ``/healthz``, ``/readyz``,
-``/metrics``, and a sign-in page for GraphiQL.
+``/metrics``, and the web board (``web/routes.py``: its pages and its sign-in, which GraphiQL uses too).
 
 Every ``/graphql`` request is authenticated before GraphQL sees it (api/auth.py): no valid token
 answers 401 with ``extensions.code`` UNAUTHENTICATED (or, with ``api_public_read``, reads as the
 public principal). A websocket authenticates at its handshake (the ``Authorization`` header) or,
 as browsers cannot set headers there, with ``{"authorization": "Bearer ..."}`` in its
-``connection_init`` payload. GraphiQL is served only to a signed-in person: the page at
+``connection_init`` payload. GraphiQL is served only to a signed-in person: the web's
 ``/signin`` keeps the token in an HttpOnly, SameSite=Strict cookie for this origin, which the
 server reads like the header. The rate and body limits (api/limits.py) wrap the whole app.
 """
@@ -13,10 +13,8 @@ server reads like the header. The rate and body limits (api/limits.py) wrap the 
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import logging
-import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -41,9 +39,11 @@ from phoenix_board.api.pools import Pools, open_pools
 from phoenix_board.api.schema.context import Context
 from phoenix_board.board import errors as board_errors
 from phoenix_board.board import migrate
+from phoenix_board.web import routes as web_routes
+from phoenix_board.web import session as web_session
 
 log = logging.getLogger(__name__)
-COOKIE = "phoenix_token"
+COOKIE = web_session.COOKIE  # the sign-in cookie: the web's session (web/session.py)
 NOBODY = "00000000-0000-0000-0000-000000000000"  # acts for no agent: the readiness check only reads
 
 
@@ -142,7 +142,7 @@ class Guard:
                 await send({"type": "websocket.close", "code": 4401, "reason": "unauthenticated"})
                 return
             if wants_page:
-                response: Response = RedirectResponse("/signin", status_code=303)
+                response: Response = RedirectResponse("/signin?next=%2Fgraphql", status_code=303)
             else:
                 status = 401 if isinstance(exc, auth.Unauthenticated) else 503
                 response = JSONResponse(errors.body(exc), status_code=status,
@@ -159,31 +159,6 @@ class Guard:
             await self.view(scope, receive, send)
         finally:
             gauge.dec()
-
-
-_SIGNIN = """<!doctype html><html><head><meta charset="utf-8"><title>Phoenix Board: sign in</title></head>
-<body><h1>Phoenix Board</h1><p>{note}</p>
-<form method="post" action="/signin"><label>API token <input name="token" type="password" size="60" autofocus></label>
-<button type="submit">Sign in</button></form>
-<p>An operator makes a token with <code>phoenix-board tokens create</code>.</p></body></html>"""
-
-
-async def signin(request: Request) -> Response:
-    """GET: the form. POST: checks the token, keeps it in a cookie only this origin's pages send."""
-    if request.method == "GET":
-        return HTMLResponse(_SIGNIN.format(note="Sign in with an API token to use GraphiQL."))
-    # a urlencoded form read by hand: Starlette's form parser needs one more dependency
-    form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
-    token = (form.get("token") or [""])[0].strip()
-    try:
-        await request.app.state.pools.run(auth.authenticate, f"Bearer {token}" if token else None, request.app.state.settings)
-    except board_errors.BoardError as exc:
-        request.app.state.metrics.auth_failures.inc()
-        return HTMLResponse(_SIGNIN.format(note=html.escape(exc.message)), status_code=401)
-    response = RedirectResponse("/graphql", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        path="/")
-    return response
 
 
 async def healthz(request: Request) -> Response:
@@ -240,10 +215,10 @@ def create_app(settings: Any, pools: Pools | None = None) -> Starlette:
         routes=[
             Route("/graphql", guard, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", guard),
-            Route("/signin", signin, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *web_routes.ROUTES,  # the web board: /, /t/<id>, /agents, /federation, /console, /signin
         ],
         middleware=[Middleware(limits.Limits, settings=settings, on_limited=api_metrics.on_limited)],
         lifespan=lifespan,

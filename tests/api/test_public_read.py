@@ -21,6 +21,6 @@ def test_public_reading(api, tmp_path):
         r = httpx.post(f"{base}/graphql", json={"query": q}, timeout=30)
         assert r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         r = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=30)
-        assert r.status_code == 303 and r.headers["location"] == "/signin"
+        assert r.status_code == 303 and r.headers["location"] == "/signin?next=%2Fgraphql"
     finally:
         stop_server(proc)

