@@ -248,6 +248,8 @@ def _one(err: Any) -> str:
     loc = err["loc"]
     field = str(loc[0]) if loc else ""
     if not loc:  # the input as a whole
+        if err["type"] == "value_error":  # a rule across fields (TaskSubmit's concurrency pair)
+            return str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
         if err["type"] in {"model_type", "model_attributes_type", "dict_type"}:
             return "expected an object with named fields"
         if err["type"] == "string_unicode":  # a field name pydantic cannot read
