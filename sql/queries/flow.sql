@@ -61,3 +61,11 @@ SELECT u.agent_id, a.codename, u.team, coalesce(u.model, '') AS model, count(*) 
    AND (%(since)s::timestamptz IS NULL OR u.at >= %(since)s::timestamptz)
  GROUP BY u.agent_id, a.codename, u.team, u.model
  ORDER BY u.team, a.codename, model;
+
+-- name: usage_by_team_model
+-- Usage ever reported, per team and model: the exporter's usage counters.
+SELECT team, coalesce(model, '') AS model, sum(tokens_in)::bigint AS tokens_in, sum(tokens_out)::bigint AS tokens_out,
+       sum(cost) AS cost
+  FROM phoenix.task_usage
+ GROUP BY team, model
+ ORDER BY team, model;
