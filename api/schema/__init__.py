@@ -11,13 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
+import strawberry.tools
 from graphql import OperationDefinitionNode
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension, ValidationCache
 
 from phoenix_board.api import complexity
-from phoenix_board.api.schema.mutations import Mutation
-from phoenix_board.api.schema.queries import Query
+from phoenix_board.api.schema import flow
+from phoenix_board.api.schema.mutations import Mutation as BoardMutation
+from phoenix_board.api.schema.queries import Query as BoardQuery
 from phoenix_board.api.schema.subscription import Subscription
+
+Query = strawberry.tools.merge_types("Query", (BoardQuery, flow.FlowQuery))
+Mutation = strawberry.tools.merge_types("Mutation", (BoardMutation, flow.FlowMutation))
 
 
 class Timing(SchemaExtension):

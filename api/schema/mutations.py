@@ -47,6 +47,13 @@ class CreateTaskInput:
     created_by: str | None = strawberry.field(
         default=strawberry.UNSET, description="Operator tokens: the submitting agent (codename or id). An agent "
                                               "token's tasks are always its agent's.")
+    # flow control (docs/concepts/flow-control.md)
+    not_before: datetime | None = strawberry.field(default=strawberry.UNSET,
+                                                   description="Not claimable before this time.")
+    concurrency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most concurrencyLimit tasks with this key in flight at once.")
+    concurrency_limit: int | None = strawberry.field(default=strawberry.UNSET,
+                                                     description="With concurrencyKey; default 1.")
 
 
 @strawberry.input(description="One child of a delegation; fields left out are inherited from the parent.")

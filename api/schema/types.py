@@ -186,6 +186,8 @@ class Task:
     children_total: int
     children_done: int
     children_failed: int
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
 
     @classmethod
     def of(cls, task: models.Task) -> Task:
