@@ -76,7 +76,7 @@ def drain(db: Database, kind: str, scope: str, timeout: float, reason: str | Non
     (0: drained). The scope stays paused either way; ``resume`` lets it go again."""
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout <= 86_400:
         raise errors.InvalidInput(f"timeout must be 0 to 86400 seconds, not {inputs.shown(timeout)}")
-    pause(db, kind, scope, reason or "drain")
+    pause(db, kind, scope, reason)
     deadline = time.monotonic() + timeout
     while True:
         left = in_flight(db, kind, scope)
