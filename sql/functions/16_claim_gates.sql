@@ -2,9 +2,10 @@
 -- budget) per team and per category, the usage that budgets count, a task's time and concurrency
 -- key. task_claim_as (21_task_claim.sql) asks these functions; a board with no row in
 -- phoenix.claim_gates and no task with a concurrency key never calls past the first read.
--- Locks: a claim takes its concurrency key's lock, then gate rows ordered by (scope_kind, scope);
--- usage_record takes gate rows in that order too, last in its transaction. Nothing waits on a
--- task or an agent while it holds a gate row (19_locking.sql).
+-- Locks: a claim takes a concurrency key's slot, then rate slots ordered by (scope_kind, scope),
+-- each with SKIP LOCKED (it never waits for them); usage_record locks gate rows (category, then
+-- team), last in its transaction, and nothing waits on a task or an agent while holding one
+-- (19_locking.sql).
 
 -- The UTC hour and day a time falls in: a budget's windows.
 CREATE OR REPLACE FUNCTION phoenix.gate_hour(p_at timestamptz) RETURNS timestamptz
@@ -12,19 +13,28 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc('hour', p_at, 'UTC'
 CREATE OR REPLACE FUNCTION phoenix.gate_day(p_at timestamptz) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc('day', p_at, 'UTC') $$;
 
--- The rate limit's spacing between claims, and how far ahead of the clock its schedule may run
--- (the burst: a burst of claims may go back to back; one second's worth unless set).
+-- A rate limit is shared out over slots (phoenix.claim_gate_slots): one per 10 claims a second,
+-- at most 16, so that claims of a busy scope do not queue behind one row lock until their commit.
+-- Each slot is a generic cell rate algorithm: its claims are spaced slots × 60 / rate seconds, and
+-- its schedule may run ahead of the clock by its share of the burst (one second's worth of claims
+-- unless set), so that a burst may go back to back after a quiet spell.
+CREATE OR REPLACE FUNCTION phoenix.gate_slot_count(p_per_minute integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT least(16, greatest(1, p_per_minute / 600)) $$;
 CREATE OR REPLACE FUNCTION phoenix.gate_spacing(g phoenix.claim_gates) RETURNS interval
-LANGUAGE sql IMMUTABLE AS $$ SELECT make_interval(secs => 60.0 / g.rate_per_minute) $$;
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT make_interval(secs => 60.0 * phoenix.gate_slot_count(g.rate_per_minute) / g.rate_per_minute)
+$$;
 CREATE OR REPLACE FUNCTION phoenix.gate_tolerance(g phoenix.claim_gates) RETURNS interval
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT phoenix.gate_spacing(g) * (coalesce(g.rate_burst, greatest(1, ceil(g.rate_per_minute / 60.0)::integer)) - 1)
+    SELECT phoenix.gate_spacing(g)
+           * (ceil(coalesce(g.rate_burst, greatest(1, ceil(g.rate_per_minute / 60.0)::integer))::float8
+                   / phoenix.gate_slot_count(g.rate_per_minute)) - 1)
 $$;
 
 -- Why a gate holds claims back at p_now: 'paused', 'budget' (spent in this hour or day), 'rate'
--- (the next claim is not due yet), or NULL when it lets a claim through.
+-- (no slot's next claim is due yet), or NULL when it lets a claim through.
 CREATE OR REPLACE FUNCTION phoenix.gate_blocked(g phoenix.claim_gates, p_now timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN g.paused_at IS NOT NULL THEN 'paused'
         WHEN (g.hour_start = phoenix.gate_hour(p_now)
@@ -32,39 +42,77 @@ LANGUAGE sql IMMUTABLE AS $$
           OR (g.day_start = phoenix.gate_day(p_now)
               AND (g.day_cost >= g.budget_day_cost OR g.day_tokens >= g.budget_day_tokens)) IS TRUE
              THEN 'budget'
-        WHEN g.rate_per_minute IS NOT NULL AND g.rate_tat IS NOT NULL
-             AND g.rate_tat - phoenix.gate_tolerance(g) > p_now THEN 'rate'
+        WHEN g.rate_per_minute IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM phoenix.claim_gate_slots s
+                              WHERE s.scope_kind = g.scope_kind AND s.scope = g.scope
+                                AND s.tat - phoenix.gate_tolerance(g) <= p_now) THEN 'rate'
     END
 $$;
 
 -- Charges a claim of a task of p_category for an agent of p_team to the rate limits in force:
--- locks the rate-limited gate rows of both scopes (in the lock order), checks them all again under
--- the lock, and only when every one lets the claim through moves each one's schedule on by one
--- spacing (a generic cell rate algorithm: rate_tat is when the next claim is due). Returns NULL
--- when charged, else the scope_kind of the gate that holds the claim back (nothing charged).
+-- for each rate-limited gate of the two scopes (in the lock order) takes the slot due first that
+-- no other claim holds; only when every gate has one moves each taken slot on by one spacing.
+-- Returns NULL when charged, else the scope_kind of the gate that holds the claim back (nothing
+-- charged). A slot held by a concurrent claim is skipped, never waited for.
 CREATE OR REPLACE FUNCTION phoenix.gate_take(p_team text, p_category text, p_now timestamptz) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     g phoenix.claim_gates;
-    v_locked phoenix.claim_gates[] := '{}';
+    v_slot integer;
+    v_kinds text[] := '{}';
+    v_scopes text[] := '{}';
+    v_slots integer[] := '{}';
+    v_spacings interval[] := '{}';
 BEGIN
     FOR g IN SELECT * FROM phoenix.claim_gates
               WHERE ((scope_kind = 'team' AND scope = p_team) OR (scope_kind = 'category' AND scope = p_category))
                 AND rate_per_minute IS NOT NULL
               ORDER BY scope_kind, scope
-                FOR NO KEY UPDATE
     LOOP
-        IF phoenix.gate_blocked(g, p_now) IS NOT NULL THEN
+        SELECT s.slot INTO v_slot FROM phoenix.claim_gate_slots s
+         WHERE s.scope_kind = g.scope_kind AND s.scope = g.scope AND s.tat - phoenix.gate_tolerance(g) <= p_now
+         ORDER BY s.tat, s.slot
+         LIMIT 1
+           FOR NO KEY UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
             RETURN g.scope_kind;
         END IF;
-        v_locked := v_locked || g;
+        v_kinds := v_kinds || g.scope_kind;
+        v_scopes := v_scopes || g.scope;
+        v_slots := v_slots || v_slot;
+        v_spacings := v_spacings || phoenix.gate_spacing(g);
     END LOOP;
-    FOREACH g IN ARRAY v_locked LOOP
-        UPDATE phoenix.claim_gates
-           SET rate_tat = greatest(coalesce(rate_tat, p_now), p_now) + phoenix.gate_spacing(g)
-         WHERE scope_kind = g.scope_kind AND scope = g.scope;
+    FOR i IN 1 .. cardinality(v_slots) LOOP
+        UPDATE phoenix.claim_gate_slots SET tat = greatest(tat, p_now) + v_spacings[i]
+         WHERE scope_kind = v_kinds[i] AND scope = v_scopes[i] AND slot = v_slots[i];
     END LOOP;
     RETURN NULL;
+END;
+$$;
+
+-- Takes a slot of a task's concurrency key for it (task_claim_as): a slot whose task is no longer
+-- in flight, not held by another claim. Returns false when every slot up to the task's limit is
+-- taken. The slot's task is checked again once it is locked: a claim that committed meanwhile may
+-- have written its task there.
+CREATE OR REPLACE FUNCTION phoenix.concurrency_take(t phoenix.tasks) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_slot integer;
+    v_holder uuid;
+BEGIN
+    SELECT s.slot, s.task_id INTO v_slot, v_holder FROM phoenix.concurrency_slots s
+     WHERE s.key = t.concurrency_key AND s.slot <= t.concurrency_limit
+       AND (s.task_id IS NULL OR NOT EXISTS (SELECT 1 FROM phoenix.tasks o
+                                              WHERE o.id = s.task_id AND o.status IN ('claimed', 'in_progress')))
+     ORDER BY s.slot
+     LIMIT 1
+       FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND OR (v_holder IS NOT NULL AND EXISTS (
+            SELECT 1 FROM phoenix.tasks o WHERE o.id = v_holder AND o.status IN ('claimed', 'in_progress'))) THEN
+        RETURN false;
+    END IF;
+    UPDATE phoenix.concurrency_slots SET task_id = t.id WHERE key = t.concurrency_key AND slot = v_slot;
+    RETURN true;
 END;
 $$;
 
@@ -105,7 +153,7 @@ END;
 $$;
 
 -- Sets (or with NULL removes) a scope's rate limit in claims per minute; a new limit starts with
--- a full burst.
+-- a full burst, on new slots.
 CREATE OR REPLACE FUNCTION phoenix.gate_rate(p_kind text, p_scope text, p_per_minute integer, p_burst integer,
                                              p_now timestamptz DEFAULT NULL)
 RETURNS phoenix.claim_gates
@@ -117,9 +165,15 @@ BEGIN
     PERFORM phoenix.gate_row(p_kind, p_scope, v_now);
     UPDATE phoenix.claim_gates
        SET rate_per_minute = p_per_minute, rate_burst = CASE WHEN p_per_minute IS NOT NULL THEN p_burst END,
-           rate_tat = NULL, updated_at = v_now
+           updated_at = v_now
      WHERE scope_kind = p_kind AND scope = p_scope
     RETURNING * INTO g;
+    -- new slots, due at once
+    DELETE FROM phoenix.claim_gate_slots WHERE scope_kind = p_kind AND scope = p_scope;
+    IF p_per_minute IS NOT NULL THEN
+        INSERT INTO phoenix.claim_gate_slots (scope_kind, scope, slot)
+        SELECT p_kind, p_scope, n FROM generate_series(1, phoenix.gate_slot_count(p_per_minute)) AS n;
+    END IF;
     RETURN g;
 END;
 $$;
@@ -255,6 +309,13 @@ BEGIN
                concurrency_key = p_concurrency_key, concurrency_limit = p_concurrency_limit
          WHERE id = task.id
         RETURNING * INTO task;
+        -- the key's slots up to this task's limit (once: a key keeps its slots)
+        IF p_concurrency_key IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM phoenix.concurrency_slots WHERE key = p_concurrency_key AND slot = p_concurrency_limit) THEN
+            INSERT INTO phoenix.concurrency_slots (key, slot)
+            SELECT p_concurrency_key, n FROM generate_series(1, p_concurrency_limit) AS n
+            ON CONFLICT DO NOTHING;
+        END IF;
     END IF;
 END;
 $$;

@@ -73,18 +73,12 @@ BEGIN
            FOR NO KEY UPDATE SKIP LOCKED;
         -- the path of a board without flow control ends here
         EXIT WHEN NOT FOUND OR (NOT v_gated AND t.concurrency_key IS NULL);
-        -- a concurrency key: at most concurrency_limit of its tasks in flight; its lock makes the
-        -- count and this claim one step for every claimer of the key (held to commit)
-        IF t.concurrency_key IS NOT NULL THEN
-            PERFORM pg_advisory_xact_lock(hashtextextended('phoenix.concurrency_key:' || t.concurrency_key, 0));
-            IF (SELECT count(*) FROM phoenix.tasks
-                 WHERE concurrency_key = t.concurrency_key AND status IN ('claimed', 'in_progress'))
-               >= t.concurrency_limit THEN
-                v_skip_keys := v_skip_keys || t.concurrency_key;
-                CONTINUE;
-            END IF;
+        -- a concurrency key: at most concurrency_limit of its tasks in flight, one per slot
+        IF t.concurrency_key IS NOT NULL AND NOT phoenix.concurrency_take(t) THEN
+            v_skip_keys := v_skip_keys || t.concurrency_key;
+            CONTINUE;
         END IF;
-        -- rate limits: charged under their rows' locks, checked again there
+        -- rate limits: a slot of each, checked again under its lock
         IF v_gated THEN
             v_held := phoenix.gate_take(a.team, t.category, v_now);
             IF v_held = 'team' THEN

@@ -7,11 +7,10 @@ CREATE TABLE phoenix.claim_gates (
     -- pause: no claim of this scope while set
     paused_at timestamptz,
     paused_reason text CONSTRAINT claim_gates_reason_length CHECK (length(paused_reason) <= 500),
-    -- rate limit: claims per minute, a generic cell rate algorithm (one timestamp, the theoretical
-    -- arrival time of the next claim); burst claims may go back to back after a quiet spell
+    -- rate limit: claims per minute, kept by phoenix.claim_gate_slots (below); burst claims may go
+    -- back to back after a quiet spell
     rate_per_minute integer CONSTRAINT claim_gates_rate_range CHECK (rate_per_minute BETWEEN 1 AND 1000000),
     rate_burst integer CONSTRAINT claim_gates_burst_range CHECK (rate_burst BETWEEN 1 AND 100000),
-    rate_tat timestamptz,
     -- budgets per UTC hour and per UTC day, in cost and in tokens (in + out); NULL: none
     budget_hour_cost numeric CONSTRAINT claim_gates_budget_hour_cost CHECK (budget_hour_cost >= 0),
     budget_day_cost numeric CONSTRAINT claim_gates_budget_day_cost CHECK (budget_day_cost >= 0),
@@ -26,6 +25,29 @@ CREATE TABLE phoenix.claim_gates (
     day_tokens bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (scope_kind, scope)
+);
+
+-- A rate limit's slots: the limit shared out over a few rows, each a generic cell rate algorithm
+-- on one timestamp (tat, when its next claim is due). A claim takes the slot due first that no
+-- other claim holds (SKIP LOCKED), so claims of one scope do not queue behind one row lock to
+-- their commit; a slow rate has one slot, and is exact.
+CREATE TABLE phoenix.claim_gate_slots (
+    scope_kind text NOT NULL,
+    scope text NOT NULL,
+    slot integer NOT NULL,
+    tat timestamptz NOT NULL DEFAULT '-infinity',
+    PRIMARY KEY (scope_kind, scope, slot),
+    FOREIGN KEY (scope_kind, scope) REFERENCES phoenix.claim_gates ON DELETE CASCADE
+);
+
+-- A concurrency key's slots, as many as its largest limit: a claim of a keyed task takes a slot
+-- whose task is no longer in flight (SKIP LOCKED) and writes its task there. No foreign key to the
+-- task: a task pruned away leaves its slot free.
+CREATE TABLE phoenix.concurrency_slots (
+    key text NOT NULL,
+    slot integer NOT NULL,
+    task_id uuid,
+    PRIMARY KEY (key, slot)
 );
 
 -- What a task attempt spent, as its handler reported it in its result's "usage".
@@ -54,8 +76,5 @@ ALTER TABLE phoenix.tasks
     ADD COLUMN concurrency_key text
         CONSTRAINT tasks_concurrency_key_length CHECK (length(concurrency_key) BETWEEN 1 AND 200),
     ADD COLUMN concurrency_limit integer
-        CONSTRAINT tasks_concurrency_limit_range CHECK (concurrency_limit BETWEEN 1 AND 100000),
+        CONSTRAINT tasks_concurrency_limit_range CHECK (concurrency_limit BETWEEN 1 AND 10000),
     ADD CONSTRAINT tasks_concurrency_pair CHECK ((concurrency_key IS NULL) = (concurrency_limit IS NULL));
--- task_claim: the tasks of a key in flight, counted under the key's lock
-CREATE INDEX tasks_concurrency_idx ON phoenix.tasks (concurrency_key)
-    WHERE concurrency_key IS NOT NULL AND status IN ('claimed', 'in_progress');
