@@ -262,7 +262,7 @@ ALTER TABLE phoenix.task_events ENABLE TRIGGER task_counts_event;
 WITH c AS (SELECT e.at FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id
             WHERE t.category = %(category)s::text AND e.kind = 'claimed'),
      b AS (SELECT min(at) AS first, max(at) AS last, count(*) AS n FROM c)
-SELECT b.n AS claims,
+SELECT b.n AS claims, coalesce(extract(epoch FROM b.last - b.first), 0)::float8 AS span,
        (SELECT count(*) FROM c WHERE c.at > b.first + interval '1 second') AS steady_claims,
        greatest(extract(epoch FROM b.last - (b.first + interval '1 second')), 0)::float8 AS steady_seconds
   FROM b;
