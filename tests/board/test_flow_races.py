@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from phoenix_board.board import gates, lifecycle
-from phoenix_board.board.db import Database
+from phoenix_board.board.db import Database, acting_as
 from tests.board.conftest import run_together
 from tests.conftest import make_agent, make_task
 
@@ -116,3 +117,25 @@ def test_a_rate_limit_holds_across_three_pools(db, sql, fleet):
     # and the claims came from every pool; how close to the limit a loaded machine gets is the
     # benchmark's figure (bench flow: rate_accuracy), not an assertion
     assert row["agents"] > POOLS
+
+
+def test_the_agent_role_submits_keyed_and_later_tasks_and_obeys_gates(agent_db, db):
+    """Workers and agent tokens act as the agent role: submission with flow fields, claims under a
+    pause and a key, and a result's usage all go through the board's functions."""
+    with acting_as(None):
+        me = make_agent(db, team="iota")
+    with acting_as(me.id):
+        keyed, _ = lifecycle.submit(agent_db, {"title": "keyed", "team": "iota", "created_by": me.id,
+                                               "concurrency_key": "k", "concurrency_limit": 1})
+        later, _ = lifecycle.submit(agent_db, {"title": "later", "team": "iota", "created_by": me.id,
+                                               "not_before": datetime.now(UTC) + timedelta(hours=1)})
+    assert (keyed.concurrency_key, later.available_at > datetime.now(UTC)) == ("k", True)
+    gates.pause(db, "team", "iota")
+    with acting_as(me.id):
+        assert lifecycle.claim(agent_db, me.id) is None
+    gates.resume(db, "team", "iota")
+    with acting_as(me.id):
+        got = lifecycle.claim(agent_db, me.id)
+        assert got.id == keyed.id
+        lifecycle.result(agent_db, got.id, me.id, got.attempt, {"usage": {"tokens_in": 1, "cost": 0.1}})
+    assert gates.usage(db, agent=me.id)[0]["tokens_in"] == 1
