@@ -179,3 +179,18 @@ def test_bad_input_is_one_line_and_changes_nothing(db, sql, call, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert snapshot(sql) == before
     assert sql.execute("SELECT count(*) AS n FROM phoenix.claim_gates").fetchone()["n"] == gates_before
+
+
+def test_a_fast_rate_is_shared_over_slots_and_still_holds(db):
+    agents = [make_agent(db, now=T0) for _ in range(12)]
+    for _ in range(25):
+        make_task(db, now=T0)
+    gates.rate(db, "team", "alpha_delta", 6000, burst=10, now=T0)  # ten slots, each one claim per 100 ms
+    got = [claim(db, a) for a in agents[:11]]
+    assert sum(t is not None for t in got) == 10  # one per slot at once: the burst
+    for t in got:
+        if t is not None:
+            lifecycle.result(db, t.id, t.assigned_to, t.attempt, now=T0)
+    assert claim(db, agents[11], T0 + timedelta(milliseconds=99)) is None
+    again = [claim(db, a, T0 + timedelta(milliseconds=100)) for a in agents[:11]]
+    assert sum(t is not None for t in again) == 10
