@@ -139,6 +139,7 @@ PAYLOAD_STORED_MAX_BYTES = 4 * 1024 * 1024  # bytes of jsonb::text
 # their display in any zone readable. PostgreSQL would store year 10000 and break every reader.
 TIME_MAX_EPOCH_SECONDS = 253_370_764_800.0
 DEPENDS_ON_MAX = 50
+CONCURRENCY_LIMIT_MAX = 10_000  # tasks of one concurrency key in flight (docs/concepts/flow-control.md)
 PRIORITY_MIN = 1
 PRIORITY_MAX = 10
 MAX_ATTEMPTS_MAX = 100

@@ -30,8 +30,12 @@ from phoenix_board.board.db import Database
 def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime | None = None) -> tuple[models.Task, bool]:
     """Creates a task; with an idempotency key already used, returns that task. -> (task, created)"""
     spec = models.parse(models.TaskSubmit, data)
+    # a time or a concurrency key: the submission that stores them too (16_claim_gates.sql)
+    flow = {"not_before": spec.not_before, "concurrency_key": spec.concurrency_key,
+            "concurrency_limit": spec.concurrency_limit} if spec.flow else {}
     row = db.one(
-        "task_submit",
+        "task_submit_flow" if flow else "task_submit",
+        **flow,
         title=spec.title,
         description=spec.description,
         category=spec.category,

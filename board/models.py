@@ -21,6 +21,7 @@ from pydantic import (
     Strict,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from phoenix_board.board import constants, errors, inputs
@@ -146,6 +147,24 @@ class TaskSubmit(Input):
     idempotency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
     # asks for a person's verdict: the review quorum needs a member's (docs/concepts/review.md#members)
     needs_person: Annotated[bool, Strict()] = False
+    # flow control (docs/concepts/flow-control.md): not claimable before this time; at most
+    # concurrency_limit tasks with this key in flight at once (a key alone: a limit of 1)
+    not_before: AwareDatetime = None
+    concurrency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)] | None = None
+    concurrency_limit: Annotated[Whole, Field(ge=1, le=constants.CONCURRENCY_LIMIT_MAX)] | None = None
+
+    @model_validator(mode="after")
+    def _concurrency_pair(self) -> TaskSubmit:
+        if self.concurrency_limit is not None and self.concurrency_key is None:
+            raise ValueError("concurrency_limit needs a concurrency_key")
+        if self.concurrency_key is not None and self.concurrency_limit is None:
+            object.__setattr__(self, "concurrency_limit", 1)
+        return self
+
+    @property
+    def flow(self) -> bool:
+        """Whether this submission carries flow-control fields (task_submit_flow stores them)."""
+        return self.not_before is not None or self.concurrency_key is not None
 
     @field_validator("depends_on")
     @classmethod
@@ -232,6 +251,8 @@ def _one(err: Any) -> str:
     loc = err["loc"]
     field = str(loc[0]) if loc else ""
     if not loc:  # the input as a whole
+        if err["type"] == "value_error":  # a rule across fields (TaskSubmit's concurrency pair)
+            return str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
         if err["type"] in {"model_type", "model_attributes_type", "dict_type"}:
             return "expected an object with named fields"
         if err["type"] == "string_unicode":  # a field name pydantic cannot read
@@ -332,6 +353,9 @@ class Task(Row):
     child_key: str | None = None
     delegated_by: UUID | None = None
     join_k: int | None = None
+    # flow control (docs/concepts/flow-control.md)
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
     on_child_failure: str | None = None
     children_total: int = 0
     children_done: int = 0

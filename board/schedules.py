@@ -162,9 +162,9 @@ def _clock(db: Database) -> datetime:
 
 
 def task_spec(data: Any) -> models.TaskSubmit:
-    """A schedule's task, validated as ``submit`` validates a task, less the two fields that
-    cannot repeat: the key (each slot's task has its own) and a fixed deadline (later slots would
-    be past it)."""
+    """A schedule's task, validated as ``submit`` validates a task, less the fields that cannot
+    repeat: the key (each slot's task has its own), and a fixed deadline or not-before time (later
+    slots would be past them)."""
     spec = models.parse(models.TaskSubmit, data)
     if spec.idempotency_key is not None:
         raise errors.InvalidInput("a schedule's task takes no idempotency_key: each slot's task gets its own "
@@ -172,6 +172,9 @@ def task_spec(data: Any) -> models.TaskSubmit:
     if spec.deadline is not None:
         raise errors.InvalidInput("a schedule's task takes no deadline: a fixed time would be past for later "
                                   "slots; leave it out")
+    if spec.not_before is not None:
+        raise errors.InvalidInput("a schedule's task takes no not_before: its slot is when it becomes claimable; "
+                                  "leave it out")
     return spec
 
 

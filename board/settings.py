@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     task_events: bool = Field(default=False,
                               description="Workers send Celery task events (celery events, Flower, celery-exporter).")
 
+    pause_alert_seconds: float = Field(
+        default=3600.0, gt=0, le=30 * 86400,
+        description="TeamPausedTooLong fires for a team paused longer than this (docs/concepts/flow-control.md).")
     prometheus_url: str | None = Field(default=None,
                                        description="Prometheus whose alerts `doctor` shows (alerts.yml is their one definition).")
     # the beat jobs' periods (PHOENIX_BEAT_<JOB>_SECONDS) are read with the jobs' table: scheduler/jobs.py

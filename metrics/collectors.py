@@ -37,11 +37,36 @@ def _gauge_histogram(metric: m.Metric, groups: dict[tuple[str, ...], dict[int, t
     return family
 
 
+def _flow_families(gates: list[dict[str, Any]], usage: list[dict[str, Any]],
+                   pause_alert_seconds: float | None) -> Iterator[Metric]:
+    """Flow control's gauges from gates_list's rows and the usage counters from usage_by_team_model's."""
+    paused, exhausted, held = m.FLOW_PAUSED.family(), m.FLOW_BUDGET_EXHAUSTED.family(), m.FLOW_HELD.family()
+    for g in gates:
+        labels = [g["scope_kind"], g["scope"]]
+        if g["paused_at"] is not None:
+            paused.add_metric(labels, max(0.0, g["paused_seconds"]))
+        if any(g[k] is not None for k in ("budget_hour_cost", "budget_day_cost", "budget_hour_tokens", "budget_day_tokens")):
+            exhausted.add_metric(labels, 1 if g["held"] == "budget" else 0)
+        for reason in ("paused", "budget", "rate"):
+            held.add_metric([*labels, reason], 1 if g["held"] == reason else 0)
+    yield from (paused, exhausted, held)
+    if pause_alert_seconds is not None:
+        yield m.FLOW_PAUSE_ALERT.family(value=pause_alert_seconds)
+    tokens, cost = m.USAGE_TOKENS.family(), m.USAGE_COST.family()
+    for row in usage:
+        tokens.add_metric([row["team"], row["model"], "in"], row["tokens_in"])
+        tokens.add_metric([row["team"], row["model"], "out"], row["tokens_out"])
+        cost.add_metric([row["team"], row["model"]], float(row["cost"]))
+    yield from (tokens, cost)
+
+
 class BoardCollector(Collector):
     """The board's figures, queried once per scrape (as celery-exporter builds its registry)."""
 
-    def __init__(self, db: Database, queue_depth: Any = None, replica: Database | None = None) -> None:
+    def __init__(self, db: Database, queue_depth: Any = None, replica: Database | None = None,
+                 pause_alert_seconds: float | None = None) -> None:
         self.db = db
+        self.pause_alert_seconds = pause_alert_seconds  # TeamPausedTooLong's threshold, served as a gauge
         self.queue_depth = queue_depth  # () -> {queue: messages}, or None without a broker
         # board figures (tasks, agents, consciousness) come from the replica when there is one;
         # connections, transactions and the beat's and relay's records describe the primary
@@ -56,6 +81,11 @@ class BoardCollector(Collector):
             log.warning("scrape failed: %s", exc.message)
             up.add_metric([], 0)
         yield up
+
+    def _flow(self) -> Iterator[Metric]:
+        gates, usage = self.db.batch([("gates_list", {"kind": None, "scope": None, "now": None}),
+                                      ("usage_by_team_model", {})])
+        yield from _flow_families(gates, usage, self.pause_alert_seconds)
 
     def _board(self) -> Iterator[Metric]:
         t0 = time.perf_counter()
@@ -107,6 +137,7 @@ class BoardCollector(Collector):
         for row in self.db.all("metrics_review_oldest"):
             oldest.add_metric([row["team"]], row["seconds"])
         yield oldest
+        yield from self._flow()
 
         # the queue's lag (TaskQueueLagging): one index probe per team (board/console.py)
         claimable = m.OLDEST_CLAIMABLE.family()

@@ -93,6 +93,20 @@ REVIEW_OLDEST = _m("phoenix_review_oldest_seconds", "gauge",
                    "How long the oldest task in review has waited for its verdicts (absent: none).", "team")
 OLDEST_CLAIMABLE = _m("phoenix_task_oldest_claimable_seconds", "gauge",
                       "How long the team's oldest claimable task has waited to be claimed (0: none waits).", "team")
+# flow control (docs/concepts/flow-control.md): gates per team or category, usage per team and model
+FLOW_PAUSED = _m("phoenix_flow_paused_seconds", "gauge",
+                 "How long a team or category has been paused (absent: not paused).", "scope_kind", "scope")
+FLOW_PAUSE_ALERT = _m("phoenix_flow_pause_alert_seconds", "gauge",
+                      "The setting past which a paused team fires TeamPausedTooLong (PHOENIX_PAUSE_ALERT_SECONDS).")
+FLOW_BUDGET_EXHAUSTED = _m("phoenix_flow_budget_exhausted", "gauge",
+                           "1 while a team's or category's hour or day budget is spent (its claims stop), else 0.",
+                           "scope_kind", "scope")
+FLOW_HELD = _m("phoenix_flow_held", "gauge",
+               "1 while a gate holds claims of a team or category back, by why: paused, budget or rate.",
+               "scope_kind", "scope", "reason")
+USAGE_TOKENS = _m("phoenix_usage_tokens", "counter", "Tokens results reported, by team, model and direction (in, out).",
+                  "team", "model", "direction")
+USAGE_COST = _m("phoenix_usage_cost", "counter", "Cost results reported, by team and model.", "team", "model")
 AGENT_TRUST = _m("phoenix_agent_trust", "gauge_histogram", "Agents' trust coefficients by team.", "team",
                  buckets=TRUST_BUCKETS)
 AGENT_HORMONE_LEVEL = _m("phoenix_agent_hormone_level", "gauge_histogram", "Agents' hormone levels by team.",

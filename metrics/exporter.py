@@ -30,7 +30,7 @@ def queue_depth(settings: Settings, teams: Callable[[], list[str]]) -> Callable[
 def registry(db: Database, settings: Settings, replica: Database | None = None) -> CollectorRegistry:
     reg = CollectorRegistry()
     depth = queue_depth(settings, lambda: [r["name"] for r in db.all("teams_list")]) if settings.redis_url else None
-    reg.register(BoardCollector(db, depth, replica))
+    reg.register(BoardCollector(db, depth, replica, settings.pause_alert_seconds))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(reg)
     return reg

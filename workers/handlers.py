@@ -15,6 +15,10 @@ comes back to the board; the handler runs again and finds the children's outcome
 ``context.children`` (with ``context.escalated`` set when a failure was escalated to this agent).
 Never wait on another task inside a handler: the waiting parent holds no agent.
 
+What a handler spent (docs/concepts/flow-control.md) travels in its output: an object ``usage``,
+``{"tokens_in": n, "tokens_out": n, "cost": x, "model": "name"}``, is recorded for the attempt and
+counts against its team's and category's budgets; a malformed one fails the attempt.
+
 Built in: ``noop`` and ``sleep`` (payload ``{"seconds": x}``) for tests and benchmarks, and the
 demo categories that ``up --demo`` submits, which say plainly in their output that they are demo
 work and did nothing real.

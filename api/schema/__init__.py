@@ -21,7 +21,9 @@ from phoenix_board.api.schema.queries import Query
 from phoenix_board.api.schema.schedules import ScheduleMutation, ScheduleQuery
 from phoenix_board.api.schema.retry import RetryMutation
 from phoenix_board.api.schema import people
+from phoenix_board.api.schema import flow
 from phoenix_board.api.schema.subscription import Subscription
+
 
 
 
@@ -57,12 +59,14 @@ QUERIES = (
     Query,
     ScheduleQuery,
     people.PeopleQuery,
+    flow.FlowQuery,
 )
 MUTATIONS = (
     Mutation,
     ScheduleMutation,
     RetryMutation,
     people.PeopleMutation,
+    flow.FlowMutation,
 )
 RootQuery = merge_types("Query", QUERIES)
 RootMutation = merge_types("Mutation", MUTATIONS)

@@ -51,6 +51,13 @@ class CreateTaskInput:
     needs_person: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Ask for a person's verdict: the review quorum (at least 1) is not "
                                               "met without a member's (docs/concepts/review.md#members).")
+    # flow control (docs/concepts/flow-control.md)
+    not_before: datetime | None = strawberry.field(default=strawberry.UNSET,
+                                                   description="Not claimable before this time.")
+    concurrency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most concurrencyLimit tasks with this key in flight at once.")
+    concurrency_limit: int | None = strawberry.field(default=strawberry.UNSET,
+                                                     description="With concurrencyKey; default 1.")
 
 
 @strawberry.input(description="One child of a delegation; fields left out are inherited from the parent.")

@@ -189,6 +189,8 @@ class Task:
     children_failed: int
     needs_person: bool = strawberry.field(default=False, description="Its review quorum is not met without a "
                                                                       "member's verdict (a person's).")
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
 
     @classmethod
     def of(cls, task: models.Task) -> Task:

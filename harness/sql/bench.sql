@@ -255,3 +255,33 @@ ALTER TABLE phoenix.task_events DISABLE TRIGGER task_counts_event;
 ALTER TABLE phoenix.tasks ENABLE TRIGGER task_counts_insert, ENABLE TRIGGER task_counts_update,
     ENABLE TRIGGER task_counts_delete;
 ALTER TABLE phoenix.task_events ENABLE TRIGGER task_counts_event;
+
+-- name: bench_flow_claims
+-- bench flow's rate accuracy: the claims of a category, and those after its first second (which
+-- may spend the burst) with the time they span, from the claims' own times.
+WITH c AS (SELECT e.at FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id
+            WHERE t.category = %(category)s::text AND e.kind = 'claimed'),
+     b AS (SELECT min(at) AS first, max(at) AS last, count(*) AS n FROM c)
+SELECT b.n AS claims, coalesce(extract(epoch FROM b.last - b.first), 0)::float8 AS span,
+       (SELECT count(*) FROM c WHERE c.at > b.first + interval '1 second') AS steady_claims,
+       greatest(extract(epoch FROM b.last - (b.first + interval '1 second')), 0)::float8 AS steady_seconds
+  FROM b;
+
+-- name: bench_flow_supply
+-- bench flow's open tasks, set-based (phoenix.task_new and task_insert, as a submission makes them).
+SELECT count(phoenix.task_insert(phoenix.task_new('flow ' || i, '', %(category)s::text, '{}'::jsonb, 5, %(team)s::text,
+                                                  NULL, 1.0, 3, 0, NULL, 1, now())))::integer AS made
+  FROM generate_series(1, %(n)s::integer) AS i;
+
+-- name: bench_flow_keys
+-- bench flow's concurrency keys: the team's open tasks without a key spread over %(keys)s keys of
+-- limit %(limit)s, and the keys' slots (as task_submit_flow makes them).
+WITH keyed AS (
+    UPDATE phoenix.tasks SET concurrency_key = 'bench-key-' || (abs(hashtext(id::text)) %% %(keys)s::integer),
+                             concurrency_limit = %(limit)s::integer
+     WHERE team = %(team)s::text AND status = 'open' AND concurrency_key IS NULL
+    RETURNING 1)
+INSERT INTO phoenix.concurrency_slots (key, slot)
+SELECT 'bench-key-' || k, n FROM generate_series(0, %(keys)s::integer - 1) AS k, generate_series(1, %(limit)s::integer) AS n
+ WHERE (SELECT count(*) FROM keyed) >= 0
+ON CONFLICT DO NOTHING;

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from phoenix_board.board import agents, errors, federation, trust
+from phoenix_board.board import agents, errors, federation, gates, trust
 from phoenix_board.board.session import open_board
 from phoenix_board.cli import render, toolkit
 
@@ -59,14 +59,17 @@ def agents_show(agent: str = typer.Argument(..., help="Codename or id."), as_jso
         topology = federation.topology(db, found.id)
         recent = agents.tasks_recent(db, found.id, limit)
         counts = agents.task_counts(db, found.id)
+        spent = gates.usage(db, agent=found.id)  # what its results reported (docs/concepts/flow-control.md)
     if as_json:
         toolkit.print_json({**found.model_dump(mode="json"), **topology, "interactions": history, "tasks": counts,
-                     "recent_tasks": recent})
+                     "recent_tasks": recent, "usage": spent})
         return
     render.console.print(render.agents_table([found]))
     render.console.print(f"  attempts: claimed {counts['claimed']}, completed {counts['completed']}, "
                          f"failed {counts['failed']}", soft_wrap=True)
     render.console.print(render.agent_tasks_table(recent))
+    if spent:
+        render.console.print(render.usage_table(spent))
     render.console.print(f"  partners: {', '.join(topology['partners']) or '-'}; supervisor: {topology['supervisor'] or '-'}; "
                          f"subordinates: {', '.join(topology['subordinates']) or '-'}", soft_wrap=True)
     for i in history[:limit]:

@@ -20,7 +20,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from phoenix_board.board import agents, constants, consciousness, delegation, federation, health, lifecycle, models, ranking
+from phoenix_board.board import (agents, constants, consciousness, delegation, federation, gates, health, lifecycle, models,
+                                 ranking)
 from phoenix_board.board.db import Database
 from phoenix_board.board.session import open_replica
 from phoenix_board.board.settings import Settings
@@ -110,8 +111,17 @@ def _headline(db: Database, s: Settings, started: datetime, teams: list[str], n:
             f"{summary['completed'] / elapsed:.1f}/s · {beat}"
             + (f"\nconsciousness {mind}" if mind else "\nconsciousness: no snapshot yet")
             + (f" · {services}" if services else "")
+            + _held(db, now)
             + (f"\n[red]demo error: {render.safe(demo_error)}[/red]" if demo_error else ""))
     return Text.from_markup(text)
+
+
+def _held(db: Database, now: datetime) -> str:
+    """The gates holding claims back (docs/concepts/flow-control.md), as a line; "" when none."""
+    held = gates.paused(db, now)
+    why = {"paused": "paused", "budget": "budget spent", "rate": "at its rate limit"}
+    return ("\n[yellow]held: " + " · ".join(f"{g['scope_kind']} {render.safe(g['scope'])} {why[g['held']]}"
+                                           for g in held) + "[/yellow]") if held else ""
 
 
 def _agents(crew: list[Any], width: int, room: int, now: datetime) -> RenderableType:

@@ -3,11 +3,13 @@ health of every part)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 import typer
 from rich.table import Table
 
-from phoenix_board.board import agents, consciousness, constants, embedded, errors, health, migrate, replica
+from phoenix_board.board import agents, consciousness, constants, embedded, errors, gates, health, migrate, replica
 from phoenix_board.board.session import open_board, open_replica
 from phoenix_board.cli import render, toolkit
 from phoenix_board.metrics import alerting
@@ -84,6 +86,19 @@ def doctor() -> None:
                           f"no heartbeat for {render.ago(agent.last_heartbeat)[:-4]} (team {agent.team})")
         if len(dead) > constants.DEAD_AGENTS_SHOWN:
             table.add_row("agents", "[red]dead[/red]", f"{len(dead) - constants.DEAD_AGENTS_SHOWN} more (agents list)")
+        # flow control: a held team or category is no fault, but its tasks wait (docs/concepts/flow-control.md);
+        # a team paused longer than PHOENIX_PAUSE_ALERT_SECONDS is what TeamPausedTooLong reports
+        for gate in gates.paused(db):
+            if gate["held"] == "rate":
+                continue  # a rate limit holds claims back for a moment at a time, by design
+            late = gate["held"] == "paused" and gate["scope_kind"] == "team" and gate["paused_seconds"] > s.pause_alert_seconds
+            healthy &= not late
+            detail = (f"paused {render.duration(timedelta(seconds=gate['paused_seconds']))}"
+                      + (f" ({render.safe(gate['paused_reason'])})" if gate["paused_reason"] else "")
+                      if gate["held"] == "paused" else "a budget is spent until the next window (flow status)")
+            table.add_row(f"flow {gate['scope_kind']} {gate['scope']}",
+                          "[red]paused too long[/red]" if late else f"[yellow]{gate['held']}[/yellow]",
+                          detail + f"; {gate['in_flight']} in flight")
         runs = db.all("beat_runs")
         if not runs:
             table.add_row("beat", "-", "no run recorded (start `phoenix-board beat`)")

@@ -34,6 +34,9 @@ def queue_submit(
     key: Optional[str] = submission.KeyOpt,
     needs_person: bool = submission.NeedsPersonOpt,
     file: Optional[Path] = submission.FileOpt,
+    at: Optional[str] = submission.AtOpt,
+    concurrency_key: Optional[str] = submission.ConcurrencyKeyOpt,
+    concurrency_limit: Optional[int] = submission.ConcurrencyLimitOpt,
     count: int = typer.Option(1, "--count", min=1, max=100_000,
                               help="Submit this many copies titled 'TITLE #i' (batched); prints one key a line."),
 ) -> None:
@@ -46,7 +49,8 @@ def queue_submit(
     wanted = submission.build(title=title, team=team, description=description, category=category, priority=priority,
                               size=size, payload=payload, depends_on=depends_on, deadline=deadline, reward=reward,
                               max_attempts=max_attempts, review_quorum=review_quorum, created_by=created_by,
-                              key=key, file=file, needs_person=needs_person)
+                              key=key, file=file, needs_person=needs_person, at=at,
+                              concurrency_key=concurrency_key, concurrency_limit=concurrency_limit)
     if count > 1 and wanted.data.get("idempotency_key") is not None:
         raise errors.InvalidInput("--key names one submission; leave it out with --count")
     with Client(toolkit.settings()) as client:

@@ -271,6 +271,41 @@ def _local(when: datetime | None, zone: str, now: datetime | None) -> str:
 
     local = when.astimezone(ZoneInfo(zone))
     return f"{local:%Y-%m-%d %H:%M:%S %Z} ({ago(when, now)})"
+def gates_table(rows: list[dict[str, Any]]) -> Table:
+    """Flow control's gates (docs/concepts/flow-control.md): what holds each scope back now."""
+    table = _compact("flow control")
+    for name in ("scope", "held", "paused", "rate/min", "budget hour", "budget day", "in flight"):
+        table.add_column(name, justify="right" if name in ("rate/min", "in flight") else "left")
+    for r in rows:
+        held = {"paused": "[yellow]paused[/yellow]", "budget": "[red]budget spent[/red]",
+                "rate": "[cyan]rate[/cyan]"}.get(r["held"] or "", "-")
+        table.add_row(f"{r['scope_kind']} {safe(r['scope'])}", held,
+                      f"{duration(timedelta(seconds=r['paused_seconds']))}" if r["paused_at"] else "-",
+                      str(r["rate_per_minute"] or "-"),
+                      _budget(r["hour_cost"], r["budget_hour_cost"], r["hour_tokens"], r["budget_hour_tokens"]),
+                      _budget(r["day_cost"], r["budget_day_cost"], r["day_tokens"], r["budget_day_tokens"]),
+                      str(r["in_flight"]))
+    return table
+
+
+def _budget(cost: Any, cost_max: Any, tokens: Any, tokens_max: Any) -> str:
+    parts = []
+    if cost_max is not None:
+        parts.append(f"{float(cost):.2f}/{float(cost_max):.2f}")
+    if tokens_max is not None:
+        parts.append(f"{tokens}/{tokens_max} tok")
+    return ", ".join(parts) or "-"
+
+
+def usage_table(rows: list[dict[str, Any]]) -> Table:
+    """Usage reported by results, per agent, team and model."""
+    table = _compact("usage")
+    for name in ("agent", "team", "model", "attempts", "tokens in", "tokens out", "cost"):
+        table.add_column(name, justify="left" if name in ("agent", "team", "model") else "right")
+    for r in rows:
+        table.add_row(safe(r["codename"] or "-"), r["team"], safe(r["model"] or "-"), str(r["attempts"]),
+                      str(r["tokens_in"]), str(r["tokens_out"]), f"{float(r['cost']):.4f}")
+    return table
 
 
 def heartbeat(agent: models.Agent, now: datetime | None = None) -> str:

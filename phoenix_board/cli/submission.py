@@ -34,6 +34,10 @@ NeedsPersonOpt = typer.Option(False, "--needs-person",
                               help="Ask for a person's verdict: the review (quorum at least 1) waits for a member's.")
 KeyOpt = typer.Option(None, "--key", help="Idempotency key: submitting it again returns the same task.")
 FileOpt = typer.Option(None, "--file", "-f", help="JSON file with the task's fields; flags override it.")
+# flow control (docs/concepts/flow-control.md)
+AtOpt = typer.Option(None, "--at", help="Not claimable before this time: +30m, +2h, +1d or ISO 8601 with zone.")
+ConcurrencyKeyOpt = typer.Option(None, "--concurrency-key", help="At most --concurrency-limit tasks with this key in flight.")
+ConcurrencyLimitOpt = typer.Option(None, "--concurrency-limit", help="With --concurrency-key; default 1.")
 
 # A task file may name its fields as the flags do (size, key, reward, depends-on) or as the model
 # and the JSON output do (fibonacci_size, idempotency_key, dopamine_reward, depends_on).
@@ -70,7 +74,8 @@ def build(*, title: Optional[str], team: Optional[str], description: Optional[st
           priority: Optional[int], size: Optional[int], payload: Optional[str], depends_on: list[str],
           deadline: Optional[str], reward: Optional[float], max_attempts: Optional[int],
           review_quorum: Optional[int], created_by: Optional[str], key: Optional[str],
-          file: Optional[Path], needs_person: bool = False) -> Submission:
+          file: Optional[Path], needs_person: bool = False, at: Optional[str] = None,
+          concurrency_key: Optional[str] = None, concurrency_limit: Optional[int] = None) -> Submission:
     """The submission the options describe: the task file's fields, overridden by the flags, and
     checked by the model (every check that needs no database, before anything opens it)."""
     data: dict[str, Any] = {}
@@ -87,12 +92,15 @@ def build(*, title: Optional[str], team: Optional[str], description: Optional[st
         data.update(file_fields(loaded, str(file)))
     flags = {"title": title, "team": team, "description": description, "category": category, "priority": priority,
              "fibonacci_size": size, "payload": toolkit.json_arg(payload, "--payload"), "dopamine_reward": reward,
-             "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key}
+             "max_attempts": max_attempts, "review_quorum": review_quorum, "idempotency_key": key,
+             "concurrency_key": concurrency_key, "concurrency_limit": concurrency_limit}
     data.update({k: v for k, v in flags.items() if v is not None})
     if needs_person:
         data["needs_person"] = True
     if deadline is not None:
         data["deadline"] = render.parse_when(deadline)
+    if at is not None:
+        data["not_before"] = render.parse_when(at)
     author = created_by if created_by is not None else data.pop("created_by", None)
     data.pop("created_by", None)
     return Submission(data, models.parse(models.TaskSubmit, data), list(depends_on), author)

@@ -37,6 +37,9 @@ def submit(
     key: Optional[str] = submission.KeyOpt,
     needs_person: bool = submission.NeedsPersonOpt,
     file: Optional[Path] = submission.FileOpt,
+    at: Optional[str] = submission.AtOpt,
+    concurrency_key: Optional[str] = submission.ConcurrencyKeyOpt,
+    concurrency_limit: Optional[int] = submission.ConcurrencyLimitOpt,
     as_json: bool = toolkit.JsonOpt,
     quiet: bool = toolkit.QuietOpt,
 ) -> None:
@@ -44,7 +47,8 @@ def submit(
     wanted = submission.build(title=title, team=team, description=description, category=category, priority=priority,
                               size=size, payload=payload, depends_on=depends_on, deadline=deadline, reward=reward,
                               max_attempts=max_attempts, review_quorum=review_quorum, created_by=created_by,
-                              key=key, file=file, needs_person=needs_person)
+                              key=key, file=file, needs_person=needs_person, at=at,
+                              concurrency_key=concurrency_key, concurrency_limit=concurrency_limit)
     with open_board(toolkit.settings(), max_size=1) as db:
         task, created = lifecycle.submit(db, wanted.resolve(db))
         # a quorum the live reviewers cannot meet is accepted (the pool widens later), but said

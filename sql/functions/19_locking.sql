@@ -17,7 +17,8 @@
 --   Exceptions, none of which can wait in a cycle: a claim locks its own agent row, then takes a
 --   task with SKIP LOCKED (it never waits on a task); the lease sweeper and the review deadline
 --   take roots and tasks with SKIP LOCKED; a hormone cascade locks only agents, in id order,
---   trying NOWAIT first (61_hormone_cascade.sql).
+--   trying NOWAIT first (61_hormone_cascade.sql); a claim takes flow control's concurrency and rate
+--   slots with SKIP LOCKED, and a result locks its gate rows last (16_claim_gates.sql).
 -- A transition locks the task it moves and agent rows FOR NO KEY UPDATE, the lock their UPDATE takes
 -- anyway: FOR UPDATE would also conflict with the key-share locks PostgreSQL takes for foreign keys,
 -- which no function orders.

@@ -15,6 +15,13 @@ DECLARE
     a phoenix.agents;
     t phoenix.tasks;
     v_urgency float8;
+    -- flow control (16_claim_gates.sql): whether any gate applies, the categories held back,
+    -- the concurrency keys found full in this call
+    v_gated boolean;
+    v_team_held boolean;
+    v_skip_categories text[];
+    v_skip_keys text[] := '{}';
+    v_held text;
 BEGIN
     PERFORM phoenix.act_as(p_agent);
     -- the agent row lock serialises this agent's own claims; claims never wait on task locks.
@@ -43,16 +50,53 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT * INTO t FROM phoenix.tasks
-     WHERE team = a.team AND status = 'open' AND pending_deps = 0
-       AND available_at <= v_now
-       AND fibonacci_size <= phoenix.stress_size_cap(a.hormone_levels)
-       -- offered first to some agents (docs/concepts/delegation.md); NULL on almost every row
-       AND (preferred_until IS NULL OR preferred_until <= v_now OR p_agent = ANY (preferred_agents))
-     ORDER BY claim_key, id
-     LIMIT 1
-       FOR NO KEY UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
+    -- the gates of this agent's team and of every category (a handful of rows; none on a board
+    -- that configured no flow control, docs/concepts/flow-control.md): a team held back claims
+    -- nothing, a category held back is left out of the search
+    SELECT count(*) > 0,
+           coalesce(bool_or(g.scope_kind = 'team' AND phoenix.gate_blocked(g, v_now) IS NOT NULL), false),
+           array_agg(g.scope) FILTER (WHERE g.scope_kind = 'category' AND phoenix.gate_blocked(g, v_now) IS NOT NULL)
+      INTO v_gated, v_team_held, v_skip_categories
+      FROM phoenix.claim_gates g
+     WHERE g.scope_kind = 'category' OR (g.scope_kind = 'team' AND g.scope = a.team);
+
+    LOOP
+        IF v_team_held THEN
+            t := NULL;
+            EXIT;
+        END IF;
+        SELECT * INTO t FROM phoenix.tasks
+         WHERE team = a.team AND status = 'open' AND pending_deps = 0
+           AND available_at <= v_now
+           AND fibonacci_size <= phoenix.stress_size_cap(a.hormone_levels)
+           -- offered first to some agents (docs/concepts/delegation.md); NULL on almost every row
+           AND (preferred_until IS NULL OR preferred_until <= v_now OR p_agent = ANY (preferred_agents))
+           AND (v_skip_categories IS NULL OR category <> ALL (v_skip_categories))
+           AND (cardinality(v_skip_keys) = 0 OR concurrency_key IS NULL OR concurrency_key <> ALL (v_skip_keys))
+         ORDER BY claim_key, id
+         LIMIT 1
+           FOR NO KEY UPDATE SKIP LOCKED;
+        -- the path of a board without flow control ends here
+        EXIT WHEN NOT FOUND OR (NOT v_gated AND t.concurrency_key IS NULL);
+        -- a concurrency key: at most concurrency_limit of its tasks in flight, one per slot
+        IF t.concurrency_key IS NOT NULL AND NOT phoenix.concurrency_take(t) THEN
+            v_skip_keys := v_skip_keys || t.concurrency_key;
+            CONTINUE;
+        END IF;
+        -- rate limits: a slot of each, checked again under its lock
+        IF v_gated THEN
+            v_held := phoenix.gate_take(a.team, t.category, v_now);
+            IF v_held = 'team' THEN
+                v_team_held := true;
+                CONTINUE;
+            ELSIF v_held = 'category' THEN
+                v_skip_categories := coalesce(v_skip_categories, '{}') || t.category;
+                CONTINUE;
+            END IF;
+        END IF;
+        EXIT;
+    END LOOP;
+    IF t.id IS NULL THEN
         UPDATE phoenix.agents SET current_task = NULL, last_heartbeat = v_now,
                                   idle_since = coalesce(idle_since, v_now)
          WHERE id = p_agent AND (current_task IS NOT NULL OR last_heartbeat < v_now);
@@ -100,5 +144,8 @@ AS $$
     SELECT count(*) FROM (
         SELECT 1 FROM phoenix.tasks
          WHERE team = p_team AND status = 'open' AND pending_deps = 0 AND available_at <= now()
+           -- a team held back by a gate has nothing claimable (no wake-ups for it)
+           AND NOT EXISTS (SELECT 1 FROM phoenix.claim_gates g
+                            WHERE g.scope_kind = 'team' AND g.scope = p_team AND phoenix.gate_blocked(g, now()) IS NOT NULL)
          LIMIT p_cap) AS claimable
 $$;

@@ -28,6 +28,8 @@ BEGIN
         UPDATE phoenix.agents SET current_task = NULL, idle_since = v_now, last_heartbeat = v_now
          WHERE id = p_agent AND current_task = p_task;
     END IF;
+    -- what the attempt spent, if its output says (flow control's budgets: 16_claim_gates.sql)
+    PERFORM phoenix.usage_record(t, p_agent, p_output -> 'usage', v_now);
     RETURN t;
 END;
 $$;

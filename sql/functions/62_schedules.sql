@@ -3,7 +3,8 @@
 -- slot's key and its task in one transaction.
 
 -- Fires one slot of a schedule: takes the key (schedule, kind, slot) and submits the schedule's
--- task through phoenix.task_submit, the one way tasks are submitted. A key already taken (another
+-- task through phoenix.task_submit_flow (task_submit, the one way tasks are submitted, with the
+-- task's concurrency key), so every field a schedule's task may carry reaches the task. A key already taken (another
 -- beat, or this one before a restart) fires nothing: fired is false. A submission the board
 -- refuses (its team's or author's state, a dependency that failed: SQLSTATEs PB*, 22*, 23*) spends
 -- the slot with the refusal recorded in error, so a broken schedule does not retry the same slot
@@ -37,7 +38,7 @@ BEGIN
     t := s.task;
     BEGIN
         SELECT (r.task).id, r.created INTO task_id, v_created
-          FROM phoenix.task_submit(
+          FROM phoenix.task_submit_flow(
                    p_title => t->>'title', p_description => t->>'description', p_category => t->>'category',
                    p_payload => t->'payload', p_priority => (t->>'priority')::integer, p_team => t->>'team',
                    p_created_by => (t->>'created_by')::uuid, p_dopamine_reward => (t->>'dopamine_reward')::real,
@@ -47,7 +48,9 @@ BEGIN
                    p_deadline => NULL, p_fibonacci_size => (t->>'fibonacci_size')::integer,
                    p_idempotency_key => format('schedule:%s:%s:%s', s.id, p_kind,
                                                to_char(p_slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-                   p_now => p_now) AS r;
+                   p_not_before => NULL, p_concurrency_key => t->>'concurrency_key',
+                   p_concurrency_limit => (t->>'concurrency_limit')::integer,
+                   p_now => p_now, p_needs_person => coalesce((t->>'needs_person')::boolean, false)) AS r;
         IF v_created THEN  -- (a key found taken returns the task it made before: its event is there)
             INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
             VALUES (task_id, 'scheduled', NULL, 0, v_now,

@@ -43,9 +43,7 @@ ALERT_NAMES = {
     "DatabaseConnectionsHigh", "ConsciousnessBelowThreshold", "TaskBacklogGrowing", "NoActiveAgents",
     "LeasesExpiringFasterThanCompletions", "BeatNotRunning", "QueueBackingUp", "TaskFailureRateHigh",
     "PhoenixMetricsDown", "EventRelayLagging", "ReviewStalled", "DatabaseReplicaLagging",
-    "TimescaleDBJobFailing",
-    "ScheduleMissedSlots",
-    "TimescaleDBJobFailing", "TaskQueueLagging",
+    "TimescaleDBJobFailing", "ScheduleMissedSlots", "TaskQueueLagging", "TeamPausedTooLong", "BudgetExhausted",
 }
 
 # The exporter's metric contract (docs/operations/metrics.md): the only series rules and dashboards may use,
