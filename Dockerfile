@@ -18,6 +18,7 @@ COPY scheduler ./scheduler
 COPY metrics ./metrics
 COPY sql ./sql
 COPY api ./api
+COPY web ./web
 # the benchmarks (`phoenix-board bench`): no product process imports them; the image can run them
 COPY harness ./harness
 RUN pip install . \
