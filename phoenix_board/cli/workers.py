@@ -84,6 +84,9 @@ def workers(
             process_state.ENV_DATABASE: db.url,
             "PHOENIX_REDIS_URL": url,
         })
+        # the launcher's own connection is not needed past here: the agents open theirs, and a
+        # thread pool's process holds no more than PHOENIX_THREAD_POOL_CONNECTIONS
+        db.close()
         app = make_app(url, s)
         app.steps["worker"].add(idle_poller.IdlePoller)
         app.worker_main([
