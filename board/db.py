@@ -10,12 +10,13 @@ Inside ``acting_as(agent)`` every statement names its agent in ``phoenix.agent_i
 transaction (the setting the board's functions and row-level security check,
 docs/concepts/security.md); the setting and the statement travel together in one pipeline. ``Database(role=)``
 makes every statement run as that role: workers run as the agent role, the exporter as the monitor
-role. The role is set per transaction too (``set_config('role', ..., true)`` in the same pipeline),
-so that it holds behind a pooler in transaction mode (PgBouncer), where consecutive transactions of
-one client may use different server connections; a session's ``SET ROLE`` is added only without
-such a pooler (``pooled=False``), as a second line of defence: behind one it would stay on a server
-connection that other clients then use. Behind one, server-side prepared statements are off too
-(``prepare_threshold``): PgBouncer before 1.21 cannot follow them (docs/operations/connections.md).
+role. A connection takes the role for its session (``SET ROLE``) when it opens, except behind a
+pooler in transaction mode (PgBouncer, ``pooled=True``), where consecutive transactions of one client
+may use different server connections and a session's role would stay on a server connection that
+other clients then use: there the role is set per transaction instead (``set_config('role', ...,
+true)``, in the same pipeline as the statement, as the acting agent is), and server-side prepared
+statements are off (``prepare_threshold``): PgBouncer before 1.21 cannot follow them
+(docs/operations/connections.md).
 """
 
 from __future__ import annotations
@@ -178,8 +179,8 @@ class Database:
         conn.execute(pg_sql.SQL("SET ROLE {}").format(pg_sql.Identifier(self.role)))
 
     def _per_transaction(self) -> list[tuple[str, tuple[str]]]:
-        """What each transaction sets for itself, local to it: the role, and the acting agent."""
-        setup = [(_ROLE, (self.role,))] if self.role else []
+        """What each transaction sets for itself, local to it: the role behind a pooler, and the acting agent."""
+        setup = [(_ROLE, (self.role,))] if self.role and self.pooled else []
         if (actor := _acting.get()) is not None:
             setup.append((_ACT, (actor,)))
         return setup
