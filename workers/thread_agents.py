@@ -33,7 +33,7 @@ import threading
 from typing import Any
 from uuid import UUID
 
-from celery.signals import worker_init, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from phoenix_board.board import agents, errors
 from phoenix_board.board.db import acting_as
@@ -43,6 +43,7 @@ from phoenix_board.workers.process_state import (ENV_AGENTS, ENV_HOLDER, ENV_POO
                                                  ENV_TEAM, THREADS, agent_database, codename, state)
 
 log = logging.getLogger(__name__)
+_started: list[str] = []
 
 
 @worker_init.connect
@@ -80,8 +81,15 @@ def start(settings: Settings) -> None:
     threading.Thread(target=heartbeat.beat_pool_until_stopped,
                      args=(db, [(loop.id, loop.team) for loop in loops], holder, settings),
                      name="phoenix-heartbeat", daemon=True).start()
-    log.info("%d thread agents %s-0..%d on team %s (%d registered, %d re-attached), sharing %d connections",
-             n, os.environ[ENV_PREFIX], n - 1, team, created, n - created, settings.thread_pool_connections)
+    # said once the worker's logging is set up (it is not yet at worker_init)
+    _started.append(f"{n} thread agents {os.environ[ENV_PREFIX]}-0..{n - 1} on team {team} ({created} registered, "
+                    f"{n - created} re-attached), sharing {settings.thread_pool_connections} connections")
+
+
+@worker_ready.connect
+def _say_started(**_: Any) -> None:
+    for line in _started:
+        log.info("%s", line)
 
 
 @worker_shutdown.connect

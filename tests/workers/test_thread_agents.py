@@ -131,3 +131,22 @@ def test_a_thread_pool_works_through_pgbouncer_in_transaction_mode(pools, pgboun
         with psycopg.connect(pgbouncer, autocommit=True, prepare_threshold=None) as conn:
             assert conn.execute("SELECT current_user = session_user").fetchone()[0]
             assert not conn.execute("SELECT current_setting('phoenix.agent_id', true)").fetchone()[0]
+
+
+def test_bad_pool_options_are_refused_in_one_line_before_anything_starts(env, sql, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import assert_one_line
+
+    def workers(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "phoenix_board.cli", "workers", "--team", "iota", *args],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+    too_many = workers("--agents", "300")  # prefork: a process each
+    assert too_many.returncode == 1
+    assert_one_line(too_many.stderr.strip())
+    assert "at most 256" in too_many.stderr and "--pool threads" in too_many.stderr
+    unknown = workers("--pool", "fibers")
+    assert unknown.returncode == 2 and "fibers" in unknown.stderr
+    assert n(sql, "SELECT count(*) AS n FROM phoenix.agents") == 0  # nothing registered
