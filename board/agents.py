@@ -74,6 +74,12 @@ def heartbeat(db: Database, agent: UUID, now: datetime | None = None, holder: UU
     return models.Agent.from_row(db.one("agent_heartbeat", agent=models.uuid_arg(agent, "agent"), holder=holder, now=now))
 
 
+def heartbeat_many(db: Database, agents: list[UUID], holder: UUID) -> set[UUID]:
+    """The agents a pool process holds with ``holder`` are alive (one statement for all of them);
+    returns those it no longer holds (another process took them, or decommissioned)."""
+    return {row["agent"] for row in db.all("agents_heartbeat", agents=list(agents), holder=holder)}
+
+
 def release(db: Database, agent: UUID, holder: UUID) -> bool:
     """Frees the agent's hold on a clean exit (only the holding token does); True if it held it."""
     return bool(db.one("agent_release", agent=models.uuid_arg(agent, "agent"), holder=holder)["released"])

@@ -9,8 +9,14 @@ is its own transaction and costs one round trip. ``transaction()`` is there for 
 Inside ``acting_as(agent)`` every statement names its agent in ``phoenix.agent_id`` for its own
 transaction (the setting the board's functions and row-level security check,
 docs/concepts/security.md); the setting and the statement travel together in one pipeline. ``Database(role=)``
-makes every connection ``SET ROLE`` first: workers run as the agent role, the exporter as the
-monitor role.
+makes every statement run as that role: workers run as the agent role, the exporter as the monitor
+role. A connection takes the role for its session (``SET ROLE``) when it opens, except behind a
+pooler in transaction mode (PgBouncer, ``pooled=True``), where consecutive transactions of one client
+may use different server connections and a session's role would stay on a server connection that
+other clients then use: there the role is set per transaction instead (``set_config('role', ...,
+true)``, in the same pipeline as the statement, as the acting agent is), and server-side prepared
+statements are off (``prepare_threshold``): PgBouncer before 1.21 cannot follow them
+(docs/operations/connections.md).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 _RETRIES = 3
 _ACT = "SELECT set_config('phoenix.agent_id', %s, true)"
+_ROLE = "SELECT set_config('role', %s, true)"
 _acting: contextvars.ContextVar[str | None] = contextvars.ContextVar("phoenix_acting_agent", default=None)
 
 
@@ -141,9 +148,10 @@ class Database:
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, name: str = "phoenix-board",
                  role: str | None = None, timeout: float = 30.0,
-                 extra_queries: Mapping[str, str] | None = None) -> None:
+                 extra_queries: Mapping[str, str] | None = None, pooled: bool = False) -> None:
         self.url = url
         self.role = role
+        self.pooled = pooled
         # the statements this pool runs by name: the product's, plus a caller's own (the test
         # harness brings its own SQL, which no product process loads)
         self.queries = queries()
@@ -159,15 +167,23 @@ class Database:
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": name},
+            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": name,
+                    **({"prepare_threshold": None} if pooled else {})},
             name=name,
             open=False,
-            configure=self._configure if role else None,
+            configure=self._configure if role and not pooled else None,
             timeout=timeout,  # seconds a call waits for a connection before it is Unavailable
         )
 
     def _configure(self, conn: psycopg.Connection) -> None:
         conn.execute(pg_sql.SQL("SET ROLE {}").format(pg_sql.Identifier(self.role)))
+
+    def _per_transaction(self) -> list[tuple[str, tuple[str]]]:
+        """What each transaction sets for itself, local to it: the role behind a pooler, and the acting agent."""
+        setup = [(_ROLE, (self.role,))] if self.role and self.pooled else []
+        if (actor := _acting.get()) is not None:
+            setup.append((_ACT, (actor,)))
+        return setup
 
     def open(self, wait: bool = True, timeout: float = 10.0) -> Database:
         try:
@@ -196,8 +212,8 @@ class Database:
         with self.pool.connection() as conn:
             try:
                 with conn.transaction():
-                    if (actor := _acting.get()) is not None:
-                        conn.execute(_ACT, (actor,))
+                    for statement, params in self._per_transaction():
+                        conn.execute(statement, params)
                     yield conn
             except psycopg.Error as exc:
                 raise translate(exc) from exc
@@ -207,7 +223,7 @@ class Database:
         for attempt in range(1, _RETRIES + 1):
             try:
                 t0 = time.perf_counter()
-                with self.pool.connection() as conn, _acting_pipeline(conn) as pipe:
+                with self.pool.connection() as conn, _setup_pipeline(conn, self._per_transaction()) as pipe:
                     cur = conn.execute(sql, params)
                     if pipe is not None:
                         pipe.sync()  # results (and rowcount) arrive at the sync
@@ -247,6 +263,8 @@ class Database:
         reads whose latency on a busy server is the round trips, not the work."""
         try:
             with self.pool.connection() as conn, conn.pipeline() as pipe:
+                for statement, setup in self._per_transaction():
+                    conn.execute(statement, setup)
                 cursors = [conn.execute(self.queries[name], params) for name, params in calls]
                 pipe.sync()
                 return [cur.fetchall() for cur in cursors]
@@ -256,7 +274,7 @@ class Database:
     def fetch_sql(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Runs a statement composed by ranking.py (the one composed query)."""
         try:
-            with self.pool.connection() as conn, _acting_pipeline(conn) as pipe:
+            with self.pool.connection() as conn, _setup_pipeline(conn, self._per_transaction()) as pipe:
                 cur = conn.execute(statement, params or {})
                 if pipe is not None:
                     pipe.sync()
@@ -268,15 +286,16 @@ class Database:
 
 
 @contextlib.contextmanager
-def _acting_pipeline(conn: psycopg.Connection) -> Iterator[psycopg.Pipeline | None]:
-    """Within acting_as: the setting, then the statement, in one implicit transaction and one
-    round trip (in autocommit, a pipeline's statements share the transaction up to its sync)."""
-    actor = _acting.get()
-    if actor is None:
+def _setup_pipeline(conn: psycopg.Connection, setup: list[tuple[str, tuple[str]]]) -> Iterator[psycopg.Pipeline | None]:
+    """The role and the acting agent (``Database._per_transaction``), then the statement, in one
+    implicit transaction and one round trip (in autocommit, a pipeline's statements share the
+    transaction up to its sync)."""
+    if not setup:
         yield None
         return
     with conn.pipeline() as pipe:
-        conn.execute(_ACT, (actor,))
+        for statement, params in setup:
+            conn.execute(statement, params)
         yield pipe
 
 

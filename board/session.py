@@ -30,7 +30,8 @@ def open_board(settings: Settings, *, max_size: int | None = None, keep_running:
         target = settings.database_read_url if reads_only and settings.database_read_url else url
         with Database(target, min_size=min(settings.pool_min_size, max_size or settings.pool_max_size),
                       max_size=max_size or settings.pool_max_size,
-                      role=migrate.role_names(settings.role_prefix)[role] if role else None) as db:
+                      role=migrate.role_names(settings.role_prefix)[role] if role else None,
+                      pooled=settings.database_pooled) as db:
             yield db
 
 

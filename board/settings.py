@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         description="How long pools, beat, exporter and relay wait for a pending migration before failing.")
     pool_min_size: int = Field(default=1, ge=0, le=100)
     pool_max_size: int = Field(default=10, ge=1, le=500)
+    thread_pool_connections: int = Field(
+        default=10, ge=1, le=500,
+        description="Database connections one process of `workers --pool threads` shares among all its agents.")
+    database_pooled: bool = Field(
+        default=False,
+        description="database_url reaches PostgreSQL through a pooler in transaction mode (PgBouncer): agents set "
+                    "their role per transaction only and use no server-side prepared statements.")
     lease_seconds: float = Field(default=constants.LEASE_SECONDS, gt=0, le=constants.LEASE_MAX_SECONDS)
     role_prefix: str = Field(default="phoenix", pattern=r"^[a-z][a-z0-9_]{0,40}$",
                              description="Names of the owner, agent and monitor roles: <prefix>_owner, ...")

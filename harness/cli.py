@@ -15,7 +15,7 @@ import typer
 
 from phoenix_board.board import errors
 from phoenix_board.cli import render
-from phoenix_board.harness.bench import api, beat, board, delegation, dependents, e2e, flow, prune, scrape, web
+from phoenix_board.harness.bench import agents, api, beat, board, delegation, dependents, e2e, flow, prune, scrape, web
 from phoenix_board.harness.faults import scenarios
 
 # plain click help and no completion commands, as the root command that mounts it
@@ -40,6 +40,7 @@ bench_app.command("api")(api.api_cmd)
 bench_app.command("prune")(prune.prune_cmd)
 bench_app.command("web")(web.web_cmd)
 bench_app.command("flow")(flow.flow_cmd)
+bench_app.command("agents")(agents.agents_cmd)
 
 faults_app = typer.Typer(name="phoenix_board.harness.faults", add_completion=False, pretty_exceptions_enable=False,
                          rich_markup_mode=None)

@@ -28,8 +28,9 @@ from phoenix_board.board.settings import Settings
 from phoenix_board.workers import delivery
 
 TASK_MODULES = ["phoenix_board.workers.tasks"]
-# an agent's start and stop in each pool process (Celery's signals), connected when the worker imports it
-AGENT_MODULES = ["phoenix_board.workers.signals"]
+# an agent's start and stop in each pool process, or a thread pool's agents (Celery's signals),
+# connected when the worker imports them
+AGENT_MODULES = ["phoenix_board.workers.signals", "phoenix_board.workers.thread_agents"]
 # imported by the worker with the task modules: registers `inspect phoenix_agents` (workers/control.py)
 CONTROL_MODULES = ["phoenix_board.workers.control"]
 

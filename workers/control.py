@@ -1,7 +1,7 @@
 """A Celery inspect command that names a worker's agents: ``celery -A phoenix_board.workers.app
 inspect phoenix_agents``. Celery knows pool processes by pid; operators know agents by codename.
 A pool process is the agent ``<prefix>-<pool index>`` (workers/process_state.py), so the worker's main
-process can name them without asking the pool.
+process can name them without asking the pool; a thread pool's agents all live in the worker's process.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def phoenix_agents(state: Any) -> dict[str, Any]:
     processes = getattr(pool, "_pool", None)
     workers = list(getattr(processes, "_pool", []) or [])
     prefix = os.environ.get(process_state.ENV_PREFIX, "")
-    agents = []
+    agents = [{"codename": loop.codename, "pid": os.getpid()} for loop in process_state.state.loops]  # threads
     for process in workers:
         index = getattr(process, "index", None)
         if index is not None:

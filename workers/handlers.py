@@ -19,13 +19,17 @@ What a handler spent (docs/concepts/flow-control.md) travels in its output: an o
 ``{"tokens_in": n, "tokens_out": n, "cost": x, "model": "name"}``, is recorded for the attempt and
 counts against its team's and category's budgets; a malformed one fails the attempt.
 
-Built in: ``noop`` and ``sleep`` (payload ``{"seconds": x}``) for tests and benchmarks, and the
+A handler may be a coroutine function (``async def``): its agent runs it on the process's one
+event loop and waits (workers/coroutines.py).
+
+Built in: ``noop``, ``sleep`` and ``async_sleep`` (payload ``{"seconds": x}``) for tests and benchmarks, and the
 demo categories that ``up --demo`` submits, which say plainly in their output that they are demo
 work and did nothing real.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -148,6 +152,17 @@ def sleep(task: models.Task, context: Context) -> Result:
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(left, 0.5))
     return Result({"slept": seconds}, 1.0)
+
+
+@handler("async_sleep")
+async def async_sleep(task: models.Task, context: Context) -> Result:
+    """``sleep`` as a coroutine: it waits on the process's event loop (workers/coroutines.py), as a
+    handler that awaits a language model's answer would; for tests and ``bench agents``."""
+    seconds = float(task.payload.get("seconds", 1.0))
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"async_sleep: seconds must be between 0 and 3600, not {seconds}")
+    await asyncio.sleep(seconds)
+    return Result({"slept": seconds, "by": context.codename}, 1.0)
 
 
 # The seed's task categories, for `up --demo`. They simulate work: a short pause and a

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from phoenix_board.board import agents, delegation, errors, lifecycle, models
 from phoenix_board.board.db import Database, acting_as
-from phoenix_board.workers import handlers, hooks
+from phoenix_board.workers import coroutines, handlers, hooks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,52 +29,52 @@ UNLOADABLE_PER_CLAIM = 20
 
 
 class Renewer:
-    """Keeps the lease of the claim in hand, from a background thread."""
+    """Keeps the leases of the claims in hand, from one background thread: a prefork agent's
+    own claim, or those of all the agents of a thread pool (workers/thread_agents.py), each
+    renewed acting for its agent. One thread per process, not one per agent."""
 
-    def __init__(self, db: Database, agent_id: UUID, lease_seconds: float) -> None:
+    def __init__(self, db: Database, lease_seconds: float) -> None:
         self.db = db
-        self.agent_id = agent_id
         self.lease = lease_seconds
-        self._claim: tuple[UUID, int, threading.Event] | None = None
+        self._claims: dict[UUID, tuple[UUID, int, threading.Event]] = {}  # agent -> its claim
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="phoenix-lease-renewer", daemon=True)
+        self._thread = threading.Thread(target=self._renew_until_stopped, name="phoenix-lease-renewer", daemon=True)
         self._thread.start()
 
-    def hold(self, task: UUID, attempt: int, lost: threading.Event) -> None:
+    def hold(self, agent: UUID, task: UUID, attempt: int, lost: threading.Event) -> None:
         with self._lock:
-            self._claim = (task, attempt, lost)
+            self._claims[agent] = (task, attempt, lost)
 
-    def release(self, task: UUID, attempt: int) -> None:
-        """Stops renewing this claim (and only this one: another may be held by now)."""
+    def release(self, agent: UUID, task: UUID, attempt: int) -> None:
+        """Stops renewing this claim (and only this one: the agent may hold another by now)."""
         with self._lock:
-            if self._claim is not None and self._claim[:2] == (task, attempt):
-                self._claim = None
+            claim = self._claims.get(agent)
+            if claim is not None and claim[:2] == (task, attempt):
+                del self._claims[agent]
 
     def close(self) -> None:
         self._stop.set()
-        self._wake.set()
-
-    def _run(self) -> None:
-        with acting_as(self.agent_id):
-            self._renew_until_stopped()
 
     def _renew_until_stopped(self) -> None:
         while not self._stop.wait(self.lease / 3):
             with self._lock:
-                claim = self._claim
-            if claim is None:
-                continue
-            task, attempt, lost = claim
-            try:
-                lifecycle.renew(self.db, task, self.agent_id, attempt, self.lease)
-            except errors.Conflict as exc:  # stale or moved on: the work is lost
-                log.warning("lost the claim on task %s: %s", task, exc.message)
-                lost.set()
-                self.release(task, attempt)
-            except errors.BoardError as exc:  # the database is away; the lease may still hold
-                log.warning("could not renew the lease on task %s: %s", task, exc.message)
+                claims = list(self._claims.items())
+            for agent, (task, attempt, lost) in claims:
+                if self._stop.is_set():
+                    return
+                self._renew(agent, task, attempt, lost)
+
+    def _renew(self, agent: UUID, task: UUID, attempt: int, lost: threading.Event) -> None:
+        try:
+            with acting_as(agent):
+                lifecycle.renew(self.db, task, agent, attempt, self.lease)
+        except errors.Conflict as exc:  # stale or moved on: the work is lost
+            log.warning("lost the claim on task %s: %s", task, exc.message)
+            lost.set()
+            self.release(agent, task, attempt)
+        except errors.BoardError as exc:  # the database is away; the lease may still hold
+            log.warning("could not renew the lease on task %s: %s", task, exc.message)
 
 
 class AgentLoop:
@@ -86,7 +86,8 @@ class AgentLoop:
                  stopping: Callable[[], bool] = lambda: False,
                  on_claim: Callable[[models.Task], None] | None = None,
                  on_delegate: Callable[[models.Task], None] | None = None,
-                 on_decided: Callable[[models.Task], None] | None = None) -> None:
+                 on_decided: Callable[[models.Task], None] | None = None,
+                 renewer: Renewer | None = None) -> None:
         self.db = db
         self.id = agent.id
         self.codename = agent.codename
@@ -97,10 +98,13 @@ class AgentLoop:
         self.on_claim = on_claim
         self.on_delegate = on_delegate
         self.on_decided = on_decided
-        self.renewer = Renewer(db, agent.id, lease_seconds)
+        # a thread pool's agents share their process's renewer; a prefork agent has its own
+        self._owns_renewer = renewer is None
+        self.renewer = renewer or Renewer(db, lease_seconds)
 
     def close(self) -> None:
-        self.renewer.close()
+        if self._owns_renewer:
+            self.renewer.close()
 
     def work(self, budget_seconds: float) -> int:
         """Gives the reviews waiting for this agent, then claims and works tasks until none is
@@ -176,11 +180,11 @@ class AgentLoop:
                 self._finish(lambda: lifecycle.fail_unhandled(self.db, task.id, self.id, task.attempt))
                 return self._next(claim_next)
             # held until the attempt has ended: the lease must outlast retries of its last call
-            self.renewer.hold(task.id, task.attempt, context.lost)
+            self.renewer.hold(self.id, task.id, task.attempt, context.lost)
             try:
                 after, nxt = self._attempt(fn, task, context, claim_next)
             finally:
-                self.renewer.release(task.id, task.attempt)
+                self.renewer.release(self.id, task.id, task.attempt)
         except errors.StaleClaim as exc:
             log.warning("dropped stale work on task %s: %s", task.id, exc.message)
             return self._next(claim_next)
@@ -197,7 +201,7 @@ class AgentLoop:
         try:
             if task.children_total:  # back from a join: the handler reads its children's outcomes
                 context.children = delegation.children(self.db, task.id, self.id)
-            outcome = handlers.as_result(fn(task, context))
+            outcome = handlers.as_result(coroutines.resolve(fn(task, context)))  # async def: workers/coroutines.py
         except Exception as exc:  # the handler failed: the board retries with backoff
             log.info("handler %s failed on task %s: %s", task.category, task.id, exc)
             reason = f"{type(exc).__name__}: {exc}"[:1000]

@@ -1,6 +1,7 @@
 """Celery's signals for an agent's process: its start and its stop.
 
-Each prefork pool process is one agent. When Celery starts it (``worker_process_init``: after the
+Each prefork pool process is one agent (a thread pool's agents start in ``thread_agents.py``,
+which shares ``attach`` and ``agent_loop`` below). When Celery starts it (``worker_process_init``: after the
 fork, so the process opens its own connections) it registers, or re-attaches to, the agent
 ``<prefix>-<pool index>``: a process that Celery replaces gets the same index and so the same
 identity, counters and trust. A claim its predecessor held is released at once (a failed attempt,
@@ -32,8 +33,8 @@ from phoenix_board.board.db import Database, acting_as
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import heartbeat, runtime, sending
-from phoenix_board.workers.process_state import (ENV_HOLDER, ENV_PREFIX, ENV_SPECIALIZATION, ENV_TEAM, STOP_SIGNAL,
-                                                 agent_database, codename, state)
+from phoenix_board.workers.process_state import (ENV_HOLDER, ENV_POOL, ENV_PREFIX, ENV_SPECIALIZATION, ENV_TEAM,
+                                                 STOP_SIGNAL, THREADS, agent_database, codename, state)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ def _tell_agents_to_stop(**_: object) -> None:
     """In the main process: a warm shutdown waits for running tasks, and a woken agent would keep
     claiming for its whole budget; tell the pool processes to stop after the task in hand."""
     if not os.environ.get(ENV_TEAM):
+        return
+    state.stop.set()  # a thread pool's agents live in this process (thread_agents.py)
+    if os.environ.get(ENV_POOL) == THREADS:
         return
     for child in psutil.Process().children():
         try:
@@ -64,18 +68,15 @@ def _init_agent(**_: object) -> None:
 
 def _start_agent() -> None:
     team = os.environ.get(ENV_TEAM)
-    if not team:
-        return  # not started by `phoenix-board workers`
+    if not team or os.environ.get(ENV_POOL) == THREADS:
+        return  # not started by `phoenix-board workers`, or its agents are threads (thread_agents.py)
     settings = Settings()
     db = agent_database(settings, "phoenix-agent", 3)
     spec = json.loads(os.environ.get(ENV_SPECIALIZATION) or "[]")
     name = codename(os.environ[ENV_PREFIX], current_process().index)
     holder = UUID(os.environ[ENV_HOLDER]) if os.environ.get(ENV_HOLDER) else None
-    existing = db.one("agent_by_codename", codename=name)
     try:
-        # re-attaching acts for that agent, which the agent role must name (docs/concepts/security.md)
-        with acting_as(existing["id"] if existing else None):
-            agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec}, holder=holder)
+        agent, created = attach(db, name, team, spec, holder)
     except (errors.Conflict, errors.Forbidden) as exc:
         # another live process holds it (a race the pool's start-up check did not see), or it was
         # decommissioned: this pool must not run as it; one line, and the whole pool stops
@@ -83,26 +84,43 @@ def _start_agent() -> None:
         db.close()
         os.kill(os.getppid(), signal.SIGTERM)
         return
+    state.settings, state.db, state.holder = settings, db, holder
+    state.loop = agent_loop(db, agent, settings)
+    # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
+    signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
+    threading.Thread(target=heartbeat.beat_until_stopped, args=(db, agent.id, agent.team, settings),
+                     name="phoenix-heartbeat", daemon=True).start()
+    log.info("agent %s (%s) %s on team %s", name, agent.id, "registered" if created else "re-attached", team)
+
+
+def attach(db: Database, name: str, team: str, spec: list[str], holder: UUID | None) -> tuple[models.Agent, bool]:
+    """Registers the agent ``name``, or re-attaches to it, held with ``holder``; a claim its
+    predecessor (a replaced process) held goes back to the board at once. Conflict or Forbidden
+    when this process may not act as it. -> (the agent, whether it was created)."""
+    existing = db.one("agent_by_codename", codename=name)
+    # re-attaching acts for that agent, which the agent role must name (docs/concepts/security.md)
+    with acting_as(existing["id"] if existing else None):
+        agent, created = agents.register(db, {"codename": name, "team": team, "specialization": spec}, holder=holder)
     if not created and agent.current_task is not None:
         with acting_as(agent.id):
             _release_predecessor_claim(db, agent.id, agent.current_task)
+    return agent, created
+
+
+def agent_loop(db: Database, agent: models.Agent, settings: Settings,
+               renewer: runtime.Renewer | None = None) -> runtime.AgentLoop:
+    """The loop an agent runs when woken, with this process's metrics and messages."""
     on_claim = on_decided = None
     if worker_metrics.enabled():  # the exporter adds up every process's counts
         db.observe = worker_metrics.observe_query
         db.on_retry = worker_metrics.count_db_retry
         on_claim = _observe_claim
         on_decided = _observe_decided
-    state.settings, state.db, state.holder = settings, db, holder
     # the requests an agent's work leads to go through the queue, with the worker's app
-    state.loop = runtime.AgentLoop(
+    return runtime.AgentLoop(
         db, agent, settings.lease_seconds, stopping=state.stop.is_set, on_claim=on_claim, on_decided=on_decided,
         on_review=lambda task: sending.request_reviews(current_app, settings, db, task),
-        on_delegate=lambda parent: sending.wake_for_children(current_app, settings, parent))
-    # the main process sends STOP_SIGNAL at a warm shutdown: finish the task in hand, claim no more
-    signal.signal(STOP_SIGNAL, lambda *_: state.stop.set())
-    threading.Thread(target=heartbeat.beat_until_stopped, args=(db, agent.id, agent.team, settings),
-                     name="phoenix-heartbeat", daemon=True).start()
-    log.info("agent %s (%s) %s on team %s", name, agent.id, "registered" if created else "re-attached", team)
+        on_delegate=lambda parent: sending.wake_for_children(current_app, settings, parent), renewer=renewer)
 
 
 def _observe_claim(task: models.Task) -> None:

@@ -77,11 +77,11 @@ def _guard(name: str, fn, *args: Any) -> Any:  # type: ignore[no-untyped-def]
 @shared_task(name=sending.WAKE, acks_late=False)
 def wake(*args: Any, **kwargs: Any) -> int:
     msg = _parse(messages.WakeMessage, args, kwargs, "wake")
-    agent = process_state.current()
-    if agent.team != msg.team:
-        _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
     try:
-        return agent.work(process_state.state.settings.work_budget_seconds)
+        with process_state.agent() as agent:  # a thread pool's free agent, or the process's own
+            if agent.team != msg.team:
+                _reject("wake", errors.InvalidInput(f"wake for team {msg.team} reached an agent of team {agent.team}"))
+            return agent.work(process_state.state.settings.work_budget_seconds)
     except errors.Unavailable as exc:  # the poller wakes an agent again once the board answers
         log.warning("wake-up ended: %s", exc.message)
         return 0
@@ -173,7 +173,7 @@ def cascade(*args: Any, **kwargs: Any) -> int:
     beat's worker (the operator's process, working as the owner) runs it: an agent's pool process
     refuses it rather than act beyond the agent role."""
     msg = _parse(messages.CascadeMessage, args, kwargs, "cascade")
-    if process_state.state.loop is not None:
+    if process_state.is_agent():
         _reject("cascade", errors.Forbidden("cascades are the operator's; send them to the beat queue"))
     run = functools.partial(federation.cascade, team=msg.team, agent=msg.agent, cascade_id=msg.id)
     row = _guard("cascade", run, _operator_db(), msg.hormone, msg.intensity)

@@ -285,3 +285,19 @@ INSERT INTO phoenix.concurrency_slots (key, slot)
 SELECT 'bench-key-' || k, n FROM generate_series(0, %(keys)s::integer - 1) AS k, generate_series(1, %(limit)s::integer) AS n
  WHERE (SELECT count(*) FROM keyed) >= 0
 ON CONFLICT DO NOTHING;
+-- name: bench_agents_fresh
+-- The agents bench: agents whose heartbeat is at most this many seconds old.
+SELECT count(*) AS n FROM phoenix.agents
+ WHERE decommissioned_at IS NULL AND last_heartbeat > now() - make_interval(secs => %(seconds)s::float8);
+
+-- name: bench_agents_connections
+-- The agents bench: connections to the scratch database: the agents' (their pools and pollers,
+-- by application_name, board/db.py), and all but the bench's own (its client's included).
+SELECT count(*) FILTER (WHERE application_name LIKE 'phoenix-agent%%' OR application_name = 'phoenix-poller') AS n,
+       count(*) FILTER (WHERE application_name <> %(mine)s::text) AS total
+  FROM pg_stat_activity WHERE datname = current_database();
+
+-- name: bench_agents_retire
+-- The agents bench: the thread pools' agents leave before the prefork pool's burst, so that the
+-- board's counts of live agents and the wake-ups go to the prefork agents only.
+UPDATE phoenix.agents SET decommissioned_at = now(), current_task = NULL WHERE codename LIKE %(prefix)s::text || '%%';

@@ -34,6 +34,7 @@ from phoenix_board.board.session import open_board
 from phoenix_board.api import settings as api_settings
 from phoenix_board.board.settings import Settings
 from phoenix_board.cli import live, render, toolkit
+from phoenix_board.cli import workers as workers_cli
 from phoenix_board.workers import broker, handlers, logins, runstate
 
 # which demo categories each seeded team's agents assess
@@ -46,6 +47,7 @@ TITLES = {
     "development": ["Fix {n} flaky tests", "Add metrics to {n} endpoints", "Refactor {n} query builders"],
     "plan": ["Plan the rollout of {n} services", "Plan a migration of {n} tables", "Plan {n} customer interviews"],
 }
+UP_PREFORK_MAX = 64  # prefork agents per team that up starts (a process each); more: --pool threads
 PLAN_SHARE = 0.2  # of demo tasks are plans, which their agent splits into steps (delegation)
 CASCADE_SHARE = 0.03  # of demo ticks also start an operator's hormone cascade in a team
 # Hormones that move. At the default rate (4 tasks/s over 9 agents) each agent completes ~0.5
@@ -80,10 +82,10 @@ class Pools:
         self.procs: dict[str, subprocess.Popen] = {}
         self.offsets: dict[str, int] = {}
 
-    def start(self, team: str, n: int, env: dict[str, str]) -> None:
+    def start(self, team: str, n: int, env: dict[str, str], pool: str = "prefork") -> None:
         # `up`'s exporter serves the agents' metrics from the shared directory: no port per pool
         args = ["workers", "--team", team, "--agents", str(n), "--name", team, "--loglevel", "INFO",
-                "--metrics-port", "0"]
+                "--metrics-port", "0", "--pool", pool]
         for spec in SPECIALIZATIONS.get(team, []):
             args += ["--specialization", spec]
         self.start_command(f"workers-{team}", args, env)
@@ -187,7 +189,10 @@ class DemoFeed(threading.Thread):
 
 
 def up(
-    agents_per_team: int = typer.Option(3, "--agents", "-n", min=1, max=64, help="Agents (pool processes) per team."),
+    agents_per_team: int = typer.Option(3, "--agents", "-n", min=1, max=workers_cli.THREADS_MAX,
+                                        help=f"Agents per team (prefork: pool processes, at most {UP_PREFORK_MAX})."),
+    pool: workers_cli.Pool = typer.Option(workers_cli.Pool.prefork, "--pool", case_sensitive=False,
+                                          help="Each team's pool: prefork (a process per agent) or threads (one process)."),
     team: list[str] = typer.Option([], "--team", "-t", help="Teams to run (default: all)."),
     demo: bool = typer.Option(False, "--demo", help="Feed a realistic stream of demo tasks."),
     rate: float = typer.Option(4.0, "--rate", min=0.1, max=1000, help="Demo tasks per second."),
@@ -199,6 +204,9 @@ def up(
                                            help="Where the HTTP/GraphQL API listens (default PHOENIX_API_PORT, 8470)."),
 ) -> None:
     """Run the whole board on this machine: PostgreSQL, Valkey, one agent pool per team, a live view."""
+    if pool is workers_cli.Pool.prefork and agents_per_team > UP_PREFORK_MAX:
+        raise errors.InvalidInput(f"--agents {agents_per_team}: up runs at most {UP_PREFORK_MAX} prefork agents "
+                                  "per team (a process each); use --pool threads")
     s = toolkit.settings()
     metrics_port = metrics_port or s.metrics_port
     api = api_settings.ApiSettings()
@@ -258,7 +266,7 @@ def up(
             with _phase("starting agents, the beat and the exporter…") as status:
                 pool_env = logins.pool_environment(env, db.url, s)  # the agents' own login (workers/logins.py)
                 for t in teams:
-                    pools.start(t, agents_per_team, pool_env)
+                    pools.start(t, agents_per_team, pool_env, pool.value)
                 pools.start_command("beat", ["beat", "--loglevel", "INFO"], env)
                 pools.start_command("metrics", ["metrics", "--port", str(metrics_port), "--addr", metrics_addr], env)
                 pools.start_command("relay", ["events", "relay"], env)  # the outbox → Redis streams

@@ -4,6 +4,7 @@ started on this machine."""
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import signal
@@ -18,10 +19,22 @@ from phoenix_board.cli import render, toolkit
 from phoenix_board.workers import broker, identity, idle_poller, logins, process_state, runstate
 from phoenix_board.workers.app import make_app
 
+PREFORK_MAX = 256  # a process each: past this, threads
+THREADS_MAX = 2000  # one process's agents; more agents: more pools
+
+
+class Pool(str, enum.Enum):
+    prefork = "prefork"
+    threads = "threads"
+
 
 def workers(
     team: str = typer.Option(..., "--team", "-t", help="The team these agents work for."),
-    agents_n: int = typer.Option(4, "--agents", "-n", min=1, max=256, help="Pool processes, one agent each."),
+    agents_n: int = typer.Option(4, "--agents", "-n", min=1, max=THREADS_MAX,
+                                 help=f"Agents: pool processes (prefork, at most {PREFORK_MAX}) or threads of one process."),
+    pool: Pool = typer.Option(Pool.prefork, "--pool", case_sensitive=False,
+                              help="prefork: an agent per process; threads: all agents in one process, sharing "
+                                   "PHOENIX_THREAD_POOL_CONNECTIONS connections (docs/operations/running-agents.md)."),
     name: Optional[str] = typer.Option(None, "--name", help="Codename prefix; agents are PREFIX-<pool index>."),
     specialization: list[str] = typer.Option([], "--specialization", "-s", help="Categories these agents assess."),
     loglevel: str = typer.Option("INFO", "--loglevel", "-l"),
@@ -30,7 +43,10 @@ def workers(
         help="Serve these agents' own metrics on all addresses at this port; 0: not at all. "
              "Default PHOENIX_WORKER_METRICS_PORT (9465)."),
 ) -> None:
-    """Start a Celery worker whose pool processes are this team's agents."""
+    """Start a Celery worker whose pool processes (or threads) are this team's agents."""
+    if pool is Pool.prefork and agents_n > PREFORK_MAX:
+        raise errors.InvalidInput(f"--agents {agents_n}: a prefork pool runs at most {PREFORK_MAX} agents (a process "
+                                  "each); use --pool threads, or more pools")
     s = toolkit.settings()
     if s.agent_database_url and s.agent_database_url != s.database_url:
         logins.exec_as_agents(s.agent_database_url)  # does not return: the owner's URL leaves the process
@@ -62,14 +78,19 @@ def workers(
             process_state.ENV_TEAM: team,
             process_state.ENV_PREFIX: me.prefix,
             process_state.ENV_HOLDER: str(me.holder),
+            process_state.ENV_POOL: pool.value,
+            process_state.ENV_AGENTS: str(agents_n),
             process_state.ENV_SPECIALIZATION: json.dumps(specialization),
             process_state.ENV_DATABASE: db.url,
             "PHOENIX_REDIS_URL": url,
         })
+        # the launcher's own connection is not needed past here: the agents open theirs, and a
+        # thread pool's process holds no more than PHOENIX_THREAD_POOL_CONNECTIONS
+        db.close()
         app = make_app(url, s)
         app.steps["worker"].add(idle_poller.IdlePoller)
         app.worker_main([
-            "worker", "--pool", "prefork", "--concurrency", str(agents_n),
+            "worker", "--pool", pool.value, "--concurrency", str(agents_n),
             "--queues", f"{s.team_queue(team)},{s.board_queue()}",
             "--hostname", f"{me.prefix}@%h", "--loglevel", loglevel,
             "--without-gossip", "--without-mingle", "--without-heartbeat",

@@ -115,6 +115,32 @@ BEGIN
 END;
 $$;
 
+-- One heartbeat for every agent a thread pool's process holds (workers/thread_agents.py): one
+-- statement per round, not one per agent. It renews the agents this token holds (or that no
+-- process holds: a clean exit released them) and returns the ids it did not renew (another
+-- process took them, decommissioned, unknown): the process must stop acting for those. The token
+-- is what the pool holds its agents by, so the call names no acting agent. Agent rows are locked
+-- in id order (the lock order, 19_locking.sql).
+CREATE OR REPLACE FUNCTION phoenix.agents_heartbeat(p_agents uuid[], p_holder uuid)
+RETURNS SETOF uuid
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_holder IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'a heartbeat for many agents needs the holder token of their pool';
+    END IF;
+    RETURN QUERY
+    WITH mine AS (
+        SELECT id FROM phoenix.agents
+         WHERE id = ANY (p_agents) AND (holder IS NULL OR holder = p_holder) AND decommissioned_at IS NULL
+         ORDER BY id FOR NO KEY UPDATE),
+    beat AS (
+        UPDATE phoenix.agents a SET last_heartbeat = now(), holder = p_holder
+          FROM mine WHERE a.id = mine.id RETURNING a.id)
+    SELECT u FROM unnest(p_agents) AS u WHERE u NOT IN (SELECT id FROM beat);
+END;
+$$;
+
 -- A clean exit frees the hold at once, so the pool's next start re-attaches without waiting for
 -- the liveness window; true if this token held it.
 CREATE OR REPLACE FUNCTION phoenix.agent_release(p_agent uuid, p_holder uuid)

@@ -11,6 +11,10 @@ SELECT (r.agent).*, r.created
 -- The agent is alive.
 SELECT * FROM phoenix.agent_heartbeat(%(agent)s::uuid, %(holder)s::uuid, %(now)s::timestamptz);
 
+-- name: agents_heartbeat
+-- A thread pool's agents are alive, in one statement; the rows are the agents it could not renew.
+SELECT agent FROM phoenix.agents_heartbeat(%(agents)s::uuid[], %(holder)s::uuid) AS agent;
+
 -- name: agent_release
 -- A clean exit frees the agent's hold (only the holder's token does).
 SELECT phoenix.agent_release(%(agent)s::uuid, %(holder)s::uuid) AS released;

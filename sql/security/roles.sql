@@ -161,6 +161,7 @@ BEGIN
         'phoenix.comment_vote(uuid,uuid,integer,timestamptz)',
         'phoenix.agent_register(text,text,text,text[],uuid,timestamptz)',
         'phoenix.agent_heartbeat(uuid,uuid,timestamptz)',
+        'phoenix.agents_heartbeat(uuid[],uuid)',
         'phoenix.agent_release(uuid,uuid)',
         'phoenix.review_pool_size(text,text)',
         'phoenix.assessors_for(text,uuid,integer)'

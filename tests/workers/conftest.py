@@ -46,3 +46,56 @@ def logins(server_url: str) -> Iterator[Callable[..., str]]:
             for name in reversed(made):
                 with contextlib.suppress(psycopg.Error):
                     conn.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+@pytest.fixture
+def pgbouncer(url: str, tmp_path: Path) -> Iterator[str]:
+    """A PgBouncer in transaction mode in front of the test's database (trust, as the server is);
+    the URL to reach the database through it. Skipped where PgBouncer is not installed."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+
+    from tests.conftest import free_port, wait_for
+
+    binary = shutil.which("pgbouncer")
+    if binary is None:
+        pytest.skip("pgbouncer is not installed (.ci/run installs it)")
+    parts = conninfo_to_dict(url)
+    port = free_port()
+    folder = tmp_path / "pgbouncer"
+    folder.mkdir()
+    (folder / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"{parts['dbname']} = host={parts.get('host', '127.0.0.1')} port={parts.get('port', 5432)}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        "auth_type = trust\n"
+        f"auth_file = {folder / 'users.txt'}\n"
+        "pool_mode = transaction\ndefault_pool_size = 4\nmax_client_conn = 500\n"
+        "ignore_startup_parameters = extra_float_digits,options\n")
+    (folder / "users.txt").write_text(f'"{parts.get("user", "postgres")}" ""\n')  # trust still names its users
+    os.chmod(folder, 0o755)
+    # PgBouncer refuses to run as root: -u drops to nobody
+    args = [binary, str(folder / "pgbouncer.ini")] + (["-u", "nobody"] if os.geteuid() == 0 else [])
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=(folder / "log.txt").open("wb"))
+    through = make_conninfo(url, host="127.0.0.1", port=port)
+
+    def answers() -> bool:
+        try:
+            with psycopg.connect(through, connect_timeout=2, prepare_threshold=None) as conn:
+                return conn.execute("SELECT 1").fetchone()[0] == 1
+        except psycopg.OperationalError:
+            return proc.poll() is not None and pytest.fail((folder / "log.txt").read_text())
+
+    wait_for(answers, timeout=30, what="pgbouncer")
+    try:
+        yield through
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

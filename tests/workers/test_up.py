@@ -47,3 +47,16 @@ def test_up_stops_everything_on_sigterm(tmp_path):
     assert proc.wait(timeout=60) == 0
     # up has returned; what it started may take a moment more to exit (not a timing check)
     wait_for(lambda: not of_data_dir(tmp_path), timeout=60, what=f"no process left under {tmp_path}")
+
+
+def test_up_runs_thread_pools(tmp_path):
+    # 20 agents per team, each team's pool one process (workers/thread_agents.py)
+    proc = subprocess.run([sys.executable, "-m", "phoenix_board.cli", "up", "--demo", "--for", "15", "--agents", "20",
+                           "--pool", "threads"],
+                          capture_output=True, text=True, cwd=tmp_path, env=clean_env(tmp_path), timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("summary: ")).removeprefix("summary: "))
+    assert summary["submitted"] > 0 and summary["completed"] > 0
+    log = (tmp_path / "data" / "logs" / "workers-iota.log").read_text(errors="replace")
+    assert "20 thread agents iota-0..19 on team iota" in log
+    wait_for(lambda: not of_data_dir(tmp_path), timeout=60, what=f"no process left under {tmp_path}")
