@@ -32,8 +32,9 @@ UPDATE phoenix.outbox SET stream_ms = NULL, stream_seq = NULL
 
 -- name: outbox_published_head
 -- The highest entry id of a topic that PostgreSQL believes Redis holds.
+-- (published rows always have an id: the stream_ms condition is for the partial outbox_stream_idx)
 SELECT stream_ms, stream_seq FROM phoenix.outbox
- WHERE topic = %(topic)s::text AND published_at IS NOT NULL
+ WHERE topic = %(topic)s::text AND published_at IS NOT NULL AND stream_ms IS NOT NULL
  ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1;
 
 -- name: outbox_republish_after

@@ -1,0 +1,24 @@
+-- Fewer index writes per task (issue 18, item 2; docs/concepts/costs.md has the figures). Each cut
+-- below was measured with `phoenix-board bench board` (WAL bytes and index inserts per step, by
+-- relation) and kept because it helped; each index dropped or narrowed was checked with EXPLAIN on
+-- every named query that could use it.
+
+-- The counters' delta rows (0011) are appended by every status change (two rows: the old status's
+-- -1 and the new one's +1) and only ever read whole: the beat's fold deletes them all, the exporter
+-- sums them all. Their identity key was an index insert per row, two per transition, for a lookup
+-- nothing makes.
+ALTER TABLE phoenix.task_count_deltas DROP COLUMN id;
+
+-- (status, team) for open work was written on every submit, claim and start (status is in its
+-- predicate, so no transition is a HOT update for it anyway) and served only the teams overview's
+-- count of live tasks, which now reads the kept counts (sql/queries/teams.sql, teams_overview).
+-- The board's status filter is served by the sort indexes, or by tasks_lease_idx and
+-- tasks_review_idx for the short-lived statuses.
+DROP INDEX phoenix.tasks_status_idx;
+
+-- An outbox row has no stream entry id until the relay assigns it, and every reader of this index
+-- asks for rows that have one (the topic's head, re-publishing, pruning): leaving the unassigned
+-- rows out saves an index insert per event row when it is written. Uniqueness is unchanged: rows
+-- without an id never collided.
+DROP INDEX phoenix.outbox_stream_idx;
+CREATE UNIQUE INDEX outbox_stream_idx ON phoenix.outbox (topic, stream_ms, stream_seq) WHERE stream_ms IS NOT NULL;
