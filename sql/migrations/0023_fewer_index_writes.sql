@@ -22,3 +22,15 @@ DROP INDEX phoenix.tasks_status_idx;
 -- without an id never collided.
 DROP INDEX phoenix.outbox_stream_idx;
 CREATE UNIQUE INDEX outbox_stream_idx ON phoenix.outbox (topic, stream_ms, stream_seq) WHERE stream_ms IS NOT NULL;
+
+-- The audit chains (0003) already identify every row: (task_id, seq) for task_events, (agent_to,
+-- seq) for agent_interactions, unique and written with every row. The surrogate ids stay as
+-- columns (the event stream's payloads name task_event_id and interaction_id) but nothing looks a
+-- row up by them, so their own key index was one more insert per event and per rating. The chain
+-- index becomes the primary key.
+ALTER TABLE phoenix.task_events ALTER COLUMN seq SET NOT NULL;
+ALTER TABLE phoenix.task_events DROP CONSTRAINT task_events_pkey;
+ALTER TABLE phoenix.task_events ADD CONSTRAINT task_events_chain_idx PRIMARY KEY USING INDEX task_events_chain_idx;
+ALTER TABLE phoenix.agent_interactions ALTER COLUMN seq SET NOT NULL;
+ALTER TABLE phoenix.agent_interactions DROP CONSTRAINT agent_interactions_pkey;
+ALTER TABLE phoenix.agent_interactions ADD CONSTRAINT agent_interactions_chain_idx PRIMARY KEY USING INDEX agent_interactions_chain_idx;
