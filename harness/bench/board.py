@@ -380,7 +380,7 @@ def run(server_url: str, config: Config, console: Console | None = None) -> dict
                 raise errors.Conflict(f"the seeded board has no open task on team {TEAM}")
             runs = claim_runs(db, config, ui)
             ui.note(f"WAL costs: each step of {wal.TASKS} tasks, board and baseline")
-            costs = wal.costs(db, TEAM, bare_first_id=config.bare_rows + 1)
+            costs = wal.costs(db, bare_first_id=config.bare_rows + 1)
             pages = hot_pages(db, config, ui)
             voting = vote_phase(db, config, ui)
 

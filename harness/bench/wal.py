@@ -23,10 +23,13 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from phoenix_board.board import agents, errors, lifecycle
+from phoenix_board.board import agents, errors, lifecycle, teams
 from phoenix_board.board.db import Database
 
 TASKS = 100  # per measured step: enough that a B-tree root split or a sequence's WAL is a fraction
+# A team of its own, so that the measured claims take the tasks the measured submissions made: the
+# same tasks go through every step, whatever the seeded board's claim order holds.
+TEAM = "bench_wal"
 FIGURES = ("bytes", "bytes_without_fpi", "records", "fpi_bytes", "index_inserts", "heap_inserts", "heap_updates", "hot_updates")
 
 
@@ -80,8 +83,11 @@ def _report(steps: dict[str, Step], tasks: int) -> dict[str, Any]:
     }
 
 
-def board_steps(db: Database, team: str, inspect: bool, tasks: int = TASKS) -> dict[str, Step]:
-    """Submit, claim, start and result, each for ``tasks`` tasks (one agent per claim: an agent holds one)."""
+def board_steps(db: Database, inspect: bool, tasks: int = TASKS) -> dict[str, Step]:
+    """Submit, claim, start and result of the same ``tasks`` tasks, each step measured on its own
+    (one agent per task: an agent holds one claim at a time)."""
+    team = TEAM
+    teams.create(db, team, "phoenix-board bench: the WAL costs' tasks")
     workers: list[UUID] = [
         agents.register(db, {"codename": f"bench-wal-{i}", "team": team, "role": "bench"})[0].id for i in range(tasks)
     ]
@@ -96,7 +102,7 @@ def board_steps(db: Database, team: str, inspect: bool, tasks: int = TASKS) -> d
         for agent in workers:
             task = lifecycle.claim(db, agent)
             if task is None:
-                raise errors.Conflict(f"the WAL costs ran out of open tasks on team {team}")
+                raise errors.Conflict(f"the WAL costs found no open task on team {team}")
             claimed.append(task)
 
     def start() -> None:
@@ -134,13 +140,13 @@ def bare_steps(db: Database, first_id: int, inspect: bool, tasks: int = TASKS) -
             (("submit", submit), ("claim", claim), ("complete", complete))}
 
 
-def costs(db: Database, team: str, bare_first_id: int, tasks: int = TASKS) -> dict[str, Any]:
+def costs(db: Database, bare_first_id: int, tasks: int = TASKS) -> dict[str, Any]:
     """The per-task figures of both sides and their breakdown, for ``bench board``'s JSON.
 
     ``wal_bytes_per_task`` and ``index_inserts_per_task`` are for the loop ``claim_ratio`` times
     (claim and result; claim and complete for the baseline); ``lifecycle_*`` add submit (and start)."""
     inspect = inspectable(db)
-    board = board_steps(db, team, inspect, tasks)
+    board = board_steps(db, inspect, tasks)
     bare = bare_steps(db, bare_first_id, inspect, tasks)
 
     def total(steps: dict[str, Step], names: tuple[str, ...], key: str) -> float | None:
