@@ -29,9 +29,33 @@ from phoenix_board.board.db import Database
 
 def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime | None = None) -> tuple[models.Task, bool]:
     """Creates a task; with an idempotency key already used, returns that task. -> (task, created)"""
-    spec = models.parse(models.TaskSubmit, data)
-    row = db.one(
-        "task_submit",
+    row = db.one("task_submit", **_submit_params(models.parse(models.TaskSubmit, data), now))
+    return models.Task.from_row(row), bool(row["created"])
+
+
+def submit_many(db: Database, items: list[tuple[models.TaskSubmit | dict[str, Any], UUID | None]],
+                now: datetime | None = None) -> list[tuple[models.Task, bool] | errors.BoardError]:
+    """Creates many tasks in one transaction, each ``(submission, acting agent)`` as ``submit`` would,
+    idempotency key included: a refused one (bad input, unknown team, ...) is undone alone and its
+    error stands in its place in the answer; the others commit together. -> per item, (task, created)
+    or the error"""
+    out: list[tuple[models.Task, bool] | errors.BoardError] = []
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    places: list[int] = []
+    for data, actor in items:
+        try:
+            calls.append((actor, _submit_params(models.parse(models.TaskSubmit, data), now)))
+            places.append(len(out))
+            out.append(errors.BoardError("not submitted"))  # replaced below
+        except errors.BoardError as exc:
+            out.append(exc)
+    for place, row in zip(places, db.one_each("task_submit", calls), strict=True):
+        out[place] = row if isinstance(row, errors.BoardError) else (models.Task.from_row(row), bool(row["created"]))
+    return out
+
+
+def _submit_params(spec: models.TaskSubmit, now: datetime | None) -> dict[str, Any]:
+    return dict(
         title=spec.title,
         description=spec.description,
         category=spec.category,
@@ -48,7 +72,6 @@ def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime
         idempotency_key=spec.idempotency_key,
         now=now,
     )
-    return models.Task.from_row(row), bool(row["created"])
 
 
 def claim(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS, now: datetime | None = None) -> models.Task | None:
