@@ -12,14 +12,20 @@ other databases of a shared server and to the statistics collector's flush delay
 fall back to the distance between the two positions: the whole server's WAL, so other sessions'
 work counts too, and no index inserts or breakdown; ``method`` says which was used.
 
+While it measures, a temporary replication slot keeps the server from recycling the WAL it has yet
+to read (on a busy server a checkpoint may otherwise remove a segment within a step); without the
+privilege for one, a step whose WAL is gone falls back to the distance as above.
+
 Full-page images depend on when the last checkpoint was, so ``fpi_bytes`` is reported apart, and
 ``bytes_without_fpi`` is what to compare between two runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -56,13 +62,34 @@ def inspectable(db: Database) -> bool:
     return bool(db.one("bench_wal_inspect_allowed")["allowed"])
 
 
+@contextlib.contextmanager
+def held(db: Database) -> Iterator[None]:
+    """WAL from here on stays on the server until the block ends (a temporary replication slot on
+    a connection kept for it), where the role may make one; otherwise nothing is held."""
+    slot = f"phoenix_bench_{uuid.uuid4().hex[:12]}"
+    with db.connection() as conn:
+        try:
+            conn.execute(db.queries["bench_wal_hold"], {"slot": slot})
+        except Exception:  # noqa: BLE001 - no privilege or no free slot: measured without the hold
+            yield
+            return
+        try:
+            yield
+        finally:
+            conn.execute(db.queries["bench_wal_release"], {"slot": slot})
+
+
 def measure(db: Database, inspect: bool, work: Callable[[], None]) -> Step:
     start = db.one("bench_wal_lsn")["lsn"]
     work()
     end = db.one("bench_wal_lsn")["lsn"]
+    distance = db.one("bench_wal_bytes", start=start, end=end)["bytes"]
     if not inspect:
-        return Step({}, db.one("bench_wal_bytes", start=start, end=end)["bytes"])
-    rows = db.all("bench_wal_breakdown", start=start, end=end)
+        return Step({}, distance)
+    try:
+        rows = db.all("bench_wal_breakdown", start=start, end=end)
+    except errors.Unavailable:  # the segment was recycled before it was read: the distance only
+        return Step({}, distance)
     relations = {r["relation"]: {k: int(r[k]) for k in FIGURES if k != "bytes_without_fpi"} for r in rows}
     for r in relations.values():
         r["bytes_without_fpi"] = r["bytes"] - r["fpi_bytes"]
@@ -146,8 +173,9 @@ def costs(db: Database, bare_first_id: int, tasks: int = TASKS) -> dict[str, Any
     ``wal_bytes_per_task`` and ``index_inserts_per_task`` are for the loop ``claim_ratio`` times
     (claim and result; claim and complete for the baseline); ``lifecycle_*`` add submit (and start)."""
     inspect = inspectable(db)
-    board = board_steps(db, inspect, tasks)
-    bare = bare_steps(db, bare_first_id, inspect, tasks)
+    with held(db):
+        board = board_steps(db, inspect, tasks)
+        bare = bare_steps(db, bare_first_id, inspect, tasks)
 
     def total(steps: dict[str, Step], names: tuple[str, ...], key: str) -> float | None:
         if key not in ("bytes", "bytes_without_fpi") and not inspect:

@@ -268,6 +268,15 @@ CREATE EXTENSION IF NOT EXISTS pg_walinspect;
 -- Whether this role may read WAL records (pg_walinspect revokes them from PUBLIC).
 SELECT has_function_privilege('pg_get_wal_records_info(pg_lsn, pg_lsn)', 'execute') AS allowed;
 
+-- name: bench_wal_hold
+-- Keep the server from recycling WAL the costs still have to read (a checkpoint on a busy server
+-- may remove a segment between a step's start and its reading): a temporary slot of this session.
+SELECT pg_create_physical_replication_slot(%(slot)s::name, true, true) IS NOT NULL AS held;
+
+-- name: bench_wal_release
+-- Drop that slot (it would also go with its session, but the session goes back to the pool).
+SELECT pg_drop_replication_slot(%(slot)s::name);
+
 -- name: bench_wal_lsn
 -- Where the next WAL record will go: the start and end of a measured step.
 SELECT pg_current_wal_insert_lsn()::text AS lsn;
