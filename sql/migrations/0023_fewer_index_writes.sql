@@ -1,4 +1,4 @@
--- Fewer index writes per task (issue 18, item 2; docs/concepts/costs.md has the figures). Each cut
+-- Fewer index writes per task (issue 18, item 2; docs/costs.md has the figures). Each cut
 -- below was measured with `phoenix-board bench board` (WAL bytes and index inserts per step, by
 -- relation) and kept because it helped; each index dropped or narrowed was checked with EXPLAIN on
 -- every named query that could use it.
