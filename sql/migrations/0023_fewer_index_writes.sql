@@ -43,3 +43,12 @@ ALTER TABLE phoenix.agent_interactions ADD CONSTRAINT agent_interactions_chain_i
 -- free: agents are thousands of rows, not millions. Pages written from now on keep the room; an
 -- existing board's pages get it at their next rewrite (VACUUM FULL phoenix.agents, off-peak).
 ALTER TABLE phoenix.agents SET (fillfactor = 50);
+
+-- The outbox's rows are found by the relay through outbox_unpublished_idx (id, while unpublished)
+-- and outbox_stream_idx (once they have a stream id), and every statement that names rows by id
+-- also asks for unpublished ones; pruning takes rows by their place (sql/queries/outbox.sql). The
+-- primary key on id served none of them, and as neither of the relay's two updates of a row can
+-- be HOT, it cost an insert at the row's write and again at each update: three per event. The id
+-- stays unique as it always was, by its identity (GENERATED ALWAYS: no statement can choose one),
+-- and remains the events' stable event_id.
+ALTER TABLE phoenix.outbox DROP CONSTRAINT outbox_pkey;
