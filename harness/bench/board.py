@@ -443,15 +443,19 @@ def breakdown_table(result: dict[str, Any]) -> Table:
     costs = result["wal_costs"]
     out = Table(title=f"WAL per task by step and relation ({costs['method']}, {costs['tasks_per_step']} tasks a step)",
                 title_justify="left")
-    for name in ("side", "step", "relation", "bytes", "fpi bytes", "records", "index inserts", "updates", "HOT"):
-        out.add_column(name, justify="left" if name in ("side", "step", "relation") else "right")
+    out.add_column("step / relation", min_width=34, no_wrap=True)
+    for name in ("bytes", "fpi", "records", "index ins.", "updates", "HOT"):
+        out.add_column(name, justify="right")
+
+    def cells(fig: dict[str, float]) -> list[str]:
+        return [f"{fig['bytes']:,.0f}", f"{fig['fpi_bytes']:,.0f}", f"{fig['records']:.1f}",
+                f"{fig['index_inserts']:.1f}", f"{fig['heap_updates']:.2f}", f"{fig['hot_updates']:.2f}"]
+
     for side in ("board", "bare"):
         for step, fig in costs[side].items():
-            out.add_row(side, step, "[bold]all[/bold]", f"{fig['bytes']:,}", f"{fig['fpi_bytes']:,}", f"{fig['records']}",
-                        f"{fig['index_inserts']}", f"{fig['heap_updates']}", f"{fig['hot_updates']}")
+            out.add_row(f"[bold]{side} {step}[/bold]", *cells(fig))
             for rel, r in fig["relations"].items():
-                out.add_row("", "", rel, f"{r['bytes']:,}", f"{r['fpi_bytes']:,}", f"{r['records']}",
-                            f"{r['index_inserts']}", f"{r['heap_updates']}", f"{r['hot_updates']}")
+                out.add_row(f"  {rel}", *cells(r))
     return out
 
 
