@@ -257,6 +257,38 @@ class Database:
     def execute(self, name: str, **params: Any) -> int:
         return self._run(name, params, "none")
 
+    def one_each(self, name: str, calls: Sequence[tuple[Any, Mapping[str, Any]]]) -> list[dict[str, Any] | None | errors.BoardError]:
+        """Runs the named statement once per ``(acting agent, params)`` in ONE transaction, each run in
+        a savepoint of its own that names its own acting agent (None: nobody). A run that is refused
+        is undone alone and its BoardError takes its place in the answer; the others commit together,
+        with one commit for all (a batch of submissions pays one WAL flush, not one each). A deadlock
+        retries that run; a database that is away raises Unavailable and nothing is committed."""
+        sql = self.queries[name]
+        out: list[dict[str, Any] | None | errors.BoardError] = []
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                for actor, params in calls:
+                    for attempt in range(1, _RETRIES + 1):
+                        try:
+                            with conn.transaction():  # a savepoint
+                                conn.execute(_ACT, ("" if actor is None else str(actor),))
+                                out.append(conn.execute(sql, params).fetchone())
+                            break
+                        except UnicodeEncodeError:
+                            out.append(errors.InvalidInput(_NOT_UNICODE))
+                            break
+                        except psycopg.Error as exc:
+                            if exc.sqlstate in _RETRYABLE and attempt < _RETRIES:
+                                continue
+                            refused = translate(exc)
+                            if isinstance(refused, errors.Unavailable):
+                                raise
+                            out.append(refused)
+                            break
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        return out
+
     def batch(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[list[dict[str, Any]]]:
         """Several named read queries on one connection, sent together and answered at one sync (a
         pipeline): one round trip instead of one each. The exporter's scrape is a handful of small

@@ -30,12 +30,38 @@ from phoenix_board.board.db import Database
 def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime | None = None) -> tuple[models.Task, bool]:
     """Creates a task; with an idempotency key already used, returns that task. -> (task, created)"""
     spec = models.parse(models.TaskSubmit, data)
-    # a time or a concurrency key: the submission that stores them too (16_claim_gates.sql)
-    flow = {"not_before": spec.not_before, "concurrency_key": spec.concurrency_key,
-            "concurrency_limit": spec.concurrency_limit} if spec.flow else {}
-    row = db.one(
-        "task_submit_flow" if flow else "task_submit",
-        **flow,
+    row = db.one("task_submit_flow" if spec.flow else "task_submit", **_submit_params(spec, now, spec.flow))
+    return models.Task.from_row(row), bool(row["created"])
+
+
+def submit_many(db: Database, items: list[tuple[models.TaskSubmit | dict[str, Any], UUID | None]],
+                now: datetime | None = None) -> list[tuple[models.Task, bool] | errors.BoardError]:
+    """Creates many tasks in one transaction, each ``(submission, acting agent)`` as ``submit`` would,
+    idempotency key included: a refused one (bad input, unknown team, ...) is undone alone and its
+    error stands in its place in the answer; the others commit together. -> per item, (task, created)
+    or the error"""
+    out: list[tuple[models.Task, bool] | errors.BoardError] = []
+    specs: list[tuple[Any, models.TaskSubmit]] = []
+    places: list[int] = []
+    for data, actor in items:
+        try:
+            specs.append((actor, models.parse(models.TaskSubmit, data)))
+            places.append(len(out))
+            out.append(errors.BoardError("not submitted"))  # replaced below
+        except errors.BoardError as exc:
+            out.append(exc)
+    # one statement for the whole batch: the one that stores flow fields when any submission has them
+    flow = any(spec.flow for _, spec in specs)
+    calls = [(actor, _submit_params(spec, now, flow)) for actor, spec in specs]
+    for place, row in zip(places, db.one_each("task_submit_flow" if flow else "task_submit", calls), strict=True):
+        out[place] = row if isinstance(row, errors.BoardError) else (models.Task.from_row(row), bool(row["created"]))
+    return out
+
+
+def _submit_params(spec: models.TaskSubmit, now: datetime | None, flow: bool) -> dict[str, Any]:
+    """The named submission's parameters; with ``flow``, task_submit_flow's (16_claim_gates.sql),
+    which also stores a not-before time and a concurrency key."""
+    params = dict(
         title=spec.title,
         description=spec.description,
         category=spec.category,
@@ -53,7 +79,10 @@ def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime
         now=now,
         needs_person=spec.needs_person,
     )
-    return models.Task.from_row(row), bool(row["created"])
+    if flow:
+        params.update(not_before=spec.not_before, concurrency_key=spec.concurrency_key,
+                      concurrency_limit=spec.concurrency_limit)
+    return params
 
 
 def claim(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS, now: datetime | None = None) -> models.Task | None:

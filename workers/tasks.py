@@ -88,14 +88,19 @@ def wake(*args: Any, **kwargs: Any) -> int:
 
 
 def _submit_one(msg: messages.SubmitMessage, specialists: dict[str, list[dict[str, Any]]] | None = None) -> models.Task:
-    state = process_state.state
     with acting_as(msg.created_by):  # None: a submission by no agent
         task, created = lifecycle.submit(_board(), models.TaskSubmit(**msg.model_dump()))
+    _submitted(task, created, specialists)
+    return task
+
+
+def _submitted(task: models.Task, created: bool, specialists: dict[str, list[dict[str, Any]]] | None) -> None:
+    """After the commit: a new task's assessments are requested, a review it cannot get is logged."""
+    state = process_state.state
     if created:
         sending.request_assessments(current_app, state.settings, state.db, task, specialists)
         if (shortfall := lifecycle.review_shortfall(state.db, task)) is not None:
             log.warning("%s", shortfall)
-    return task
 
 
 def _wake_for(tasks: list[models.Task]) -> None:
@@ -116,18 +121,29 @@ def submit(*args: Any, **kwargs: Any) -> str:
 
 @delivery.board_task(sending.SUBMIT_MANY)
 def submit_many(*args: Any, **kwargs: Any) -> int:
-    """A batch of submissions in one message. Each is its own transaction: a refused one is
-    logged in one line and skipped, the others go on the board."""
+    """A batch of submissions in one message, written in one transaction (one commit for all): a
+    refused one is undone alone, logged in one line and skipped, the others go on the board. An
+    unreachable database holds the whole message (nothing was committed; keys make it idempotent)."""
     batch = _parse(messages.SubmitManyMessage, args, kwargs, "submit_many")
-    done = []
-    specialists: dict[str, list[dict[str, Any]]] = {}
+    items: list[tuple[Any, Any]] = []
+    places: list[int] = []
     for i, item in enumerate(batch.tasks):
         try:
-            done.append(_submit_one(models.parse(messages.SubmitMessage, item), specialists))
-        except errors.Unavailable:
-            raise  # the whole message is retried; submissions already made are idempotent
+            msg = models.parse(messages.SubmitMessage, item)
         except errors.BoardError as exc:
             log.warning("rejected submission %d of a batch: %s", i, exc.message)
+            continue
+        items.append((models.TaskSubmit(**msg.model_dump()), msg.created_by))
+        places.append(i)
+    done = []
+    specialists: dict[str, list[dict[str, Any]]] = {}
+    for i, outcome in zip(places, lifecycle.submit_many(_board(), items), strict=True):
+        if isinstance(outcome, errors.BoardError):
+            log.warning("rejected submission %d of a batch: %s", i, outcome.message)
+            continue
+        task, created = outcome
+        _submitted(task, created, specialists)
+        done.append(task)
     _wake_for(done)
     return len(done)
 

@@ -59,6 +59,7 @@ from rich.table import Table
 from phoenix_board.board import agents, embedded, errors, lifecycle, ranking, votes
 from phoenix_board.board.db import Database
 from phoenix_board.cli import render, toolkit
+from phoenix_board.harness.bench import wal
 from phoenix_board.harness.queries import database, queries
 from phoenix_board.harness.scratch import Ui, scratch_database, translated
 
@@ -81,6 +82,7 @@ TARGETS: dict[str, tuple[str, Any]] = {
     "claim_ratio": (">=", 0.6),
     "hot_page_p99_ms": ("<=", 2.0),
     "votes_exact": ("==", True),
+    "wal_bytes_per_task": ("<=", 2_000),
 }
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
 
@@ -377,6 +379,8 @@ def run(server_url: str, config: Config, console: Console | None = None) -> dict
             if not db.one("bench_open_count", team=TEAM)["n"]:
                 raise errors.Conflict(f"the seeded board has no open task on team {TEAM}")
             runs = claim_runs(db, config, ui)
+            ui.note(f"WAL costs: each step of {wal.TASKS} tasks, board and baseline")
+            costs = wal.costs(db, bare_first_id=config.bare_rows + 1)
             pages = hot_pages(db, config, ui)
             voting = vote_phase(db, config, ui)
 
@@ -389,6 +393,7 @@ def run(server_url: str, config: Config, console: Console | None = None) -> dict
         "claim_ratio": round(board / bare, 3) if bare else 0.0,
         "claim_statistic": f"best of {config.rounds} alternating runs per side",
         "claim_runs": [r.as_json() for r in runs],
+        **costs,
         **pages,
         **voting,
         "tasks": config.tasks,
@@ -407,7 +412,8 @@ def run(server_url: str, config: Config, console: Console | None = None) -> dict
         "kept": config.keep,
     }
     result["targets"] = {
-        key: {"target": f"{op} {str(limit).lower()}", "value": result[key], "met": bool(_OPS[op](result[key], limit))}
+        key: {"target": f"{op} {str(limit).lower()}", "value": result[key],
+              "met": result[key] is not None and bool(_OPS[op](result[key], limit))}
         for key, (op, limit) in TARGETS.items()
     }
     result["targets_met"] = all(t["met"] for t in result["targets"].values())
@@ -432,15 +438,38 @@ def table(result: dict[str, Any]) -> Table:
     return out
 
 
+def breakdown_table(result: dict[str, Any]) -> Table:
+    """Per task, by step and relation: where the WAL bytes and index inserts go (``--breakdown``)."""
+    costs = result["wal_costs"]
+    out = Table(title=f"WAL per task by step and relation ({costs['method']}, {costs['tasks_per_step']} tasks a step)",
+                title_justify="left")
+    out.add_column("step / relation", min_width=34, no_wrap=True)
+    for name in ("bytes", "fpi", "records", "index ins.", "updates", "HOT"):
+        out.add_column(name, justify="right")
+
+    def cells(fig: dict[str, float]) -> list[str]:
+        return [f"{fig['bytes']:,.0f}", f"{fig['fpi_bytes']:,.0f}", f"{fig['records']:.1f}",
+                f"{fig['index_inserts']:.1f}", f"{fig['heap_updates']:.2f}", f"{fig['hot_updates']:.2f}"]
+
+    for side in ("board", "bare"):
+        for step, fig in costs[side].items():
+            out.add_row(f"[bold]{side} {step}[/bold]", *cells(fig))
+            for rel, r in fig["relations"].items():
+                out.add_row(f"  {rel}", *cells(r))
+    return out
+
+
 def board_cmd(
     tasks: int = typer.Option(1_000_000, "--tasks", help="Tasks on the seeded board (at least 1000)."),
     agents_: int = typer.Option(1_000, "--agents", help=f"Agents on the seeded board (at least {2 * TEAMS})."),
     seconds: float = typer.Option(5.0, "--seconds", help="Length of each timed phase."),
     rounds: int = typer.Option(2, "--rounds", help="Baseline/board pairs of claim runs (1-20)."),
     keep: bool = typer.Option(False, "--keep", help="Keep the scratch database (its name is printed)."),
+    breakdown: bool = typer.Option(False, "--breakdown",
+                                   help="Also print the WAL per task by step and relation (always in --json)."),
     as_json: bool = toolkit.JsonOpt,
 ) -> None:
-    """Claim/complete throughput next to a bare SKIP LOCKED queue, hot-page latency, votes.
+    """Claim/complete throughput next to a bare SKIP LOCKED queue, WAL and index inserts per task, hot-page latency, votes.
 
     Seeds a scratch database with --tasks tasks on the board's server, measures, then drops it.
 
@@ -454,3 +483,5 @@ def board_cmd(
         typer.echo(render.dumps(result))
     else:
         render.console.print(table(result))
+        if breakdown:
+            render.console.print(breakdown_table(result))

@@ -301,3 +301,65 @@ SELECT count(*) FILTER (WHERE application_name LIKE 'phoenix-agent%%' OR applica
 -- The agents bench: the thread pools' agents leave before the prefork pool's burst, so that the
 -- board's counts of live agents and the wake-ups go to the prefork agents only.
 UPDATE phoenix.agents SET decommissioned_at = now(), current_task = NULL WHERE codename LIKE %(prefix)s::text || '%%';
+-- name: bench_bare_submit
+-- Baseline submission: one open row (ids above the filled ones, so they never collide).
+INSERT INTO public.bench_bare (id, status) VALUES (%(id)s::bigint, 'open');
+
+-- name: bench_wal_inspect
+-- Make pg_walinspect available in the scratch database (superuser, or a role granted pg_read_server_files).
+CREATE EXTENSION IF NOT EXISTS pg_walinspect;
+
+-- name: bench_wal_inspect_allowed
+-- Whether this role may read WAL records (pg_walinspect revokes them from PUBLIC).
+SELECT has_function_privilege('pg_get_wal_records_info(pg_lsn, pg_lsn)', 'execute') AS allowed;
+
+-- name: bench_wal_hold
+-- Keep the server from recycling WAL the costs still have to read (a checkpoint on a busy server
+-- may remove a segment between a step's start and its reading): a temporary slot of this session.
+SELECT pg_create_physical_replication_slot(%(slot)s::name, true, true) IS NOT NULL AS held;
+
+-- name: bench_wal_release
+-- Drop that slot (it would also go with its session, but the session goes back to the pool).
+SELECT pg_drop_replication_slot(%(slot)s::name);
+
+-- name: bench_wal_lsn
+-- Where the next WAL record will go: the start and end of a measured step.
+SELECT pg_current_wal_insert_lsn()::text AS lsn;
+
+-- name: bench_wal_bytes
+-- WAL written between two positions by the whole server (the fallback without pg_walinspect).
+SELECT pg_wal_lsn_diff(%(end)s::pg_lsn, %(start)s::pg_lsn)::bigint AS bytes;
+
+-- name: bench_wal_breakdown
+-- The WAL records between two positions that belong to this database, by relation: a record is
+-- this database's when its first block is in it, or when it has no block (a commit) and its
+-- transaction wrote a block here; so other databases' work on a shared server is left out.
+-- Index inserts are B-tree leaf inserts (a split carries its new tuple) and BRIN summary writes.
+WITH me AS (
+    SELECT oid FROM pg_database WHERE datname = current_database()
+), r AS (
+    SELECT w.xid, w.resource_manager AS rmgr, w.record_type, w.record_length, w.fpi_length,
+           regexp_match(w.block_ref, 'rel (\d+)/(\d+)/(\d+)') AS rel
+      -- up to what is flushed (all of it when commits are synchronous): walinspect reads no further
+      FROM pg_get_wal_records_info(%(start)s::pg_lsn, least(%(end)s::pg_lsn, pg_current_wal_flush_lsn())) AS w
+), mine AS (
+    SELECT DISTINCT r.xid FROM r, me WHERE r.rel[2]::oid = me.oid AND r.xid <> '0'::xid
+)
+SELECT coalesce(
+         (SELECT c.oid::regclass::text FROM pg_class c
+           WHERE c.oid = pg_filenode_relation(CASE WHEN r.rel[1]::oid = (SELECT dattablespace FROM pg_database
+                                                                          WHERE datname = current_database())
+                                                   THEN 0 ELSE r.rel[1]::oid END, r.rel[3]::oid)),
+         CASE WHEN r.rel IS NULL THEN lower(r.rmgr) ELSE 'relation ' || r.rel[3] END) AS relation,
+       count(*)::bigint AS records,
+       sum(r.record_length)::bigint AS bytes,
+       sum(r.fpi_length)::bigint AS fpi_bytes,
+       count(*) FILTER (WHERE (r.rmgr = 'Btree' AND r.record_type IN ('INSERT_LEAF', 'INSERT_POST', 'SPLIT_L', 'SPLIT_R'))
+                           OR (r.rmgr = 'BRIN' AND r.record_type IN ('INSERT', 'UPDATE', 'SAMEPAGE_UPDATE')))::bigint AS index_inserts,
+       count(*) FILTER (WHERE r.rmgr = 'Heap' AND r.record_type LIKE 'INSERT%%')::bigint AS heap_inserts,
+       count(*) FILTER (WHERE r.rmgr = 'Heap' AND r.record_type LIKE 'UPDATE%%')::bigint AS heap_updates,
+       count(*) FILTER (WHERE r.rmgr = 'Heap' AND r.record_type LIKE 'HOT_UPDATE%%')::bigint AS hot_updates
+  FROM r CROSS JOIN me
+ WHERE (r.rel IS NOT NULL AND r.rel[2]::oid = me.oid) OR (r.rel IS NULL AND r.xid IN (SELECT xid FROM mine))
+ GROUP BY 1
+ ORDER BY 3 DESC, 1;

@@ -88,7 +88,8 @@ BEGIN
         ELSE
             v_seq := v_seq + 1;
         END IF;
-        UPDATE phoenix.outbox SET stream_ms = v_ms, stream_seq = v_seq WHERE id = r.id;
+        -- (the row is locked and unpublished: saying so lets outbox_unpublished_idx find it)
+        UPDATE phoenix.outbox SET stream_ms = v_ms, stream_seq = v_seq WHERE id = r.id AND published_at IS NULL;
         v_heads := jsonb_set(v_heads, ARRAY[r.topic], jsonb_build_array(v_ms, v_seq));
         n := n + 1;
     END LOOP;

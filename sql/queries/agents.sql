@@ -79,7 +79,7 @@ SELECT count(*) FILTER (WHERE kind = 'claimed') AS claimed,
 SELECT i.id, i.agent_from, f.codename AS from_codename, i.interaction_type, i.task_id, i.trust_delta,
        i.hormone_exchange, i.success, i.metadata, i.at
   FROM phoenix.agent_interactions i LEFT JOIN phoenix.agents f ON f.id = i.agent_from
- WHERE i.agent_to = %(agent)s::uuid ORDER BY i.id DESC LIMIT %(limit)s::integer;
+ WHERE i.agent_to = %(agent)s::uuid ORDER BY i.seq DESC LIMIT %(limit)s::integer;
 
 -- name: fibonacci_level
 -- The Fibonacci level for a count of completed tasks.

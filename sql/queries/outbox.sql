@@ -32,8 +32,9 @@ UPDATE phoenix.outbox SET stream_ms = NULL, stream_seq = NULL
 
 -- name: outbox_published_head
 -- The highest entry id of a topic that PostgreSQL believes Redis holds.
+-- (published rows always have an id: the stream_ms condition is for the partial outbox_stream_idx)
 SELECT stream_ms, stream_seq FROM phoenix.outbox
- WHERE topic = %(topic)s::text AND published_at IS NOT NULL
+ WHERE topic = %(topic)s::text AND published_at IS NOT NULL AND stream_ms IS NOT NULL
  ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1;
 
 -- name: outbox_republish_after
@@ -46,10 +47,11 @@ UPDATE phoenix.outbox SET published_at = NULL
 
 -- name: outbox_prune
 -- Published rows past their topic's retention, a batch at a time.
-DELETE FROM phoenix.outbox WHERE id IN (
-    SELECT id FROM phoenix.outbox
+-- (by ctid: the rows found through outbox_stream_idx are deleted where they are, no key needed)
+DELETE FROM phoenix.outbox WHERE ctid = ANY (ARRAY(
+    SELECT ctid FROM phoenix.outbox
      WHERE topic = %(topic)s::text AND published_at IS NOT NULL AND stream_ms < %(before_ms)s::bigint
-     ORDER BY stream_ms LIMIT %(limit)s::integer);
+     ORDER BY stream_ms LIMIT %(limit)s::integer));
 
 -- name: outbox_lag
 -- Committed events not yet in Redis, and the age of the oldest (the relay's lag; 0 when none).

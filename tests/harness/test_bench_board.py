@@ -7,11 +7,14 @@ import psycopg
 import pytest
 
 from phoenix_board.harness.bench import board as bench
+from phoenix_board.harness.bench import wal
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
 
 RATES = ("claim_complete_per_s", "bare_claim_complete_per_s", "claim_ratio", "votes_per_s")
 LATENCIES = ("hot_page_p50_ms", "hot_page_p99_ms", "hot_page_varied_p50_ms", "hot_page_varied_p99_ms")
+WAL = ("wal_bytes_per_task", "bare_wal_bytes_per_task", "index_inserts_per_task", "bare_index_inserts_per_task",
+       "wal_records_per_task", "lifecycle_wal_bytes_per_task", "bare_lifecycle_wal_bytes_per_task")
 CONTEXT = ("tasks", "agents", "seconds", "postgres_version", "cpu_count", "python", "seed_seconds", "claim_runs")
 
 
@@ -19,15 +22,29 @@ CONTEXT = ("tasks", "agents", "seconds", "postgres_version", "cpu_count", "pytho
 def test_bench_reports_every_figure_and_cleans_up(server_url):
     result = bench.run(server_url, bench.Config(tasks=2_000, agents=20, seconds=1, pages=100))
 
-    for key in (*RATES, *LATENCIES, *CONTEXT, "votes_exact", "targets", "targets_met"):
+    for key in (*RATES, *LATENCIES, *CONTEXT, *WAL, "wal_costs", "votes_exact", "targets", "targets_met"):
         assert key in result, key
     for key in (*RATES, *LATENCIES):
         assert result[key] > 0, key
     assert result["votes_exact"] is True
     assert (result["tasks"], result["agents"]) == (2_000, 20)
     assert [r["kind"] for r in result["claim_runs"]] == ["bare", "board", "bare", "board"]
-    assert set(result["targets"]) == {"claim_ratio", "hot_page_p99_ms", "votes_exact"}
+    assert set(result["targets"]) == {"claim_ratio", "hot_page_p99_ms", "votes_exact", "wal_bytes_per_task"}
     assert all(isinstance(t["met"], bool) for t in result["targets"].values())
+    # the tests' server lets pg_walinspect in: every figure is there, and the board writes more than
+    # the bare queue it is compared with, step by step
+    costs = result["wal_costs"]
+    assert costs["method"] == "pg_walinspect"
+    assert set(costs["board"]) == {"submit", "claim", "start", "result"}
+    assert set(costs["bare"]) == {"submit", "claim", "complete"}
+    for key in WAL:
+        assert result[key] > 0, key
+    assert result["wal_bytes_per_task"] > result["bare_wal_bytes_per_task"]
+    assert result["bare_index_inserts_per_task"] == 2  # each update of the bare row: its primary key only
+    # every step names where its bytes went, and the task's own rows are among them
+    assert "phoenix.tasks" in costs["board"]["claim"]["relations"]
+    assert "phoenix.task_events" in costs["board"]["result"]["relations"]
+    assert all(fig["relations"] for fig in costs["board"].values())
     with psycopg.connect(server_url, autocommit=True) as conn:
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (result["database"],)).fetchone()
     assert left is None
@@ -62,3 +79,18 @@ def test_seeded_board_keeps_the_board_invariants(server_url):
     assert counts["open"] == config.open_tasks
     assert counts["hot"] == config.recent_tasks
     assert (counts["orphaned"], counts["self_worked"], mismatched, self_votes) == (0, 0, 0, 0)
+
+
+def test_wal_costs_without_pg_walinspect_fall_back_to_the_lsn_distance(server_url):
+    """Where pg_walinspect cannot be used, a step still reports its bytes (the server's whole WAL
+    between the two positions), with no breakdown and no index inserts rather than a wrong figure."""
+    ui = Ui(None)
+    with scratch_database(server_url, keep=False, ui=ui) as (_name, url):
+        with database(url, min_size=1, max_size=2) as db:
+            db.execute("bench_bare_create")
+            step = wal.measure(db, False, lambda: [db.execute("bench_bare_submit", id=i) for i in range(20)])
+            inspected = wal.measure(db, wal.inspectable(db), lambda: [db.execute("bench_bare_submit", id=i) for i in range(20, 40)])
+    assert step.relations == {}
+    assert step.totals()["bytes"] > 0 and step.totals()["index_inserts"] == 0
+    assert inspected.relations["bench_bare"]["heap_inserts"] == 20
+    assert inspected.relations["bench_bare_pkey"]["index_inserts"] == 20
