@@ -277,6 +277,9 @@ def up(
             console.print(f"[green]up[/green]: {len(teams)} team(s), {agents_per_team} agents each, the beat, "
                           f"/metrics on {metrics_addr}:{metrics_port}; "
                           f"{live.services(s, api_url)}; logs in {pools.log_dir}; Ctrl-C to stop")
+            # the first thing a newcomer wants: where to look, and how to get in
+            console.print(f"[bold]open the board[/bold]: {api_url.removesuffix('graphql')} (sign in with a token from "
+                          "`phoenix-board tokens create --operator`, in this folder)")
             if demo:
                 crew = {t: started_agents(db, t, started) for t in teams}
                 for t in teams:  # partners and a supervisor among the demo's own agents, so cascades have paths
