@@ -89,6 +89,37 @@ def test_an_agent_completes_a_task_without_a_reload(page, web, tmp_path):
     assert page.evaluate("window.__sameDocument") is True  # the same document: nothing reloaded
 
 
+def test_a_second_sessions_vote_and_comment_appear_on_open_pages_without_a_reload(browser, page, web):
+    team = web.team()
+    owner = make_agent(web.db, team=team, codename=f"lo-{team}")
+    voter = make_agent(web.db, team=team, codename=f"lv-{team}")
+    t = make_task(web.db, team=team, title="watched live", created_by=str(owner.id))
+    sign_in(page, web.token("reader"))
+    board = page.context.new_page()
+    board.goto(f"/?team={team}&sort=new")
+    page.goto(f"/t/{t.id.hex}")
+    for pg in (board, page):
+        pg.wait_for_function("document.body.dataset.liveReady === '1'")
+        pg.evaluate("window.__sameDocument = true")
+    other = browser.new_context(base_url=web.base)
+    try:
+        second = other.new_page()
+        sign_in(second, web.token("agent", agent=voter.codename))
+        second.goto(f"/t/{t.id.hex}")
+        second.click("button[aria-label=Upvote]")
+        second.locator("#js-note").filter(has_text="vote recorded").wait_for()
+        page.locator("#live-summary").filter(has_text="+1 / -0").wait_for()
+        board.locator(f"#task-{t.id.hex} .score", has_text="1").wait_for()
+        second.fill("#new-comment", "said in another session")
+        second.click("form[aria-label=Comment] button[type=submit]")
+        page.locator("#live-comments .prose", has_text="said in another session").wait_for()
+        page.locator("#h-comments", has_text="Comments (1)").wait_for()
+        board.locator(f"#task-{t.id.hex} [data-label=comments]", has_text="1").wait_for()
+    finally:
+        other.close()
+    assert page.evaluate("window.__sameDocument") is True and board.evaluate("window.__sameDocument") is True
+
+
 def test_cancel_a_tree_from_the_console(page, web):
     team = web.team()
     worker = make_agent(web.db, team=team, codename=f"cw-{team}")
