@@ -72,7 +72,9 @@
           for (const fresh of t.content.querySelectorAll("[data-refresh][id]")) {
             const here = document.getElementById(fresh.id);
             if (!here) continue;
-            const busy = here.contains(document.activeElement) ||
+            // someone typing here keeps the section as it is (a button just pressed does not count)
+            const focus = document.activeElement;
+            const busy = (here.contains(focus) && focus.matches("textarea, select, input:not([type=hidden])")) ||
               [...here.querySelectorAll("textarea")].some((x) => x.value.trim() !== "");
             if (!busy) { here.replaceWith(fresh); bindForms(fresh); }
           }
@@ -101,7 +103,8 @@
           note(answer.error || answer.note, Boolean(answer.error));
           if (!answer.error) {
             for (const area of form.querySelectorAll("textarea")) area.value = "";
-            if (body.dataset.live === "task") await refreshSections();
+            // the task's page and the console re-read their [data-refresh] sections (the console's held gates)
+            if (body.dataset.live === "task" || body.dataset.live === "console") await refreshSections();
           }
         } catch (e) {
           note("not sent: " + e.message, true);
