@@ -103,7 +103,7 @@ def test_events_relay_and_tail_commands(url, valkey, tmp_path, client):
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "error: unknown topic 'task.deleted': use one of agent.heartbeat, task.created, task.completed, "
-        "task.updated, consciousness.update, hormone.cascade"]
+        "task.updated, task.voted, task.commented, consciousness.update, hormone.cascade"]
 
 
 def test_tail_follow_prints_new_events(url, valkey, tmp_path, client, relay):
