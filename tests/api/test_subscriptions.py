@@ -259,7 +259,6 @@ def test_votes_and_comments_reach_who_may_read_the_task(board: Board):
         comments_on_task = api_client.subscribe(board.base, reader, COMMENTED, {"id": str(hidden.id), "after": "0-0"})
         own_team = api_client.subscribe(board.base, agent_token, VOTED, {"after": "0-0"})  # scoped to seen_team
         got = [asyncio.ensure_future(_take(s, 1)) for s in (on_task, comments_on_task, own_team)]
-        await asyncio.sleep(0.5)
         await asyncio.to_thread(votes.vote, board.db, hidden.id, voter.id, 1)
         await asyncio.to_thread(comments.add, board.db, hidden.id, voter.id, "on the hidden team's task")
         await asyncio.to_thread(votes.vote, board.db, seen.id, voter.id, -1)
