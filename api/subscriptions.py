@@ -42,9 +42,11 @@ log = logging.getLogger(__name__)
 
 CREATED = "task.created"
 UPDATED = "task.updated"
+VOTED = "task.voted"
+COMMENTED = "task.commented"
 CONSCIOUSNESS = "consciousness.update"
 HORMONE = "hormone.cascade"
-TOPICS = (CREATED, UPDATED, CONSCIOUSNESS, HORMONE)
+TOPICS = (CREATED, UPDATED, VOTED, COMMENTED, CONSCIOUSNESS, HORMONE)
 ENDED = frozenset({"complete", "failed", "cancelled"})  # the statuses a task does not leave by itself
 
 READ_BLOCK_MS = 1000  # one XREAD waits this long for news: the stop and reconnect latency
@@ -325,12 +327,29 @@ def hub() -> Hub:
 def task_events(team: str | None = None, task_id: Any = None, *, after: str | None = None,
                 holder: str | None = None) -> AsyncIterator[dict[str, Any]]:
     """Status changes (``task.updated``) of one task, or of every task of a team, or of all."""
+    return _of_task(UPDATED, team, task_id, after, holder)
+
+
+def _of_task(topic: str, team: str | None, task_id: Any, after: str | None,
+             holder: str | None) -> AsyncIterator[dict[str, Any]]:
     wanted = None if task_id is None else str(task_id)
 
     def match(e: dict[str, Any]) -> bool:
         return (wanted is None or e["task_id"] == wanted) and (team is None or e["payload"].get("team") == team)
 
-    return hub().events(UPDATED, match, after=after, holder=holder)
+    return hub().events(topic, match, after=after, holder=holder)
+
+
+def vote_events(team: str | None = None, task_id: Any = None, *, after: str | None = None,
+                holder: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Votes (``task.voted``) on one task or its comments, or on every task of a team, or of all."""
+    return _of_task(VOTED, team, task_id, after, holder)
+
+
+def comment_events(team: str | None = None, task_id: Any = None, *, after: str | None = None,
+                   holder: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Comments and replies (``task.commented``) on one task, or on every task of a team, or of all."""
+    return _of_task(COMMENTED, team, task_id, after, holder)
 
 
 def created_events(team: str | None = None, *, after: str | None = None,

@@ -240,6 +240,8 @@ STREAM_RETENTION_SECONDS = {
     "task.created": 7 * 86_400.0,  # 7 d
     "task.completed": 30 * 86_400.0,  # 30 d
     "task.updated": 86_400.0,  # 1 d; every status change, for the API's subscriptions and waits
+    "task.voted": 3_600.0,  # 1 h; votes on a task or its comments, for open pages (the counts are in the row)
+    "task.commented": 86_400.0,  # 1 d; comments and replies, for open pages
     "consciousness.update": 3_600.0,  # 1 h
     "hormone.cascade": 3_600.0,  # 1 h
 }

@@ -132,6 +132,24 @@ class Subscription:
                                    after):
             yield event
 
+    @strawberry.subscription(description="Votes on a task and its comments (give id), or on every task of a team, "
+                                         "or of all: the payload holds the counts after the vote.")
+    async def task_voted(self, info: strawberry.Info, id: strawberry.ID | None = None,
+                         team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
+        task_id = None if id is None else str(id)
+        async for event in _events(info, _after_scope(info, task_id, lambda: _fanout().vote_events, team, task_id),
+                                   after):
+            yield event
+
+    @strawberry.subscription(description="Comments and replies on a task (give id), or on every task of a team, or "
+                                         "of all: ids and the task's comment count, never the text (read it).")
+    async def task_commented(self, info: strawberry.Info, id: strawberry.ID | None = None,
+                             team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
+        task_id = None if id is None else str(id)
+        async for event in _events(info, _after_scope(info, task_id, lambda: _fanout().comment_events, team, task_id),
+                                   after):
+            yield event
+
     @strawberry.subscription(description="Each consciousness snapshot as the beat writes it.")
     async def consciousness_updates(self, info: strawberry.Info, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
         async for event in _events(info, _fanout().consciousness_events, after):

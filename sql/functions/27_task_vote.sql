@@ -2,7 +2,8 @@
 -- change of mind moves the counts relatively; the task row is locked first, so concurrent votes
 -- on one task queue up and no count is lost. Not on one's own task (author or claimant).
 -- Recomputes hot rank, controversy and the claim key. A new upvote gives the author oxytocin,
--- a new downvote cortisol. Agents may vote on tasks they cannot read (ranking is public); the row
+-- a new downvote cortisol. A change writes one task.voted outbox row (the counts after it, for
+-- open pages; docs/concepts/event-stream.md); a repeated vote changes nothing and writes none. Agents may vote on tasks they cannot read (ranking is public); the row
 -- returned is then only what they may see of it (phoenix.task_as_seen): id, status and counts.
 CREATE OR REPLACE FUNCTION phoenix.task_vote(
     p_task uuid, p_agent uuid, p_vote integer, p_reason text, p_now timestamptz DEFAULT NULL,
@@ -56,6 +57,13 @@ BEGIN
                ELSE t.claim_key END
      WHERE t.id = p_task
     RETURNING * INTO task;
+
+    INSERT INTO phoenix.outbox (topic, task_id, payload, at)
+    VALUES ('task.voted', p_task,
+            jsonb_build_object('agent_id', p_agent, 'vote', p_vote, 'previous', previous, 'team', task.team,
+                               'upvotes', task.upvotes, 'downvotes', task.downvotes,
+                               'score', task.upvotes - task.downvotes, 'hot_score', task.hot_score),
+            v_now);
 
     IF task.created_by IS NOT NULL AND (du > 0 OR dd > 0) THEN
         -- a new upvote or a new downvote, never both (a change of mind is one of them)

@@ -13,6 +13,8 @@ AS $$
 DECLARE
     v_now timestamptz := phoenix.clock(p_now);
     v_depth integer := 0;
+    v_team text;
+    v_count integer;
     parent phoenix.task_comments;
     c phoenix.task_comments;
 BEGIN
@@ -53,7 +55,15 @@ BEGIN
        SET comment_count = comment_count + 1,
            last_activity_at = greatest(last_activity_at, v_now),
            active_score = phoenix.hot_rank(score, greatest(last_activity_at, v_now), v_now)
-     WHERE id = p_task;
+     WHERE id = p_task
+    RETURNING team, comment_count INTO v_team, v_count;
+    -- one task.commented row for open pages (docs/concepts/event-stream.md): ids and the count,
+    -- never the text, which a page reads through its own access rules
+    INSERT INTO phoenix.outbox (topic, task_id, payload, at)
+    VALUES ('task.commented', p_task,
+            jsonb_build_object('comment_id', c.id, 'parent_id', c.parent_comment_id, 'depth', c.depth,
+                               'agent_id', p_agent, 'team', v_team, 'comment_count', v_count),
+            v_now);
     RETURN c;
 END;
 $$;
@@ -111,5 +121,13 @@ BEGIN
            downvotes = downvotes + (p_vote = -1)::integer - (previous = -1)::integer
      WHERE id = p_comment
     RETURNING * INTO comment;
+    -- a comment's vote is news of its task (task.voted with the comment's id and counts)
+    INSERT INTO phoenix.outbox (topic, task_id, payload, at)
+    SELECT 'task.voted', comment.task_id,
+           jsonb_build_object('comment_id', comment.id, 'agent_id', p_agent, 'vote', p_vote, 'previous', previous,
+                              'team', t.team, 'upvotes', comment.upvotes, 'downvotes', comment.downvotes,
+                              'score', comment.upvotes - comment.downvotes),
+           v_now
+      FROM phoenix.tasks t WHERE t.id = comment.task_id;
 END;
 $$;

@@ -18,14 +18,14 @@ import pytest
 
 from phoenix_board.api import client as api_client
 from phoenix_board.api import tokens
-from phoenix_board.board import errors, teams
+from phoenix_board.board import comments, errors, teams, votes
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers.client import Client
 from tests.api.conftest import free_port, start_cli, start_server, stop_server, wait_ready
 from tests.api.streams import RELAY
 from tests.conftest import _database
-from tests.conftest import make_task
+from tests.conftest import make_agent, make_task
 from tests.conftest import Pools, Valkey, wait_for
 
 MAX_SUBSCRIPTIONS = 2
@@ -236,3 +236,38 @@ def test_a_token_holds_at_most_its_subscriptions(board: Board):
         return len(got), refused.value.code
 
     assert _run(scenario()) == (2, "TOO_MANY_SUBSCRIPTIONS")
+
+
+VOTED = """subscription($id: ID, $team: String, $after: String) {
+  taskVoted(id: $id, team: $team, after: $after) { id topic taskId payload } }"""
+COMMENTED = """subscription($id: ID, $after: String) {
+  taskCommented(id: $id, after: $after) { id topic taskId payload } }"""
+
+
+def test_votes_and_comments_reach_who_may_read_the_task(board: Board):
+    """A reader following a task hears of its votes and comments; an agent token hears only of its
+    own team's, though the stream carries every team's."""
+    seen_team, hidden_team = _team(board.db), _team(board.db)
+    seen, hidden = make_task(board.db, team=seen_team), make_task(board.db, team=hidden_team)
+    voter = make_agent(board.db, team=hidden_team)
+    follower = make_agent(board.db, team=seen_team)
+    reader = tokens.create(board.db, "reader").token
+    agent_token = tokens.create(board.db, "agent", agent=follower.codename).token
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        on_task = api_client.subscribe(board.base, reader, VOTED, {"id": str(hidden.id), "after": "0-0"})
+        comments_on_task = api_client.subscribe(board.base, reader, COMMENTED, {"id": str(hidden.id), "after": "0-0"})
+        own_team = api_client.subscribe(board.base, agent_token, VOTED, {"after": "0-0"})  # scoped to seen_team
+        got = [asyncio.ensure_future(_take(s, 1)) for s in (on_task, comments_on_task, own_team)]
+        await asyncio.to_thread(votes.vote, board.db, hidden.id, voter.id, 1)
+        await asyncio.to_thread(comments.add, board.db, hidden.id, voter.id, "on the hidden team's task")
+        await asyncio.to_thread(votes.vote, board.db, seen.id, voter.id, -1)
+        return tuple([await g for g in got])
+
+    on_task, comments_on_task, own_team = _run(scenario())
+    assert [(e["taskId"], e["payload"]["upvotes"], e["payload"]["score"]) for e in on_task] == [(str(hidden.id), 1, 1)]
+    assert [(e["topic"], e["payload"]["comment_count"]) for e in comments_on_task] == [("task.commented", 1)]
+    # the first vote (on the other team's task) never reached the agent token: its first entry is the later one
+    assert [(e["taskId"], e["payload"]["score"]) for e in own_team] == [(str(seen.id), -1)]
+    with pytest.raises(errors.Forbidden):
+        _run(_take(api_client.subscribe(board.base, agent_token, VOTED, {"team": hidden_team}), 1))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phoenix_board.board import consciousness, constants, lifecycle
+from phoenix_board.board import consciousness, constants, lifecycle, members
 from phoenix_board.scheduler import jobs
 from tests.conftest import make_agent, make_task
 
@@ -84,6 +84,7 @@ def test_dashboard_has_one_row_per_team_and_global(db, sql):
         make_agent(db, team="iota")
     for _ in range(5):
         make_task(db, team="iota")
+    members.add(db, "a-person", "iota")  # a member is a person: not among the agents
     # 4 dashboard rows, and the hourly rollup when it is a materialized view (TimescaleDB's
     # continuous aggregate is refreshed by its policy)
     rollup = 1 if consciousness.mode(db)["hourly_matview"] else 0

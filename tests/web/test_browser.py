@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from phoenix_board.board import comments, delegation, lifecycle
+from phoenix_board.board import comments, delegation, gates, lifecycle
 from tests.conftest import Pools, make_agent, make_task, wait_for
 
 pytestmark = pytest.mark.slow  # a server and a browser per module
@@ -89,6 +89,37 @@ def test_an_agent_completes_a_task_without_a_reload(page, web, tmp_path):
     assert page.evaluate("window.__sameDocument") is True  # the same document: nothing reloaded
 
 
+def test_a_second_sessions_vote_and_comment_appear_on_open_pages_without_a_reload(browser, page, web):
+    team = web.team()
+    owner = make_agent(web.db, team=team, codename=f"lo-{team}")
+    voter = make_agent(web.db, team=team, codename=f"lv-{team}")
+    t = make_task(web.db, team=team, title="watched live", created_by=str(owner.id))
+    sign_in(page, web.token("reader"))
+    board = page.context.new_page()
+    board.goto(f"/?team={team}&sort=new")
+    page.goto(f"/t/{t.id.hex}")
+    for pg in (board, page):
+        pg.wait_for_function("document.body.dataset.liveReady === '1'")
+        pg.evaluate("window.__sameDocument = true")
+    other = browser.new_context(base_url=web.base)
+    try:
+        second = other.new_page()
+        sign_in(second, web.token("agent", agent=voter.codename))
+        second.goto(f"/t/{t.id.hex}")
+        second.click("button[aria-label=Upvote]")
+        second.locator("#js-note").filter(has_text="vote recorded").wait_for()
+        page.locator("#live-summary").filter(has_text="+1 / -0").wait_for()
+        board.locator(f"#task-{t.id.hex} .score", has_text="1").wait_for()
+        second.fill("#new-comment", "said in another session")
+        second.click("form[aria-label=Comment] button[type=submit]")
+        page.locator("#live-comments .prose", has_text="said in another session").wait_for()
+        page.locator("#h-comments", has_text="Comments (1)").wait_for()
+        board.locator(f"#task-{t.id.hex} [data-label=comments]", has_text="1").wait_for()
+    finally:
+        other.close()
+    assert page.evaluate("window.__sameDocument") is True and board.evaluate("window.__sameDocument") is True
+
+
 def test_cancel_a_tree_from_the_console(page, web):
     team = web.team()
     worker = make_agent(web.db, team=team, codename=f"cw-{team}")
@@ -103,6 +134,58 @@ def test_cancel_a_tree_from_the_console(page, web):
     page.click("form[action='/console/cancel'] button[type=submit]")
     page.locator("#js-note").filter(has_text="cancelled 3 tasks").wait_for()
     assert {lifecycle.get(web.db, k).status.value for k in [root.id, *kids]} == {"cancelled"}
+
+
+def _claims_after(web, team: str, after: int) -> list[dict]:
+    return web.db.fetch_sql("SELECT e.id FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id"
+                            " WHERE e.kind = 'claimed' AND t.team = %(team)s AND e.id > %(after)s",
+                            {"team": team, "after": after})
+
+
+def test_an_operator_pauses_and_resumes_a_team_and_retries_a_failed_task_from_the_console(page, web, tmp_path):
+    team, elsewhere = web.team(), web.team()
+    sign_in(page, web.token("operator"))
+    pools = Pools(web.env, tmp_path)
+    try:
+        pools.start(team=team, agents=1, name=f"{team}-pool")
+        for i in range(40):
+            make_task(web.db, team=team, title=f"steady {i}", category="sleep", payload={"seconds": 0.1})
+        wait_for(lambda: _claims_after(web, team, 0), 120, "the pool claiming")
+        page.goto("/console")
+        page.select_option("#pause-kind", "team")
+        page.fill("#pause-scope", team)
+        page.fill("#pause-reason", "browser test")
+        page.click("form[action='/console/pause'] button[type=submit]")
+        page.locator("#js-note").filter(has_text="paused").wait_for()
+        page.locator(f"#live-gates #gate-team-{team}").filter(has_text="browser test").wait_for()  # shown held
+        assert gates.drain(web.db, "team", team, timeout=60) == 0  # what was in flight finished
+        mark = web.db.fetch_sql("SELECT max(id) AS id FROM phoenix.task_events")[0]["id"]
+        beat = web.db.fetch_sql("SELECT max(last_heartbeat) AS at FROM phoenix.agents WHERE team = %(t)s", {"t": team})[0]["at"]
+        # two heartbeats later the agent has looked for work again (it polls twice a second while idle)
+        wait_for(lambda: web.db.fetch_sql("SELECT count(*) AS n FROM phoenix.agents WHERE team = %(t)s AND last_heartbeat"
+                                          " > %(at)s + interval '1.5 s'", {"t": team, "at": beat})[0]["n"] > 0,
+                 60, "the agent's next heartbeats")
+        assert _claims_after(web, team, mark) == []  # paused: no claim at all
+        open_left = web.db.fetch_sql("SELECT count(*) AS n FROM phoenix.tasks WHERE team = %(t)s AND status = 'open'",
+                                     {"t": team})[0]["n"]
+        assert open_left > 0
+        page.click(f"#gate-team-{team} button[type=submit]")  # the held gate's own resume button
+        page.locator("#js-note").filter(has_text="resumed").wait_for()
+        wait_for(lambda: _claims_after(web, team, mark), 120, "claims after the resume")
+        page.locator(f"#live-gates #gate-team-{team}").wait_for(state="detached")
+    finally:
+        pools.stop()
+
+    worker = make_agent(web.db, team=elsewhere)
+    failed = make_task(web.db, team=elsewhere, title="failed once", max_attempts=1)
+    claimed = lifecycle.claim(web.db, worker.id)
+    lifecycle.fail(web.db, failed.id, worker.id, claimed.attempt, "a flaky disk")
+    page.fill("#retry-task", failed.id.hex[-8:])
+    page.click("form[action='/console/retry'] button[type=submit]")
+    page.locator("#js-note").filter(has_text="open again").wait_for()
+    assert lifecycle.get(web.db, failed.id).status.value == "open"
+    page.goto(f"/t/{failed.id.hex}")
+    page.locator("#live-summary .status", has_text="open").wait_for()
 
 
 def test_a_hostile_title_and_comment_stay_inert(page, web):

@@ -202,6 +202,63 @@ def test_the_console_is_for_operators_and_its_actions_work(web):
     assert lifecycle.get(web.db, boosted.id).priority == 9
 
 
+def _failed(web, team: str, reason: str):
+    """A task of ``team`` failed for good (one attempt), with ``reason``."""
+    worker = make_agent(web.db, team=team)
+    task = make_task(web.db, team=team, title=f"fails: {reason}", max_attempts=1)
+    claimed = lifecycle.claim(web.db, worker.id)
+    assert claimed is not None and claimed.id == task.id
+    assert lifecycle.fail(web.db, task.id, worker.id, claimed.attempt, reason).status.value == "failed"
+    return task
+
+
+def test_the_console_pauses_resumes_and_retries_and_refuses_bad_input_and_readers(web):
+    from phoenix_board.board import gates
+
+    team = web.team()
+    c = web.client(web.token("operator"))
+    csrf = web.csrf(c.get("/console").text)
+    r = c.post("/console/pause", data={"csrf": csrf, "kind": "team", "scope": team, "reason": "maintenance"})
+    assert r.status_code == 303 and "paused" in r.headers["location"]
+    [held] = [g for g in gates.paused(web.db) if g["scope"] == team]
+    assert (held["held"], held["paused_reason"]) == ("paused", "maintenance")
+    page = c.get("/console").text
+    assert f'id="gate-team-{team}"' in page and "maintenance" in page  # the console shows what it holds
+    for bad in ({"kind": "teem", "scope": team}, {"kind": "team", "scope": "Not A Name"}):
+        r = c.post("/console/pause", data={"csrf": csrf, **bad}, headers={"X-Phoenix-Fetch": "1"})
+        assert r.status_code == 400 and "\n" not in r.json()["error"], bad
+    reader = web.client(web.token("reader"))
+    rcsrf = web.csrf(reader.get("/").text)
+    assert reader.post("/console/resume", data={"csrf": rcsrf, "kind": "team", "scope": team}).status_code == 403
+    assert [g["scope"] for g in gates.paused(web.db) if g["scope"] == team] == [team]  # still paused
+    assert c.post("/console/resume", data={"csrf": csrf, "kind": "team", "scope": team}).status_code == 303
+    assert not [g for g in gates.paused(web.db) if g["scope"] == team]
+
+    one = _failed(web, team, "flaky disk")
+    rest = [_failed(web, team, "quota exceeded") for _ in range(2)]
+    assert reader.post("/console/retry", data={"csrf": rcsrf, "task": one.id.hex}).status_code == 403
+    r = c.post("/console/retry", data={"csrf": csrf, "task": one.id.hex[-8:]}, headers={"X-Phoenix-Fetch": "1"})
+    assert r.status_code == 200 and "open again" in r.json()["note"]
+    assert lifecycle.get(web.db, one.id).status.value == "open"
+    r = c.post("/console/retry", data={"csrf": csrf, "task": one.id.hex}, headers={"X-Phoenix-Fetch": "1"})
+    assert r.status_code == 409  # open now: nothing to retry
+    bulk = {"csrf": csrf, "team": team, "status": "failed", "reason_like": "%quota%"}
+    r = c.post("/console/retry-bulk", data=bulk, headers={"X-Phoenix-Fetch": "1"})
+    assert r.json()["note"].startswith("2 tasks match")  # counted first: nothing changed
+    assert {lifecycle.get(web.db, t.id).status.value for t in rest} == {"failed"}
+    r = c.post("/console/retry-bulk", data={**bulk, "expect": "3"}, headers={"X-Phoenix-Fetch": "1"})
+    assert r.status_code == 409 and "2 tasks match now" in r.json()["error"]
+    assert {lifecycle.get(web.db, t.id).status.value for t in rest} == {"failed"}
+    r = c.post("/console/retry-bulk", data={**bulk, "team": "Bad Team"}, headers={"X-Phoenix-Fetch": "1"})
+    assert r.status_code == 400 and "team" in r.json()["error"]
+    r = c.post("/console/retry-bulk", data={"csrf": csrf}, headers={"X-Phoenix-Fetch": "1"})  # no filter at all
+    assert r.status_code == 400 and "at least one" in r.json()["error"]
+    assert reader.post("/console/retry-bulk", data={**bulk, "csrf": rcsrf, "expect": "2"}).status_code == 403
+    r = c.post("/console/retry-bulk", data={**bulk, "expect": "2"}, headers={"X-Phoenix-Fetch": "1"})
+    assert r.status_code == 200 and r.json()["note"].startswith("retried 2 of 2"), r.text
+    assert {lifecycle.get(web.db, t.id).status.value for t in rest} == {"open"}
+
+
 def test_graphiql_still_opens_for_a_signed_in_person(web):
     c = web.client(web.token("reader"))
     r = c.get("/graphql", headers={"Accept": "text/html"})

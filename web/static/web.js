@@ -1,6 +1,7 @@
 // Phoenix Board's page script: optional. Every page reads without it and every form posts
 // without it; with it, (a) the open page follows the API's subscriptions (graphql-transport-ws
-// on /graphql; the session cookie authenticates the handshake) and (b) forms post in place.
+// on /graphql; the session cookie authenticates the handshake: new tasks, status changes, votes
+// and comments) and (b) forms post in place.
 // Whatever changed is re-read from the server as HTML (a board row, a task page's sections),
 // so the pages have one renderer: the server's templates.
 "use strict";
@@ -36,21 +37,48 @@
     if (old) old.replaceWith(row); else tbody.prepend(row);
   }
 
+  // --- a vote or comment on a board row: the counts come in the event itself (no re-read)
+  function applyCounts(taskId, p) {
+    const row = document.getElementById("task-" + hex(taskId));
+    if (!row || p.comment_id && p.comment_count === undefined) return;  // a comment's vote: not on the board
+    if (p.score !== undefined) {
+      const score = row.querySelector(".score");
+      if (score) score.textContent = String(p.score);
+      const split = score && score.nextElementSibling;
+      if (split) split.textContent = "+" + p.upvotes + "/-" + p.downvotes;
+    }
+    if (p.comment_count !== undefined) {
+      const cell = row.querySelector("[data-label=comments]");
+      if (cell) cell.textContent = String(p.comment_count);
+    }
+    row.classList.remove("fresh");
+    void row.offsetWidth;  // restart the highlight
+    row.classList.add("fresh");
+  }
+
   // --- a task's page: its [data-refresh] sections are re-read from the page itself
+  // Events that arrive during a re-read ask for one more, after it: the page it is reading may
+  // predate them (a burst of votes costs two re-reads, not one each).
   let refreshing = null;
+  let again = false;
   function refreshSections() {
-    if (refreshing) return refreshing;
+    if (refreshing) { again = true; return refreshing; }
     refreshing = (async () => {
       try {
-        const t = document.createElement("template");
-        t.innerHTML = await html(location.pathname);
-        for (const fresh of t.content.querySelectorAll("[data-refresh][id]")) {
-          const here = document.getElementById(fresh.id);
-          if (!here) continue;
-          const busy = here.contains(document.activeElement) ||
-            [...here.querySelectorAll("textarea")].some((x) => x.value.trim() !== "");
-          if (!busy) { here.replaceWith(fresh); bindForms(fresh); }
-        }
+        do {
+          again = false;
+          const t = document.createElement("template");
+          t.innerHTML = await html(location.pathname);
+          for (const fresh of t.content.querySelectorAll("[data-refresh][id]")) {
+            const here = document.getElementById(fresh.id);
+            if (!here) continue;
+            // someone typing here keeps the section as it is (a button just pressed does not count)
+            const focus = document.activeElement;
+            const busy = (here.contains(focus) && focus.matches("textarea, select, input:not([type=hidden])")) ||
+              [...here.querySelectorAll("textarea")].some((x) => x.value.trim() !== "");
+            if (!busy) { here.replaceWith(fresh); bindForms(fresh); }
+          }
+        } while (again);
       } finally { refreshing = null; }
     })();
     return refreshing;
@@ -75,7 +103,8 @@
           note(answer.error || answer.note, Boolean(answer.error));
           if (!answer.error) {
             for (const area of form.querySelectorAll("textarea")) area.value = "";
-            if (body.dataset.live === "task") await refreshSections();
+            // the task's page and the console re-read their [data-refresh] sections (the console's held gates)
+            if (body.dataset.live === "task" || body.dataset.live === "console") await refreshSections();
           }
         } catch (e) {
           note("not sent: " + e.message, true);
@@ -111,11 +140,19 @@
         subs.push({ query: "subscription($team: String) { taskUpdated(team: $team) { taskId } }",
           variables: { team }, on: (e) => refreshRow(e.taskUpdated.taskId, false) });
       }
+      // votes and comments: one subscription each for the whole listing (of its team, if it has one)
+      for (const field of ["taskVoted", "taskCommented"]) {
+        subs.push({ query: "subscription($team: String) { " + field + "(team: $team) { taskId payload } }",
+          variables: { team }, on: (e) => applyCounts(e[field].taskId, e[field].payload || {}) });
+      }
       return subs;
     }
     if (live === "task") {
-      return [{ query: "subscription($id: ID) { taskUpdated(id: $id) { taskId payload } }",
-        variables: { id: body.dataset.task }, on: () => refreshSections() }];
+      // a status change, a vote (on the task or a comment) or a comment: the sections are re-read,
+      // which brings the new comment into its thread and the counts up to date
+      return ["taskUpdated", "taskVoted", "taskCommented"].map((field) => ({
+        query: "subscription($id: ID) { " + field + "(id: $id) { taskId } }",
+        variables: { id: body.dataset.task }, on: () => refreshSections() }));
     }
     return [];
   }
@@ -153,8 +190,4 @@
   bindForms(document);
   const subs = subscriptions();
   if (subs.length && "WebSocket" in window) connect(subs, 1000);
-  // votes and comments are not on the event stream: a task's page re-reads them now and then
-  if (body.dataset.live === "task") {
-    setInterval(() => { if (document.visibilityState === "visible") refreshSections().catch(() => {}); }, 15000);
-  }
 })();

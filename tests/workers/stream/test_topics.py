@@ -14,7 +14,7 @@ import redis
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from phoenix_board.board import agents, consciousness, lifecycle, outbox
+from phoenix_board.board import agents, comments, consciousness, lifecycle, outbox, votes
 from phoenix_board.workers import stream
 from tests.conftest import make_agent, make_task
 from tests.workers.stream.conftest import submit
@@ -103,7 +103,7 @@ def test_events_relay_and_tail_commands(url, valkey, tmp_path, client):
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "error: unknown topic 'task.deleted': use one of agent.heartbeat, task.created, task.completed, "
-        "task.updated, consciousness.update, hormone.cascade"]
+        "task.updated, task.voted, task.commented, consciousness.update, hormone.cascade"]
 
 
 def test_tail_follow_prints_new_events(url, valkey, tmp_path, client, relay):
@@ -136,3 +136,36 @@ def test_agents_in_a_real_pool_publish_their_heartbeats(pools, valkey, db):
     fields = entries[0][1]
     assert fields["team"] == "iota"
     assert fields["agent_id"] in {str(a.id) for a in agents.list_agents(db, team="iota")}
+
+
+def test_votes_and_comments_are_one_entry_each_with_the_counts_after_them(db, sql, client, relay):
+    author, voter, other = make_agent(db), make_agent(db), make_agent(db)
+    task = make_task(db, created_by=author.id)
+    votes.vote(db, task.id, voter.id, 1)
+    votes.vote(db, task.id, other.id, -1)
+    votes.vote(db, task.id, other.id, -1)  # the same vote again changes nothing: no entry
+    first = comments.add(db, task.id, voter.id, "first")
+    reply = comments.add(db, task.id, other.id, "a reply", parent=first["id"])
+    votes.comment_vote(db, first["id"], other.id, 1)
+    relay.drain()
+    voted = [json.loads(f["payload"]) for _i, f in client.xrange("task.voted")]
+    commented = [json.loads(f["payload"]) for _i, f in client.xrange("task.commented")]
+    assert [(v["vote"], v["upvotes"], v["downvotes"], v["score"]) for v in voted] == [(1, 1, 0, 1), (-1, 1, 1, 0), (1, 1, 0, 1)]
+    assert [v.get("comment_id") for v in voted] == [None, None, str(first["id"])]
+    assert {f["task_id"] for _i, f in client.xrange("task.voted")} == {str(task.id)}
+    assert [(c["comment_id"], c["parent_id"], c["comment_count"]) for c in commented] == [
+        (str(first["id"]), None, 1), (str(reply["id"]), str(first["id"]), 2)]
+    assert all(c["team"] == task.team and "content" not in c for c in commented)  # ids and counts, never the text
+
+
+def test_a_rolled_back_vote_or_comment_writes_no_entry(url, db, sql, client, relay):
+    voter = make_agent(db)
+    task = make_task(db)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        with conn.transaction(force_rollback=True):
+            conn.execute("SELECT phoenix.task_vote(%s, %s, 1, NULL)", (task.id, voter.id))
+            conn.execute("SELECT phoenix.comment_add(%s, %s, NULL, 'gone')", (task.id, voter.id))
+            assert conn.execute("SELECT count(*) AS n FROM phoenix.outbox WHERE topic IN ('task.voted', 'task.commented')"
+                                ).fetchone()["n"] == 2  # written in the vote's and comment's own transaction
+    relay.drain()
+    assert client.xlen("task.voted") == 0 and client.xlen("task.commented") == 0
