@@ -81,8 +81,9 @@ AS $$
             detail || jsonb_build_object('positive', positive, 'negative', negative), at);
 $$;
 
--- Applies the rating to agent `subject` and records who, whom, why and the delta: the one place
--- trust changes (agent_outcome does the same two steps with its own update of the row).
+-- Applies the rating to agent `subject` and records who, whom, why and the delta: how every rating
+-- but an outcome's changes trust (agent_outcome takes the same two steps, trust_update inside its
+-- own update of the row, then trust_record).
 -- p_success is the interaction's success (default: the rating was rather positive);
 -- p_hormones its hormone_exchange, when the same event moved hormones too (an outcome).
 -- The caller must already hold the subject's row lock or accept a short wait (agents after tasks).

@@ -2,7 +2,8 @@
 -- hormones.md, trust.md): phoenix.agent_outcome for the end of an attempt, phoenix.agent_hormones_add for events
 -- that move hormones only. How much each event moves which hormone is phoenix.hormone_response
 -- (12_hormones.sql); how it rates trust is phoenix.trust_evidence, phoenix.trust_update and
--- phoenix.trust_record (14_trust.sql), the steps of phoenix.trust_rate. Callers hold their task rows already: tasks before agents (19_locking.sql).
+-- phoenix.trust_record (14_trust.sql), the steps of phoenix.trust_rate. Callers hold their task
+-- rows already: tasks before agents (19_locking.sql).
 -- Agent rows are locked FOR NO KEY UPDATE, the lock an UPDATE of them takes anyway: FOR UPDATE
 -- would also wait on (and be waited on by) the key-share locks that every insert naming an agent
 -- (an event, a review, an interaction) takes, an order no transaction controls, and reviews
