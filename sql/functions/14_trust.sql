@@ -52,8 +52,39 @@ BEGIN
 END;
 $$;
 
--- Applies the rating to agent `subject` and records who, whom, why and the delta: the one place
--- trust changes. p_success is the interaction's success (default: the rating was rather positive);
+-- One rating's step of the model: the evidence and trust of an agent that had evidence (r, s) and
+-- trust p_trust after a rating (positive, negative); no rating (both NULL) leaves all three as they
+-- are. trust_rate applies it; agent_outcome applies it inside its own update of the agent row, so
+-- that a result updates that row once (docs/costs.md).
+CREATE OR REPLACE FUNCTION phoenix.trust_update(r float8, s float8, p_trust float8, positive float8, negative float8,
+                                                OUT new_r float8, OUT new_s float8, OUT new_trust float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT u.r, u.s, CASE WHEN positive IS NULL AND negative IS NULL THEN p_trust ELSE phoenix.trust_value(u.r, u.s) END
+      FROM (SELECT CASE WHEN positive IS NULL AND negative IS NULL THEN r
+                        ELSE phoenix.k_trust_forgetting() * r + greatest(coalesce(positive, 0), 0) END AS r,
+                   CASE WHEN positive IS NULL AND negative IS NULL THEN s
+                        ELSE phoenix.k_trust_forgetting() * s + greatest(coalesce(negative, 0), 0) END AS s) AS u
+$$;
+
+-- Records a rating that moved `subject`'s trust from p_old to p_new: who, whom, why and the delta
+-- (agent_interactions, the subject's hash chain). The caller holds the subject's row lock.
+CREATE OR REPLACE FUNCTION phoenix.trust_record(
+    subject uuid, positive float8, negative float8, rater uuid, why text, task uuid, at timestamptz,
+    p_old float8, p_new float8, detail jsonb DEFAULT '{}', p_success boolean DEFAULT NULL, p_hormones jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO phoenix.agent_interactions
+        (agent_from, agent_to, interaction_type, task_id, trust_delta, hormone_exchange, success, metadata, at)
+    VALUES (rater, subject, why, task, p_new - p_old, p_hormones, coalesce(p_success, positive >= negative),
+            detail || jsonb_build_object('positive', positive, 'negative', negative), at);
+$$;
+
+-- Applies the rating to agent `subject` and records who, whom, why and the delta: how every rating
+-- but an outcome's changes trust (agent_outcome takes the same two steps, trust_update inside its
+-- own update of the row, then trust_record).
+-- p_success is the interaction's success (default: the rating was rather positive);
 -- p_hormones its hormone_exchange, when the same event moved hormones too (an outcome).
 -- The caller must already hold the subject's row lock or accept a short wait (agents after tasks).
 CREATE OR REPLACE FUNCTION phoenix.trust_rate(
@@ -72,16 +103,13 @@ BEGIN
         RETURN 0;
     END IF;
     UPDATE phoenix.agents a
-       SET trust_r = phoenix.k_trust_forgetting() * a.trust_r + greatest(positive, 0),
-           trust_s = phoenix.k_trust_forgetting() * a.trust_s + greatest(negative, 0),
-           trust_coefficient = phoenix.trust_value(phoenix.k_trust_forgetting() * a.trust_r + greatest(positive, 0),
-                                                   phoenix.k_trust_forgetting() * a.trust_s + greatest(negative, 0))
+       SET (trust_r, trust_s, trust_coefficient) =
+           (SELECT u.new_r, u.new_s, u.new_trust
+              FROM phoenix.trust_update(a.trust_r, a.trust_s, a.trust_coefficient, positive, negative) AS u)
      WHERE a.id = subject
     RETURNING a.trust_coefficient INTO new_trust;
-    INSERT INTO phoenix.agent_interactions
-        (agent_from, agent_to, interaction_type, task_id, trust_delta, hormone_exchange, success, metadata, at)
-    VALUES (rater, subject, why, task, new_trust - old_trust, p_hormones, coalesce(p_success, positive >= negative),
-            detail || jsonb_build_object('positive', positive, 'negative', negative), at);
+    PERFORM phoenix.trust_record(subject, positive, negative, rater, why, task, at, old_trust, new_trust,
+                                 detail, p_success, p_hormones);
     RETURN new_trust - old_trust;
 END;
 $$;

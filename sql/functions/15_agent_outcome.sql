@@ -1,8 +1,9 @@
 -- What an event does to the agent it happens to (docs/concepts/performance.md,
 -- hormones.md, trust.md): phoenix.agent_outcome for the end of an attempt, phoenix.agent_hormones_add for events
 -- that move hormones only. How much each event moves which hormone is phoenix.hormone_response
--- (12_hormones.sql); how it rates trust is phoenix.trust_evidence and phoenix.trust_rate
--- (14_trust.sql). Callers hold their task rows already: tasks before agents (19_locking.sql).
+-- (12_hormones.sql); how it rates trust is phoenix.trust_evidence, phoenix.trust_update and
+-- phoenix.trust_record (14_trust.sql), the steps of phoenix.trust_rate. Callers hold their task
+-- rows already: tasks before agents (19_locking.sql).
 -- Agent rows are locked FOR NO KEY UPDATE, the lock an UPDATE of them takes anyway: FOR UPDATE
 -- would also wait on (and be waited on by) the key-share locks that every insert naming an agent
 -- (an event, a review, an interaction) takes, an order no transaction controls, and reviews
@@ -48,6 +49,9 @@ DECLARE
     completed integer;
     failed integer;
     v_levels jsonb;
+    v_positive float8;  -- the rating, when the board rates the outcome (p_rate); NULL: no rating
+    v_negative float8;
+    v_trust float8;
 BEGIN
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -62,9 +66,18 @@ BEGIN
         failed := a.tasks_failed + 1;
         delta := phoenix.hormone_response('failed');
     END IF;
+    IF p_rate THEN
+        SELECT e.positive, e.negative INTO v_positive, v_negative
+          FROM phoenix.trust_evidence(CASE WHEN p_success THEN 'completed' ELSE 'failed' END, q) AS e;
+    END IF;
 
+    -- one update of the row for counters, hormones and trust (trust_rate's step, 14_trust.sql): a
+    -- second update and lock for the trust alone wrote another copy of the row per result
     UPDATE phoenix.agents
        SET hormone_levels = phoenix.hormones_add(hormone_levels, delta),
+           (trust_r, trust_s, trust_coefficient) =
+               (SELECT u.new_r, u.new_s, u.new_trust
+                  FROM phoenix.trust_update(trust_r, trust_s, trust_coefficient, v_positive, v_negative) AS u),
            tasks_completed = completed,
            tasks_failed = failed,
            success_rate = completed::float8 / (completed + failed),
@@ -77,13 +90,13 @@ BEGIN
            current_task = CASE WHEN current_task = p_task THEN NULL ELSE current_task END,
            idle_since = CASE WHEN current_task = p_task THEN p_at ELSE idle_since END
      WHERE id = p_agent
-    RETURNING hormone_levels INTO v_levels;
+    RETURNING hormone_levels, trust_coefficient INTO v_levels, v_trust;
     PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_levels, p_task, p_at);
 
     IF p_rate THEN
-        PERFORM phoenix.trust_rate(p_agent, e.positive, e.negative, NULL, 'outcome', p_task, p_at,
-                                   jsonb_build_object('quality', p_quality, 'reason', p_reason), p_success, delta)
-           FROM phoenix.trust_evidence(CASE WHEN p_success THEN 'completed' ELSE 'failed' END, q) AS e;
+        PERFORM phoenix.trust_record(p_agent, v_positive, v_negative, NULL, 'outcome', p_task, p_at,
+                                     a.trust_coefficient, v_trust,
+                                     jsonb_build_object('quality', p_quality, 'reason', p_reason), p_success, delta);
     END IF;
 END;
 $$;

@@ -7,7 +7,7 @@
 SELECT team, status::text AS status, sum(tasks)::bigint AS n
   FROM (SELECT team, status, tasks FROM phoenix.task_counts
         UNION ALL
-        SELECT team, status, tasks FROM phoenix.task_count_deltas) c
+        SELECT team, status, tasks FROM phoenix.task_count_changes) c
  WHERE (%(team)s::text IS NULL OR team = %(team)s::text)
  GROUP BY team, status
 HAVING sum(tasks) <> 0

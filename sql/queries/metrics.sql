@@ -14,7 +14,7 @@ WITH counts AS (
     SELECT team, status, sum(tasks) AS tasks, sum(attempts) AS attempts, sum(lease_expiries) AS lease_expiries
       FROM (SELECT team, status, tasks, attempts, lease_expiries FROM phoenix.task_counts
             UNION ALL
-            SELECT team, status, tasks, attempts, lease_expiries FROM phoenix.task_count_deltas) c
+            SELECT team, status, tasks, attempts, lease_expiries FROM phoenix.task_count_changes) c
      GROUP BY team, status
 )
 SELECT t.name AS team,

@@ -16,7 +16,7 @@ SELECT name, description, created_at FROM phoenix.teams ORDER BY name;
 
 -- name: teams_overview
 -- Every team with its agents in service and its tasks not yet ended. The live tasks come from the
--- kept counts (task_counts plus the deltas not yet folded, migration 0011), as the exporter reads
+-- kept counts (task_counts plus the deltas not yet folded, migrations 0011 and 0025), as the exporter reads
 -- them: a few rows per team, where counting tasks needed an index every transition wrote (0023).
 SELECT t.name, t.description, t.created_at,
        (SELECT count(*) FROM phoenix.agents a WHERE a.team = t.name AND a.decommissioned_at IS NULL
@@ -24,7 +24,7 @@ SELECT t.name, t.description, t.created_at,
        (SELECT coalesce(sum(c.tasks), 0)::bigint
           FROM (SELECT team, status, tasks FROM phoenix.task_counts
                 UNION ALL
-                SELECT team, status, tasks FROM phoenix.task_count_deltas) AS c
+                SELECT team, status, tasks FROM phoenix.task_count_changes) AS c
          WHERE c.team = t.name AND c.status NOT IN ('complete', 'failed', 'cancelled')) AS live_tasks
   FROM phoenix.teams t
  ORDER BY t.name;

@@ -29,7 +29,9 @@ def code(text: str) -> str:
     ("the hot-rank formula", r"\b1\.8\b", "10_hot_rank.sql"),
     ("which event moves which hormone", r"phoenix\.k_(dopamine|oxytocin|adrenaline|cortisol)_", "12_hormones.sql"),
     ("the trust model: evidence per event", r"phoenix\.k_trust_", "14_trust.sql"),
-    ("the trust model: the update", r"\btrust_[rs]\s*=", "14_trust.sql"),
+    # r <- lambda * r + p: phoenix.trust_update, which trust_rate and agent_outcome's one update of
+    # the agent row both apply
+    ("the trust model: the update", r"k_trust_forgetting\(\)\s*\*", "14_trust.sql"),
     ("the trust model: the value", r"\(r \+ 1\)", "14_trust.sql"),
     ("task insertion", r"INSERT INTO phoenix\.tasks\b", "20_task_submit.sql"),
     ("a new task's defaults", r"'general'", "20_task_submit.sql"),
