@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -300,6 +301,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`phoenix-board ARGS` in a session of its own, its output appended to log; stop_cli ends it
+    (the API's and the web board's servers, the relay)."""
+    out = open(log, "ab")  # noqa: SIM115 - the process's log for as long as it runs
+    return subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env,
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_cli(proc: subprocess.Popen) -> None:
+    """Ends what start_cli started, its children with it (SIGTERM to its session, then SIGKILL)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    """Waits until the server at base answers /readyz; fails with its log when it exits or never does."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"the server was not ready in time:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 class Valkey:

@@ -7,14 +7,10 @@ and asserts only on that."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import os
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,15 +25,10 @@ from psycopg.rows import dict_row
 from phoenix_board.api import tokens
 from phoenix_board.board import teams
 from phoenix_board.board.db import Database
-from tests.conftest import _database
+from tests.conftest import _database, free_port, start_cli, stop_cli, wait_ready
 
 _teams = itertools.count(1)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclasses.dataclass
@@ -92,37 +83,8 @@ class Api:
         return self.log.read_text(errors="replace")
 
 
-def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`phoenix-board ARGS` in a session of its own, its output appended to log; stop_server ends it."""
-    out = open(log, "ab")  # noqa: SIM115 - the process's log for as long as it runs
-    return subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env,
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 def start_server(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
     return start_cli(["serve", "--port", str(port)], env, log)
-
-
-def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"the server was not ready in time:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +106,7 @@ def api(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFact
                 wait_ready(base, proc, log)
                 yield Api(base, db, url, env, proc, log)
             finally:
-                stop_server(proc)
+                stop_cli(proc)
     finally:
         valkey.stop()
 

@@ -13,7 +13,7 @@ import pytest
 
 from phoenix_board.api import tokens
 from phoenix_board.board.db import Database
-from tests.api.conftest import free_port, start_server, stop_server, wait_ready
+from tests.api.conftest import free_port, start_server, stop_cli, wait_ready
 from tests.conftest import _database
 
 BURST = 3
@@ -37,7 +37,7 @@ def server(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathF
             wait_ready(f"http://127.0.0.1:{port}", proc, log)
             yield f"http://127.0.0.1:{port}", db
         finally:
-            stop_server(proc)
+            stop_cli(proc)
 
 
 def _post(base: str, token: str, **kwargs) -> httpx.Response:

