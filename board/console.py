@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from phoenix_board.board import agents, constants, errors, health, members, models
+from phoenix_board.board import agents, constants, errors, health, inputs, members, models
 from phoenix_board.board.db import Database
 
 _SPAN = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
@@ -23,13 +23,21 @@ SPAN_MAX = timedelta(days=90)
 
 
 def parse_since(text: str | None, now: datetime | None = None) -> datetime:
-    """'1h', '30m', '2d', '1w', '900s' before now -> the moment; None: the console's window (1 h)."""
+    """'1h', '30m', '2d', '1w', '900s' before now, or an ISO 8601 time with its zone -> the moment;
+    None: the console's window (1 h). Every command's ``--since`` reads it, so all take both forms."""
     now = now or datetime.now(UTC)
     if text is None:
         return now - timedelta(seconds=constants.CONSOLE_WINDOW_SECONDS)
     match = _SPAN.match(text)
     if not match:
-        raise errors.InvalidInput(f"since {text!r} is not a duration: use a number and s, m, h, d or w (e.g. 1h)")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+        raise errors.InvalidInput(f"since {inputs.shown(text[:40])} is neither a duration (a number and s, m, h, d or "
+                                  "w, e.g. 1h) nor an ISO 8601 time with its zone (e.g. 2026-12-01T12:00:00Z)")
     span = timedelta(seconds=int(match.group(1)) * _UNIT[match.group(2)])
     if not timedelta(0) < span <= SPAN_MAX:
         raise errors.InvalidInput(f"since {text!r} must be more than 0 and at most 90d")

@@ -22,7 +22,8 @@ TeamOpt = typer.Option(None, "--team", help="Only this team's tasks.")
 CategoryOpt = typer.Option(None, "--category", help="Only this category.")
 StatusOpt = typer.Option(None, "--status", help="Only tasks in this status (repeatable).")
 SinceOpt = typer.Option(None, "--since", help="Only tasks that ended (or, unfinished, were created) at or after "
-                                              "this time, ISO 8601 with a zone, e.g. 2026-12-01T12:00:00Z.")
+                                              "this time: a duration before now (30m, 1h, 2d) or an ISO 8601 time with its "
+                                              "zone, e.g. 2026-12-01T12:00:00Z.")
 ReasonLikeOpt = typer.Option(None, "--reason-like", help="Only tasks whose last error matches this pattern "
                                                          "(SQL LIKE, case-insensitive: % any text, _ one character).")
 DryRunOpt = typer.Option(False, "--dry-run", help="Count the matching tasks and change nothing.")
@@ -31,13 +32,7 @@ BatchOpt = typer.Option(100, "--batch", min=1, max=retry.BATCH_MAX, help="Tasks 
 
 
 def _since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise errors.InvalidInput(f"since must be an ISO 8601 time with a zone, e.g. 2026-12-01T12:00:00Z, "
-                                  f"not {text[:40]!r}") from None
+    return None if text is None else console.parse_since(text)
 
 
 def _bulk(action: str, team: str | None, category: str | None, status: list[str] | None, since: str | None,
@@ -96,7 +91,7 @@ def tasks_cancel(
 
 @tasks_app.command("failures")
 def tasks_failures(
-    since: str = typer.Option("1h", "--since", help="How far back: 30m, 1h, 2d, 1w (at most 90d)."),
+    since: str = typer.Option("1h", "--since", help="How far back: 30m, 1h, 2d, 1w (at most 90d), or an ISO 8601 time with its zone."),
     team: Optional[str] = typer.Option(None, "--team", "-t"),
     limit: int = typer.Option(50, "--limit", "-n", min=1, max=1000),
     as_json: bool = toolkit.JsonOpt,

@@ -110,8 +110,14 @@ def test_alerts_reader_failing_does_not_hide_the_rest(db):
     assert console.figures(db, alerts=lambda: [{"name": "TaskQueueLagging"}])["alerts"] == [{"name": "TaskQueueLagging"}]
 
 
-@pytest.mark.parametrize("text", ["1x", "", "0h", "100d", "-1h"])
+@pytest.mark.parametrize("text", ["1x", "", "0h", "100d", "-1h", "2026-12-01T12:00:00", "yesterday"])
 def test_bad_since_is_refused_in_one_line(text):
     with pytest.raises(errors.InvalidInput) as info:
         console.parse_since(text)
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_since_is_a_duration_or_a_zoned_time():
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert console.parse_since("2h", now) == now - timedelta(hours=2)
+    assert console.parse_since("2026-12-01T12:00:00Z", now) == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
