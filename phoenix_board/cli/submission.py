@@ -119,7 +119,8 @@ def file_fields(loaded: dict[str, Any], where: str) -> dict[str, Any]:
             # a near miss names its field; otherwise the list (the flags' names, FILE_ALIASES, work too,
             # but listing both would pass the one-line limit)
             near = difflib.get_close_matches(field, [*valid, *FILE_ALIASES], n=1)
-            hint = f"did you mean {near[0]}?" if near else f"valid fields: {', '.join(valid)}"
+            alias = f" ({FILE_ALIASES[near[0]]})" if near and near[0] in FILE_ALIASES else ""
+            hint = f"did you mean {near[0]}{alias}?" if near else f"valid fields: {', '.join(valid)}"
             raise errors.InvalidInput(f"{where}: unknown field {render.plain(inputs.shown(name))}; {hint}")
         if field in out:
             raise errors.InvalidInput(f"{where}: field {field} is given twice ({render.plain(inputs.shown(name))})")
