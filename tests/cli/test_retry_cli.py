@@ -52,7 +52,7 @@ def test_task_retry_and_bulk_retry_with_dry_run_confirmation_and_yes(run, db, sq
     (["--status", "open"], "retry takes tasks that are failed, cancelled, not open"),
     (["--team", "'; DROP TABLE phoenix.tasks; --"], "team"),
     (["--since", "yesterday"], "is neither a duration"),
-    (["--since", "2026-01-01T00:00:00"], "time zone"),
+    (["--since", "2026-01-01T00:00:00"], "ISO 8601 time with its zone"),
     (["--reason-like", "x" * 300], "reason_like"),
     (["--batch", "0", "--team", "iota"], "batch"),
 ])
