@@ -49,7 +49,7 @@ def test_bad_member_commands_say_one_line_and_change_nothing(run, db, sql):
                        (("tokens", "create", "--agent", "ada"), "is a member, not an agent"),
                        (("tokens", "create", "--member", "ada", "--reader"), "exactly one of"),
                        (("task", "claim", "--agent", "ada"), "never claim"),
-                       (("tasks", "failures", "--since", "soon"), "not a duration")]:
+                       (("tasks", "failures", "--since", "soon"), "neither a duration")]:
         ran = run(*args, ok=False)
         assert ran.returncode == 1, args
         assert ran.stderr.startswith("error: ") and says in ran.stderr and len(ran.stderr.splitlines()) == 1, ran.stderr
