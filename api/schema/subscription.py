@@ -120,13 +120,12 @@ class Subscription:
         async for event in _events(info, _after_scope(info, None, lambda: _fanout().created_events, team), after):
             yield event
 
-    @strawberry.subscription(description="A task's status changes (give id), or every task's of a team: wait here "
-                                         "for a result.")
+    @strawberry.subscription(description="A task's status changes (give id: wait here for a result), or every "
+                                         "task's of a team, or of all.")
     async def task_updated(self, info: strawberry.Info, id: strawberry.ID | None = None,
                            team: str | None = None, after: AfterArg = None) -> AsyncGenerator[BoardEvent, None]:
-        if id is None and team is None:
-            # raised as GraphQL's own: a subscription's errors go out without process_result
-            raise api_errors.graphql_error(errors.InvalidInput("give the task's id or a team"))
+        # every task's, as taskCreated and taskVoted allow: a board of many teams follows its
+        # listing with one subscription, not one per team (each counts against the token's limit)
         task_id = None if id is None else str(id)
         async for event in _events(info, _after_scope(info, task_id, lambda: _fanout().task_events, team, task_id),
                                    after):

@@ -31,6 +31,12 @@ def sign_in(page: Any, token: str) -> None:
     page.wait_for_url(lambda url: "/signin" not in url)
 
 
+def wait_live(page: Any) -> None:
+    """Until the page's subscriptions are open. A selector, not wait_for_function: Playwright polls
+    a string predicate with eval, which the board's Content-Security-Policy refuses."""
+    page.locator("body[data-live-ready='1']").wait_for(state="attached")
+
+
 def test_sort_and_page_the_board(page, web):
     team = web.team()
     made = [make_task(web.db, team=team, title=f"paged {i:02d}") for i in range(35)]
@@ -75,7 +81,7 @@ def test_an_agent_completes_a_task_without_a_reload(page, web, tmp_path):
     team = web.team()
     sign_in(page, web.token("reader"))
     page.goto(f"/?team={team}&sort=new")
-    page.wait_for_function("document.body.dataset.liveReady === '1'")
+    wait_live(page)
     page.evaluate("window.__sameDocument = true")
     pools = Pools(web.env, tmp_path)
     try:
@@ -99,7 +105,7 @@ def test_a_second_sessions_vote_and_comment_appear_on_open_pages_without_a_reloa
     board.goto(f"/?team={team}&sort=new")
     page.goto(f"/t/{t.id.hex}")
     for pg in (board, page):
-        pg.wait_for_function("document.body.dataset.liveReady === '1'")
+        wait_live(pg)
         pg.evaluate("window.__sameDocument = true")
     other = browser.new_context(base_url=web.base)
     try:
@@ -118,6 +124,41 @@ def test_a_second_sessions_vote_and_comment_appear_on_open_pages_without_a_reloa
     finally:
         other.close()
     assert page.evaluate("window.__sameDocument") is True and board.evaluate("window.__sameDocument") is True
+
+
+def test_a_board_of_many_teams_follows_status_changes_with_one_subscription(page, web):
+    # the board follows its listing's status changes with one subscription, not one per team: with
+    # 25 teams a page would have held 28, over the token's 20, and followed nothing
+    made = []
+    for i in range(25):
+        team = web.team()
+        made.append((make_agent(web.db, team=team, codename=f"mt{i}-{team}"), make_task(web.db, team=team, title=f"many {i}")))
+    sign_in(page, web.token("reader"))
+    page.goto("/?sort=new")
+    wait_live(page)
+    page.evaluate("window.__sameDocument = true")
+    # the team named last: the one a per-team list of subscriptions (in name order) held last
+    worker, task = max(made, key=lambda pair: pair[1].team)
+    assert lifecycle.claim(web.db, worker.id).id == task.id
+    page.locator(f"#task-{task.id.hex} .status", has_text="claimed").wait_for()
+    assert page.evaluate("document.body.dataset.liveError") is None
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_a_page_over_the_tokens_subscription_limit_says_it_is_not_live(page, web):
+    # four subscriptions a board page: the token's 20 (api_max_subscriptions) hold five pages; the
+    # sixth is refused and says so instead of showing "live" and never updating
+    sign_in(page, web.token("reader"))
+    pages = [page]
+    for _ in range(5):
+        pages.append(page.context.new_page())
+    for pg in pages[:5]:
+        pg.goto("/")
+        wait_live(pg)
+    pages[5].goto("/")
+    pages[5].locator("body[data-live-error]").wait_for(state="attached")
+    assert "20 subscriptions" in pages[5].locator("#live-state").inner_text()
+    assert pages[5].evaluate("document.body.dataset.liveReady") == ""
 
 
 def test_cancel_a_tree_from_the_console(page, web):
@@ -252,7 +293,7 @@ def test_a_member_reviews_a_task_that_waits_for_a_person_and_sees_it_complete(pa
     member, _ = members.add(web.db, f"mp-{team}", team)
     sign_in(page, tokens.create(web.db, "member", member=member.codename).token)
     page.goto(f"/t/{task.id.hex}")
-    page.wait_for_function("document.body.dataset.liveReady === '1'")
+    wait_live(page)
     page.check("input[name=verdict][value=approve]")
     page.fill("#review-reason", "looks right")
     page.click("form[aria-label=Review] button[type=submit]")

@@ -132,15 +132,13 @@
   function subscriptions() {
     const live = body.dataset.live;
     if (live === "board") {
-      const teams = (body.dataset.teams || "").split(",").filter(Boolean);
-      const team = body.dataset.team || null;  // a team's board hears only of that team's new tasks
+      const team = body.dataset.team || null;  // a team's board hears only of that team's tasks
       const subs = [{ query: "subscription($team: String) { taskCreated(team: $team) { taskId } }",
         variables: { team }, on: (e) => refreshRow(e.taskCreated.taskId, true) }];
-      for (const team of teams) {
-        subs.push({ query: "subscription($team: String) { taskUpdated(team: $team) { taskId } }",
-          variables: { team }, on: (e) => refreshRow(e.taskUpdated.taskId, false) });
-      }
-      // votes and comments: one subscription each for the whole listing (of its team, if it has one)
+      // status changes, votes and comments: one subscription each for the whole listing, however
+      // many teams it shows (each counts against the token's api_max_subscriptions)
+      subs.push({ query: "subscription($team: String) { taskUpdated(team: $team) { taskId } }",
+        variables: { team }, on: (e) => refreshRow(e.taskUpdated.taskId, false) });
       for (const field of ["taskVoted", "taskCommented"]) {
         subs.push({ query: "subscription($team: String) { " + field + "(team: $team) { taskId payload } }",
           variables: { team }, on: (e) => applyCounts(e[field].taskId, e[field].payload || {}) });
@@ -169,6 +167,14 @@
         delay = 1000;
         subs.forEach((s, i) => ws.send(JSON.stringify({ id: String(i), type: "subscribe",
           payload: { query: s.query, variables: s.variables || {} } })));
+      } else if (msg.type === "error" || (msg.type === "next" && msg.payload && msg.payload.errors)) {
+        // a subscription the server refused (too many open pages on this token, a revoked
+        // token): say so rather than claim to be live; the page still works with reloads
+        const list = msg.type === "error" ? msg.payload : msg.payload.errors;
+        const first = Array.isArray(list) && list[0] && list[0].message ? list[0].message : "refused";
+        body.dataset.liveReady = "";
+        body.dataset.liveError = first;
+        say("not live: " + first);
       } else if (msg.type === "ping") {
         ws.send(JSON.stringify({ type: "pong" }));
       } else if (msg.type === "next" && msg.payload && msg.payload.data) {
