@@ -233,17 +233,30 @@ def runs(db: Database, name: str, limit: int = 20) -> list[dict[str, Any]]:
     return db.all("schedule_runs_recent", schedule=name, limit=limit)
 
 
-def run_now(db: Database, name: str, now: datetime | None = None) -> dict[str, Any]:
+def run_now(db: Database, name: str, now: datetime | None = None, key: str | None = None) -> dict[str, Any]:
     """Fires the schedule's task once, now, paused or not, as a 'manual' run keyed by this
-    instant: the cron slots are untouched, so the next slot still fires. A task the board refuses
-    is recorded on the run and raised."""
+    instant: the cron slots are untouched, so the next slot still fires. With ``key``, a run asked
+    before with the same key is returned (``fired`` false) instead of firing again: a retried
+    request submits once. A task the board refuses is recorded on the run and raised."""
+    if key is not None:
+        key = _run_key(key)
     row = _named(db.one("schedule_get", schedule=name), name)
     slot = now or _clock(db)
-    fired = db.one("schedule_fire", id=row["id"], kind="manual", slot=slot, now=now)
+    fired = db.one("schedule_fire", id=row["id"], kind="manual", slot=slot, now=now, key=key)
     if fired["error"]:
         raise errors.Conflict(f"schedule {name}: the board refused its task: {fired['error']}")
-    return {"schedule": name, "slot": slot, "fired": fired["fired"], "task_id": fired["task_id"],
+    return {"schedule": name, "slot": fired["run_slot"], "fired": fired["fired"], "task_id": fired["task_id"],
             "team": fired["team"]}
+
+
+def _run_key(key: str) -> str:
+    try:
+        inputs.text(key)
+    except ValueError as exc:
+        raise errors.InvalidInput(f"idempotency_key {exc}") from None
+    if not 1 <= len(key) <= constants.IDEMPOTENCY_KEY_MAX:
+        raise errors.InvalidInput(models.RULES["idempotency_key"])
+    return key
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +295,7 @@ def tick(db: Database, now: datetime | None = None, wake: Callable[[str], None] 
                 last = None
                 for slot in p.fire:
                     r = conn.execute(q["schedule_fire"], {"id": row["id"], "kind": "cron", "slot": slot,
-                                                          "now": now}).fetchone()
+                                                          "now": now, "key": None}).fetchone()
                     if r["fired"]:
                         last = slot
                         if r["task_id"] is not None:

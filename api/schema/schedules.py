@@ -3,6 +3,7 @@ operator tokens change them. Each field is one call of board/schedules.py."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -96,12 +97,14 @@ class ScheduleMutation:
         ctx.principal.require("operator")
         return Schedule.of(await ctx.write(schedules.resume, name))
 
-    @strawberry.mutation(description="Submits the schedule's task once, now; the next slot still fires. "
-                                     "Operator tokens.")
-    async def run_schedule_now(self, info: strawberry.Info, name: NameArg) -> ScheduleRun:
+    @strawberry.mutation(description="Submits the schedule's task once, now; the next slot still fires. With "
+                                     "idempotencyKey, a retry submits nothing more: it returns the first run "
+                                     "(fired false). Operator tokens.")
+    async def run_schedule_now(self, info: strawberry.Info, name: NameArg,
+                               idempotency_key: str | None = None) -> ScheduleRun:
         ctx = of(info)
         ctx.principal.require("operator")
-        out = await ctx.write(schedules.run_now, name)
+        out = await ctx.write(functools.partial(schedules.run_now, key=idempotency_key), name)
         return ScheduleRun(schedule=out["schedule"], slot=out["slot"], fired=out["fired"],
                            task_id=None if out["task_id"] is None else strawberry.ID(str(out["task_id"])))
 

@@ -87,14 +87,21 @@ def schedules_resume(name: str = NameArg) -> None:
 
 
 @app.command("run-now")
-def schedules_run_now(name: str = NameArg, as_json: bool = toolkit.JsonOpt, quiet: bool = toolkit.QuietOpt) -> None:
+def schedules_run_now(name: str = NameArg,
+                      key: str | None = typer.Option(None, "--key", help="An idempotency key: run-now asked again "
+                                                     "with it (a retry) submits nothing more and names the first "
+                                                     "run's task."),
+                      as_json: bool = toolkit.JsonOpt, quiet: bool = toolkit.QuietOpt) -> None:
     """Submit the schedule's task once, now (paused or not); the next slot still fires."""
     with open_board(toolkit.settings(), max_size=1) as db:
-        out = schedules.run_now(db, name)
+        out = schedules.run_now(db, name, key=key)
     if quiet:
         typer.echo(ids.short_one(out["task_id"]))
     elif as_json:
         toolkit.print_json(out)
+    elif not out["fired"]:
+        render.console.print(f"already run with this key: task {ids.short_one(out['task_id'])} for schedule "
+                             f"{render.safe(name)}; full id {out['task_id']}")
     else:
         render.console.print(f"submitted {ids.short_one(out['task_id'])} for schedule {render.safe(name)} on "
                              f"{render.safe(out['team'])}; full id {out['task_id']}")

@@ -11,9 +11,12 @@
 -- for ever; any other error (the server going away, a deadlock) rolls the key back with the rest
 -- and the slot fires on the next tick. The task carries the slot: its idempotency key
 -- schedule:<schedule id>:<kind>:<slot> and a 'scheduled' event naming the schedule and the slot.
+-- A manual run may carry the caller's key (p_key): a key taken before fires nothing and returns
+-- that run's task, slot and refusal, so a retried run-now submits once.
 CREATE OR REPLACE FUNCTION phoenix.schedule_fire(p_schedule uuid, p_kind text, p_slot timestamptz,
-                                                 p_now timestamptz DEFAULT NULL,
-                                                 OUT fired boolean, OUT task_id uuid, OUT team text, OUT error text)
+                                                 p_now timestamptz DEFAULT NULL, p_key text DEFAULT NULL,
+                                                 OUT fired boolean, OUT task_id uuid, OUT team text, OUT error text,
+                                                 OUT run_slot timestamptz)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -26,15 +29,20 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PBNF0', MESSAGE = format('schedule %s not found', p_schedule);
     END IF;
-    INSERT INTO phoenix.schedule_runs (schedule_id, kind, slot, fired_at)
-    VALUES (p_schedule, p_kind, p_slot, v_now)
+    INSERT INTO phoenix.schedule_runs (schedule_id, kind, slot, fired_at, key)
+    VALUES (p_schedule, p_kind, p_slot, v_now, p_key)
     ON CONFLICT DO NOTHING;
+    team := s.team;
     IF NOT FOUND THEN
         fired := false;
+        IF p_key IS NOT NULL THEN  -- (a same-key run in flight was waited for by the insert)
+            SELECT r.task_id, r.error, r.slot INTO task_id, error, run_slot
+              FROM phoenix.schedule_runs r WHERE r.schedule_id = p_schedule AND r.key = p_key;
+        END IF;
         RETURN;
     END IF;
     fired := true;
-    team := s.team;
+    run_slot := p_slot;
     t := s.task;
     BEGIN
         SELECT (r.task).id, r.created INTO task_id, v_created

@@ -54,7 +54,8 @@ SELECT * FROM phoenix.schedules
 
 -- name: schedule_fire
 -- Fires one slot: its key and its task in the caller's transaction (sql/functions/62_schedules.sql).
-SELECT * FROM phoenix.schedule_fire(%(id)s::uuid, %(kind)s::text, %(slot)s::timestamptz, %(now)s::timestamptz);
+SELECT * FROM phoenix.schedule_fire(%(id)s::uuid, %(kind)s::text, %(slot)s::timestamptz, %(now)s::timestamptz,
+                                     %(key)s::text);
 
 -- name: schedule_advance
 -- Moves the schedule's cursor past the slots this tick considered.

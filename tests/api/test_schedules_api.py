@@ -45,6 +45,11 @@ def test_operators_change_schedules_and_readers_list_them(api, api_sql, operator
     ran = api.gql('mutation { runScheduleNow(name: "api-hourly") { fired taskId schedule } }',
                   token=operator)["runScheduleNow"]
     assert ran["fired"] and ran["schedule"] == "api-hourly"
+    keyed = 'mutation { runScheduleNow(name: "api-hourly", idempotencyKey: "k1") { fired taskId slot } }'
+    first, retry = (api.gql(keyed, token=operator)["runScheduleNow"] for _ in range(2))
+    assert first["fired"] and not retry["fired"] and retry == {**first, "fired": False}
+    assert api.error('mutation { runScheduleNow(name: "api-hourly", idempotencyKey: "") { fired } }',
+                     token=operator)["extensions"]["code"] == "INVALID_INPUT"
     task = api_sql.execute("SELECT team, title FROM phoenix.tasks WHERE id = %s", (ran["taskId"],)).fetchone()
     assert task == {"team": team, "title": "hourly"}
     resumed = api.gql('mutation { resumeSchedule(name: "api-hourly") { paused } }', token=operator)

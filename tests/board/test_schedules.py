@@ -230,6 +230,55 @@ def test_two_beats_racing_the_tick_fire_each_slot_once(url, sql):
     assert sql.execute("SELECT count(*) AS n FROM phoenix.tasks").fetchone()["n"] == 120
 
 
+@pytest.mark.rolled_back
+def test_run_now_with_a_key_fires_once_however_often_it_is_asked(db, sql):
+    add(db)
+    first = schedules.run_now(db, "every5", now=at(minutes=1), key="deploy-42")
+    again = schedules.run_now(db, "every5", now=at(minutes=3), key="deploy-42")  # a retry, later
+    assert first["fired"] and not again["fired"]
+    assert again["task_id"] == first["task_id"] and again["slot"] == first["slot"] == at(minutes=1)
+    other = schedules.run_now(db, "every5", now=at(minutes=3), key="deploy-43")
+    assert other["fired"] and other["task_id"] != first["task_id"]
+    assert tasks_of(sql) == 2 and len(slots(sql, kind="manual")) == 2
+
+
+def test_concurrent_run_now_with_one_key_submit_one_task(url, sql):
+    """Eight threads with connections of their own ask at once (a client retrying in a hurry)."""
+    with Database(url, min_size=1, max_size=8) as db:
+        add(db)
+        barrier = threading.Barrier(8)
+        outs: list[dict] = []
+        failures: list[BaseException] = []
+
+        def ask(i: int) -> None:
+            try:
+                barrier.wait()
+                outs.append(schedules.run_now(db, "every5", now=at(minutes=1, seconds=i), key="once"))
+            except BaseException as exc:  # noqa: BLE001
+                failures.append(exc)
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not failures
+    assert sum(o["fired"] for o in outs) == 1 and len({o["task_id"] for o in outs}) == 1
+    assert tasks_of(sql) == 1 and len(slots(sql, kind="manual")) == 1
+
+
+@pytest.mark.rolled_back
+@pytest.mark.parametrize(("key", "message"), [("", "idempotency_key must be 1-"), ("x" * 201, "idempotency_key must be 1-"),
+                                              ("a\x00b", "NUL")])
+def test_a_bad_run_now_key_is_refused_in_one_line(db, sql, key, message):
+    add(db)
+    with pytest.raises(errors.InvalidInput) as refused:
+        schedules.run_now(db, "every5", now=at(minutes=1), key=key)
+    assert message in refused.value.message
+    assert_one_line(refused.value.message)
+    assert runs(sql) == [] and tasks_of(sql) == 0
+
+
 # --- bad input: one line, nothing written --------------------------------------------------------
 
 @pytest.mark.rolled_back

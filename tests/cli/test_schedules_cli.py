@@ -35,11 +35,17 @@ def test_a_schedules_life_through_the_command_line(run, sql, tmp_path):
     short = run("schedules", "run-now", "report", "-q").stdout.strip()
     shown = run("show", short).stdout
     assert "report" in shown and "scheduled" in shown  # the task's history names its schedule
+    keyed = run("schedules", "run-now", "report", "--key", "release-7", "-q").stdout.strip()
+    again = run("schedules", "run-now", "report", "--key", "release-7").stdout  # a retry: the same task
+    assert "already run with this key" in again and keyed in again
+    bad = run("schedules", "run-now", "report", "--key", "", ok=False)
+    assert bad.returncode == 1 and "idempotency_key must be 1-" in bad.stderr
+    assert_one_line(bad.stderr.strip())
     run("schedules", "resume", "report")
     assert not json.loads(run("schedules", "list", "--json").stdout)[1]["paused"]
     run("schedules", "remove", "flags")
     assert [r["name"] for r in json.loads(run("schedules", "list", "--json").stdout)] == ["report"]
-    assert count(sql, "tasks") == 1
+    assert count(sql, "tasks") == 2
 
 
 @pytest.mark.parametrize(("args", "message"), [
