@@ -11,9 +11,14 @@ SELECT phoenix.reviews_claimable_count(%(team)s::text, 64) AS n;
 
 -- name: teams_with_claimable_work
 -- Teams that have a claimable task, or a review their live agents could claim, now (the sweeper
--- wakes their agents).
+-- wakes their agents). A team a gate holds back (paused, out of budget, at its rate) has no
+-- claimable task, as for the idle poller's count (tasks_claimable_count): waking its agents every
+-- sweep would only have them ask and be refused.
 SELECT name AS team FROM phoenix.teams t
- WHERE EXISTS (SELECT 1 FROM phoenix.tasks
-                WHERE team = t.name AND status = 'open' AND pending_deps = 0
-                  AND available_at <= coalesce(%(now)s::timestamptz, now()))
+ WHERE (EXISTS (SELECT 1 FROM phoenix.tasks
+                 WHERE team = t.name AND status = 'open' AND pending_deps = 0
+                   AND available_at <= coalesce(%(now)s::timestamptz, now()))
+        AND NOT EXISTS (SELECT 1 FROM phoenix.claim_gates g
+                         WHERE g.scope_kind = 'team' AND g.scope = t.name
+                           AND phoenix.gate_blocked(g, coalesce(%(now)s::timestamptz, now())) IS NOT NULL))
     OR phoenix.reviews_claimable_count(t.name, 1) > 0;

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phoenix_board.board import consciousness, constants, lifecycle, members
+from phoenix_board.board import consciousness, constants, gates, lifecycle, members
 from phoenix_board.scheduler import jobs
 from tests.conftest import make_agent, make_task
 
@@ -107,6 +107,14 @@ def test_sweeper_returns_expired_leases_and_wakes_teams(db):
     assert lifecycle.get(db, task.id).status == "open"
     retry_at = lifecycle.get(db, task.id).available_at
     woken.clear()
+    jobs.lease_sweep(db, retry_at, woken.append)
+    assert woken == ["iota"]
+    # a paused team's open task wakes nobody until the team is resumed
+    gates.pause(db, "team", "iota", now=retry_at)
+    woken.clear()
+    jobs.lease_sweep(db, retry_at, woken.append)
+    assert woken == []
+    gates.resume(db, "team", "iota", now=retry_at)
     jobs.lease_sweep(db, retry_at, woken.append)
     assert woken == ["iota"]
 
