@@ -9,18 +9,24 @@ SELECT set_config('jit', 'off', false) AS jit;
 -- name: metrics_board
 -- Board figures per team for /metrics: tasks by status, created, claims (attempts), lease expiries
 -- from the kept counts (phoenix.task_counts plus the deltas the beat has not folded yet: a few rows
--- per team and status whatever the board's size, migration 0011), and agents.
+-- per team and status whatever the board's size, migration 0011), and agents. by_status is what is
+-- on the board now; the counters (created, completed, failed, claims) add what retention took off
+-- it (`pruned`, migration 0029), so that they never go down.
 WITH counts AS (
-    SELECT team, status, sum(tasks) AS tasks, sum(attempts) AS attempts, sum(lease_expiries) AS lease_expiries
-      FROM (SELECT team, status, tasks, attempts, lease_expiries FROM phoenix.task_counts
+    SELECT team, status, sum(tasks) AS tasks, sum(attempts) AS attempts, sum(lease_expiries) AS lease_expiries,
+           sum(tasks + pruned) AS ever, sum(attempts + pruned_attempts) AS claims
+      FROM (SELECT team, status, tasks, attempts, lease_expiries, pruned, pruned_attempts FROM phoenix.task_counts
             UNION ALL
-            SELECT team, status, tasks, attempts, lease_expiries FROM phoenix.task_count_changes) c
+            SELECT team, status, tasks, attempts, lease_expiries, pruned, pruned_attempts
+              FROM phoenix.task_count_changes) c
      GROUP BY team, status
 )
 SELECT t.name AS team,
        (SELECT jsonb_object_agg(status::text, tasks) FROM counts WHERE team = t.name) AS by_status,
-       (SELECT coalesce(sum(tasks), 0) FROM counts WHERE team = t.name) AS created,
-       (SELECT coalesce(sum(attempts), 0) FROM counts WHERE team = t.name) AS claims,
+       (SELECT coalesce(sum(ever), 0) FROM counts WHERE team = t.name) AS created,
+       (SELECT coalesce(sum(ever), 0) FROM counts WHERE team = t.name AND status = 'complete') AS completed,
+       (SELECT coalesce(sum(ever), 0) FROM counts WHERE team = t.name AND status = 'failed') AS failed,
+       (SELECT coalesce(sum(claims), 0) FROM counts WHERE team = t.name) AS claims,
        (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL AND kind = 'agent')
            AS registered,
        (SELECT count(*) FROM phoenix.agents WHERE team = t.name AND decommissioned_at IS NULL AND kind = 'agent'
@@ -36,6 +42,8 @@ SELECT t.name AS team,
        (SELECT jsonb_object_agg(status, n) FROM (SELECT status::text AS status, count(*) AS n FROM phoenix.tasks
           WHERE team = t.name GROUP BY status) s) AS by_status,
        (SELECT count(*) FROM phoenix.tasks WHERE team = t.name) AS created,
+       (SELECT count(*) FROM phoenix.tasks WHERE team = t.name AND status = 'complete') AS completed,
+       (SELECT count(*) FROM phoenix.tasks WHERE team = t.name AND status = 'failed') AS failed,
        (SELECT coalesce(sum(attempt), 0) FROM phoenix.tasks WHERE team = t.name) AS claims,
        (SELECT count(*) FROM phoenix.task_events e JOIN phoenix.tasks x ON x.id = e.task_id
          WHERE e.kind = 'lease_expired' AND x.team = t.name) AS lease_expiries

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from phoenix_board.board import lifecycle
+from phoenix_board.board import lifecycle, retention
 from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import definitions, exporter
@@ -113,8 +113,43 @@ def test_every_status_of_the_enum_is_served_and_unfinished_follows_it(db, sql, s
 
 
 def _figures(rows: list[dict]) -> dict:
-    return {r["team"]: ({k: v for k, v in (r["by_status"] or {}).items() if v}, r["created"], r["claims"],
-                        r["lease_expiries"]) for r in rows}
+    return {r["team"]: ({k: v for k, v in (r["by_status"] or {}).items() if v}, r["created"], r["completed"],
+                        r["failed"], r["claims"], r["lease_expiries"]) for r in rows}
+
+
+@pytest.mark.rolled_back
+def test_retention_takes_tasks_off_the_board_but_never_takes_the_counters_down(db, sql):
+    """A counter that goes down is a restart to Prometheus: after a prune, increase() would count the
+    whole total again. Pruned tasks leave the status gauges and stay in the counters: through the
+    fold and a full recount too."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    agent = make_agent(db, team="iota", now=t0)
+    for i in range(3):
+        make_task(db, team="iota", now=t0 + timedelta(seconds=i))
+        t = lifecycle.claim_start(db, agent.id, now=t0 + timedelta(seconds=i))
+        lifecycle.result(db, t.id, agent.id, t.attempt, {}, 0.9, now=t0 + timedelta(seconds=i + 0.5))
+    make_task(db, team="iota", now=t0 + timedelta(seconds=10), max_attempts=1)
+    t = lifecycle.claim_start(db, agent.id, now=t0 + timedelta(seconds=11))
+    lifecycle.fail(db, t.id, agent.id, t.attempt, "no", now=t0 + timedelta(seconds=12))
+    make_task(db, team="iota", now=t0 + timedelta(seconds=20))  # live: stays
+
+    def iota() -> tuple:
+        row = {r["team"]: r for r in db.all("metrics_board")}["iota"]
+        return row["created"], row["completed"], row["failed"], row["claims"], row["by_status"]
+
+    before = iota()
+    assert before[:4] == (5, 3, 1, 4)
+    now = t0 + timedelta(days=45)
+    jobs.hormone_cascades(db, now)  # what the beat spreads first (a task whose cascade waits is kept)
+    assert retention.prune(db, retention.cutoff(30, now), now=now).tasks == 4
+    for step in ("pruned", "folded", "recounted"):
+        if step == "folded":
+            db.one("task_counts_fold")
+        if step == "recounted":
+            sql.execute("SELECT phoenix.task_counts_rebuild()")
+        created, completed, failed, claims, by_status = iota()
+        assert (created, completed, failed, claims) == before[:4], step
+        assert {k: v for k, v in by_status.items() if v} == {"open": 1}, step
 
 
 def test_kept_task_counts_agree_with_counting_every_row(db, sql):
