@@ -56,29 +56,41 @@ $$;
 -- trust p_trust after a rating (positive, negative); no rating (both NULL) leaves all three as they
 -- are. trust_rate applies it; agent_outcome applies it inside its own update of the agent row, so
 -- that a result updates that row once (docs/costs.md).
+-- plpgsql, not sql: called from FROM, a sql function that returns no set is never inlined, and a
+-- sql function that is not inlined is planned again on every call (a tenth of a millisecond per
+-- result); plpgsql keeps its expressions' plans for the session.
 CREATE OR REPLACE FUNCTION phoenix.trust_update(r float8, s float8, p_trust float8, positive float8, negative float8,
                                                 OUT new_r float8, OUT new_s float8, OUT new_trust float8)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT u.r, u.s, CASE WHEN positive IS NULL AND negative IS NULL THEN p_trust ELSE phoenix.trust_value(u.r, u.s) END
-      FROM (SELECT CASE WHEN positive IS NULL AND negative IS NULL THEN r
-                        ELSE phoenix.k_trust_forgetting() * r + greatest(coalesce(positive, 0), 0) END AS r,
-                   CASE WHEN positive IS NULL AND negative IS NULL THEN s
-                        ELSE phoenix.k_trust_forgetting() * s + greatest(coalesce(negative, 0), 0) END AS s) AS u
+BEGIN
+    IF positive IS NULL AND negative IS NULL THEN
+        new_r := r;
+        new_s := s;
+        new_trust := p_trust;
+    ELSE
+        new_r := phoenix.k_trust_forgetting() * r + greatest(coalesce(positive, 0), 0);
+        new_s := phoenix.k_trust_forgetting() * s + greatest(coalesce(negative, 0), 0);
+        new_trust := phoenix.trust_value(new_r, new_s);
+    END IF;
+END;
 $$;
 
 -- Records a rating that moved `subject`'s trust from p_old to p_new: who, whom, why and the delta
 -- (agent_interactions, the subject's hash chain). The caller holds the subject's row lock.
+-- plpgsql for the same reason as trust_update: its INSERT's plan is kept, not made on every call.
 CREATE OR REPLACE FUNCTION phoenix.trust_record(
     subject uuid, positive float8, negative float8, rater uuid, why text, task uuid, at timestamptz,
     p_old float8, p_new float8, detail jsonb DEFAULT '{}', p_success boolean DEFAULT NULL, p_hormones jsonb DEFAULT NULL)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+BEGIN
     INSERT INTO phoenix.agent_interactions
         (agent_from, agent_to, interaction_type, task_id, trust_delta, hormone_exchange, success, metadata, at)
     VALUES (rater, subject, why, task, p_new - p_old, p_hormones, coalesce(p_success, positive >= negative),
             detail || jsonb_build_object('positive', positive, 'negative', negative), at);
+END;
 $$;
 
 -- Applies the rating to agent `subject` and records who, whom, why and the delta: how every rating

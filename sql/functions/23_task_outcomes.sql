@@ -27,10 +27,13 @@ BEGIN
            output = coalesce(p_output, output),
            quality_score = CASE WHEN p_output IS NOT NULL THEN p_quality ELSE quality_score END
      WHERE id = p_task RETURNING * INTO t;
-    PERFORM 1 FROM phoenix.tasks
-      WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) ORDER BY id FOR NO KEY UPDATE;
-    UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
-     WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) AND pending_deps > 0;
+    -- most tasks have no dependents: one probe then, instead of the two statements below
+    IF EXISTS (SELECT 1 FROM phoenix.task_dependencies WHERE depends_on = p_task) THEN
+        PERFORM 1 FROM phoenix.tasks
+          WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) ORDER BY id FOR NO KEY UPDATE;
+        UPDATE phoenix.tasks SET pending_deps = pending_deps - 1
+         WHERE id IN (SELECT task_id FROM phoenix.task_dependencies WHERE depends_on = p_task) AND pending_deps > 0;
+    END IF;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (p_task, 'completed', p_agent, t.attempt, p_now, p_detail);
     -- a child counts on its waiting parent (the caller holds the tree's root)

@@ -2,24 +2,37 @@
 -- Triggers, so the lifecycle functions stay as they are: each row lands in the transaction of the
 -- fact it reports and disappears with it on rollback.
 
+-- The task events' rows: task.created for a submission; task.completed for a completion; and
+-- task.updated, with the task's status after the change, for every event after the submission (the
+-- API's taskUpdated subscription and createTask's wait, api/subscriptions.py). The submission
+-- itself is task.created's alone: a second row for it would double the outbox of every submit for
+-- nothing a follower needs. The status is read from the task row, which the lifecycle function
+-- has updated before it appends the event.
+-- One trigger and one statement write both rows of a completion, task.completed first (their ids
+-- in that order, as when two triggers wrote them), with one read of the task row (docs/costs.md).
 CREATE OR REPLACE FUNCTION phoenix.outbox_task_event() RETURNS trigger
 LANGUAGE plpgsql AS $f$
 BEGIN
     INSERT INTO phoenix.outbox (topic, task_id, seq, payload, at)
-    SELECT CASE NEW.kind WHEN 'submitted' THEN 'task.created' ELSE 'task.completed' END,
-           NEW.task_id, NEW.seq,
-           jsonb_build_object('task_event_id', NEW.id, 'kind', NEW.kind, 'agent_id', NEW.agent_id,
-                              'attempt', NEW.attempt, 'team', t.team, 'category', t.category, 'title', t.title,
-                              'detail', NEW.detail),
-           NEW.at
-      FROM phoenix.tasks t WHERE t.id = NEW.task_id;
+    SELECT r.topic, NEW.task_id, NEW.seq, r.payload, NEW.at
+      FROM phoenix.tasks t
+     CROSS JOIN LATERAL (VALUES
+         (1, CASE NEW.kind WHEN 'submitted' THEN 'task.created' WHEN 'completed' THEN 'task.completed' END,
+          jsonb_build_object('task_event_id', NEW.id, 'kind', NEW.kind, 'agent_id', NEW.agent_id,
+                             'attempt', NEW.attempt, 'team', t.team, 'category', t.category, 'title', t.title,
+                             'detail', NEW.detail)),
+         (2, CASE WHEN NEW.kind <> 'submitted' THEN 'task.updated' END,
+          jsonb_build_object('task_event_id', NEW.id, 'kind', NEW.kind, 'status', t.status, 'agent_id', NEW.agent_id,
+                             'attempt', NEW.attempt, 'team', t.team, 'category', t.category, 'title', t.title))
+         ) AS r (n, topic, payload)
+     WHERE t.id = NEW.task_id AND r.topic IS NOT NULL
+     ORDER BY r.n;
     RETURN NULL;
 END;
 $f$;
 
 CREATE OR REPLACE TRIGGER task_events_outbox AFTER INSERT ON phoenix.task_events
-    FOR EACH ROW WHEN (NEW.kind IN ('submitted', 'completed'))
-    EXECUTE FUNCTION phoenix.outbox_task_event();
+    FOR EACH ROW EXECUTE FUNCTION phoenix.outbox_task_event();
 
 CREATE OR REPLACE FUNCTION phoenix.outbox_consciousness() RETURNS trigger
 LANGUAGE plpgsql AS $f$
