@@ -30,7 +30,7 @@ from phoenix_board.board.db import Database
 def submit(db: Database, data: models.TaskSubmit | dict[str, Any], now: datetime | None = None) -> tuple[models.Task, bool]:
     """Creates a task; with an idempotency key already used, returns that task. -> (task, created)"""
     spec = models.parse(models.TaskSubmit, data)
-    row = db.one("task_submit_flow" if spec.flow else "task_submit", **_submit_params(spec, now, spec.flow))
+    row = db.one("task_submit", **_submit_params(spec, now))
     return models.Task.from_row(row), bool(row["created"])
 
 
@@ -50,18 +50,15 @@ def submit_many(db: Database, items: list[tuple[models.TaskSubmit | dict[str, An
             out.append(errors.BoardError("not submitted"))  # replaced below
         except errors.BoardError as exc:
             out.append(exc)
-    # one statement for the whole batch: the one that stores flow fields when any submission has them
-    flow = any(spec.flow for _, spec in specs)
-    calls = [(actor, _submit_params(spec, now, flow)) for actor, spec in specs]
-    for place, row in zip(places, db.one_each("task_submit_flow" if flow else "task_submit", calls), strict=True):
+    calls = [(actor, _submit_params(spec, now)) for actor, spec in specs]
+    for place, row in zip(places, db.one_each("task_submit", calls), strict=True):
         out[place] = row if isinstance(row, errors.BoardError) else (models.Task.from_row(row), bool(row["created"]))
     return out
 
 
-def _submit_params(spec: models.TaskSubmit, now: datetime | None, flow: bool) -> dict[str, Any]:
-    """The named submission's parameters; with ``flow``, task_submit_flow's (16_claim_gates.sql),
-    which also stores a not-before time and a concurrency key."""
-    params = dict(
+def _submit_params(spec: models.TaskSubmit, now: datetime | None) -> dict[str, Any]:
+    """The named submission's parameters for task_submit (20_task_submit.sql), flow fields included."""
+    return dict(
         title=spec.title,
         description=spec.description,
         category=spec.category,
@@ -78,11 +75,10 @@ def _submit_params(spec: models.TaskSubmit, now: datetime | None, flow: bool) ->
         idempotency_key=spec.idempotency_key,
         now=now,
         needs_person=spec.needs_person,
+        not_before=spec.not_before,
+        concurrency_key=spec.concurrency_key,
+        concurrency_limit=spec.concurrency_limit,
     )
-    if flow:
-        params.update(not_before=spec.not_before, concurrency_key=spec.concurrency_key,
-                      concurrency_limit=spec.concurrency_limit)
-    return params
 
 
 def claim(db: Database, agent: UUID, lease_seconds: float = constants.LEASE_SECONDS, now: datetime | None = None) -> models.Task | None:

@@ -161,11 +161,6 @@ class TaskSubmit(Input):
             object.__setattr__(self, "concurrency_limit", 1)
         return self
 
-    @property
-    def flow(self) -> bool:
-        """Whether this submission carries flow-control fields (task_submit_flow stores them)."""
-        return self.not_before is not None or self.concurrency_key is not None
-
     @field_validator("depends_on")
     @classmethod
     def _distinct(cls, value: list[UUID]) -> list[UUID]:

@@ -275,7 +275,7 @@ SELECT count(phoenix.task_insert(phoenix.task_new('flow ' || i, '', %(category)s
 
 -- name: bench_flow_keys
 -- bench flow's concurrency keys: the team's open tasks without a key spread over %(keys)s keys of
--- limit %(limit)s, and the keys' slots (as task_submit_flow makes them).
+-- limit %(limit)s, and the keys' slots (as task_submit makes them).
 WITH keyed AS (
     UPDATE phoenix.tasks SET concurrency_key = 'bench-key-' || (abs(hashtext(id::text)) %% %(keys)s::integer),
                              concurrency_limit = %(limit)s::integer

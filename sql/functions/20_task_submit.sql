@@ -62,13 +62,13 @@ BEGIN
                                deadline, fibonacci_size, idempotency_key, created_at, available_at,
                                last_activity_at, hot_score, active_score, claim_key,
                                parent_id, root_id, depth, child_key, preferred_agents, preferred_until,
-                               needs_person)
+                               needs_person, concurrency_key, concurrency_limit)
     VALUES (t.title, t.description, t.category, t.payload, t.priority, t.team, t.created_by,
             t.dopamine_reward, t.max_attempts, t.review_quorum, t.depends_on, t.pending_deps,
             t.deadline, t.fibonacci_size, t.idempotency_key, t.created_at, t.available_at,
             t.last_activity_at, t.hot_score, t.active_score, t.claim_key,
             t.parent_id, t.root_id, t.depth, t.child_key, t.preferred_agents, t.preferred_until,
-            coalesce(t.needs_person, false))
+            coalesce(t.needs_person, false), t.concurrency_key, t.concurrency_limit)
     ON CONFLICT DO NOTHING
     RETURNING * INTO stored;
     RETURN stored;
@@ -88,11 +88,16 @@ $$;
 -- exactly once), then the new row.
 -- p_needs_person: the task asks for a person's verdict (docs/concepts/review.md#members); a
 -- verdict needs a review, so such a task's quorum is at least 1.
+-- Flow fields (docs/concepts/flow-control.md): p_not_before, a time before which the task is not
+-- claimable (its claim order counts from it); p_concurrency_key and p_concurrency_limit, given
+-- together, at most that many tasks with the key in flight (the key's slots are made here, once).
+-- A resubmission with a key already used returns the first task as it was stored.
 CREATE OR REPLACE FUNCTION phoenix.task_submit(
     p_title text, p_description text, p_category text, p_payload jsonb, p_priority integer,
     p_team text, p_created_by uuid, p_dopamine_reward real, p_max_attempts integer,
     p_review_quorum integer, p_depends_on uuid[], p_deadline timestamptz, p_fibonacci_size integer,
     p_idempotency_key text, p_now timestamptz DEFAULT NULL, p_needs_person boolean DEFAULT false,
+    p_not_before timestamptz DEFAULT NULL, p_concurrency_key text DEFAULT NULL, p_concurrency_limit integer DEFAULT NULL,
     OUT task phoenix.tasks, OUT created boolean)
 LANGUAGE plpgsql
 AS $$
@@ -107,7 +112,17 @@ DECLARE
                                             p_created_by, p_dopamine_reward, p_max_attempts, p_review_quorum,
                                             p_deadline, p_fibonacci_size, v_now, v_deps, p_idempotency_key);
 BEGIN
+    IF (p_concurrency_key IS NULL) <> (p_concurrency_limit IS NULL) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0',
+            MESSAGE = 'a concurrency key needs a concurrency limit and a limit needs a key; give both or neither';
+    END IF;
     v_new.needs_person := coalesce(p_needs_person, false);
+    IF p_not_before > v_new.available_at THEN
+        v_new.available_at := p_not_before;
+        v_new.claim_key := phoenix.claim_key(v_new.available_at, v_new.priority, v_new.hot_score, v_new.deadline);
+    END IF;
+    v_new.concurrency_key := p_concurrency_key;
+    v_new.concurrency_limit := p_concurrency_limit;
     IF v_new.needs_person THEN
         v_new.review_quorum := greatest(v_new.review_quorum, 1);
     END IF;
@@ -162,6 +177,13 @@ BEGIN
 
     -- one row per link: adding a dependent costs the same however many the dependency has
     INSERT INTO phoenix.task_dependencies (task_id, depends_on) SELECT task.id, d FROM unnest(v_deps) AS d;
+    -- the key's slots up to this task's limit (once: a key keeps its slots)
+    IF p_concurrency_key IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM phoenix.concurrency_slots WHERE key = p_concurrency_key AND slot = p_concurrency_limit) THEN
+        INSERT INTO phoenix.concurrency_slots (key, slot)
+        SELECT p_concurrency_key, n FROM generate_series(1, p_concurrency_limit) AS n
+        ON CONFLICT DO NOTHING;
+    END IF;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (task.id, 'submitted', p_created_by, 0, v_now,
             jsonb_build_object('team', task.team, 'pending_deps', v_pending));

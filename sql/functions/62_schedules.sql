@@ -3,8 +3,8 @@
 -- slot's key and its task in one transaction.
 
 -- Fires one slot of a schedule: takes the key (schedule, kind, slot) and submits the schedule's
--- task through phoenix.task_submit_flow (task_submit, the one way tasks are submitted, with the
--- task's concurrency key), so every field a schedule's task may carry reaches the task. A key already taken (another
+-- task through phoenix.task_submit (the one way tasks are submitted, with the task's
+-- concurrency key), so every field a schedule's task may carry reaches the task. A key already taken (another
 -- beat, or this one before a restart) fires nothing: fired is false. A submission the board
 -- refuses (its team's or author's state, a dependency that failed: SQLSTATEs PB*, 22*, 23*) spends
 -- the slot with the refusal recorded in error, so a broken schedule does not retry the same slot
@@ -46,7 +46,7 @@ BEGIN
     t := s.task;
     BEGIN
         SELECT (r.task).id, r.created INTO task_id, v_created
-          FROM phoenix.task_submit_flow(
+          FROM phoenix.task_submit(
                    p_title => t->>'title', p_description => t->>'description', p_category => t->>'category',
                    p_payload => t->'payload', p_priority => (t->>'priority')::integer, p_team => t->>'team',
                    p_created_by => (t->>'created_by')::uuid, p_dopamine_reward => (t->>'dopamine_reward')::real,

@@ -1,15 +1,6 @@
 -- Flow control (docs/concepts/flow-control.md): the gates of teams and categories, usage and
--- the submissions that carry a time or a concurrency key. The rules live in
+-- the submissions that carry a time or a concurrency key (stored by task_submit). The rules live in
 -- sql/functions/16_claim_gates.sql; these statements call them or read their rows.
-
--- name: task_submit_flow
--- A submission with a not-before time or a concurrency key: task_submit, then those fields.
-SELECT (r.task).*, r.created
-  FROM phoenix.task_submit_flow(%(title)s::text, %(description)s::text, %(category)s::text, %(payload)s::jsonb, %(priority)s::integer,
-                                %(team)s::text, %(created_by)s::uuid, %(dopamine_reward)s::real, %(max_attempts)s::integer,
-                                %(review_quorum)s::integer, %(depends_on)s::uuid[], %(deadline)s::timestamptz, %(fibonacci_size)s::integer,
-                                %(idempotency_key)s::text, %(not_before)s::timestamptz, %(concurrency_key)s::text,
-                                %(concurrency_limit)s::integer, %(now)s::timestamptz, %(needs_person)s::boolean) AS r;
 
 -- name: gate_pause
 -- Pause (paused true) or resume a team or a category.

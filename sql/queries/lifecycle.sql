@@ -5,12 +5,14 @@
 -- now()), pinned in tests.
 
 -- name: task_submit
--- Create a task, or return the one with the same idempotency key; `created` tells which.
+-- Create a task, or return the one with the same idempotency key; `created` tells which. The flow
+-- fields (a not-before time, a concurrency key and its limit) may be NULL.
 SELECT (r.task).*, r.created
   FROM phoenix.task_submit(%(title)s::text, %(description)s::text, %(category)s::text, %(payload)s::jsonb, %(priority)s::integer,
                            %(team)s::text, %(created_by)s::uuid, %(dopamine_reward)s::real, %(max_attempts)s::integer,
                            %(review_quorum)s::integer, %(depends_on)s::uuid[], %(deadline)s::timestamptz, %(fibonacci_size)s::integer,
-                           %(idempotency_key)s::text, %(now)s::timestamptz, %(needs_person)s::boolean) AS r;
+                           %(idempotency_key)s::text, %(now)s::timestamptz, %(needs_person)s::boolean,
+                           %(not_before)s::timestamptz, %(concurrency_key)s::text, %(concurrency_limit)s::integer) AS r;
 
 -- name: task_claim
 -- The first task in the claim order for this agent, claimed with a lease; no row if none.

@@ -137,8 +137,7 @@ DECLARE
     f regprocedure;
 BEGIN
     FOREACH f IN ARRAY ARRAY[
-        'phoenix.task_submit(text,text,text,jsonb,integer,text,uuid,real,integer,integer,uuid[],timestamptz,integer,text,timestamptz,boolean)',
-        'phoenix.task_submit_flow(text,text,text,jsonb,integer,text,uuid,real,integer,integer,uuid[],timestamptz,integer,text,timestamptz,text,integer,timestamptz,boolean)',
+        'phoenix.task_submit(text,text,text,jsonb,integer,text,uuid,real,integer,integer,uuid[],timestamptz,integer,text,timestamptz,boolean,timestamptz,text,integer)',
         'phoenix.task_claim(uuid,float8,timestamptz)',
         'phoenix.task_claim_start(uuid,float8,timestamptz)',
         'phoenix.task_renew(uuid,uuid,integer,float8,timestamptz)',

@@ -3,6 +3,8 @@ updates its agent's row once, and a status change appends one task-count delta r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg
 import pytest
 from psycopg.rows import dict_row
@@ -72,3 +74,18 @@ def test_a_status_change_appends_one_delta_row_read_as_two_signed_sides(db, sql)
     assert moved == [{"team": "alpha_delta", "status": "claimed", "tasks": 1, "attempts": 1},
                      {"team": "iota", "status": "claimed", "tasks": -1, "attempts": -1}]
     assert sql.execute("SELECT count(*) AS n FROM phoenix.task_count_deltas").fetchone()["n"] == 2
+
+
+def test_a_submission_with_flow_fields_writes_its_row_once(url):
+    """task_submit stores the time and the concurrency key in the insert that makes the task: no
+    second version of the row (task_submit_flow used to update the row it had just inserted)."""
+    with psycopg.connect(url) as conn:  # one transaction: its own statistics, nobody else's
+        conn.execute("SELECT * FROM phoenix.task_submit('later', '', NULL, '{}', NULL, 'iota', NULL, NULL, NULL, NULL, "
+                     "'{}', NULL, NULL, 'k-later', NULL, false, %s, 'gpu', 2)", (datetime(2030, 1, 1, 13, 0, tzinfo=UTC),))
+        ins, upd = conn.execute("SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables "
+                                "WHERE relid = 'phoenix.tasks'::regclass").fetchone()
+        row = conn.execute("SELECT available_at, concurrency_key, concurrency_limit FROM phoenix.tasks "
+                           "WHERE idempotency_key = 'k-later'").fetchone()
+        slots = conn.execute("SELECT count(*) FROM phoenix.concurrency_slots WHERE key = 'gpu'").fetchone()[0]
+    assert (ins, upd) == (1, 0)
+    assert row == (datetime(2030, 1, 1, 13, 0, tzinfo=UTC), "gpu", 2) and slots == 2
