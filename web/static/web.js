@@ -164,6 +164,7 @@
       if (msg.type === "connection_ack") {
         say("live");
         body.dataset.liveReady = "1";
+        delete body.dataset.liveError;  // a refusal before a reconnect says nothing of this connection
         delay = 1000;
         subs.forEach((s, i) => ws.send(JSON.stringify({ id: String(i), type: "subscribe",
           payload: { query: s.query, variables: s.variables || {} } })));
