@@ -114,6 +114,9 @@ def _wake_for(tasks: list[models.Task]) -> None:
 
 @delivery.board_task(sending.SUBMIT)
 def submit(*args: Any, **kwargs: Any) -> str:
+    """One submission. A worker's consumer does not run this for the messages it takes: it writes
+    them together (``submit_batch``, batching.py); this runs a message anywhere else (an eager
+    call, a consumer of Celery's own)."""
     msg = _parse(messages.SubmitMessage, args, kwargs, "submit")
     task = _guard("submit", _submit_one, msg)
     _wake_for([task])
