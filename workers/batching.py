@@ -57,7 +57,6 @@ IN_FLIGHT_MAX = 2
 HELD_MAX = BATCH_MAX * (IN_FLIGHT_MAX + 1)
 
 ACK, REJECT, REQUEUE = "ack", "reject", "requeue"
-CONTENT_TYPE = "application/json"  # the one the consumer lets through (guard.py)
 
 
 class _Slot:
@@ -67,10 +66,10 @@ class _Slot:
 
 
 class _Held:
-    __slots__ = ("message", "ack", "reject", "raised")
+    __slots__ = ("payload", "ack", "reject", "raised")
 
-    def __init__(self, message: Any, ack: Any, reject: Any, raised: bool) -> None:
-        self.message, self.ack, self.reject, self.raised = message, ack, reject, raised
+    def __init__(self, payload: Any, ack: Any, reject: Any, raised: bool) -> None:
+        self.payload, self.ack, self.reject, self.raised = payload, ack, reject, raised
 
 
 class SubmitBatcher:
@@ -85,12 +84,17 @@ class SubmitBatcher:
         self.lock = threading.Lock()  # a thread pool's callbacks run in its threads
 
     def strategy(self, message: Any, payload: Any, ack: Any, reject: Any, callbacks: Any, **_: Any) -> None:
+        try:  # here, not in the pool process: an undecodable body is the consumer's refusal (guard.py)
+            decoded = message.decode() if payload is None else payload
+        except Exception as exc:
+            self.consumer.on_decode_error(message, exc)
+            return
         with self.lock:
             raised = self.held < HELD_MAX
             self.held += 1
             if raised:
                 self.consumer.qos.increment_eventually()
-            self.waiting.append(_Held(message, ack, reject, raised))
+            self.waiting.append(_Held(decoded, ack, reject, raised))
             batches = self._take()
         for batch in batches:
             self._send(batch)
@@ -107,7 +111,7 @@ class SubmitBatcher:
     def _send(self, batch: list[_Held]) -> None:
         slot = _Slot()
         worker_state.reserved_requests.add(slot)
-        bodies = [(m.message.body, m.message.content_type, m.message.content_encoding) for m in batch]
+        payloads = [m.payload for m in batch]
         qos = self.consumer.qos  # the one its messages were added to (a reconnection makes another)
 
         def settle(outcomes: Any) -> None:
@@ -128,7 +132,7 @@ class SubmitBatcher:
             self._settle(batch, [(REQUEUE, "")] * len(batch), qos)
 
         try:
-            self.consumer.pool.apply_async(self.write, args=(bodies,), callback=settle, error_callback=lost,
+            self.consumer.pool.apply_async(self.write, args=(payloads,), callback=settle, error_callback=lost,
                                            soft_timeout=delivery.SOFT_LIMIT_SECONDS,
                                            timeout=delivery.HARD_LIMIT_SECONDS)
         except Exception as exc:  # the pool is stopping: the messages go back to their queue

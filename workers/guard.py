@@ -32,7 +32,7 @@ from phoenix_board.workers import batching, delivery, sending, tasks
 log = logging.getLogger(__name__)
 
 OWN_PREFIX = "phoenix."
-CONTENT_TYPE = batching.CONTENT_TYPE
+CONTENT_TYPE = "application/json"
 
 
 def _task_name(message: Any) -> str:

@@ -14,7 +14,6 @@ import logging
 import os
 from typing import Any
 
-import kombu.serialization
 from celery import current_app, shared_task
 from celery.exceptions import Reject
 from pydantic import BaseModel
@@ -167,16 +166,16 @@ def _submit_all(msgs: list[messages.SubmitMessage]) -> list[models.Task | errors
     return out
 
 
-def submit_batch(bodies: list[tuple[Any, str, str]]) -> list[tuple[str, str]]:
+def submit_batch(payloads: list[Any]) -> list[tuple[str, str]]:
     """Separate submit messages that the consumer held together (workers/batching.py), in one pool
-    process: each decoded and validated alone, all written in one transaction. Never raises: every
-    message gets its fate. -> per message, (batching.ACK | REJECT | REQUEUE, reason)"""
-    outcomes: list[tuple[str, str]] = [(batching.REJECT, "")] * len(bodies)
+    process: each validated alone, all written in one transaction. Never raises: every message gets
+    its fate. -> per message, (batching.ACK | REJECT | REQUEUE, reason)"""
+    outcomes: list[tuple[str, str]] = [(batching.REJECT, "")] * len(payloads)
     msgs: list[messages.SubmitMessage] = []
     places: list[int] = []
-    for i, raw in enumerate(bodies):
+    for i, payload in enumerate(payloads):
         try:
-            msgs.append(_submit_message(*raw))
+            msgs.append(_submit_message(payload))
             places.append(i)
         except errors.BoardError as exc:
             outcomes[i] = (batching.REJECT, delivery.refused("submit", exc))
@@ -185,16 +184,15 @@ def submit_batch(bodies: list[tuple[Any, str, str]]) -> list[tuple[str, str]]:
     return outcomes
 
 
-def _submit_message(body: Any, content_type: str, content_encoding: str) -> messages.SubmitMessage:
-    """A submit message's body, decoded and validated as the ``submit`` task would."""
-    try:
-        payload = kombu.serialization.loads(body, content_type, content_encoding, accept=[batching.CONTENT_TYPE])
-        if isinstance(payload, dict):  # Celery's first message protocol
-            args, kwargs = payload.get("args") or (), payload.get("kwargs") or {}
-        else:
-            args, kwargs, _embed = payload
-    except Exception as exc:  # whatever the body holds, the answer is one line
-        raise errors.InvalidInput(f"not a valid task message ({type(exc).__name__})") from None
+def _submit_message(payload: Any) -> messages.SubmitMessage:
+    """A submit message's decoded body (Celery's task message: args, kwargs, embed), validated as
+    the ``submit`` task would."""
+    if isinstance(payload, dict):  # Celery's first message protocol
+        args, kwargs = payload.get("args") or (), payload.get("kwargs") or {}
+    elif isinstance(payload, (list, tuple)) and len(payload) == 3:
+        args, kwargs, _embed = payload
+    else:
+        raise errors.InvalidInput("not a valid task message (a body of another shape)")
     if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
         raise errors.InvalidInput("not a valid task message (arguments of the wrong types)")
     return models.parse(messages.SubmitMessage, messages.body(tuple(args), kwargs))
