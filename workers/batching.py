@@ -41,19 +41,20 @@ from typing import Any
 from celery.utils.log import get_logger
 from celery.worker import state as worker_state
 
+from phoenix_board.board import errors
 from phoenix_board.metrics import worker as worker_metrics
 from phoenix_board.workers import delivery
 
 log = logging.getLogger(__name__)
 _celery_log = get_logger(__name__)  # what Celery's ack and reject promises log their errors to
 
-# submissions written in one transaction at most: a batch of 100 commits in tens of milliseconds
-# (bench e2e), and a larger one would only hold its messages unacknowledged longer
+# submissions written in one transaction at most: past 100 the commit is shared so widely that a
+# larger batch would only hold its messages unacknowledged longer (and a redelivery redo more)
 BATCH_MAX = 100
 # batches of one worker being written at once: two, so that one is being written while the
 # next is handed over, and every other pool process stays free for wake-ups and other messages
 IN_FLIGHT_MAX = 2
-# messages held beyond the prefetch count at most: a full batch in flight and one waiting
+# messages held beyond the prefetch count at most: full batches in flight and one waiting
 HELD_MAX = BATCH_MAX * (IN_FLIGHT_MAX + 1)
 
 ACK, REJECT, REQUEUE = "ack", "reject", "requeue"
@@ -126,7 +127,7 @@ class SubmitBatcher:
             worker_state.reserved_requests.discard(slot)
             why = getattr(exc_info, "exception", exc_info)
             log.warning("requeued %d submit messages: their pool process ended under them (%s)", len(batch),
-                        f"{type(why).__name__}: {why}"[:200])
+                        errors.one_line(f"{type(why).__name__}: {why}")[:200])
             for _ in batch:
                 worker_metrics.count_rejection("requeued")
             self._settle(batch, [(REQUEUE, "")] * len(batch), qos)
@@ -139,12 +140,12 @@ class SubmitBatcher:
             lost(exc)
 
     def _settle(self, batch: list[_Held], outcomes: list[tuple[str, str]], qos: Any) -> None:
-        errors = self.consumer.connection_errors
+        lost_connection = self.consumer.connection_errors  # logged, not raised, by the promises
         for held, (kind, _why) in zip(batch, outcomes, strict=True):
             if kind == ACK:
-                held.ack(_celery_log, errors)
+                held.ack(_celery_log, lost_connection)
             else:
-                held.reject(_celery_log, errors, kind == REQUEUE)
+                held.reject(_celery_log, lost_connection, kind == REQUEUE)
         with self.lock:
             self.in_flight -= 1
             self.held -= len(batch)
