@@ -90,11 +90,17 @@ def reason_of(exc: errors.BoardError) -> str:
     return next((reason for kind, reason in _REASONS if isinstance(exc, kind)), "refused")
 
 
-def reject(name: str, exc: errors.BoardError) -> None:
-    """Refuses a message for good, in one log line, and counts why."""
+def refused(name: str, exc: errors.BoardError) -> str:
+    """Logs a message's refusal in one line and counts why; -> the reason. (A batched submission's
+    refusal stops here: the consumer rejects its message, workers/batching.py.)"""
     worker_metrics.count_rejection(reason_of(exc))
     log.warning("rejected %s message: %s", name, exc.message)
-    raise Reject(exc.message, requeue=False) from None
+    return exc.message
+
+
+def reject(name: str, exc: errors.BoardError) -> None:
+    """Refuses a message for good, in one log line, and counts why."""
+    raise Reject(refused(name, exc), requeue=False) from None
 
 
 def _requeue(name: str, why: str) -> None:

@@ -27,7 +27,7 @@ from kombu.exceptions import ContentDisallowed
 
 from phoenix_board.board import inputs
 from phoenix_board.metrics import worker as worker_metrics
-from phoenix_board.workers import delivery
+from phoenix_board.workers import batching, delivery, sending, tasks
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class GuardedConsumer(Consumer):
                 self.strategies[name] = self._checked(self.strategies[name])
             else:  # builtins and anything else registered in this process: unknown to the board's queues
                 del self.strategies[name]
+        # separate submissions are written together (batching.py); one batcher for the consumer's life
+        if not hasattr(self, "submit_batcher"):
+            self.submit_batcher = batching.SubmitBatcher(self, tasks.submit_batch)
+        self.strategies[sending.SUBMIT] = self._checked(self.submit_batcher.strategy)
 
     def _checked(self, strategy: Any) -> Any:
         """The task's strategy (which decodes the body and hands it to a pool process), behind the

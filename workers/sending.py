@@ -50,7 +50,9 @@ def wake_team(app: Celery, settings: Settings, team: str, n: int = 1, only_if_id
     Returns how many it sent."""
     queue = settings.team_queue(team)
     if only_if_idle:
-        with app.connection_for_write() as conn:
+        # a connection of the app's pool, kept between calls: a new one per check (connection_for_write)
+        # cost a TCP connect and a channel set-up per submission, more than the submission itself
+        with app.pool.acquire(block=True) as conn:
             waiting = conn.default_channel.client.llen(queue)
         n = max(0, n - waiting)
     for _ in range(n):

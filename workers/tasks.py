@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from phoenix_board.board import agents, comments, delegation, errors, federation, lifecycle, models, votes
 from phoenix_board.board.db import Database, acting_as
 from phoenix_board.metrics import worker as worker_metrics
-from phoenix_board.workers import delivery, hooks, messages, process_state, sending
+from phoenix_board.workers import batching, delivery, hooks, messages, process_state, sending
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,9 @@ def _wake_for(tasks: list[models.Task]) -> None:
 
 @delivery.board_task(sending.SUBMIT)
 def submit(*args: Any, **kwargs: Any) -> str:
+    """One submission. A worker's consumer does not run this for the messages it takes: it writes
+    them together (``submit_batch``, batching.py); this runs a message anywhere else (an eager
+    call, a consumer of Celery's own)."""
     msg = _parse(messages.SubmitMessage, args, kwargs, "submit")
     task = _guard("submit", _submit_one, msg)
     _wake_for([task])
@@ -125,27 +128,95 @@ def submit_many(*args: Any, **kwargs: Any) -> int:
     refused one is undone alone, logged in one line and skipped, the others go on the board. An
     unreachable database holds the whole message (nothing was committed; keys make it idempotent)."""
     batch = _parse(messages.SubmitManyMessage, args, kwargs, "submit_many")
-    items: list[tuple[Any, Any]] = []
+    msgs: list[messages.SubmitMessage] = []
     places: list[int] = []
     for i, item in enumerate(batch.tasks):
         try:
-            msg = models.parse(messages.SubmitMessage, item)
+            msgs.append(models.parse(messages.SubmitMessage, item))
         except errors.BoardError as exc:
             log.warning("rejected submission %d of a batch: %s", i, exc.message)
             continue
-        items.append((models.TaskSubmit(**msg.model_dump()), msg.created_by))
         places.append(i)
-    done = []
-    specialists: dict[str, list[dict[str, Any]]] = {}
-    for i, outcome in zip(places, lifecycle.submit_many(_board(), items), strict=True):
+    done = 0
+    for i, outcome in zip(places, _submit_all(msgs), strict=True):
         if isinstance(outcome, errors.BoardError):
             log.warning("rejected submission %d of a batch: %s", i, outcome.message)
             continue
+        done += 1
+    return done
+
+
+def _submit_all(msgs: list[messages.SubmitMessage]) -> list[models.Task | errors.BoardError]:
+    """Submissions written in one transaction (a savepoint each), then, after the commit, the new
+    tasks' assessments requested (one lookup per category) and each team woken once.
+    -> per submission, its task or its refusal"""
+    if not msgs:
+        return []
+    items = [(models.TaskSubmit(**m.model_dump()), m.created_by) for m in msgs]
+    out: list[models.Task | errors.BoardError] = []
+    specialists: dict[str, list[dict[str, Any]]] = {}
+    for outcome in lifecycle.submit_many(_board(), items):
+        if isinstance(outcome, errors.BoardError):
+            out.append(outcome)
+            continue
         task, created = outcome
         _submitted(task, created, specialists)
-        done.append(task)
-    _wake_for(done)
-    return len(done)
+        out.append(task)
+    _wake_for([t for t in out if isinstance(t, models.Task)])
+    return out
+
+
+def submit_batch(payloads: list[Any]) -> list[tuple[str, str]]:
+    """Separate submit messages that the consumer held together (workers/batching.py), in one pool
+    process: each validated alone, all written in one transaction. Never raises: every message gets
+    its fate. -> per message, (batching.ACK | REJECT | REQUEUE, reason)"""
+    outcomes: list[tuple[str, str]] = [(batching.REJECT, "")] * len(payloads)
+    msgs: list[messages.SubmitMessage] = []
+    places: list[int] = []
+    for i, payload in enumerate(payloads):
+        try:
+            msgs.append(_submit_message(payload))
+            places.append(i)
+        except errors.BoardError as exc:
+            outcomes[i] = (batching.REJECT, delivery.refused("submit", exc))
+    for place, fate in zip(places, _write_batch(msgs), strict=True):
+        outcomes[place] = fate
+    return outcomes
+
+
+def _submit_message(payload: Any) -> messages.SubmitMessage:
+    """A submit message's decoded body (Celery's task message: args, kwargs, embed), validated as
+    the ``submit`` task would."""
+    if isinstance(payload, dict):  # Celery's first message protocol
+        args, kwargs = payload.get("args") or (), payload.get("kwargs") or {}
+    elif isinstance(payload, (list, tuple)) and len(payload) == 3:
+        args, kwargs, _embed = payload
+    else:
+        raise errors.InvalidInput("not a valid task message (a body of another shape)")
+    if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
+        raise errors.InvalidInput("not a valid task message (arguments of the wrong types)")
+    return models.parse(messages.SubmitMessage, messages.body(tuple(args), kwargs))
+
+
+def _write_batch(msgs: list[messages.SubmitMessage]) -> list[tuple[str, str]]:
+    """One transaction for all, held while the database or the broker is away, then requeued whole."""
+    if not msgs:
+        return []
+    try:
+        written = delivery.held("submit", _submit_all)(msgs)
+    except Reject as exc:  # held gave up (logged and counted once): every message goes back
+        for _ in msgs[1:]:
+            worker_metrics.count_rejection("requeued")
+        return [(batching.REQUEUE, str(exc.reason))] * len(msgs)
+    except Exception:
+        if len(msgs) == 1:  # a fault of this message alone: dropped, as a task's failure would be
+            log.exception("submit message failed")
+            return [(batching.REJECT, "failed")]
+        # a fault of the code, not of the servers: each message alone, so it stays with its own
+        log.exception("a batch of %d submit messages failed; writing them one by one", len(msgs))
+        return [fate for msg in msgs for fate in _write_batch([msg])]
+    return [(batching.REJECT, delivery.refused("submit", outcome)) if isinstance(outcome, errors.BoardError)
+            else (batching.ACK, "") for outcome in written]
 
 
 @delivery.board_task(sending.VOTE)

@@ -199,7 +199,12 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
                     ui.note(f"round {r}/{rounds}: {tasks} tasks through the queue, {BATCH} to a message")
                     runs.append({"kind": "lifecycle", "per_s": round(lifecycle(db, client, tasks, BATCH), 1)})
                 ui.note(f"{tasks} tasks through the queue, one message each")
+                before = db.one("bench_e2e_submit_transactions")
                 single_per_s = lifecycle(db, client, tasks, None)
+                after = db.one("bench_e2e_submit_transactions")
+                # how many separate messages the workers wrote per transaction (workers/batching.py)
+                single_batch = (after["submissions"] - before["submissions"]) / max(
+                    after["transactions"] - before["transactions"], 1)
                 ui.note(f"wake latency: {wake_samples} tasks one at a time")
                 wakes = wake_latency(db, client, wake_samples)
                 rss, uss = memory_per_agent(worker)
@@ -217,6 +222,7 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
         "ratio_single_message": round(single_per_s / celery_per_s, 3),
         # issue 18: one submission to a message should not cost more than twice a batched one
         "single_message_to_batched": round(single_per_s / lifecycle_per_s, 3) if lifecycle_per_s else 0.0,
+        "single_message_submissions_per_transaction": round(single_batch, 2),
         "submit_batch": BATCH,
         "runs": runs,
         "statistic": f"best of {rounds} alternating runs per side",

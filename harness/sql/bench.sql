@@ -215,6 +215,11 @@ SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete';
 SELECT claimed_at, status::text AS status FROM phoenix.tasks
  WHERE idempotency_key = %(key)s::text AND claimed_at IS NOT NULL;
 
+-- name: bench_e2e_submit_transactions
+-- Submissions on the board and the transactions that wrote them: now() is a transaction's start
+-- time in each of its savepoints, so a batch's submitted events share one time.
+SELECT count(*) AS submissions, count(DISTINCT at) AS transactions FROM phoenix.task_events WHERE kind = 'submitted';
+
 -- name: bench_e2e_live_agents
 -- Agents that have registered (the bench's pool processes).
 SELECT count(*) AS n FROM phoenix.agents WHERE decommissioned_at IS NULL;

@@ -16,9 +16,12 @@ def test_bench_e2e_prints_every_key(server_url, valkey, tmp_path: Path):
     settings = Settings(redis_url=valkey.url, data_dir=tmp_path / "data")
     result = bench.run(server_url, settings, agents=2, tasks=100, wake_samples=5)
     for key in ("lifecycle_per_s", "celery_noop_per_s", "ratio", "wake_p50_ms", "wake_p99_ms", "rss_mb_per_agent",
-                "lifecycle_single_message_per_s", "single_message_to_batched"):
+                "lifecycle_single_message_per_s", "single_message_to_batched",
+                "single_message_submissions_per_transaction"):
         assert result[key] > 0, key
     assert result["wake_p50_ms"] <= result["wake_p99_ms"]
+    # every submission of the single-message run was written by some transaction, none by two
+    assert 1 <= result["single_message_submissions_per_transaction"] <= 100
     assert set(result["targets"]) == {"ratio >= 1.5", "wake_p99_ms <= 25", "single_message_to_batched >= 0.5"}
     # the baseline worker registers Celery's no-op once (it used to be its own __main__ as well)
     baseline_log = (tmp_path / "data" / "logs" / "baseline.log").read_text(errors="replace")

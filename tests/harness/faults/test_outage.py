@@ -39,3 +39,27 @@ def test_a_batch_held_through_a_database_and_broker_outage_arrives_whole(private
         wait_until(lambda: all(rig.client.status(k).status == "complete" for k in keys), 120, "the batch completed")
         # (through wait_until: the rig's own pooled connections met the restart too)
         assert wait_until(lambda: sum(r["n"] for r in rig.db.all("faults_by_status")) or None, 30, "a count") == BATCH
+
+
+def test_separate_submissions_held_through_a_database_outage_arrive_once(private_postgres, tmp_path):
+    # one message each: the worker's consumer writes them in batches (workers/batching.py); a batch
+    # that finds no database is held, then every message of it goes back to the queue
+    server, url = private_postgres
+    with open_rig(url, tmp_path / "rig", LEASE) as rig:
+        pool = rig.start_pool(3)
+        broker = redis.Redis.from_url(rig.broker_url)
+        queue = rig.settings.board_queue()
+
+        server.stop()
+        keys = [rig.client.submit(probe_task(f"outage {i}")) for i in range(BATCH)]
+        wait_until(lambda: broker.llen(queue) == 0 and broker.hlen("unacked") == BATCH, 60,
+                   "the worker to take every submission")
+        wait_until(lambda: "requeued submit message" in pool.log.read_text(),
+                   delivery.HARD_LIMIT_SECONDS + 30, "the worker to give a batch back")
+        server.start()
+
+        wait_until(lambda: all(rig.client.status(k) is not None for k in keys),
+                   delivery.REDELIVERY_BOUND_SECONDS + 90, "every submission on the board")
+        wait_until(lambda: all(rig.client.status(k).status == "complete" for k in keys), 120, "all completed")
+        assert wait_until(lambda: sum(r["n"] for r in rig.db.all("faults_by_status")) or None, 30, "a count") == BATCH
+        assert broker.hlen("unacked") == 0

@@ -1,0 +1,118 @@
+"""Separate submit messages waiting together are written in one transaction (workers/batching.py),
+and each message keeps its own fate: real worker processes, a real broker and the test's database.
+
+The batches are made deterministic with a lock: while a test holds the team's row, a submission's
+insert waits on it (its foreign key check), so the worker's first batches wait in their pool
+processes and the messages that arrive meanwhile are held together by the consumer. Rows inserted
+by one transaction share their time (``now()``, the transaction's start)."""
+
+from __future__ import annotations
+
+import uuid
+
+import psutil
+import psycopg
+import pytest
+import redis
+
+from phoenix_board.workers import batching
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
+
+TEAM = "iota"
+N = 30  # well under batching.BATCH_MAX: all that waits goes in one batch
+
+
+def count(sql, query: str, **params) -> int:
+    return sql.execute(query, params).fetchone()["n"]
+
+
+def transactions(sql) -> int:
+    # now() is the time its transaction started, in every savepoint of it: the submissions' event
+    # rows (task_events is append-only) show one time per transaction. Not xmin: each submission of
+    # a batch runs in a savepoint, and rows inserted there carry the savepoint's own xid
+    return count(sql, "SELECT count(DISTINCT at) AS n FROM phoenix.task_events WHERE kind = 'submitted'")
+
+
+def held_team(url: str) -> psycopg.Connection:
+    conn = psycopg.connect(url)
+    conn.execute("SELECT name FROM phoenix.teams WHERE name = %s FOR UPDATE", (TEAM,))
+    return conn
+
+
+def waiting_on_lock(sql) -> int:
+    return count(sql, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                      "AND datname = current_database()")
+
+
+def all_taken(broker: redis.Redis, queue: str, n: int) -> bool:
+    # kombu's Redis transport keeps delivered, unacknowledged messages in the hash "unacked"
+    return broker.llen(queue) == 0 and broker.hlen("unacked") == n
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_waiting_submissions_commit_together_and_each_keeps_its_fate(pools, client, env, url, sql, pool):
+    name = f"batcher-{pool}"
+    pools.start(TEAM, agents=3, name=name, extra=("--pool", pool))
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 3, what="the agents")
+    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
+    queue = client.settings.board_queue()
+    task = {"team": TEAM, "category": "noop"}
+    with held_team(url) as holder:
+        # the first two become batches of one each (batching.IN_FLIGHT_MAX) and wait on the lock
+        keys = [client.submit({**task, "title": f"first {i}"}) for i in range(batching.IN_FLIGHT_MAX)]
+        wait_for(lambda: waiting_on_lock(sql) == batching.IN_FLIGHT_MAX, what="the first batches to wait")
+        keys += [client.submit({**task, "title": f"held {i}"}) for i in range(N)]
+        # a redelivered message: the same key again, in the same batch
+        client.submit({**task, "title": "held 0"}, keys[-N])
+        # refused ones, each alone: a malformed body, and a team that does not exist
+        client.app.send_task("phoenix.submit", kwargs={"body": {"title": 5, "team": TEAM}}, queue=queue)
+        client.app.send_task("phoenix.submit", kwargs={"body": {"title": "x", "team": "nowhere",
+                                                                "idempotency_key": str(uuid.uuid4())}}, queue=queue)
+        sent = len(keys) + 3
+        wait_for(lambda: all_taken(broker, queue, sent), what="the worker to hold every message")
+        assert count(sql, "SELECT count(*) AS n FROM phoenix.tasks") == 0
+        holder.rollback()  # the lock goes: the first batches commit, then the rest as one
+
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.tasks") == len(keys), what="the tasks")
+    wait_for(lambda: broker.hlen("unacked") == 0, what="every message acknowledged or rejected")
+    # the two waiting batches, then everything that arrived meanwhile: three transactions for 32 tasks
+    assert transactions(sql) == batching.IN_FLIGHT_MAX + 1
+    assert count(sql, "SELECT count(DISTINCT idempotency_key) AS n FROM phoenix.tasks") == len(keys)
+    log = pools.log(name)
+    refusals = [line for line in log.splitlines() if "rejected submit message:" in line]
+    assert len(refusals) == 2, refusals
+    assert any("nowhere" in line for line in refusals) and all(len(line) < 500 for line in refusals)
+    # wake-ups still go out: the woken agents work the whole board
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete'") == len(keys),
+             what="the tasks completed")
+    assert broker.llen(queue) == 0 and broker.hlen("unacked") == 0
+
+
+def test_a_pool_process_killed_under_a_batch_requeues_it_and_nothing_is_lost(pools, client, env, url, sql):
+    proc = pools.start(TEAM, agents=3, name="killed")
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 3, what="the agents")
+    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
+    queue = client.settings.board_queue()
+    task = {"team": TEAM, "category": "noop"}
+    with held_team(url) as holder:
+        keys = [client.submit({**task, "title": f"first {i}"}) for i in range(batching.IN_FLIGHT_MAX)]
+        wait_for(lambda: waiting_on_lock(sql) == batching.IN_FLIGHT_MAX, what="the first batches to wait")
+        keys += [client.submit({**task, "title": f"held {i}"}) for i in range(N)]
+        wait_for(lambda: all_taken(broker, queue, len(keys)), what="the worker to hold every message")
+        # every pool process dies, the two writing a batch among them; the main process lives
+        children = psutil.Process(proc.pid).children()
+        for child in children:
+            child.kill()
+        psutil.wait_procs(children, timeout=10)
+        wait_for(lambda: "pool process ended under them" in pools.log("killed"), what="the batches requeued")
+        holder.rollback()
+
+    # the requeued messages come back to the same worker's new processes; each task once
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete'") == len(keys),
+             what="every task on the board and completed")
+    assert count(sql, "SELECT count(DISTINCT idempotency_key) AS n FROM phoenix.tasks") == len(keys)
+    assert count(sql, "SELECT count(*) AS n FROM phoenix.tasks") == len(keys)
+    wait_for(lambda: broker.llen(queue) == 0 and broker.hlen("unacked") == 0, what="the queue drained")
+    assert proc.poll() is None
