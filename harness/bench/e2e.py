@@ -230,7 +230,9 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
         "wake_p99_ms": round(_pct(wakes, 0.99), 2),
         "rss_mb_per_agent": round(rss, 1),
         "uss_mb_per_agent": round(uss, 1),
-        "targets": {"ratio >= 1.5": ratio >= 1.5, "wake_p99_ms <= 25": _pct(wakes, 0.99) <= 25,
+        # issue 18: 1.0 against Celery's no-op is the target, 1.5 the goal beyond it
+        "targets": {"ratio >= 1.0": ratio >= 1.0, "ratio >= 1.5 (goal)": ratio >= 1.5,
+                    "wake_p99_ms <= 25": _pct(wakes, 0.99) <= 25,
                     "single_message_to_batched >= 0.5": bool(lifecycle_per_s) and single_per_s / lifecycle_per_s >= 0.5},
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }

@@ -22,7 +22,8 @@ def test_bench_e2e_prints_every_key(server_url, valkey, tmp_path: Path):
     assert result["wake_p50_ms"] <= result["wake_p99_ms"]
     # every submission of the single-message run was written by some transaction, none by two
     assert 1 <= result["single_message_submissions_per_transaction"] <= 100
-    assert set(result["targets"]) == {"ratio >= 1.5", "wake_p99_ms <= 25", "single_message_to_batched >= 0.5"}
+    assert set(result["targets"]) == {"ratio >= 1.0", "ratio >= 1.5 (goal)", "wake_p99_ms <= 25",
+                                      "single_message_to_batched >= 0.5"}
     # the baseline worker registers Celery's no-op once (it used to be its own __main__ as well)
     baseline_log = (tmp_path / "data" / "logs" / "baseline.log").read_text(errors="replace")
     assert "DuplicateTaskNameWarning" not in baseline_log
