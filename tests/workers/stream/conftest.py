@@ -39,6 +39,7 @@ def submit(conn: psycopg.Connection, title: str | None = None, team: str = "alph
         "title": title or f"stream task {next(_titles)}", "description": "", "category": "general",
         "payload": Jsonb({}), "priority": 5, "team": team, "created_by": None, "dopamine_reward": 1.0,
         "max_attempts": 3, "review_quorum": 0, "depends_on": [], "deadline": None, "fibonacci_size": 1,
-        "idempotency_key": None, "now": None, "needs_person": False,
+        "idempotency_key": None, "now": None, "needs_person": False, "not_before": None, "concurrency_key": None,
+        "concurrency_limit": None,
     }).fetchone()
     return str(row["id"] if isinstance(row, dict) else row[0])
