@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 
 from phoenix_board.api import client as api_client
 from phoenix_board.board import errors, lifecycle
+from phoenix_board.workers import stream
 from tests.conftest import make_agent, make_task
 
 CREATED = "subscription($team: String) { taskCreated(team: $team) { id } }"
@@ -37,5 +39,16 @@ def test_an_agent_token_follows_only_its_own_team_and_tasks_it_may_see(api):
         first_event(api, token, UPDATED, {"team": other})
     with pytest.raises(errors.NotFound):
         first_event(api, token, UPDATED, {"id": str(hidden.id)})
-    with pytest.raises(errors.InvalidInput):
-        first_event(api, api.token("operator"), UPDATED, {})
+    # neither id nor team: every task's for an operator, its own team's for an agent token
+    own = make_task(api.db, team=mine)
+    assert lifecycle.claim(api.db, agent.id).id == own.id
+    relay = stream.Relay(api.url, redis.Redis.from_url(api.env["PHOENIX_REDIS_URL"]))  # this module runs none
+    try:
+        assert relay.acquire()
+        relay.drain()
+    finally:
+        relay.close()
+    every = "subscription($after: String) { taskUpdated(after: $after) { taskId payload } }"
+    seen = first_event(api, token, every, {"after": "0-0"})["taskUpdated"]
+    assert (seen["taskId"], seen["payload"]["team"]) == (str(own.id), mine)
+    assert first_event(api, api.token("operator"), every, {"after": "0-0"})["taskUpdated"]["taskId"]
