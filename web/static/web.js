@@ -72,10 +72,12 @@
           for (const fresh of t.content.querySelectorAll("[data-refresh][id]")) {
             const here = document.getElementById(fresh.id);
             if (!here) continue;
-            // someone typing here keeps the section as it is (a button just pressed does not count)
+            // someone typing here keeps the section as it is (a button just pressed does not count),
+            // and so does a reply box they opened: replacing the section would close it under them
             const focus = document.activeElement;
             const busy = (here.contains(focus) && focus.matches("textarea, select, input:not([type=hidden])")) ||
-              [...here.querySelectorAll("textarea")].some((x) => x.value.trim() !== "");
+              [...here.querySelectorAll("textarea")].some((x) => x.value.trim() !== "") ||
+              [...here.querySelectorAll("details[open]")].some((d) => d.querySelector("form"));
             if (!busy) { here.replaceWith(fresh); bindForms(fresh); }
           }
         } while (again);
@@ -103,6 +105,8 @@
           note(answer.error || answer.note, Boolean(answer.error));
           if (!answer.error) {
             for (const area of form.querySelectorAll("textarea")) area.value = "";
+            const box = form.closest("details");  // a reply sent: its box closes, the thread shows it
+            if (box) box.open = false;
             // the task's page and the console re-read their [data-refresh] sections (the console's held gates)
             if (body.dataset.live === "task" || body.dataset.live === "console") await refreshSections();
           }
