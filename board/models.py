@@ -173,6 +173,12 @@ class TaskSubmit(Input):
         return value
 
 
+class RunKey(Input):
+    """A manual schedule run's idempotency key (board/schedules.py run_now), checked as a task's is."""
+
+    idempotency_key: Annotated[Text, Field(min_length=1, max_length=constants.IDEMPOTENCY_KEY_MAX)]
+
+
 class ChildSpec(Input):
     """One child of a delegation (docs/concepts/delegation.md): a task in its parent's team; fields left
     out are inherited from the parent (category, priority, max attempts, reward, deadline)."""

@@ -239,7 +239,7 @@ def run_now(db: Database, name: str, now: datetime | None = None, key: str | Non
     before with the same key is returned (``fired`` false) instead of firing again: a retried
     request submits once. A task the board refuses is recorded on the run and raised."""
     if key is not None:
-        key = _run_key(key)
+        key = models.parse(models.RunKey, {"idempotency_key": key}).idempotency_key
     row = _named(db.one("schedule_get", schedule=name), name)
     slot = now or _clock(db)
     fired = db.one("schedule_fire", id=row["id"], kind="manual", slot=slot, now=now, key=key)
@@ -247,16 +247,6 @@ def run_now(db: Database, name: str, now: datetime | None = None, key: str | Non
         raise errors.Conflict(f"schedule {name}: the board refused its task: {fired['error']}")
     return {"schedule": name, "slot": fired["run_slot"], "fired": fired["fired"], "task_id": fired["task_id"],
             "team": fired["team"]}
-
-
-def _run_key(key: str) -> str:
-    try:
-        inputs.text(key)
-    except ValueError as exc:
-        raise errors.InvalidInput(f"idempotency_key {exc}") from None
-    if not 1 <= len(key) <= constants.IDEMPOTENCY_KEY_MAX:
-        raise errors.InvalidInput(models.RULES["idempotency_key"])
-    return key
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
