@@ -458,6 +458,14 @@ class Pools:
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL to every pool's process group: for a test that leaves handlers in hand which a
+        warm shutdown would wait for (stop() gives them 20 s)."""
+        for p in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+
     def stop(self) -> None:
         for p in self.procs:
             with contextlib.suppress(ProcessLookupError):

@@ -86,12 +86,12 @@ def test_a_beat_killed_while_firing_a_slot_neither_repeats_nor_skips_it(beat_env
             blocker.execute("LOCK TABLE phoenix.schedule_runs IN EXCLUSIVE MODE")
             wait_for(lambda: sql.execute(
                 "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%%schedule_fire%%'").fetchone()["n"] >= 1, timeout=60, what="a fire waiting")
+                "AND datname = current_database() AND query LIKE '%%schedule_fire%%'").fetchone()["n"] >= 1, timeout=60, what="a fire waiting")
             before = fired(sql)
             stop([first], signal.SIGKILL)  # mid-slot: the transaction is open, its COMMIT never comes
             blocker.rollback()  # the orphaned session goes on, finds its client gone and rolls back
         wait_for(lambda: sql.execute(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%%schedule_fire%%' "
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%%schedule_fire%%' "
             "AND pid <> pg_backend_pid()").fetchone()["n"] == 0, timeout=60, what="the killed beat's session gone")
         assert fired(sql) == before  # the killed fire left nothing
         second = start_beat(beat_env, tmp_path, "second")

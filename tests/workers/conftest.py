@@ -4,6 +4,7 @@ tests/conftest.py, one per test) and the test's own PostgreSQL database; logins 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,10 +49,17 @@ def logins(server_url: str) -> Iterator[Callable[..., str]]:
                     conn.execute(f"DROP ROLE IF EXISTS {name}")
 
 
+@dataclasses.dataclass(frozen=True)
+class PgBouncer:
+    url: str
+    stop: Callable[[], None]
+
+
 @pytest.fixture
-def pgbouncer(url: str, tmp_path: Path) -> Iterator[str]:
-    """A PgBouncer in transaction mode in front of the test's database (trust, as the server is);
-    the URL to reach the database through it. Skipped where PgBouncer is not installed."""
+def pgbouncer(url: str, tmp_path: Path) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of the test's database (trust, as the server is):
+    its URL, and stop() to make the database unreachable through it. Skipped where PgBouncer is
+    not installed."""
     import os
     import shutil
     import signal
@@ -90,12 +98,17 @@ def pgbouncer(url: str, tmp_path: Path) -> Iterator[str]:
             return proc.poll() is not None and pytest.fail((folder / "log.txt").read_text())
 
     wait_for(answers, timeout=30, what="pgbouncer")
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
     try:
-        yield through
+        yield PgBouncer(through, stop)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop()

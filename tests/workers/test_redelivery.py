@@ -30,7 +30,7 @@ def test_a_killed_workers_message_is_delivered_again_within_the_bound(pools, cli
         wait_for(lambda: broker.llen(client.settings.board_queue()) == 0 and broker.hlen("unacked") == 1,
                  what="the worker to take the submission")
         wait_for(lambda: sql.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                     "AND query LIKE '%%task_submit%%'").fetchone()["n"] == 1,
+                                     "AND datname = current_database() AND query LIKE '%%task_submit%%'").fetchone()["n"] == 1,
                  what="the submission to wait on the lock")
         os.killpg(first.pid, signal.SIGKILL)  # the main and its pool process: nothing acks or rejects
         killed = time.monotonic()
@@ -38,7 +38,7 @@ def test_a_killed_workers_message_is_delivered_again_within_the_bound(pools, cli
         # a lost host's connections drop too; PostgreSQL would otherwise finish the waiting
         # statement once the lock is free, and commit it for a client that is gone
         holder.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                       "AND query LIKE '%task_submit%'")
+                       "AND datname = current_database() AND query LIKE '%task_submit%'")
     assert client.status(key) is None  # the dead worker's statement did not commit
 
     pools.start("iota", agents=1, name="rescuer")

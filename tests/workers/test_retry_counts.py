@@ -30,7 +30,7 @@ def test_a_retried_deadlock_is_counted(url, sql):
         worker = threading.Thread(target=lambda: done.append(db.one("hormones_decay_all", half_life=60.0, now=None)["n"]))
         worker.start()
         wait_for(lambda: sql.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                     "AND query LIKE '%%hormones_decay_all%%'").fetchone()["n"] == 1,
+                                     "AND datname = current_database() AND query LIKE '%%hormones_decay_all%%'").fetchone()["n"] == 1,
                  what="the decay to wait for the second agent")
         other.execute("UPDATE phoenix.agents SET role = role WHERE id = %s", (first,))  # the cycle: 40P01
         other.commit()

@@ -99,6 +99,7 @@ def test_a_restart_returns_the_claims_at_once(pools, db, sql):
     wait_for(lambda: n(sql, "SELECT count(*) AS n FROM phoenix.tasks WHERE attempt = 2") == 2, what="claims returned")
     # returned as failed attempts of the agents that held them, each once
     assert n(sql, "SELECT count(*) AS n FROM phoenix.task_events WHERE kind = 'failed'") == 2
+    pools.kill()  # the returned tasks are in hand again, sleeping 600 s
 
 
 def test_coroutine_handlers_complete_tasks(pools, db, sql):
@@ -114,11 +115,12 @@ def test_coroutine_handlers_complete_tasks(pools, db, sql):
     assert n(sql, "SELECT count(*) AS n FROM phoenix.task_events WHERE kind = 'completed'") == 40
 
 
-def test_a_thread_pool_works_through_pgbouncer_in_transaction_mode(pools, pgbouncer, url, db, sql):
+def test_a_thread_pool_works_through_pgbouncer_in_transaction_mode(pgbouncer, pools, url, db, sql):
+    # (pgbouncer first: the pools stop before it does, as they would in production)
     # every connection of the pool goes through PgBouncer: transactions of one client land on any
     # of its 4 server connections, so a role or an acting agent set per session would be lost
     # or leak to the next client; both are set per transaction (board/db.py)
-    pools.start("alpha_delta", agents=30, name="bounce", extra=THREADS, PHOENIX_DATABASE_URL=pgbouncer,
+    pools.start("alpha_delta", agents=30, name="bounce", extra=THREADS, PHOENIX_DATABASE_URL=pgbouncer.url,
                 PHOENIX_DATABASE_POOLED="1", PHOENIX_THREAD_POOL_CONNECTIONS="8")
     wait_for(lambda: fresh_heartbeats(sql, "bounce", 5) == 30, what="30 agents beating through pgbouncer")
     submit(db, 200)
@@ -128,9 +130,25 @@ def test_a_thread_pool_works_through_pgbouncer_in_transaction_mode(pools, pgboun
     assert n(sql, "SELECT coalesce(sum(tasks_completed), 0) AS n FROM phoenix.agents") == 200
     # the server connections PgBouncer shares carry no agent's role into another client's session
     for _ in range(8):
-        with psycopg.connect(pgbouncer, autocommit=True, prepare_threshold=None) as conn:
+        with psycopg.connect(pgbouncer.url, autocommit=True, prepare_threshold=None) as conn:
             assert conn.execute("SELECT current_user = session_user").fetchone()[0]
             assert not conn.execute("SELECT current_setting('phoenix.agent_id', true)").fetchone()[0]
+
+
+def test_a_thread_pool_stopped_while_its_database_is_unreachable_exits_promptly(pools, pgbouncer, sql):
+    # each agent's last heartbeat and release would wait out the connection pool's 30 s in turn
+    # (40 agents: 40 minutes); the pool gives up on the first, says so, and leaves the holds to
+    # go stale as after a crash
+    proc = pools.start("alpha_delta", agents=40, name="outage", extra=THREADS, PHOENIX_DATABASE_URL=pgbouncer.url,
+                       PHOENIX_DATABASE_POOLED="1", PHOENIX_THREAD_POOL_CONNECTIONS="4")
+    wait_for(lambda: fresh_heartbeats(sql, "outage", 5) == 40, what="40 agents beating through pgbouncer")
+    pgbouncer.stop()  # the database is gone for the pool
+    proc.send_signal(signal.SIGTERM)
+    # a bound far above the 5 s one attempt waits, far below what one attempt per agent would take
+    assert proc.wait(timeout=120) == 0
+    assert "stopping without releasing 40 agents" in pools.log("outage")
+    # the holds were not released: the agents go stale rather than look stopped
+    assert n(sql, "SELECT count(*) AS n FROM phoenix.agents WHERE codename LIKE 'outage-%%' AND holder IS NOT NULL") == 40
 
 
 def test_bad_pool_options_are_refused_in_one_line_before_anything_starts(env, sql, tmp_path):
