@@ -70,8 +70,12 @@ CREATE TABLE IF NOT EXISTS phoenix.schema_functions (
 AS_RUN = {
     "0002_consciousness.sql": (
         "current_setting('shared_preload_libraries') LIKE '%timescaledb%'",
-        # TimescaleDB defines its settings only when it is preloaded, and any login may read them
-        "current_setting('timescaledb.license', true) IS NOT NULL",
+        # TimescaleDB's loader, preloaded, defines timescaledb.max_background_workers in every
+        # database, and any login may read it. Not timescaledb.license: the versioned library
+        # defines that one, and loads only once the extension exists in the database, which a new
+        # database's first migration is about to create. pg_settings lists no placeholder (a
+        # timescaledb.* line left in the configuration of a server that no longer preloads it).
+        "EXISTS (SELECT FROM pg_settings WHERE name = 'timescaledb.max_background_workers')",
     ),
 }
 

@@ -74,7 +74,7 @@ def _m(name: str, kind: Kind, help: str, *labels: str, **extra: Any) -> Metric:
 
 # --- read from PostgreSQL at every scrape (collectors.py) ---------------------------------------
 EXPORTER_DATABASE_UP = _m("phoenix_exporter_database_up", "gauge", "1 when the last scrape could read the board.")
-DB_CONNECTIONS_ACTIVE = _m("phoenix_db_connections_active", "gauge", "Backends connected to the board's database.")
+DB_CONNECTIONS_ACTIVE = _m("phoenix_db_connections_active", "gauge", "Client backends connected to the board's database.")
 DB_SERVER_CONNECTIONS = _m("phoenix_db_server_connections", "gauge",
                            "Client backends connected to the server, every database's (max_connections counts these).")
 DB_CONNECTIONS_MAX = _m("phoenix_db_connections_max", "gauge", "The server's max_connections.")

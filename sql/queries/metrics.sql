@@ -92,8 +92,11 @@ SELECT team, measure,
 
 -- name: metrics_database
 -- Connections to this database and to the whole server (client backends, what max_connections
--- limits), the server's limit, and this database's transactions so far.
-SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections,
+-- limits), the server's limit, and this database's transactions so far. Client backends on both
+-- counts: a database also has backends that are no connection (TimescaleDB's scheduler and its
+-- jobs, autovacuum and parallel workers), which made this database's figure exceed the server's.
+SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                                                AND backend_type = 'client backend') AS connections,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS server_connections,
        current_setting('max_connections')::integer AS max_connections,
        (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()) AS transactions;

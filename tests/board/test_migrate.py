@@ -110,6 +110,11 @@ def test_the_migration_fallback_follows_what_the_server_allows(url):
     community licence a real-time continuous aggregate; under the Apache licence a materialized view."""
     with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         timescale = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+        # by what the server preloads (the tests log in as a superuser, who may read it), not by what
+        # the migration made: a check that missed TimescaleDB took the plain path unnoticed
+        preloaded = "timescaledb" in conn.execute("SELECT current_setting('shared_preload_libraries') AS s"
+                                                  ).fetchone()["s"]
+        assert (timescale is not None) is preloaded
         hourly = conn.execute("SELECT relkind FROM pg_class WHERE oid = 'phoenix.consciousness_hourly'::regclass"
                               ).fetchone()["relkind"]
         if timescale is None:

@@ -156,11 +156,11 @@ def test_exporter_reads_board_figures_from_the_replica_and_serves_its_lag(cluste
             assert figures[("phoenix_db_replica_lag_seconds", ())] > 0
             with primary.connect("phoenix") as p:
                 on_primary = p.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'phoenix'"
-                                       ).fetchone()["n"] - 1  # this connection
+                                       " AND backend_type = 'client backend'").fetchone()["n"] - 1  # this connection
             assert figures[("phoenix_db_connections_active", ())] == on_primary
             with replica.connect("phoenix") as r:
                 on_replica = r.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'phoenix'"
-                                       ).fetchone()["n"] - 1
+                                       " AND backend_type = 'client backend'").fetchone()["n"] - 1
             assert on_replica >= 6 + 1 and on_replica != on_primary  # the exporter's pool and ours
         finally:
             pause(replica, False)

@@ -56,24 +56,79 @@ def owner_login_board(server_url, logins):
                 conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
-def test_a_createrole_login_that_is_not_a_superuser_migrates(owner_login_board):
+def _preloads_timescaledb(server_url: str) -> bool:
+    """Whether the server preloads TimescaleDB, read as the tests' superuser (the setting is
+    superuser-only, which is why the migration reads another)."""
+    with _admin(server_url) as conn:
+        return "timescaledb" in conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0]
+
+
+def test_a_createrole_login_that_is_not_a_superuser_migrates(owner_login_board, server_url):
     url, prefix, login = owner_login_board
     report = migrate.migrate(url, prefix)
     assert report.migrations == [f.name for f in migrate.migrations()]
     assert not migrate.migrate(url, prefix).changed
     owner = migrate.role_names(prefix)["owner"]
+    timescale = _preloads_timescaledb(server_url)
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0] is False
         assert conn.execute("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'phoenix'").fetchone()[0] == owner
-        # everything it created went to the owner role, and it works the board as a member of it
-        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'phoenix'::regnamespace "
-                            "AND relowner = current_user::regrole").fetchone()[0] == 0
+        # the timeline took TimescaleDB's path exactly when the server preloads it (this login could
+        # not read shared_preload_libraries, and the licence setting is not defined before the
+        # extension exists)
+        assert bool(conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()) is timescale
+        # everything it created went to the owner role, and it works the board as a member of it;
+        # on TimescaleDB but the relations its jobs run on, which stay with this login
+        # (docs/concepts/beat.md#timeline-timescaledb-or-not)
+        # (an index counts as its table's: it belongs to the table's owner)
+        kept = {r[0] for r in conn.execute(
+            "SELECT coalesce(t.relname, c.relname)::text FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid"
+            " LEFT JOIN pg_class t ON t.oid = i.indrelid"
+            " WHERE c.relnamespace = 'phoenix'::regnamespace AND c.relowner = current_user::regrole").fetchall()}
+        if not timescale:
+            assert kept == set()
+        else:
+            assert conn.execute("SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = 'phoenix'"
+                                " AND hypertable_name = 'consciousness_timeline'").fetchone()[0] == 1
+            if conn.execute("SELECT current_setting('timescaledb.license')").fetchone()[0] == "timescale":
+                assert kept == {"consciousness_timeline", "consciousness_hourly"}
+                jobs = conn.execute("SELECT proc_name::text, owner::text FROM timescaledb_information.jobs"
+                                    " WHERE hypertable_schema = 'phoenix' ORDER BY 1").fetchall()
+                assert jobs == [("policy_refresh_continuous_aggregate", login), ("policy_retention", login)]
         assert conn.execute("SELECT pg_has_role(current_user, %s, 'USAGE')", (owner,)).fetchone()[0]
         assert conn.execute("SELECT count(*) FROM phoenix.teams").fetchone()[0] >= 3
         # the released 0002 file is what is recorded; its superuser-only read was replaced when it ran
         recorded = dict(conn.execute("SELECT version, checksum FROM phoenix.schema_version").fetchall())
     assert recorded["0002_consciousness.sql"] == next(f for f in migrate.migrations()
                                                       if f.name == "0002_consciousness.sql").checksum
+
+
+def _timescaledb_check(url: str) -> bool:
+    """0002's test for a server that preloads TimescaleDB, as it runs (board/migrate.py AS_RUN)."""
+    check = migrate.AS_RUN["0002_consciousness.sql"][1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(f"SELECT {check}").fetchone()[0]
+
+
+def test_the_timescaledb_check_is_one_any_login_may_make_before_the_extension_exists(owner_login_board, server_url):
+    """A new database, before its first migration: no extension yet, and a login that may not read
+    shared_preload_libraries. The check says what the server preloads all the same; a timescaledb.*
+    setting left for a library the server no longer preloads (a placeholder) does not count."""
+    url, prefix, _ = owner_login_board
+    timescale = _preloads_timescaledb(server_url)
+    assert _timescaledb_check(url) is timescale
+    if timescale:
+        return  # the placeholder case is a server without the library
+    dbname = conninfo_to_dict(url)["dbname"]
+    with _admin(server_url) as conn:
+        conn.execute(f"ALTER DATABASE {dbname} SET timescaledb.max_background_workers = '8'")
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('timescaledb.max_background_workers', true)").fetchone()[0] == "8"
+    assert _timescaledb_check(url) is False
+    migrate.migrate(url, prefix)
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'phoenix.consciousness_hourly'::regclass"
+                            ).fetchone()[0] == "m"
 
 
 def test_a_login_that_may_not_make_itself_owner_is_refused_in_one_line(owner_login_board, logins, server_url):
