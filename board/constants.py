@@ -230,6 +230,17 @@ SQL_EXPORTS = (
     "CASCADE_COLLABORATOR_WINDOW_SECONDS",
     "CASCADE_REFRACTORY_SECONDS",
     "CASCADE_LOCK_TRIES",
+    # the bounds of the row checks (sql/functions/06_task_limits.sql)
+    "TITLE_MAX",
+    "DESCRIPTION_MAX",
+    "IDEMPOTENCY_KEY_MAX",
+    "CONCURRENCY_LIMIT_MAX",
+    "PRIORITY_MIN",
+    "PRIORITY_MAX",
+    "MAX_ATTEMPTS_MAX",
+    "DOPAMINE_REWARD_MAX",
+    "REVIEW_QUORUM_MAX",
+    "ROLE_MAX",
 )
 
 # --- Event stream (docs/concepts/event-stream.md) -------------------------------------------------

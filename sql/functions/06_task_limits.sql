@@ -97,3 +97,124 @@ $$;
 
 CREATE OR REPLACE TRIGGER tasks_check_limits BEFORE INSERT OR UPDATE OF payload, output, deadline ON phoenix.tasks
     FOR EACH ROW EXECUTE FUNCTION phoenix.tasks_check_limits();
+
+-- A rule of a row broken: the error a CHECK constraint of that name raises (SQLSTATE 23514, the
+-- constraint's name), so that board/db.py translates it by name as before.
+CREATE OR REPLACE FUNCTION phoenix.check_failed(p_table text, p_constraint text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'check_violation', SCHEMA = 'phoenix', TABLE = p_table, CONSTRAINT = p_constraint,
+        MESSAGE = format('new row for relation "%s" violates check constraint "%s"', p_table, p_constraint);
+END;
+$$;
+
+-- The rules of a task's columns that no claim, start, result or failure changes: set at the
+-- submission (or by delegation, an edit, a child's creation). They were CHECK constraints
+-- until migration 0031: PostgreSQL prepares every CHECK of a table again for each statement that
+-- writes a row, whatever columns it sets, so each claim and result paid for these 18 (two thirds
+-- of the table's stored check expressions, docs/costs.md). This trigger fires only for
+-- statements that set one of these columns. Checked in the order of their names, as PostgreSQL
+-- checks constraints; the value limits are constants.py's. A NULL passes, as in a CHECK.
+CREATE OR REPLACE FUNCTION phoenix.tasks_check_row()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT coalesce(NEW.category ~ '^[a-z][a-z0-9_.-]{0,62}$', true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_category_format');
+    END IF;
+    IF NOT coalesce((NEW.parent_id IS NULL) = (NEW.child_key IS NULL), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_child_has_key');
+    END IF;
+    IF NOT coalesce(length(NEW.child_key) BETWEEN 1 AND 200, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_child_key_length');
+    END IF;
+    IF NOT coalesce(length(NEW.concurrency_key) BETWEEN 1 AND phoenix.k_idempotency_key_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_concurrency_key_length');
+    END IF;
+    IF NOT coalesce(NEW.concurrency_limit BETWEEN 1 AND phoenix.k_concurrency_limit_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_concurrency_limit_range');
+    END IF;
+    IF NOT coalesce((NEW.concurrency_key IS NULL) = (NEW.concurrency_limit IS NULL), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_concurrency_pair');
+    END IF;
+    -- a bound on the column, wider than delegation's own limit (DELEGATION_DEPTH_MAX)
+    IF NOT coalesce(NEW.depth BETWEEN 0 AND 100, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_depth_range');
+    END IF;
+    IF NOT coalesce(length(NEW.description) <= phoenix.k_description_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_description_length');
+    END IF;
+    IF NOT coalesce(NEW.dopamine_reward BETWEEN 0 AND phoenix.k_dopamine_reward_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_dopamine_reward_range');
+    END IF;
+    IF NOT coalesce(NEW.fibonacci_size IN (1, 2, 3, 5, 8, 13, 21), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_fibonacci_size');
+    END IF;
+    IF NOT coalesce(length(NEW.idempotency_key) BETWEEN 1 AND phoenix.k_idempotency_key_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_idempotency_key_length');
+    END IF;
+    IF NOT coalesce(NEW.join_k >= 1, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_join_k_range');
+    END IF;
+    IF NOT coalesce(NEW.max_attempts BETWEEN 1 AND phoenix.k_max_attempts_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_max_attempts_range');
+    END IF;
+    IF NOT coalesce(NEW.on_child_failure IN ('fail', 'ignore'), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_on_child_failure');
+    END IF;
+    IF NOT coalesce(NEW.priority BETWEEN phoenix.k_priority_min() AND phoenix.k_priority_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_priority_range');
+    END IF;
+    IF NOT coalesce(NEW.review_quorum BETWEEN 0 AND phoenix.k_review_quorum_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_review_quorum_range');
+    END IF;
+    IF NOT coalesce(length(NEW.title) BETWEEN 1 AND phoenix.k_title_max(), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_title_length');
+    END IF;
+    IF NOT coalesce((NEW.parent_id IS NULL) = (NEW.root_id IS NULL) AND (NEW.parent_id IS NULL) = (NEW.depth = 0), true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_tree_consistent');
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER tasks_check_row
+    BEFORE INSERT OR UPDATE OF category, parent_id, child_key, concurrency_key, concurrency_limit, depth, description,
+        dopamine_reward, fibonacci_size, idempotency_key, join_k, max_attempts, on_child_failure, priority,
+        review_quorum, title, root_id
+    ON phoenix.tasks
+    FOR EACH ROW EXECUTE FUNCTION phoenix.tasks_check_row();
+
+-- The same for an agent's columns that its heartbeats, claims and outcomes never change (the
+-- CHECK constraints of these names until migration 0031).
+CREATE OR REPLACE FUNCTION phoenix.agents_check_row()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT coalesce(NEW.codename ~ '^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$', true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_codename_format');
+    END IF;
+    IF NOT coalesce(NEW.kind IN ('agent', 'member'), true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_kind');
+    END IF;
+    IF NOT coalesce(NOT (NEW.id = ANY (NEW.paired_agents)), true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_not_own_partner');
+    END IF;
+    IF NOT coalesce(NEW.supervisor_agent IS DISTINCT FROM NEW.id, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_not_own_supervisor');
+    END IF;
+    IF NOT coalesce(length(NEW.role) BETWEEN 1 AND phoenix.k_role_max(), true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_role_length');
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER agents_check_row
+    BEFORE INSERT OR UPDATE OF codename, kind, paired_agents, supervisor_agent, role, id
+    ON phoenix.agents
+    FOR EACH ROW EXECUTE FUNCTION phoenix.agents_check_row();

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from phoenix_board.board import constants, lifecycle
+from phoenix_board.board import constants, errors, lifecycle
+from phoenix_board.board.db import translate as db_translate
 from tests.conftest import make_agent, make_task
 
 CLAIM = "SELECT id, attempt FROM phoenix.task_claim(%s, 60)"
@@ -95,3 +96,80 @@ def nested(depth: int) -> object:
 ])
 def test_the_depth_limit_holds_past_the_cheap_bound(db, sql, output, refused):
     assert _output_refused(db, sql, output) == refused
+
+
+# The row checks that moved from CHECK constraints to triggers (migration 0031): each rule, its
+# name and its error stay; a claim and a result no longer pay for them.
+TASK_RULES = {  # constraint: a column set to a value that breaks it
+    "tasks_category_format": ("category", "'Bad Category'"),
+    "tasks_child_has_key": ("child_key", "'orphan'"),
+    "tasks_concurrency_key_length": ("concurrency_key", "''"),
+    "tasks_concurrency_limit_range": ("concurrency_limit", "0"),
+    "tasks_concurrency_pair": ("concurrency_limit", "3"),
+    "tasks_depth_range": ("depth", "-1"),
+    "tasks_description_length": ("description", f"repeat('x', {constants.DESCRIPTION_MAX + 1})"),
+    "tasks_dopamine_reward_range": ("dopamine_reward", f"{constants.DOPAMINE_REWARD_MAX + 1}"),
+    "tasks_fibonacci_size": ("fibonacci_size", "4"),
+    "tasks_idempotency_key_length": ("idempotency_key", f"repeat('k', {constants.IDEMPOTENCY_KEY_MAX + 1})"),
+    "tasks_join_k_range": ("join_k", "0"),
+    "tasks_max_attempts_range": ("max_attempts", f"{constants.MAX_ATTEMPTS_MAX + 1}"),
+    "tasks_on_child_failure": ("on_child_failure", "'shrug'"),
+    "tasks_priority_range": ("priority", f"{constants.PRIORITY_MAX + 1}"),
+    "tasks_review_quorum_range": ("review_quorum", f"{constants.REVIEW_QUORUM_MAX + 1}"),
+    "tasks_title_length": ("title", "''"),
+    "tasks_tree_consistent": ("depth", "1"),
+}
+AGENT_RULES = {
+    "agents_codename_format": ("codename", "'-bad'"),
+    "agents_kind": ("kind", "'robot'"),
+    "agents_not_own_partner": ("paired_agents", "ARRAY[id]"),
+    "agents_not_own_supervisor": ("supervisor_agent", "id"),
+    "agents_role_length": ("role", f"repeat('r', {constants.ROLE_MAX + 1})"),
+}
+
+
+@pytest.mark.parametrize("constraint", sorted(TASK_RULES) + sorted(AGENT_RULES))
+def test_a_row_check_refuses_as_its_constraint_did_and_changes_nothing(db, sql, constraint):
+    agent = make_agent(db, team="iota")
+    task = make_task(db, team="iota")
+    table, key = ("tasks", task.id) if constraint in TASK_RULES else ("agents", agent.id)
+    column, value = (TASK_RULES | AGENT_RULES)[constraint]
+    before = sql.execute(f"SELECT * FROM phoenix.{table} WHERE id = %s", (key,)).fetchone()
+    with pytest.raises(psycopg.errors.CheckViolation) as caught:
+        sql.execute(f"UPDATE phoenix.{table} SET {column} = {value} WHERE id = %s", (key,))
+    assert caught.value.diag.constraint_name == constraint
+    assert caught.value.diag.table_name == table
+    assert sql.execute(f"SELECT * FROM phoenix.{table} WHERE id = %s", (key,)).fetchone() == before
+    # and the board still reads it as bad input (by the constraint's name where it has a message)
+    assert isinstance(db_translate(caught.value), errors.InvalidInput)
+
+
+def test_an_insert_meets_the_row_checks_too(sql, db):
+    agent = make_agent(db, team="iota")
+    with pytest.raises(psycopg.errors.CheckViolation) as caught:
+        sql.execute("INSERT INTO phoenix.tasks (title, team, created_by) VALUES (repeat('t', 201), 'iota', %s)",
+                    (agent.id,))
+    assert caught.value.diag.constraint_name == "tasks_title_length"
+    with pytest.raises(psycopg.errors.CheckViolation) as caught:
+        sql.execute("INSERT INTO phoenix.agents (codename, team) VALUES ('ok-name', 'iota'), ('/bad', 'iota')")
+    assert caught.value.diag.constraint_name == "agents_codename_format"
+    assert sql.execute("SELECT count(*) AS n FROM phoenix.agents WHERE codename = 'ok-name'").fetchone()["n"] == 0
+
+
+def test_claim_and_result_fire_no_row_check_and_prepare_few_check_constraints(db, url, sql):
+    """PostgreSQL prepares every CHECK of a table for each statement that writes a row: the rules of
+    columns a claim and a result never set are row checks, whose triggers fire only when a statement
+    sets one of their columns."""
+    agent = make_agent(db, team="iota")
+    make_task(db, team="iota")
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        conn.execute("SET LOCAL track_functions = 'all'")
+        task = conn.execute(CLAIM, (agent.id,)).fetchone()
+        conn.execute(RESULT, (task["id"], agent.id, task["attempt"]))
+        fired = conn.execute("SELECT f.funcname FROM pg_stat_xact_user_functions f "
+                             "WHERE f.funcname IN ('tasks_check_row', 'agents_check_row', 'check_failed')").fetchall()
+        conn.rollback()
+    assert fired == []
+    left = sql.execute("SELECT conrelid::regclass::text AS t, count(*) AS n FROM pg_constraint WHERE contype = 'c' "
+                       "AND conrelid IN ('phoenix.tasks'::regclass, 'phoenix.agents'::regclass) GROUP BY 1").fetchall()
+    assert {r["t"]: r["n"] for r in left} == {"phoenix.tasks": 13, "phoenix.agents": 8}

@@ -27,7 +27,8 @@ def code(text: str) -> str:
 
 @pytest.mark.parametrize(("rule", "pattern", "home"), [
     ("the hot-rank formula", r"\b1\.8\b", "10_hot_rank.sql"),
-    ("which event moves which hormone", r"phoenix\.k_(dopamine|oxytocin|adrenaline|cortisol)_", "12_hormones.sql"),
+    # (not k_dopamine_reward_max: the bound of a task's reward column, checked with the task's row)
+    ("which event moves which hormone", r"phoenix\.k_(dopamine|oxytocin|adrenaline|cortisol)_(?!reward_max)", "12_hormones.sql"),
     ("the trust model: evidence per event", r"phoenix\.k_trust_", "14_trust.sql"),
     # r <- lambda * r + p: phoenix.trust_update, which trust_rate and agent_outcome's one update of
     # the agent row both apply
