@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import deque
 from typing import Any
 
@@ -61,9 +62,24 @@ ACK, REJECT, REQUEUE = "ack", "reject", "requeue"
 
 
 class _Slot:
-    """A batch's place in Celery's set of reserved requests (a weak set: this is what it holds)."""
+    """A batch's place in Celery's set of reserved requests (a weak set: this is what it holds).
+    Celery reads the members of that set as requests: the consumer's close drops each one's ``id``
+    from its requests (a slot without one failed the consumer's stop, and with it the return of
+    the held messages to the broker), ``inspect reserved`` lists each one's ``info()``, a new
+    event dispatcher is handed to each one's ``eventer``."""
 
-    __slots__ = ("__weakref__",)
+    __slots__ = ("__weakref__", "id", "size", "eventer")
+    name = "phoenix.submit_batch"
+
+    def __init__(self, size: int) -> None:
+        self.id = f"submit-batch-{uuid.uuid4()}"
+        self.size = size
+        self.eventer = None
+
+    def info(self, safe: bool = False) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "args": [], "kwargs": {"messages": self.size}, "type": self.name,
+                "hostname": None, "time_start": None, "acknowledged": False, "delivery_info": {},
+                "worker_pid": None}
 
 
 class _Held:
@@ -110,7 +126,7 @@ class SubmitBatcher:
         return out
 
     def _send(self, batch: list[_Held]) -> None:
-        slot = _Slot()
+        slot = _Slot(len(batch))
         worker_state.reserved_requests.add(slot)
         payloads = [m.payload for m in batch]
         qos = self.consumer.qos  # the one its messages were added to (a reconnection makes another)
@@ -133,11 +149,17 @@ class SubmitBatcher:
             self._settle(batch, [(REQUEUE, "")] * len(batch), qos)
 
         try:
-            self.consumer.pool.apply_async(self.write, args=(payloads,), callback=settle, error_callback=lost,
-                                           soft_timeout=delivery.SOFT_LIMIT_SECONDS,
-                                           timeout=delivery.HARD_LIMIT_SECONDS)
+            applied = self.consumer.pool.apply_async(self.write, args=(payloads,), callback=settle, error_callback=lost,
+                                                     soft_timeout=delivery.SOFT_LIMIT_SECONDS,
+                                                     timeout=delivery.HARD_LIMIT_SECONDS)
         except Exception as exc:  # the pool is stopping: the messages go back to their queue
             lost(exc)
+            return
+        if applied is None:
+            # a stopping prefork pool (billiard) takes nothing and says so only by returning None: the
+            # batch would never run nor be settled, its messages unacknowledged until the broker's
+            # visibility timeout (a warm shutdown's held messages, handed over as the batches in hand end)
+            lost(RuntimeError("the pool is stopping"))
 
     def _settle(self, batch: list[_Held], outcomes: list[tuple[str, str]], qos: Any) -> None:
         lost_connection = self.consumer.connection_errors  # logged, not raised, by the promises

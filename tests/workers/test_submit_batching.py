@@ -116,3 +116,39 @@ def test_a_pool_process_killed_under_a_batch_requeues_it_and_nothing_is_lost(poo
     assert count(sql, "SELECT count(*) AS n FROM phoenix.tasks") == len(keys)
     wait_for(lambda: broker.llen(queue) == 0 and broker.hlen("unacked") == 0, what="the queue drained")
     assert proc.poll() is None
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_a_warm_shutdown_writes_the_batches_in_hand_and_gives_back_the_held_messages(pools, client, env, url, sql,
+                                                                                   pool):
+    """SIGTERM while batches are being written and more messages are held: the batches commit and
+    are acknowledged, the held messages go back to the queue at once (not after the broker's
+    visibility timeout), and another worker writes them."""
+    import signal
+    import time
+
+    proc = pools.start(TEAM, agents=3, name=f"stopping-{pool}", extra=("--pool", pool))
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 3, what="the agents")
+    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
+    queue = client.settings.board_queue()
+    task = {"team": TEAM, "category": "noop"}
+    with held_team(url) as holder:
+        keys = [client.submit({**task, "title": f"first {i}"}) for i in range(batching.IN_FLIGHT_MAX)]
+        wait_for(lambda: waiting_on_lock(sql) == batching.IN_FLIGHT_MAX, what="the first batches to wait")
+        keys += [client.submit({**task, "title": f"held {i}"}) for i in range(N)]
+        wait_for(lambda: all_taken(broker, queue, len(keys)), what="the worker to hold every message")
+        # `celery inspect reserved` lists the batches being written, each with its number of messages
+        replies = client.app.control.inspect(timeout=5).reserved() or {}
+        batches = [r for reserved in replies.values() for r in reserved if r["name"] == "phoenix.submit_batch"]
+        assert sorted(b["kwargs"]["messages"] for b in batches) == [1] * batching.IN_FLIGHT_MAX, replies
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1)  # the worker begins its warm shutdown while the batches still wait
+        holder.rollback()
+        proc.wait(timeout=60)
+    # nothing left unacknowledged: the written ones acknowledged, the held ones back in the queue
+    assert broker.hlen("unacked") == 0
+    assert count(sql, "SELECT count(*) AS n FROM phoenix.tasks") + broker.llen(queue) == len(keys)
+    pools.start(TEAM, agents=1, name="after")
+    wait_for(lambda: count(sql, "SELECT count(DISTINCT idempotency_key) AS n FROM phoenix.tasks") == len(keys),
+             what="every submission on the board")
+    assert count(sql, "SELECT count(*) AS n FROM phoenix.tasks") == len(keys)
