@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phoenix_board.board import agents, gates, lifecycle
+from phoenix_board.board import agents, lifecycle
 from tests.conftest import snapshot
 
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from phoenix_board.board import agents, comments, errors, ids, lifecycle
+from phoenix_board.board import agents, errors, ids, lifecycle
 from tests.conftest import snapshot
 
 
