@@ -3,6 +3,7 @@ installed package, not the source folder's `phoenix_board/` (the wiring only), w
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,7 +22,12 @@ def test_up_from_the_source_folder_after_a_regular_install(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    built = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(SOURCE)],
+    # built from a copy: a regular build writes build/ into the folder it builds, where the docs'
+    # tests (running at the same time in another process) would read its copies of the sources
+    copy = tmp_path / "source"
+    shutil.copytree(SOURCE, copy, ignore=shutil.ignore_patterns(".git", ".venv", "build", "_build", "*.egg-info",
+                                                                "__pycache__", ".pytest_cache"))
+    built = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(copy)],
                            capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     # the dependencies come from this test's environment: a path line in a .pth file adds that
