@@ -28,3 +28,15 @@ def phoenix_agents(state: Any) -> dict[str, Any]:
             agents.append({"codename": process_state.codename(prefix, index), "pid": process.pid})
     return {"team": os.environ.get(process_state.ENV_TEAM, ""), "prefix": prefix,
             "agents": sorted(agents, key=lambda a: a["codename"])}
+
+
+@inspect_command()
+def phoenix_submissions(state: Any) -> dict[str, Any]:
+    """The separate submit messages this worker's consumer holds (workers/batching.py): how many are
+    held unacknowledged in all, how many wait for a batch, and how many batches are being written.
+    They are no Celery tasks, so `inspect active` and Flower's task list do not show them."""
+    batcher = getattr(state.consumer, "submit_batcher", None)
+    if batcher is None:
+        return {"held": 0, "waiting": 0, "batches_in_flight": 0}
+    with batcher.lock:
+        return {"held": batcher.held, "waiting": len(batcher.waiting), "batches_in_flight": batcher.in_flight}

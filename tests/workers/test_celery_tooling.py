@@ -82,6 +82,9 @@ def test_celery_tools_and_flower_see_the_agents_and_their_tasks(env, pools, clie
         (node, reply), = replies.items()
         assert node.startswith("flowerpot@") and reply["team"] == "iota"
         assert sorted(a["codename"] for a in reply["agents"]) == ["flowerpot-0", "flowerpot-1"]
+        submissions = celery(env, "inspect", "phoenix_submissions", "--json", "--timeout", "5")
+        assert submissions.returncode == 0, submissions.stdout + submissions.stderr
+        assert list(json.loads(submissions.stdout).values()) == [{"held": 0, "waiting": 0, "batches_in_flight": 0}]
 
         base = f"http://127.0.0.1:{flower_port}"
         wait_for(lambda: get_json(f"{base}/api/workers?refresh=1"), 120, "Flower's API")

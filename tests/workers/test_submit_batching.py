@@ -143,6 +143,10 @@ def test_a_warm_shutdown_writes_the_batches_in_hand_and_gives_back_the_held_mess
         replies = client.app.control.inspect(timeout=5).reserved() or {}
         batches = [r for reserved in replies.values() for r in reserved if r["name"] == "phoenix.submit_batch"]
         assert sorted(b["kwargs"]["messages"] for b in batches) == [1] * batching.IN_FLIGHT_MAX, replies
+        # and `inspect phoenix_submissions` what the consumer holds besides
+        held = [reply for answer in client.app.control.broadcast("phoenix_submissions", reply=True, timeout=5)
+                for reply in answer.values()]
+        assert held == [{"held": len(keys), "waiting": N, "batches_in_flight": batching.IN_FLIGHT_MAX}], held
         proc.send_signal(signal.SIGTERM)
         time.sleep(1)  # the worker begins its warm shutdown while the batches still wait
         holder.rollback()
