@@ -19,7 +19,6 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -299,10 +298,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str =
         time.sleep(0.1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = broker.free_port  # the tests' servers take ports as the product's own do
 
 
 def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -6,22 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 CLI = [sys.executable, "-m", "phoenix_board.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:

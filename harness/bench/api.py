@@ -30,7 +30,6 @@ import dataclasses
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -89,12 +88,6 @@ class Config:
                             threads=self.threads)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _p(values: list[float], q: float) -> float:
     return round(bench._percentile(values, q), 3) if values else math.nan
 
@@ -122,7 +115,7 @@ def _stack(url: str, tmp: Path, ui: bench.Ui) -> Iterator[tuple[str, str, subpro
     valkey = broker.start_valkey(tmp / "valkey")
     try:
         redis_url = f"redis://127.0.0.1:{valkey.port}/0"
-        port = _free_port()
+        port = broker.free_port()
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": redis_url,
                "PHOENIX_DATA_DIR": str(tmp / "data"), "PHOENIX_API_RATE_PER_SECOND": "100000",
                "PHOENIX_API_RATE_BURST": "100000", "PHOENIX_API_MAX_SUBSCRIPTIONS": "10000"}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import time
 import urllib.request
 from typing import Any
@@ -33,15 +32,10 @@ from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import exporter
+from phoenix_board.workers import broker
 
 TARGET_P99_MS = 100.0
 WARMUP_SCRAPES = 5  # psycopg prepares statements after 5 runs; the pool's connections open
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _timed_ms(calls: int, call: Any) -> list[float]:
@@ -105,7 +99,7 @@ def run(server_url: str, config: Config, scrapes: int, baseline_scrapes: int, de
             baseline = _timed_ms(baseline_scrapes, lambda: db.all("metrics_board_counted"))
         monitor = migrate.role_names(Settings().role_prefix)["monitor"]
         with Database(url, max_size=2, name="phoenix-metrics", role=monitor) as mdb:
-            port = _free_port()
+            port = broker.free_port()
             http, _ = exporter.serve(mdb, Settings(redis_url=None), port, "127.0.0.1")
             try:
                 def scrape() -> None:

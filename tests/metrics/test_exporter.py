@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import urllib.request
@@ -17,15 +16,9 @@ from phoenix_board.board.models import TaskStatus
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import definitions, exporter
 from phoenix_board.scheduler import jobs
-from tests.conftest import make_agent, make_task
+from tests.conftest import free_port, make_agent, make_task
 
 pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,10 @@ from phoenix_board.board import errors
 from phoenix_board.board.settings import Settings
 from phoenix_board.metrics import alerting, exporter
 from phoenix_board.scheduler import jobs
-from tests.conftest import make_task
+from tests.conftest import free_port, make_task
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "metrics" / "prometheus"
 RUNBOOK_BASE = "https://runbooks.example.org/phoenix"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def api(port: int, path: str, **params: str) -> dict:

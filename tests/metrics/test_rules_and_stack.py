@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import tomllib
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from phoenix_board.metrics import definitions
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "metrics" / "prometheus"
@@ -244,12 +244,6 @@ def test_unit_tests_catch_a_broken_rule(tmp_path, name, mutation):
 
 # ------------------------------------------------------------- Prometheus loading the configuration
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
@@ -260,7 +254,7 @@ def prometheus(tmp_path_factory) -> Iterator[str]:
     """A real Prometheus started with metrics/prometheus/prometheus.yml; yields its base URL."""
     binary = tool("prometheus", "prometheus")
     data = tmp_path_factory.mktemp("prometheus")
-    port = _free_port()
+    port = free_port()
     log = (data / "prometheus.log").open("w")
     process = subprocess.Popen(
         [binary, f"--config.file={PROMETHEUS_CONFIG}", f"--storage.tsdb.path={data / 'tsdb'}",

@@ -3,22 +3,15 @@ PROMETHEUS_MULTIPROC_DIR to set up: Prometheus on another host can scrape it (do
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wake_count(port: int) -> float:
