@@ -301,6 +301,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str =
 free_port = broker.free_port  # the tests' servers take ports as the product's own do
 
 
+def waiting_on_lock(sql: psycopg.Connection, query_like: str = "%") -> int:
+    """Sessions of this test's database waiting on a lock, running a statement LIKE ``query_like``.
+    Only this database's: the other pytest processes' tests share the server (tests/README.md)."""
+    return sql.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND datname = current_database() AND query LIKE %s", (query_like,)).fetchone()["n"]
+
+
 def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """`phoenix-board ARGS` in a session of its own, its output appended to log; stop_cli ends it
     (the API's and the web board's servers, the relay)."""

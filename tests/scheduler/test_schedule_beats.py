@@ -17,7 +17,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from phoenix_board.board import schedules
-from tests.conftest import wait_for
+from tests.conftest import wait_for, waiting_on_lock
 
 TASK = {"title": "tick", "team": "iota", "category": "noop"}
 
@@ -84,9 +84,7 @@ def test_a_beat_killed_while_firing_a_slot_neither_repeats_nor_skips_it(beat_env
         # its schedule and before its slot's key is in
         with psycopg.connect(url, row_factory=dict_row) as blocker:
             blocker.execute("LOCK TABLE phoenix.schedule_runs IN EXCLUSIVE MODE")
-            wait_for(lambda: sql.execute(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND query LIKE '%%schedule_fire%%'").fetchone()["n"] >= 1, timeout=60, what="a fire waiting")
+            wait_for(lambda: waiting_on_lock(sql, "%schedule_fire%") >= 1, timeout=60, what="a fire waiting")
             before = fired(sql)
             stop([first], signal.SIGKILL)  # mid-slot: the transaction is open, its COMMIT never comes
             blocker.rollback()  # the orphaned session goes on, finds its client gone and rolls back

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from phoenix_board.workers import delivery
-from tests.conftest import wait_for
+from tests.conftest import wait_for, waiting_on_lock
 
 pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
@@ -29,9 +29,7 @@ def test_a_killed_workers_message_is_delivered_again_within_the_bound(pools, cli
         key = client.submit({"title": "held when its host died", "team": "iota", "category": "noop"})
         wait_for(lambda: broker.llen(client.settings.board_queue()) == 0 and broker.hlen("unacked") == 1,
                  what="the worker to take the submission")
-        wait_for(lambda: sql.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                     "AND datname = current_database() AND query LIKE '%%task_submit%%'").fetchone()["n"] == 1,
-                 what="the submission to wait on the lock")
+        wait_for(lambda: waiting_on_lock(sql, "%task_submit%") == 1, what="the submission to wait on the lock")
         os.killpg(first.pid, signal.SIGKILL)  # the main and its pool process: nothing acks or rejects
         killed = time.monotonic()
         first.wait(timeout=10)

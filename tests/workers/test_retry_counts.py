@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from phoenix_board.board.db import Database
 from phoenix_board.metrics import worker as worker_metrics
-from tests.conftest import make_agent, wait_for
+from tests.conftest import make_agent, wait_for, waiting_on_lock
 
 
 def retries(reason: str) -> float:
@@ -29,9 +29,7 @@ def test_a_retried_deadlock_is_counted(url, sql):
         # decays every agent in heap order: locks the first, then waits for the second
         worker = threading.Thread(target=lambda: done.append(db.one("hormones_decay_all", half_life=60.0, now=None)["n"]))
         worker.start()
-        wait_for(lambda: sql.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                     "AND datname = current_database() AND query LIKE '%%hormones_decay_all%%'").fetchone()["n"] == 1,
-                 what="the decay to wait for the second agent")
+        wait_for(lambda: waiting_on_lock(sql, "%hormones_decay_all%") == 1, what="the decay to wait for the second agent")
         other.execute("UPDATE phoenix.agents SET role = role WHERE id = %s", (first,))  # the cycle: 40P01
         other.commit()
         worker.join(timeout=60)

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from phoenix_board.workers import batching
-from tests.conftest import wait_for
+from tests.conftest import wait_for, waiting_on_lock
 
 pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
@@ -43,11 +43,6 @@ def held_team(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url)
     conn.execute("SELECT name FROM phoenix.teams WHERE name = %s FOR UPDATE", (TEAM,))
     return conn
-
-
-def waiting_on_lock(sql) -> int:
-    return count(sql, "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                      "AND datname = current_database()")
 
 
 def all_taken(broker: redis.Redis, queue: str, n: int) -> bool:
