@@ -116,6 +116,12 @@ class SubmitBatcher:
         for batch in batches:
             self._send(batch)
 
+    def counts(self) -> dict[str, int]:
+        """What this consumer holds: unacknowledged messages in all, those waiting for a batch, and
+        the batches being written (``inspect phoenix_submissions``, workers/control.py)."""
+        with self.lock:
+            return {"held": self.held, "waiting": len(self.waiting), "batches_in_flight": self.in_flight}
+
     def _take(self) -> list[list[_Held]]:
         """The batches to send now (under the lock)."""
         out = []

@@ -36,7 +36,6 @@ def phoenix_submissions(state: Any) -> dict[str, Any]:
     held unacknowledged in all, how many wait for a batch, and how many batches are being written.
     They are no Celery tasks, so `inspect active` and Flower's task list do not show them."""
     batcher = getattr(state.consumer, "submit_batcher", None)
-    if batcher is None:
+    if batcher is None:  # the consumer has not set up its strategies yet
         return {"held": 0, "waiting": 0, "batches_in_flight": 0}
-    with batcher.lock:
-        return {"held": batcher.held, "waiting": len(batcher.waiting), "batches_in_flight": batcher.in_flight}
+    return batcher.counts()
