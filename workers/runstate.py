@@ -145,7 +145,8 @@ def members(p: dict[str, Any]) -> list[int]:
         return [p["pid"]] if alive(p) else []
     found = []
     for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
+        # a process that ended since the listing is no member (os.getpgid raises ProcessLookupError)
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
             if os.getpgid(proc.pid) == p["pid"]:
                 found.append(proc.pid)
     return found
