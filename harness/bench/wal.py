@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
-from phoenix_board.board import agents, errors, lifecycle, teams
+from phoenix_board.board import agents, errors, lifecycle, outbox, teams
 from phoenix_board.board.db import Database
 
 TASKS = 100  # per measured step: enough that a B-tree root split or a sequence's WAL is a fraction
@@ -144,6 +144,17 @@ def board_steps(db: Database, inspect: bool, tasks: int = TASKS) -> dict[str, St
             (("submit", submit), ("claim", claim), ("start", start), ("result", result))}
 
 
+def relay_pass(db: Database) -> int:
+    """The relay's writes for every outbox row not yet published (workers/stream.py): the entry ids'
+    assignment, then the mark Redis would confirm, without a Redis. -> rows"""
+    n = 0
+    with db.connection() as conn:  # autocommit: a transaction per assignment, as the relay's
+        while assigned := outbox.assign(conn, limit=10_000):
+            n += assigned
+    db.execute("bench_outbox_published")
+    return n
+
+
 def bare_steps(db: Database, first_id: int, inspect: bool, tasks: int = TASKS) -> dict[str, Step]:
     """The baseline's submit, claim and complete, each for ``tasks`` rows."""
     ids: list[int] = []
@@ -173,8 +184,11 @@ def costs(db: Database, bare_first_id: int, tasks: int = TASKS) -> dict[str, Any
     ``wal_bytes_per_task`` and ``index_inserts_per_task`` are for the loop ``claim_ratio`` times
     (claim and result; claim and complete for the baseline); ``lifecycle_*`` add submit (and start)."""
     inspect = inspectable(db)
+    relay_pass(db)  # the claim runs' rows, so that the measured pass below has only the steps' own
     with held(db):
         board = board_steps(db, inspect, tasks)
+        # the relay's share of those tasks' events, apart: the loop and the lifecycle run no relay
+        board["relay"] = measure(db, inspect, lambda: relay_pass(db))
         bare = bare_steps(db, bare_first_id, inspect, tasks)
 
     def total(steps: dict[str, Step], names: tuple[str, ...], key: str) -> float | None:
@@ -192,6 +206,8 @@ def costs(db: Database, bare_first_id: int, tasks: int = TASKS) -> dict[str, Any
         out[f"{prefix}index_inserts_per_task"] = total(steps, a, "index_inserts")
         out[f"{prefix}lifecycle_wal_bytes_per_task"] = total(steps, b, "bytes")
         out[f"{prefix}lifecycle_index_inserts_per_task"] = total(steps, b, "index_inserts")
+    out["relay_wal_bytes_without_fpi_per_task"] = total(board, ("relay",), "bytes_without_fpi")
+    out["relay_index_inserts_per_task"] = total(board, ("relay",), "index_inserts")
     out["wal_costs"] = {
         "method": "pg_walinspect" if inspect else "lsn distance (whole server; no breakdown)",
         "tasks_per_step": tasks,

@@ -12,7 +12,8 @@
 --      an interaction that names them (newer than the cutoff), an agent's current_task, a
 --      hormone cascade not yet spread; with them their events (whole chains), votes, reviews,
 --      review assignments, comments and their votes, spread cascades and dependency links.
--- Outbox rows are not touched: the relay prunes published rows past the stream's retention.
+-- Outbox rows are not deleted: the relay prunes published rows past the stream's retention; those
+-- not yet assigned get their payload from their events before the events go.
 -- Nothing live is ever deleted: only complete, failed and cancelled rows qualify, and a task that
 -- comes back (a retry) holds its row lock, so the batch skips it.
 --
@@ -133,6 +134,13 @@ BEGIN
       FROM (SELECT DISTINCT ON (e.task_id) e.task_id, e.seq, e.hash FROM phoenix.task_events e
              WHERE e.task_id = ANY (v_tasks) ORDER BY e.task_id, e.seq DESC) AS h;
 
+    -- an outbox row the relay has not assigned yet (it is down) has no payload: build it now from
+    -- the events about to go (sql/functions/50_outbox.sql); an assigned row has its own. Unassigned
+    -- rows are unpublished ones, which outbox_unpublished_idx holds: few unless the relay is down.
+    UPDATE phoenix.outbox o SET payload = phoenix.outbox_task_payload(o.topic, e, t, o.status)
+      FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id
+     WHERE o.published_at IS NULL AND o.payload IS NULL AND o.task_id = ANY (v_tasks)
+       AND e.task_id = o.task_id AND e.seq = o.seq;
     DELETE FROM phoenix.task_events WHERE task_id = ANY (v_tasks);
     GET DIAGNOSTICS v_rows = ROW_COUNT; v_deleted := v_deleted || jsonb_build_object('task_events', v_rows);
     DELETE FROM phoenix.task_votes WHERE task_id = ANY (v_tasks);

@@ -8,28 +8,49 @@
 -- itself is task.created's alone: a second row for it would double the outbox of every submit for
 -- nothing a follower needs. The status is read from the task row, which the lifecycle function
 -- has updated before it appends the event.
+-- A row names its event (task_id, seq) and carries no payload: everything the payload says is in
+-- the event row and the task's columns that never change, except the status, which the row keeps.
+-- The relay builds the payload when it assigns the row its entry id (outbox_assign, below), an
+-- update that rewrites the row anyway; copying the event here cost about 250 bytes of WAL per row,
+-- three times over its life (migration 0033, docs/costs.md).
 -- One trigger and one statement write both rows of a completion, task.completed first (their ids
 -- in that order, as when two triggers wrote them), with one read of the task row (docs/costs.md).
 CREATE OR REPLACE FUNCTION phoenix.outbox_task_event() RETURNS trigger
 LANGUAGE plpgsql AS $f$
 BEGIN
-    INSERT INTO phoenix.outbox (topic, task_id, seq, payload, at)
-    SELECT r.topic, NEW.task_id, NEW.seq, r.payload, NEW.at
+    INSERT INTO phoenix.outbox (topic, task_id, seq, status, at)
+    SELECT r.topic, NEW.task_id, NEW.seq, r.status, NEW.at
       FROM phoenix.tasks t
      CROSS JOIN LATERAL (VALUES
          (1, CASE NEW.kind WHEN 'submitted' THEN 'task.created' WHEN 'completed' THEN 'task.completed' END,
-          jsonb_build_object('task_event_id', NEW.id, 'kind', NEW.kind, 'agent_id', NEW.agent_id,
-                             'attempt', NEW.attempt, 'team', t.team, 'category', t.category, 'title', t.title,
-                             'detail', NEW.detail)),
-         (2, CASE WHEN NEW.kind <> 'submitted' THEN 'task.updated' END,
-          jsonb_build_object('task_event_id', NEW.id, 'kind', NEW.kind, 'status', t.status, 'agent_id', NEW.agent_id,
-                             'attempt', NEW.attempt, 'team', t.team, 'category', t.category, 'title', t.title))
-         ) AS r (n, topic, payload)
+          NULL::phoenix.task_status),
+         (2, CASE WHEN NEW.kind <> 'submitted' THEN 'task.updated' END, t.status)
+         ) AS r (n, topic, status)
      WHERE t.id = NEW.task_id AND r.topic IS NOT NULL
      ORDER BY r.n;
     RETURN NULL;
 END;
 $f$;
+
+-- The payload of a task event's entry (docs/concepts/event-stream.md), the one place its shape is
+-- written: the event's id, kind, agent and attempt, the task's team, category and title, and the
+-- event's detail (task.created, task.completed) or the status after it (task.updated). With the
+-- event row gone (deleted by hand: retention builds the payloads of unassigned rows before it
+-- deletes their events) the values are null, so that the relay still publishes the entry, whose
+-- fields name the task and the event's seq, rather than stopping on it.
+CREATE OR REPLACE FUNCTION phoenix.outbox_task_payload(
+    p_topic text, e phoenix.task_events, t phoenix.tasks, p_status phoenix.task_status)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN p_topic = 'task.updated'
+        THEN jsonb_build_object('task_event_id', e.id, 'kind', e.kind, 'status', p_status, 'agent_id', e.agent_id,
+                                'attempt', e.attempt, 'team', t.team, 'category', t.category, 'title', t.title)
+        ELSE jsonb_build_object('task_event_id', e.id, 'kind', e.kind, 'agent_id', e.agent_id,
+                                'attempt', e.attempt, 'team', t.team, 'category', t.category, 'title', t.title,
+                                'detail', e.detail)
+    END
+$$;
 
 CREATE OR REPLACE TRIGGER task_events_outbox AFTER INSERT ON phoenix.task_events
     FOR EACH ROW EXECUTE FUNCTION phoenix.outbox_task_event();
@@ -83,9 +104,14 @@ DECLARE
     n integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('phoenix.outbox_assign'));
-    FOR r IN SELECT o.id, o.topic FROM phoenix.outbox o
+    -- a task event's row gets its payload here, with its id (outbox_task_event, above)
+    FOR r IN SELECT o.id, o.topic,
+                    CASE WHEN o.payload IS NULL THEN phoenix.outbox_task_payload(o.topic, e, t, o.status) END AS payload
+               FROM phoenix.outbox o
+               LEFT JOIN phoenix.task_events e ON o.payload IS NULL AND e.task_id = o.task_id AND e.seq = o.seq
+               LEFT JOIN phoenix.tasks t ON o.payload IS NULL AND t.id = o.task_id
               WHERE o.published_at IS NULL AND o.stream_ms IS NULL
-              ORDER BY o.id LIMIT p_limit FOR UPDATE
+              ORDER BY o.id LIMIT p_limit FOR UPDATE OF o
     LOOP
         v_head := v_heads -> r.topic;
         IF v_head IS NULL THEN
@@ -102,7 +128,8 @@ BEGIN
             v_seq := v_seq + 1;
         END IF;
         -- (the row is locked and unpublished: saying so lets outbox_unpublished_idx find it)
-        UPDATE phoenix.outbox SET stream_ms = v_ms, stream_seq = v_seq WHERE id = r.id AND published_at IS NULL;
+        UPDATE phoenix.outbox SET stream_ms = v_ms, stream_seq = v_seq, payload = coalesce(payload, r.payload)
+         WHERE id = r.id AND published_at IS NULL;
         v_heads := jsonb_set(v_heads, ARRAY[r.topic], jsonb_build_array(v_ms, v_seq));
         n := n + 1;
     END LOOP;

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from phoenix_board.board import constants, errors, lifecycle
+from phoenix_board.board import constants, errors, lifecycle, outbox
 from phoenix_board.board.db import translate as db_translate
 from tests.conftest import make_agent, make_task
 
@@ -50,6 +50,17 @@ def test_each_event_writes_its_outbox_rows_in_order(db, sql):
     task = make_task(db, team="iota")
     claimed = lifecycle.claim(db, agent.id)
     lifecycle.result(db, claimed.id, agent.id, claimed.attempt, quality=1.0)
+    # the rows name their event and keep the status; the relay builds the payloads when it assigns
+    # their entry ids (migration 0033)
+    written = sql.execute("SELECT topic, seq, status::text, payload IS NULL AS bare FROM phoenix.outbox "
+                          "WHERE task_id = %s ORDER BY id", (task.id,)).fetchall()
+    assert [(r["topic"], r["seq"], r["status"], r["bare"]) for r in written] == [
+        ("task.created", 1, None, True),
+        ("task.updated", 2, "claimed", True),
+        ("task.completed", 3, None, True),
+        ("task.updated", 3, "complete", True),
+    ]
+    outbox.assign(sql)
     rows = sql.execute("SELECT topic, seq, payload ->> 'kind' AS kind, payload ->> 'status' AS status, "
                        "payload ? 'detail' AS detail FROM phoenix.outbox WHERE task_id = %s ORDER BY id",
                        (task.id,)).fetchall()
@@ -63,6 +74,35 @@ def test_each_event_writes_its_outbox_rows_in_order(db, sql):
                            "AND tgfoid = 'phoenix.outbox_task_event'::regproc").fetchone()["n"]
     assert triggers == 1
     assert sql.execute("SELECT to_regproc('phoenix.outbox_task_updated') AS f").fetchone()["f"] is None
+
+
+def test_an_assigned_task_event_carries_the_whole_payload_of_its_event(db, sql):
+    """What an entry says is what the trigger used to copy into the row: built at assignment from
+    the event and the task, value for value."""
+    agent = make_agent(db, team="iota")
+    task = make_task(db, team="iota", title="build it at assignment")
+    claimed = lifecycle.claim(db, agent.id)
+    lifecycle.result(db, claimed.id, agent.id, claimed.attempt, {"n": 1}, quality=0.5)
+    # one narrow row per entry until then: no copy of the event (about 250 bytes of it before 0033)
+    widest = sql.execute("SELECT max(pg_column_size(o.*)) AS n FROM phoenix.outbox o WHERE task_id = %s",
+                         (task.id,)).fetchone()["n"]
+    assert widest < 120
+    assert outbox.assign(sql) >= 4
+    events = {e["seq"]: e for e in sql.execute(
+        "SELECT id, seq, kind, agent_id, attempt, detail FROM phoenix.task_events WHERE task_id = %s",
+        (task.id,)).fetchall()}
+    rows = sql.execute("SELECT topic, seq, payload FROM phoenix.outbox WHERE task_id = %s ORDER BY id",
+                       (task.id,)).fetchall()
+    for row in rows:
+        e = events[row["seq"]]
+        expected = {"task_event_id": e["id"], "kind": e["kind"],
+                    "agent_id": str(e["agent_id"]) if e["agent_id"] else None, "attempt": e["attempt"],
+                    "team": "iota", "category": task.category, "title": "build it at assignment"}
+        if row["topic"] == "task.updated":
+            expected["status"] = {"claimed": "claimed", "completed": "complete"}[e["kind"]]
+        else:
+            expected["detail"] = e["detail"]
+        assert row["payload"] == expected, row["topic"]
 
 
 def _output_refused(db, sql, output: object) -> bool:

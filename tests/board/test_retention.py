@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from phoenix_board.board import agents, audit, comments, delegation, errors, lifecycle, members, retention, retry, votes
+from phoenix_board.board import agents, audit, comments, delegation, errors, lifecycle, members, outbox, retention, retry, votes
 from phoenix_board.scheduler import jobs
 from tests.board.conftest import run_together
 from tests.conftest import make_agent, make_task, snapshot
@@ -95,6 +95,28 @@ def test_old_finished_tasks_go_with_their_history_and_the_chains_still_verify(db
     # a second run finds nothing more and writes no checkpoint
     again = retention.prune(db, retention.cutoff(30, now), batch=2, now=now)
     assert (again.tasks, again.batches) == (0, 0)
+
+
+@pytest.mark.rolled_back
+def test_outbox_rows_the_relay_has_not_assigned_keep_their_payload_when_their_events_go(db, sql) -> None:
+    """A task event's outbox row carries no payload until the relay assigns it (migration 0033); a
+    relay that is down while retention deletes the events must still publish what they said."""
+    _, old = finished_history(db)
+    said = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
+        "SELECT o.task_id, o.seq, o.topic, phoenix.outbox_task_payload(o.topic, e, t, o.status) AS payload "
+        "FROM phoenix.outbox o JOIN phoenix.task_events e ON (e.task_id, e.seq) = (o.task_id, o.seq) "
+        "JOIN phoenix.tasks t ON t.id = o.task_id WHERE o.task_id = ANY (%s)", (old,)).fetchall()}
+    assert len(said) > 2 * len(old)
+    assert count(sql, "outbox", "task_id = ANY (%s) AND payload IS NULL AND seq IS NOT NULL", old) == len(said)
+    now = T0 + 45 * DAY
+    settle(db, now)
+    assert retention.prune(db, retention.cutoff(30, now), now=now).tasks == len(old)
+    assert count(sql, "task_events", "task_id = ANY (%s)", old) == 0
+    outbox.assign(sql, limit=10_000)
+    kept = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
+        "SELECT task_id, seq, topic, payload FROM phoenix.outbox WHERE task_id = ANY (%s) AND seq IS NOT NULL",
+        (old,)).fetchall()}
+    assert kept == said
 
 
 @pytest.mark.rolled_back

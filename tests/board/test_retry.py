@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from phoenix_board.board import delegation, errors, lifecycle, retry
+from phoenix_board.board import delegation, errors, lifecycle, outbox, retry
 from tests.conftest import make_agent, make_task, snapshot
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -54,8 +54,9 @@ def test_a_failed_task_comes_back_with_a_fresh_budget_and_its_dependents_revive(
         assert (got.status, got.pending_deps, got.last_error) == ("open", 1, None)
         assert kinds(sql, t.id)[-1] == "revived"
     # the retry is on the event stream as every transition is (task.updated)
-    outbox = sql.execute("SELECT payload FROM phoenix.outbox WHERE task_id = %s ORDER BY id", (dep.id,)).fetchall()
-    assert len(outbox) == outbox_before + 1 and outbox[-1]["payload"]["kind"] == "retried"
+    outbox.assign(sql)
+    entries = sql.execute("SELECT payload FROM phoenix.outbox WHERE task_id = %s ORDER BY id", (dep.id,)).fetchall()
+    assert len(entries) == outbox_before + 1 and entries[-1]["payload"]["kind"] == "retried"
 
     # a fresh budget: two more attempts before it fails for good again, and the chain still runs
     t = lifecycle.claim_start(db, agent.id, now=at(10_001))
