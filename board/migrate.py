@@ -131,6 +131,10 @@ def constants_sql() -> SqlFile:
             f"CREATE OR REPLACE FUNCTION phoenix.k_{name.lower()}() RETURNS float8 "
             f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {value!r}::float8 $$;"
         )
+    # the event stream's topics that go through the outbox (the relay walks them one by one)
+    topics = ", ".join(f"'{t}'" for t in constants.STREAM_RETENTION_SECONDS if t != constants.STREAM_HEARTBEAT_TOPIC)
+    lines.append(f"CREATE OR REPLACE FUNCTION phoenix.k_outbox_topics() RETURNS text[] "
+                 f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ARRAY[{topics}] $$;")
     return SqlFile(CONSTANTS_NAME, "\n".join(lines) + "\n")
 
 

@@ -28,8 +28,7 @@ from phoenix_board.board import constants, errors
 from phoenix_board.board.db import Database, queries, translate
 
 TOPICS = tuple(constants.STREAM_RETENTION_SECONDS)
-HEARTBEAT = "agent.heartbeat"
-# heartbeats go straight to Redis: frequent, not a transactional fact, the next one replaces a lost one
+HEARTBEAT = constants.STREAM_HEARTBEAT_TOPIC
 OUTBOX_TOPICS = tuple(t for t in TOPICS if t != HEARTBEAT)
 DLQ_SUFFIX = ".dlq"
 
@@ -86,12 +85,18 @@ def pending(conn: psycopg.Connection, limit: int = constants.STREAM_RELAY_BATCH)
     return [OutboxEvent(**row) for row in _run(conn, "outbox_pending", limit=limit).fetchall()]
 
 
-def mark_published(conn: psycopg.Connection, ids: list[int], now: datetime | None = None) -> int:
-    return _run(conn, "outbox_mark_published", ids=ids, now=now).rowcount
+def _entries(events: list[OutboxEvent]) -> dict[str, list[Any]]:
+    """The events' entry ids as the statements take them: by topic and id, which the stream index holds."""
+    return {"topics": [e.topic for e in events], "ms": [e.stream_ms for e in events],
+            "seqs": [e.stream_seq for e in events]}
 
 
-def reassign(conn: psycopg.Connection, ids: list[int]) -> int:
-    return _run(conn, "outbox_reassign", ids=ids).rowcount
+def mark_published(conn: psycopg.Connection, events: list[OutboxEvent], now: datetime | None = None) -> int:
+    return _run(conn, "outbox_mark_published", **_entries(events), now=now).rowcount
+
+
+def reassign(conn: psycopg.Connection, events: list[OutboxEvent]) -> int:
+    return _run(conn, "outbox_reassign", **_entries(events)).rowcount
 
 
 def published_head(conn: psycopg.Connection, topic: str) -> tuple[int, int] | None:

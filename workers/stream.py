@@ -138,8 +138,8 @@ class Relay:
                 marked += n
         return marked
 
-    def publish(self, events: list[outbox.OutboxEvent]) -> tuple[list[int], int]:
-        """XADDs the events with their stored ids. -> (ids Redis now holds, how many it already had)"""
+    def publish(self, events: list[outbox.OutboxEvent]) -> tuple[list[outbox.OutboxEvent], int]:
+        """XADDs the events with their stored ids. -> (events Redis now holds, how many it already had)"""
         if not events:
             return [], 0
         at = self.clock()
@@ -156,14 +156,15 @@ class Relay:
                 log.error("XADD %s %s failed: %s", e.topic, e.entry_id, result)
                 break
             else:
-                held.append(e.id)
+                held.append(e)
         already, lost = self._check_refused(refused, at)
         if lost:
             log.warning("%d event(s) refused by Redis but not in it: they get new ids", len(lost))
             outbox.reassign(self._conn(), lost)
         return held + already, len(already)
 
-    def _check_refused(self, refused: list[outbox.OutboxEvent], at: int) -> tuple[list[int], list[int]]:
+    def _check_refused(self, refused: list[outbox.OutboxEvent],
+                       at: int) -> tuple[list[outbox.OutboxEvent], list[outbox.OutboxEvent]]:
         """A refused id is normally one a dead relay already sent. Redis says so only if the entry is
         there (or was old enough to be trimmed); otherwise a later id got in first (a partly failed
         pipeline), and re-sending this one under a new id is what delivers it, still once."""
@@ -178,7 +179,7 @@ class Relay:
             if isinstance(entry, Exception):
                 raise errors.Unavailable(f"relay cannot read {e.topic}: {entry}")
             trimmed = e.stream_ms < _minid(e.topic, at)
-            (already if entry or trimmed else lost).append(e.id)
+            (already if entry or trimmed else lost).append(e)
         return already, lost
 
     def _execute(self, pipe: Any) -> list[Any]:
@@ -187,8 +188,8 @@ class Relay:
         except redis.RedisError as exc:
             raise errors.Unavailable(f"relay cannot reach Redis: {exc}") from exc
 
-    def mark(self, ids: list[int]) -> int:
-        return outbox.mark_published(self._conn(), ids) if ids else 0
+    def mark(self, events: list[outbox.OutboxEvent]) -> int:
+        return outbox.mark_published(self._conn(), events) if events else 0
 
     def run_once(self) -> Pass:
         """One pass; the caller holds the lock (:meth:`acquire`)."""
@@ -197,11 +198,11 @@ class Relay:
             events = outbox.pending(self._conn(), self.batch)
             if not events:
                 break
-            ids, already = self.publish(events)
-            self.mark(ids)
-            result.published += len(ids) - already
+            held, already = self.publish(events)
+            self.mark(held)
+            result.published += len(held) - already
             result.already += already
-            if len(ids) < len(events) or len(events) < self.batch:
+            if len(held) < len(events) or len(events) < self.batch:
                 break
         result.trimmed = self.trim()
         for topic in outbox.OUTBOX_TOPICS:

@@ -136,10 +136,10 @@ BEGIN
 
     -- an outbox row the relay has not assigned yet (it is down) has no payload: build it now from
     -- the events about to go (sql/functions/50_outbox.sql); an assigned row has its own. Unassigned
-    -- rows are unpublished ones, which outbox_unpublished_idx holds: few unless the relay is down.
+    -- rows are those outbox_unassigned_idx holds: few unless the relay is down.
     UPDATE phoenix.outbox o SET payload = phoenix.outbox_task_payload(o.topic, e, t, o.status)
       FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id
-     WHERE o.published_at IS NULL AND o.payload IS NULL AND o.task_id = ANY (v_tasks)
+     WHERE o.stream_ms IS NULL AND o.payload IS NULL AND o.task_id = ANY (v_tasks)
        AND e.task_id = o.task_id AND e.seq = o.seq;
     DELETE FROM phoenix.task_events WHERE task_id = ANY (v_tasks);
     GET DIAGNOSTICS v_rows = ROW_COUNT; v_deleted := v_deleted || jsonb_build_object('task_events', v_rows);

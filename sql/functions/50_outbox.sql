@@ -90,7 +90,10 @@ CREATE OR REPLACE TRIGGER agent_interactions_outbox AFTER INSERT ON phoenix.agen
 -- the order the relay will XADD them (Redis accepts only growing ids). The millisecond part is
 -- the assignment time (never below the topic's last), so MINID trimming works on it.
 -- The caller (the relay) holds the relay's advisory lock; the xact lock here only guards a
--- careless second caller from colliding on the unique (topic, stream_ms, stream_seq) index.
+-- careless second caller from colliding on the unique (topic, stream_ms, stream_seq) index. With
+-- it, no row lock is needed: nothing else gives ids, and the one other writer of an unassigned row
+-- (retention, building its payload) is met by the update below, which keeps that payload. A row
+-- lock per row was a WAL record per row (docs/costs.md).
 CREATE OR REPLACE FUNCTION phoenix.outbox_assign(p_limit integer, p_now timestamptz DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql AS $f$
@@ -110,8 +113,8 @@ BEGIN
                FROM phoenix.outbox o
                LEFT JOIN phoenix.task_events e ON o.payload IS NULL AND e.task_id = o.task_id AND e.seq = o.seq
                LEFT JOIN phoenix.tasks t ON o.payload IS NULL AND t.id = o.task_id
-              WHERE o.published_at IS NULL AND o.stream_ms IS NULL
-              ORDER BY o.id LIMIT p_limit FOR UPDATE OF o
+              WHERE o.stream_ms IS NULL
+              ORDER BY o.id LIMIT p_limit
     LOOP
         v_head := v_heads -> r.topic;
         IF v_head IS NULL THEN
@@ -127,12 +130,48 @@ BEGIN
         ELSE
             v_seq := v_seq + 1;
         END IF;
-        -- (the row is locked and unpublished: saying so lets outbox_unpublished_idx find it)
+        -- (saying the row has no id yet lets outbox_unassigned_idx find it)
         UPDATE phoenix.outbox SET stream_ms = v_ms, stream_seq = v_seq, payload = coalesce(payload, r.payload)
-         WHERE id = r.id AND published_at IS NULL;
+         WHERE id = r.id AND stream_ms IS NULL;
         v_heads := jsonb_set(v_heads, ARRAY[r.topic], jsonb_build_array(v_ms, v_seq));
         n := n + 1;
     END LOOP;
     RETURN n;
 END;
 $f$;
+
+-- The last entry id of a topic that PostgreSQL believes Redis holds; no row when none is left.
+CREATE OR REPLACE FUNCTION phoenix.outbox_published_head(p_topic text)
+RETURNS TABLE (stream_ms bigint, stream_seq bigint)
+LANGUAGE sql STABLE
+AS $$
+    SELECT h.stream_ms, h.stream_seq FROM phoenix.outbox h
+     WHERE h.topic = p_topic AND h.stream_ms IS NOT NULL AND h.published_at IS NOT NULL
+     ORDER BY h.stream_ms DESC, h.stream_seq DESC LIMIT 1
+$$;
+
+-- A topic's rows that have an entry id and are not in Redis yet, in the order they must be XADDed
+-- (at most p_limit; NULL: all). They are exactly the rows above the topic's published head: ids
+-- are handed out in order and published in order, a refused id that Redis lacks loses its id
+-- (outbox_reassign) and gets a later one, and a tail Redis lost is marked again from the top
+-- (outbox_republish_after). So the stream index finds them, and no index needs to name
+-- published_at, which keeps the mark a HOT update (migration 0034).
+-- plpgsql: the head is read first, so that the rows after it are one range of the stream index
+-- (a head joined in the same statement left the planner scanning the topic's every row).
+CREATE OR REPLACE FUNCTION phoenix.outbox_unpublished(p_topic text, p_limit integer)
+RETURNS SETOF phoenix.outbox
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_ms bigint := -1;
+    v_seq bigint := -1;
+BEGIN
+    SELECT h.stream_ms, h.stream_seq INTO v_ms, v_seq FROM phoenix.outbox_published_head(p_topic) h;
+    RETURN QUERY
+        SELECT o.* FROM phoenix.outbox o
+         WHERE o.topic = p_topic AND o.stream_ms IS NOT NULL
+           AND (o.stream_ms, o.stream_seq) > (coalesce(v_ms, -1), coalesce(v_seq, -1))
+         ORDER BY o.stream_ms, o.stream_seq
+         LIMIT p_limit;
+END;
+$$;

@@ -14,28 +14,28 @@ SELECT phoenix.outbox_assign(%(limit)s::integer, %(now)s::timestamptz) AS assign
 
 -- name: outbox_pending
 -- Rows with an entry id, not yet confirmed in Redis, in the order they must be XADDed per topic.
-SELECT id, topic, task_id, seq, payload, at, stream_ms, stream_seq
-  FROM phoenix.outbox
- WHERE published_at IS NULL AND stream_ms IS NOT NULL
- ORDER BY topic, stream_ms, stream_seq
+SELECT u.id, u.topic, u.task_id, u.seq, u.payload, u.at, u.stream_ms, u.stream_seq
+  FROM unnest(phoenix.k_outbox_topics()) AS tp (topic)
+ CROSS JOIN LATERAL phoenix.outbox_unpublished(tp.topic, %(limit)s::integer) AS u
+ ORDER BY u.topic, u.stream_ms, u.stream_seq
  LIMIT %(limit)s::integer;
 
 -- name: outbox_mark_published
--- Rows Redis now holds (added now, or refused as already there).
-UPDATE phoenix.outbox SET published_at = coalesce(%(now)s::timestamptz, now())
- WHERE id = ANY(%(ids)s::bigint[]) AND published_at IS NULL;
+-- Rows Redis now holds (added now, or refused as already there), by entry id (the stream index).
+-- published_at is in no index, so this is a HOT update: the row changes in place (migration 0034).
+UPDATE phoenix.outbox o SET published_at = coalesce(%(now)s::timestamptz, now())
+  FROM unnest(%(topics)s::text[], %(ms)s::bigint[], %(seqs)s::bigint[]) AS m (topic, ms, seq)
+ WHERE o.topic = m.topic AND o.stream_ms = m.ms AND o.stream_seq = m.seq AND o.published_at IS NULL;
 
 -- name: outbox_reassign
 -- Rows whose id Redis refused without holding the entry: they get a fresh, higher id next pass.
-UPDATE phoenix.outbox SET stream_ms = NULL, stream_seq = NULL
- WHERE id = ANY(%(ids)s::bigint[]) AND published_at IS NULL;
+UPDATE phoenix.outbox o SET stream_ms = NULL, stream_seq = NULL
+  FROM unnest(%(topics)s::text[], %(ms)s::bigint[], %(seqs)s::bigint[]) AS m (topic, ms, seq)
+ WHERE o.topic = m.topic AND o.stream_ms = m.ms AND o.stream_seq = m.seq AND o.published_at IS NULL;
 
 -- name: outbox_published_head
 -- The highest entry id of a topic that PostgreSQL believes Redis holds.
--- (published rows always have an id: the stream_ms condition is for the partial outbox_stream_idx)
-SELECT stream_ms, stream_seq FROM phoenix.outbox
- WHERE topic = %(topic)s::text AND published_at IS NOT NULL AND stream_ms IS NOT NULL
- ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1;
+SELECT stream_ms, stream_seq FROM phoenix.outbox_published_head(%(topic)s::text);
 
 -- name: outbox_republish_after
 -- Redis lost a topic's tail (restart without the last writes): publish again whatever is above
@@ -54,8 +54,12 @@ DELETE FROM phoenix.outbox WHERE ctid = ANY (ARRAY(
      ORDER BY stream_ms LIMIT %(limit)s::integer));
 
 -- name: outbox_lag
--- Committed events not yet in Redis, and the age of the oldest (the relay's lag; 0 when none).
+-- Committed events not yet in Redis, and the age of the oldest (the relay's lag; 0 when none):
+-- the rows waiting for an entry id, and each topic's rows above its published head.
 SELECT count(*) AS unpublished,
-       coalesce(greatest(extract(epoch FROM coalesce(%(now)s::timestamptz, now()) - min(at)), 0), 0)::float8
+       coalesce(greatest(extract(epoch FROM coalesce(%(now)s::timestamptz, now()) - min(w.at)), 0), 0)::float8
            AS lag_seconds
-  FROM phoenix.outbox WHERE published_at IS NULL;
+  FROM (SELECT at FROM phoenix.outbox WHERE stream_ms IS NULL
+        UNION ALL
+        SELECT u.at FROM unnest(phoenix.k_outbox_topics()) AS tp (topic)
+         CROSS JOIN LATERAL phoenix.outbox_unpublished(tp.topic, NULL) AS u) AS w;

@@ -48,7 +48,7 @@ def test_bench_reports_every_figure_and_cleans_up(server_url):
     # the relay's share of those tasks is measured apart: its writes are the outbox's and nothing else's
     assert result["relay_wal_bytes_without_fpi_per_task"] > 0 and result["relay_index_inserts_per_task"] > 0
     assert {r for r, fig in costs["board"]["relay"]["relations"].items() if fig["heap_updates"] or fig["index_inserts"]} \
-        <= {"phoenix.outbox", "phoenix.outbox_stream_idx", "phoenix.outbox_unpublished_idx"}
+        <= {"phoenix.outbox", "phoenix.outbox_stream_idx", "phoenix.outbox_unassigned_idx"}
     with psycopg.connect(server_url, autocommit=True) as conn:
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (result["database"],)).fetchone()
     assert left is None

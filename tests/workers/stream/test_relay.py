@@ -259,3 +259,40 @@ def test_a_running_relay_catches_up_after_redis_comes_back(url, valkey, client, 
     finally:
         relay.terminate()
         relay.wait(timeout=30)
+
+
+def test_the_mark_changes_each_row_in_place_and_what_is_unpublished_is_what_lies_above_the_head(url, sql, db, client,
+                                                                                                relay):
+    """The mark is a HOT update (migration 0034: published_at is in no index), and with no index of
+    unpublished rows the relay finds them above each topic's published head: after a partial pass,
+    a refused id Redis lacks, and a tail Redis lost, what it publishes next is exactly what is not
+    in Redis yet."""
+    relay.drain()
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        for i in range(4):
+            submit(conn, f"in place {i}")
+        conn.commit()
+        assert outbox.assign(conn) == 4
+        events = outbox.pending(conn)
+        assert [e.topic for e in events] == ["task.created"] * 4
+        assert outbox.mark_published(conn, events[:2]) == 2
+        stats = conn.execute("SELECT pg_stat_get_xact_tuples_updated('phoenix.outbox'::regclass) AS updated, "
+                             "pg_stat_get_xact_tuples_hot_updated('phoenix.outbox'::regclass) AS hot").fetchone()
+        assert (stats["updated"], stats["hot"]) == (6, 2)  # four assignments, two marks in place
+        conn.commit()
+        # the two not marked are what is pending, and what the lag counts
+        assert [e.id for e in outbox.pending(conn)] == [e.id for e in events[2:]]
+        assert outbox.lag(db)[0] == 2
+        # a refused id that Redis lacks loses its id and comes back above the rest
+        assert outbox.reassign(conn, events[2:3]) == 1
+        conn.commit()
+        assert outbox.assign(conn) == 1
+        again = outbox.pending(conn)
+        assert [e.id for e in again] == [events[3].id, events[2].id]
+        assert again[1].entry_id > again[0].entry_id
+        conn.commit()
+    relay.drain()
+    assert sql.execute("SELECT count(*) AS n FROM phoenix.outbox WHERE published_at IS NULL").fetchone()["n"] == 0
+    # all four reach Redis once: the two marked without being sent are the tail it lacks
+    payloads = [f["payload"] for _id, f in client.xrange("task.created")]
+    assert sum('"in place' in p for p in payloads) == 4
