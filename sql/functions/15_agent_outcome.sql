@@ -76,10 +76,11 @@ DROP FUNCTION IF EXISTS phoenix.agent_outcome(uuid, uuid, boolean, real, real, i
 -- rates the outcome itself; after a review the reviewers have rated it), and it frees the agent.
 -- p_event_*: a rated event of the same transaction that comes before the outcome, the verdict that
 -- decided a review: applied first, as agent_rated applies it, in the same one update of the row.
--- Its hormones are added (and clamped) before the outcome's, and its rating is applied before
--- the outcome's, each step as its own call: clamping between the two steps is not the same as
--- clamping their sum (a cortisol at its maximum that a rejection cannot raise is relieved by the
--- completion that follows), and the records (cascade notes, ratings) say what each step moved.
+-- Its hormones are added (and clamped) before the outcome's and its rating moves trust before the
+-- outcome's, each step by its own call of hormones_add and trust_update: clamping between the two
+-- steps is not clamping their sum (a cortisol at its maximum, which a rejection cannot raise, is
+-- relieved by the completion that follows), and the records (cascade notes, ratings) say what each
+-- step moved, as they did when each step was an update of its own.
 CREATE OR REPLACE FUNCTION phoenix.agent_outcome(
     p_agent uuid, p_task uuid, p_success boolean, p_quality real, p_reward real,
     p_response interval, p_rate boolean, p_reason text, p_at timestamptz,
