@@ -3,8 +3,9 @@
 The whole model is ``sql/functions/14_trust.sql``, run in the transaction of the event that rates:
 which event gives how much positive and negative evidence (``phoenix.trust_evidence``), how a
 rating updates an agent's evidence with forgetting (``phoenix.trust_update``, the one formula trust
-changes by: ``phoenix.trust_rate`` applies it, and ``phoenix.agent_outcome`` applies it in its own
-update of the agent row, so that a result writes that row once), and the trust that evidence gives
+changes by: ``phoenix.trust_rate`` applies it, and ``phoenix.agent_outcome`` and
+``phoenix.agent_rated`` apply it in their own update of the agent row, so that a result or a review
+verdict writes that row once), and the trust that evidence gives
 (``phoenix.trust_value``). The weights are
 ``constants.py``'s. Every rating writes an ``agent_interactions`` row (who, whom, why, trust delta),
 which this module reads.

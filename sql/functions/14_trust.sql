@@ -54,8 +54,8 @@ $$;
 
 -- One rating's step of the model: the evidence and trust of an agent that had evidence (r, s) and
 -- trust p_trust after a rating (positive, negative); no rating (both NULL) leaves all three as they
--- are. trust_rate applies it; agent_outcome applies it inside its own update of the agent row, so
--- that a result updates that row once (docs/costs.md).
+-- are. trust_rate applies it; agent_outcome and agent_rated apply it inside their own update of the
+-- agent row, so that a result or a review verdict updates that row once (docs/costs.md).
 -- plpgsql, not sql: called from FROM, a sql function that returns no set is never inlined, and a
 -- sql function that is not inlined is planned again on every call (a tenth of a millisecond per
 -- result); plpgsql keeps its expressions' plans for the session.
@@ -94,8 +94,8 @@ END;
 $$;
 
 -- Applies the rating to agent `subject` and records who, whom, why and the delta: how every rating
--- but an outcome's changes trust (agent_outcome takes the same two steps, trust_update inside its
--- own update of the row, then trust_record).
+-- but an outcome's and a review verdict's changes trust (agent_outcome and agent_rated take the
+-- same two steps, trust_update inside their own update of the row, then trust_record).
 -- p_success is the interaction's success (default: the rating was rather positive);
 -- p_hormones its hormone_exchange, when the same event moved hormones too (an outcome).
 -- The caller must already hold the subject's row lock or accept a short wait (agents after tasks).

@@ -32,12 +32,60 @@ BEGIN
 END;
 $$;
 
+-- A rated event that ends no attempt, a review verdict that decided nothing (task_review): its
+-- hormones and its rating (trust_update, trust_record: 14_trust.sql) in one update of the agent
+-- row. A second update of a row the transaction already wrote checks its team key again, locking
+-- the team's row, and writes one more copy of the row (docs/costs.md).
+-- The cascade note keeps the form agent_hormones_add gave a verdict's hormones (no task, the
+-- transaction's time), so that the rows stay what they were when the verdict was applied by it.
+CREATE OR REPLACE FUNCTION phoenix.agent_rated(
+    p_agent uuid, p_delta jsonb, p_positive float8, p_negative float8, p_rater uuid, p_why text,
+    p_task uuid, p_at timestamptz, p_detail jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    a phoenix.agents;
+    v_levels jsonb;
+    v_trust float8;
+BEGIN
+    SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE phoenix.agents
+       SET hormone_levels = CASE WHEN coalesce(p_delta, '{}') = '{}' THEN hormone_levels
+                                 ELSE phoenix.hormones_add(hormone_levels, p_delta) END,
+           (trust_r, trust_s, trust_coefficient) =
+               (SELECT u.new_r, u.new_s, u.new_trust
+                  FROM phoenix.trust_update(trust_r, trust_s, trust_coefficient, p_positive, p_negative) AS u)
+     WHERE id = p_agent
+    RETURNING hormone_levels, trust_coefficient INTO v_levels, v_trust;
+    PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_levels, NULL, now());
+    PERFORM phoenix.trust_record(p_agent, p_positive, p_negative, p_rater, p_why, p_task, p_at,
+                                 a.trust_coefficient, v_trust, p_detail);
+END;
+$$;
+
+-- agent_outcome took nine arguments before it could take a rated event with the outcome: the old
+-- signature goes, or a call with nine would be ambiguous between the two.
+DROP FUNCTION IF EXISTS phoenix.agent_outcome(uuid, uuid, boolean, real, real, interval, boolean, text, timestamptz);
+
 -- The outcome of one attempt for the agent that worked it, in the transaction of the event:
 -- counters, success rate, response time, Fibonacci level, hormones, trust (when p_rate: the board
 -- rates the outcome itself; after a review the reviewers have rated it), and it frees the agent.
+-- p_event_*: a rated event of the same transaction that comes before the outcome, the verdict that
+-- decided a review: applied first, as agent_rated applies it, in the same one update of the row.
+-- Its hormones are added (and clamped) before the outcome's and its rating moves trust before the
+-- outcome's, each step by its own call of hormones_add and trust_update: clamping between the two
+-- steps is not clamping their sum (a cortisol at its maximum, which a rejection cannot raise, is
+-- relieved by the completion that follows), and the records (cascade notes, ratings) say what each
+-- step moved, as they did when each step was an update of its own.
 CREATE OR REPLACE FUNCTION phoenix.agent_outcome(
     p_agent uuid, p_task uuid, p_success boolean, p_quality real, p_reward real,
-    p_response interval, p_rate boolean, p_reason text, p_at timestamptz)
+    p_response interval, p_rate boolean, p_reason text, p_at timestamptz,
+    p_event_delta jsonb DEFAULT NULL, p_event_positive float8 DEFAULT NULL, p_event_negative float8 DEFAULT NULL,
+    p_event_rater uuid DEFAULT NULL, p_event_why text DEFAULT NULL, p_event_detail jsonb DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -52,6 +100,11 @@ DECLARE
     v_positive float8;  -- the rating, when the board rates the outcome (p_rate); NULL: no rating
     v_negative float8;
     v_trust float8;
+    -- the row after the event (p_event_*), before the outcome: the row itself when there is none
+    v_event_levels jsonb;
+    v_event_r float8;
+    v_event_s float8;
+    v_event_trust float8;
 BEGIN
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -70,14 +123,29 @@ BEGIN
         SELECT e.positive, e.negative INTO v_positive, v_negative
           FROM phoenix.trust_evidence(CASE WHEN p_success THEN 'completed' ELSE 'failed' END, q) AS e;
     END IF;
+    -- the event's step, from the row read under the lock (what an update of its own would have
+    -- read); with no event (every result but a review's) the row stays as it was, and hormones_add,
+    -- which rebuilds and rounds the levels, is not applied for an empty delta, as agent_hormones_add
+    -- does not apply it
+    v_event_levels := a.hormone_levels;
+    v_event_r := a.trust_r;
+    v_event_s := a.trust_s;
+    v_event_trust := a.trust_coefficient;
+    IF coalesce(p_event_delta, '{}') <> '{}' THEN
+        v_event_levels := phoenix.hormones_add(a.hormone_levels, p_event_delta);
+    END IF;
+    IF p_event_positive IS NOT NULL OR p_event_negative IS NOT NULL THEN
+        SELECT u.new_r, u.new_s, u.new_trust INTO v_event_r, v_event_s, v_event_trust
+          FROM phoenix.trust_update(a.trust_r, a.trust_s, a.trust_coefficient, p_event_positive, p_event_negative) AS u;
+    END IF;
 
     -- one update of the row for counters, hormones and trust (trust_rate's step, 14_trust.sql): a
     -- second update and lock for the trust alone wrote another copy of the row per result
     UPDATE phoenix.agents
-       SET hormone_levels = phoenix.hormones_add(hormone_levels, delta),
+       SET hormone_levels = phoenix.hormones_add(v_event_levels, delta),
            (trust_r, trust_s, trust_coefficient) =
                (SELECT u.new_r, u.new_s, u.new_trust
-                  FROM phoenix.trust_update(trust_r, trust_s, trust_coefficient, v_positive, v_negative) AS u),
+                  FROM phoenix.trust_update(v_event_r, v_event_s, v_event_trust, v_positive, v_negative) AS u),
            tasks_completed = completed,
            tasks_failed = failed,
            success_rate = completed::float8 / (completed + failed),
@@ -91,11 +159,20 @@ BEGIN
            idle_since = CASE WHEN current_task = p_task THEN p_at ELSE idle_since END
      WHERE id = p_agent
     RETURNING hormone_levels, trust_coefficient INTO v_levels, v_trust;
-    PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_levels, p_task, p_at);
+
+    -- the records in the order of the steps: the event's (as agent_rated writes them), the outcome's
+    IF coalesce(p_event_delta, '{}') <> '{}' THEN
+        PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_event_levels, NULL, now());
+    END IF;
+    IF p_event_positive IS NOT NULL OR p_event_negative IS NOT NULL THEN
+        PERFORM phoenix.trust_record(p_agent, p_event_positive, p_event_negative, p_event_rater, p_event_why, p_task,
+                                     p_at, a.trust_coefficient, v_event_trust, p_event_detail);
+    END IF;
+    PERFORM phoenix.hormone_cascade_note(p_agent, v_event_levels, v_levels, p_task, p_at);
 
     IF p_rate THEN
         PERFORM phoenix.trust_record(p_agent, v_positive, v_negative, NULL, 'outcome', p_task, p_at,
-                                     a.trust_coefficient, v_trust,
+                                     v_event_trust, v_trust,
                                      jsonb_build_object('quality', p_quality, 'reason', p_reason), p_success, delta);
     END IF;
 END;

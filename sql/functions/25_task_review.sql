@@ -51,6 +51,7 @@ DECLARE
     v_approved boolean;
     v_executor uuid;
     v_attempt integer;
+    v_verdict text;  -- the verdict as the event it is to the executor: 'approved' or 'rejected'
 BEGIN
     IF p_verdict IS NULL OR p_verdict NOT IN (-1, 1) THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = format('verdict must be +1 or -1, not %s', p_verdict);
@@ -130,20 +131,26 @@ BEGIN
         OR (decided IS NOT NULL AND id IN (SELECT r.agent_id FROM phoenix.task_reviews r
                                             WHERE r.task_id = p_task AND r.attempt = v_attempt))
      ORDER BY id FOR NO KEY UPDATE;
-    PERFORM phoenix.agent_hormones_add(v_executor,
-                                       phoenix.hormone_response(CASE WHEN p_verdict > 0 THEN 'approved' ELSE 'rejected' END));
-    PERFORM phoenix.trust_rate(v_executor, e.positive, e.negative,
-                               p_agent, 'review', p_task, v_now, jsonb_build_object('attempt', v_attempt))
-       FROM phoenix.trust_evidence(CASE WHEN p_verdict > 0 THEN 'approved' ELSE 'rejected' END, a.trust_coefficient) AS e;
+    -- The verdict's hormones and the reviewer's rating of the work, and with a decision the
+    -- outcome after them, in one update of the executor's row: each further update of a row this
+    -- transaction wrote checks the agent's team key again (a lock on the team's row) and writes
+    -- another copy of the row (docs/costs.md). Each verdict rates the work, this one included, so
+    -- the outcome rates nothing itself.
+    v_verdict := CASE WHEN p_verdict > 0 THEN 'approved' ELSE 'rejected' END;
     IF decided IS NULL THEN
+        PERFORM phoenix.agent_rated(v_executor, phoenix.hormone_response(v_verdict), e.positive, e.negative,
+                                    p_agent, 'review', p_task, v_now, jsonb_build_object('attempt', v_attempt))
+           FROM phoenix.trust_evidence(v_verdict, a.trust_coefficient) AS e;
         RETURN;
     END IF;
-    -- the reviewers rated the work already, so the outcome updates counters and hormones only
     PERFORM phoenix.agent_outcome(v_executor, p_task, v_approved,
                                   CASE WHEN v_approved THEN task.quality_score END,
                                   CASE WHEN v_approved THEN task.dopamine_reward END,
                                   CASE WHEN v_approved THEN task.completed_at - task.claimed_at END,
-                                  false, decided, v_now);
+                                  false, decided, v_now,
+                                  phoenix.hormone_response(v_verdict), e.positive, e.negative,
+                                  p_agent, 'review', jsonb_build_object('attempt', v_attempt))
+       FROM phoenix.trust_evidence(v_verdict, a.trust_coefficient) AS e;
     -- each reviewer is rated once per task attempt, however often the attempt is decided
     FOR v_reviewer IN
         SELECT r.agent_id, r.verdict FROM phoenix.task_reviews r

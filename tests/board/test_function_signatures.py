@@ -47,3 +47,20 @@ def test_an_upgrade_drops_the_signatures_that_changed(fresh_url):
     assert [m for m in report.migrations if m.startswith("0017")]
     assert overloads(fresh_url)["trust_rate"] == 1
     assert overloads(fresh_url)["task_resubmitted"] == 1
+
+
+def test_an_upgrade_drops_agent_outcome_of_nine_arguments(fresh_url):
+    """agent_outcome took nine arguments until a review's verdict could come with the outcome; its
+    function file drops that signature, so a board upgraded from then has one agent_outcome."""
+    migrate.migrate(fresh_url)
+    with psycopg.connect(fresh_url, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION phoenix.agent_outcome(uuid, uuid, boolean, real, real, interval, boolean, text, "
+                     "timestamptz) RETURNS void LANGUAGE sql AS ''")
+        # the board as it was before the file changed: its recorded checksum is another's
+        conn.execute("UPDATE phoenix.schema_functions SET checksum = 'before' WHERE name = '15_agent_outcome.sql'")
+    assert overloads(fresh_url)["agent_outcome"] == 2
+    report = migrate.migrate(fresh_url)
+    assert "15_agent_outcome.sql" in report.functions
+    assert overloads(fresh_url)["agent_outcome"] == 1
+    with psycopg.connect(fresh_url) as conn:  # a call with nine arguments is not ambiguous
+        conn.execute("SELECT phoenix.agent_outcome(gen_random_uuid(), NULL, true, 1, 1, NULL, true, 'x', now())")
