@@ -71,6 +71,14 @@ def _team_row_locked(conn: psycopg.Connection, team: str) -> bool:
     return locked.fetchone()["mine"]
 
 
+def _latest_rating(url: str, agent) -> dict:
+    """The newest row of the agent's trust chain."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute("SELECT agent_from, interaction_type, task_id, trust_delta, success, metadata "
+                            "FROM phoenix.agent_interactions WHERE agent_to = %s ORDER BY seq DESC LIMIT 1",
+                            (agent,)).fetchone()
+
+
 @pytest.mark.parametrize("verdict", [1, -1])
 def test_a_deciding_review_updates_the_executor_row_once(db, url, verdict):
     executor = make_agent(db, team="iota")
@@ -86,10 +94,7 @@ def test_a_deciding_review_updates_the_executor_row_once(db, url, verdict):
         assert not _team_row_locked(conn, "iota")
         conn.commit()
     after = agents.get(db, executor.id)
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        rating = conn.execute("SELECT agent_from, interaction_type, task_id, trust_delta, success, metadata "
-                              "FROM phoenix.agent_interactions WHERE agent_to = %s ORDER BY seq DESC LIMIT 1",
-                              (executor.id,)).fetchone()
+    rating = _latest_rating(url, executor.id)
     assert (rating["agent_from"], rating["interaction_type"], rating["task_id"]) == (reviewer.id, "review", task.id)
     assert rating["success"] == (verdict > 0) and rating["metadata"]["attempt"] == task.attempt
     # the rating is the whole of the trust's move: the outcome after a review rates nothing
@@ -113,9 +118,7 @@ def test_a_verdict_that_decides_nothing_updates_the_executor_row_once(db, url):
         assert not _team_row_locked(conn, "iota")
         conn.commit()
     after = agents.get(db, executor.id)
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        rating = conn.execute("SELECT agent_from, interaction_type, trust_delta FROM phoenix.agent_interactions "
-                              "WHERE agent_to = %s ORDER BY seq DESC LIMIT 1", (executor.id,)).fetchone()
+    rating = _latest_rating(url, executor.id)
     assert (rating["agent_from"], rating["interaction_type"]) == (reviewer.id, "review")
     assert rating["trust_delta"] == pytest.approx(after.trust_coefficient - before.trust_coefficient)
     assert rating["trust_delta"] > 0
