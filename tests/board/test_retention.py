@@ -5,10 +5,12 @@ not double-delete; and the beat's automatic decommission (docs/operations/decomm
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from phoenix_board.board import agents, audit, comments, delegation, errors, lifecycle, members, outbox, retention, retry, votes
 from phoenix_board.scheduler import jobs
@@ -200,6 +202,52 @@ def test_two_pruners_at_once_delete_each_task_once_and_do_not_deadlock(db, sql) 
     assert count(sql, "tasks") == 0
     assert sum(r["tasks"] for r in sql.execute("SELECT tasks FROM phoenix.audit_checkpoints").fetchall()) == eligible
     assert audit.verify(db).ok
+
+
+def test_a_relay_assigning_while_retention_prunes_publishes_what_every_event_said(db, sql, url) -> None:
+    """The relay builds a task event's payload when it assigns the row; retention builds it for the
+    rows not yet assigned before it deletes their events. Run together, a row at a time against a
+    tree at a time, every row ends with its event's payload, whichever came first."""
+    for i in range(30):
+        make_task(db, now=at(400 + i))
+    worker = make_agent(db, now=T0)
+    for i in range(30):
+        t = lifecycle.claim_start(db, worker.id, now=at(500 + i))
+        lifecycle.result(db, t.id, worker.id, t.attempt, {"i": i}, 1.0, now=at(500 + i))
+    said = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
+        "SELECT o.task_id, o.seq, o.topic, phoenix.outbox_task_payload(o.topic, e, t, o.status) AS payload "
+        "FROM phoenix.outbox o JOIN phoenix.task_events e ON (e.task_id, e.seq) = (o.task_id, o.seq) "
+        "JOIN phoenix.tasks t ON t.id = o.task_id").fetchall()}
+    assert len(said) == 30 * 5 and count(sql, "outbox", "stream_ms IS NULL AND seq IS NOT NULL") == len(said)
+    now = T0 + 45 * DAY
+    settle(db, now)
+    pruning = threading.Event()
+
+    def relay() -> int:
+        n = 0
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            while pruning.is_set() or n < len(said):
+                got = outbox.assign(conn, limit=1)
+                n += got
+                if not got and not pruning.is_set():
+                    break
+        return n
+
+    def prune() -> int:
+        try:
+            return retention.prune(db, retention.cutoff(30, now), batch=1, now=now).tasks
+        finally:
+            pruning.clear()
+
+    pruning.set()
+    assigned, pruned = run_together([relay, prune])
+    assert pruned == 30, pruned
+    assert count(sql, "task_events", "true") == 0
+    assigned += outbox.assign(sql, limit=10_000)
+    assert assigned >= len(said)
+    kept = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
+        "SELECT task_id, seq, topic, payload FROM phoenix.outbox WHERE seq IS NOT NULL").fetchall()}
+    assert kept == said
 
 
 def test_the_beat_job_prunes_by_the_setting_and_zero_keeps_everything(db, sql) -> None:
