@@ -36,7 +36,7 @@ from rich.console import Console
 from phoenix_board.board import embedded
 from phoenix_board.board.settings import Settings
 from phoenix_board.cli import render, toolkit
-from phoenix_board.harness.bench.e2e import _broker, _pct, _spawn, _stop, _wait
+from phoenix_board.harness.bench.e2e import _broker, _pct, _spawn, _stop, _wait, run_folder
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.workers.client import Client
@@ -83,16 +83,15 @@ def _wake_latency(db, client: Client, samples: int, watch) -> list[float]:  # ty
 
 
 def run(server_url: str, settings: Settings, agents: int, processes: int, connections: int, tasks: int,
-        wake_samples: int, console: Console | None = None) -> dict[str, Any]:
+        wake_samples: int, console: Console | None = None, keep_logs: bool = False) -> dict[str, Any]:
     ui = Ui(console)
     settings = settings.model_copy(update={"queue_prefix": f"bench{uuid.uuid4().hex[:8]}"})
-    logs = settings.data_dir.resolve() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
     per = [agents // processes + (1 if i < agents % processes else 0) for i in range(processes)]
-    with scratch_database(server_url, False, ui) as (_, url), _broker(settings) as broker_url:
+    with run_folder(settings, keep_logs, ui) as logs, scratch_database(server_url, False, ui) as (_, url), \
+            _broker(settings, logs) as broker_url:
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": broker_url,
                "PHOENIX_QUEUE_PREFIX": settings.queue_prefix, "PHOENIX_THREAD_POOL_CONNECTIONS": str(connections),
-               "PHOENIX_DATA_DIR": str(settings.data_dir.resolve() / "bench-agents")}
+               "PHOENIX_DATA_DIR": str(logs)}
         heartbeat = Settings().heartbeat_seconds
         run_settings = settings.model_copy(update={"database_url": url, "redis_url": broker_url})
         with database(url, max_size=2, name=ME) as db, Client(run_settings) as client:
@@ -108,10 +107,10 @@ def run(server_url: str, settings: Settings, agents: int, processes: int, connec
             started = time.perf_counter()
             pools = [_spawn(["-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(n),
                              "--pool", "threads", "--name", f"th{i}", "--loglevel", "WARNING", "--metrics-port", "0"],
-                            env, logs / f"bench-threads-{i}.log") for i, n in enumerate(per)]
+                            env, logs / f"threads-{i}.log") for i, n in enumerate(per)]
             try:
                 _wait(lambda: watch() or db.one("bench_e2e_live_agents")["n"] >= agents, 300, "the thread agents",
-                      pools[0], logs / "bench-threads-0.log")
+                      pools[0], logs / "threads-0.log")
                 start_s = time.perf_counter() - started
                 # a few heartbeat rounds with every agent idle
                 end = time.monotonic() + 3 * heartbeat
@@ -131,7 +130,7 @@ def run(server_url: str, settings: Settings, agents: int, processes: int, connec
                     _stop(pool)
             db.execute("bench_agents_retire", prefix="th")
             ui.note(f"burst: {tasks} tasks on {PREFORK_AGENTS} prefork agents")
-            log = logs / "bench-prefork.log"
+            log = logs / "prefork.log"
             prefork = _spawn(["-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(PREFORK_AGENTS),
                               "--name", "pf", "--loglevel", "WARNING", "--metrics-port", "0"], env, log)
             try:
@@ -172,13 +171,15 @@ def agents_cmd(
                                     help="Database connections each process shares among its agents."),
     tasks: int = typer.Option(1000, "--tasks", min=10, help="Tasks in each burst (threads, then 16 prefork agents)."),
     wake_samples: int = typer.Option(100, "--wake-samples", min=1, max=5000, help="Tasks sent one at a time."),
+    keep_logs: bool = typer.Option(False, "--keep-logs", help="Keep this run's folder of logs (its path is printed)."),
     as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """A thousand agents as threads: memory and connections per agent, heartbeats, wake latency, a burst
     against 16 prefork agents."""
     settings = toolkit.settings()
     with embedded.database_url(settings) as url:
-        result = run(url, settings, agents, processes, connections, tasks, wake_samples, Console(stderr=True))
+        result = run(url, settings, agents, processes, connections, tasks, wake_samples, Console(stderr=True),
+                     keep_logs=keep_logs)
     if as_json:
         typer.echo(render.dumps(result))
     else:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -90,7 +91,8 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = 
     while not (value := predicate()):
         if proc is not None and proc.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log else []
-            raise errors.Unavailable(f"the bench worker stopped while waiting for {what}: {' | '.join(tail)}")
+            where = f" (log: {log})" if log else ""
+            raise errors.Unavailable(f"the bench worker stopped while waiting for {what}{where}: {' | '.join(tail)}")
         if time.monotonic() > end:
             raise errors.Unavailable(f"bench: timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.005)
@@ -163,30 +165,49 @@ def _pct(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def _broker(settings: Settings) -> Iterator[str]:
+def _broker(settings: Settings, folder: Path) -> Iterator[str]:
     if settings.redis_url:
         yield settings.redis_url
         return
-    server = broker.EmbeddedValkey(settings.data_dir / "bench")
+    server = broker.EmbeddedValkey(folder)
     try:
         yield server.start()
     finally:
         server.stop()
 
 
+@contextlib.contextmanager
+def run_folder(settings: Settings, keep: bool, ui: Ui) -> Iterator[Path]:
+    """A folder of this run's own (``<data dir>/bench/<queue prefix>``): the pools' data dir, whose
+    identity locks name their agents, the embedded Valkey's files and the logs. Two benchmarks at
+    once on one host then share nothing: with one folder, the second pool was refused the first's
+    agent names, two Valkeys appended to one file, and a failure's log tail showed the other run.
+    Removed after a run that succeeded unless ``keep``; kept, and named, after one that failed."""
+    folder = settings.data_dir.resolve() / "bench" / settings.queue_prefix
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    except BaseException:
+        ui.note(f"this run's logs are kept in {folder}")
+        raise
+    if keep:
+        ui.note(f"this run's logs are in {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(server_url: str, settings: Settings, agents: int, tasks: int, console: Console | None = None,
-        wake_samples: int = WAKE_SAMPLES, rounds: int = 2) -> dict[str, Any]:
+        wake_samples: int = WAKE_SAMPLES, rounds: int = 2, keep_logs: bool = False) -> dict[str, Any]:
     ui = Ui(console)
     settings = settings.model_copy(update={"queue_prefix": f"bench{uuid.uuid4().hex[:8]}"})
-    logs = settings.data_dir.resolve() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    with scratch_database(server_url, False, ui) as (_, url), _broker(settings) as broker_url:
+    with run_folder(settings, keep_logs, ui) as logs, scratch_database(server_url, False, ui) as (_, url), \
+            _broker(settings, logs) as broker_url:
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": broker_url,
-               "PHOENIX_QUEUE_PREFIX": settings.queue_prefix}
+               "PHOENIX_QUEUE_PREFIX": settings.queue_prefix, "PHOENIX_DATA_DIR": str(logs)}
         run_settings = settings.model_copy(update={"database_url": url, "redis_url": broker_url})
         runs: list[dict[str, Any]] = []
         with database(url, max_size=2) as db, Client(run_settings) as client:
-            log = logs / "bench-workers.log"
+            log = logs / "workers.log"
             worker = _spawn(["-m", "phoenix_board.cli", "workers", "--team", TEAM, "--agents", str(agents),
                              "--name", "bench", "--loglevel", "WARNING", "--metrics-port", "0"], env, log)
             try:
@@ -242,12 +263,13 @@ def e2e_cmd(
     agents: int = typer.Option(8, "--agents", min=1, max=64, help="Pool processes (agents) for both sides."),
     tasks: int = typer.Option(5000, "--tasks", min=100, help="Tasks (and baseline messages) per run."),
     rounds: int = typer.Option(2, "--rounds", min=1, max=10, help="Baseline/lifecycle pairs of runs."),
+    keep_logs: bool = typer.Option(False, "--keep-logs", help="Keep this run's folder of logs (its path is printed)."),
     as_json: bool = toolkit.JsonOpt,
 ) -> None:
     """Full lifecycle through the queue against Celery's own no-op throughput, wake latency, memory."""
     settings = toolkit.settings()
     with embedded.database_url(settings) as url:
-        result = run(url, settings, agents, tasks, Console(stderr=True), rounds=rounds)
+        result = run(url, settings, agents, tasks, Console(stderr=True), rounds=rounds, keep_logs=keep_logs)
     if as_json:
         typer.echo(render.dumps(result))
     else:

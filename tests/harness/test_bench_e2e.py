@@ -8,13 +8,14 @@ import pytest
 
 from phoenix_board.board.settings import Settings
 from phoenix_board.harness.bench import e2e as bench
+from tests.board.conftest import run_together
 
 pytestmark = pytest.mark.slow  # real processes (pools, servers, `up`): many seconds a test (tests/README.md)
 
 
 def test_bench_e2e_prints_every_key(server_url, valkey, tmp_path: Path):
     settings = Settings(redis_url=valkey.url, data_dir=tmp_path / "data")
-    result = bench.run(server_url, settings, agents=2, tasks=100, wake_samples=5)
+    result = bench.run(server_url, settings, agents=2, tasks=100, wake_samples=5, keep_logs=True)
     for key in ("lifecycle_per_s", "celery_noop_per_s", "ratio", "wake_p50_ms", "wake_p99_ms", "rss_mb_per_agent",
                 "lifecycle_single_message_per_s", "single_message_to_batched",
                 "single_message_submissions_per_transaction"):
@@ -25,5 +26,17 @@ def test_bench_e2e_prints_every_key(server_url, valkey, tmp_path: Path):
     assert set(result["targets"]) == {"ratio >= 1.0", "ratio >= 1.5 (goal)", "wake_p99_ms <= 25",
                                       "single_message_to_batched >= 0.5"}
     # the baseline worker registers Celery's no-op once (it used to be its own __main__ as well)
-    baseline_log = (tmp_path / "data" / "logs" / "baseline.log").read_text(errors="replace")
-    assert "DuplicateTaskNameWarning" not in baseline_log
+    [folder] = (tmp_path / "data" / "bench").iterdir()  # the run's own folder, kept as asked
+    baseline_log = (folder / "baseline.log").read_text(errors="replace")
+    assert baseline_log and "DuplicateTaskNameWarning" not in baseline_log
+
+
+def test_two_runs_at_once_on_one_host_share_nothing_and_leave_nothing(server_url, tmp_path: Path):
+    """Each run has a folder of its own for its pool's data dir, its Valkey and its logs: with one
+    folder, the second run's pool was refused the first's agent names and the run failed."""
+    settings = Settings(data_dir=tmp_path / "data")  # no broker given: each run starts its own Valkey
+    results = run_together([lambda: bench.run(server_url, settings, agents=2, tasks=100, wake_samples=5, rounds=1)
+                            for _ in range(2)], timeout=600)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert all(r["lifecycle_per_s"] > 0 and r["celery_noop_per_s"] > 0 for r in results)
+    assert list((tmp_path / "data" / "bench").iterdir()) == []  # removed after runs that succeeded
