@@ -4,9 +4,11 @@
 -- every task alike, so ordering by the key is ordering by waiting time plus boosts; as the boosts
 -- are bounded, a task that has waited longer than the largest boost is ahead of anything newer,
 -- and nothing starves.
+-- STABLE, as its body is (timestamptz minus interval is STABLE): declared IMMUTABLE over it, the
+-- planner never inlined it, and every submission, vote and retry planned its body again (docs/costs.md).
 CREATE OR REPLACE FUNCTION phoenix.claim_key(available_at timestamptz, priority integer, hot_score real, deadline timestamptz)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT least(
         available_at

@@ -7,11 +7,12 @@
 -- team), last in its transaction, and nothing waits on a task or an agent while holding one
 -- (19_locking.sql).
 
--- The UTC hour and day a time falls in: a budget's windows.
+-- The UTC hour and day a time falls in: a budget's windows. STABLE, as date_trunc with a zone is:
+-- declared IMMUTABLE over it, the planner never inlined them (docs/costs.md).
 CREATE OR REPLACE FUNCTION phoenix.gate_hour(p_at timestamptz) RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc('hour', p_at, 'UTC') $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT date_trunc('hour', p_at, 'UTC') $$;
 CREATE OR REPLACE FUNCTION phoenix.gate_day(p_at timestamptz) RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc('day', p_at, 'UTC') $$;
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT date_trunc('day', p_at, 'UTC') $$;
 
 -- A rate limit is shared out over slots (phoenix.claim_gate_slots): one per 10 claims a second,
 -- at most 16, so that claims of a busy scope do not queue behind one row lock until their commit.

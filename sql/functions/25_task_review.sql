@@ -3,9 +3,10 @@
 -- by); once the task has waited REVIEW_WIDEN_SECONDS in review, any agent in service, since
 -- a pool that cannot reach the quorum would otherwise hold it for ever. Row-level security shows
 -- a widened task to every agent (sql/security/roles.sql), so a reviewer always sees what it judges.
+-- (STABLE, as timestamptz minus interval is: declared IMMUTABLE, it was never inlined)
 CREATE OR REPLACE FUNCTION phoenix.review_widened(p_since timestamptz, p_now timestamptz)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT p_since <= p_now - make_interval(secs => phoenix.k_review_widen_seconds()) $$;
 
 -- The same, with the review rule's widening: a task left in review past REVIEW_WIDEN_SECONDS may be
@@ -22,9 +23,10 @@ $$;
 
 -- A member (a person, docs/concepts/review.md#members) may review any task in review but one it
 -- submitted, with no place claimed: people are the reviewers of last resort, of every team.
+-- (STABLE, as review_widened is)
 CREATE OR REPLACE FUNCTION phoenix.agent_may_review(a phoenix.agents, t phoenix.tasks, p_now timestamptz)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT a.id IS DISTINCT FROM t.assigned_to AND a.decommissioned_at IS NULL
        AND CASE WHEN a.kind = 'member' THEN a.id IS DISTINCT FROM t.created_by

@@ -2,10 +2,16 @@
 -- needs one call per task, as River and Oban fold the acknowledgement into the next fetch.
 
 -- Claim the next task and start it at once (the claimant begins its handler right away).
+-- plpgsql, not sql: a volatile sql function is never inlined, so the agent loop's every first claim
+-- planned this one again (as task_claim did before the third round, docs/costs.md)
 CREATE OR REPLACE FUNCTION phoenix.task_claim_start(p_agent uuid, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)
 RETURNS SETOF phoenix.tasks
-LANGUAGE sql
-AS $$ SELECT * FROM phoenix.task_claim_as(p_agent, p_lease_seconds, p_now, true) $$;
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM phoenix.task_claim_as(p_agent, p_lease_seconds, p_now, true);
+END;
+$$;
 
 -- Submit the result of the current attempt, then claim and start the next task. Returns the
 -- task the result was for (complete, or in review), then the next task if there is one. The

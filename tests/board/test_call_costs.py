@@ -13,11 +13,19 @@ from psycopg.rows import dict_row
 from phoenix_board.board import constants, errors, lifecycle, outbox
 from phoenix_board.board.db import translate as db_translate
 from tests.conftest import make_agent, make_task
+from tests.workers.stream.conftest import submit
 
 CLAIM = "SELECT id, attempt FROM phoenix.task_claim(%s, 60)"
 RESULT = "SELECT 1 FROM phoenix.task_result(%s, %s, %s, '{}', 0.9)"
 # PostgreSQL plans a statement with parameters afresh for its first five runs, then settles on a plan
 WARM_UP = 6
+
+
+def _sql_functions_called(conn: psycopg.Connection) -> list[dict]:
+    """The sql functions this transaction called without inlining them (track_functions = 'all')."""
+    return conn.execute("SELECT f.funcname, f.calls FROM pg_stat_xact_user_functions f "
+                        "JOIN pg_proc p ON p.oid = f.funcid JOIN pg_language l ON l.oid = p.prolang "
+                        "WHERE l.lanname = 'sql' ORDER BY 1").fetchall()
 
 
 def test_claim_and_result_call_no_sql_function_that_is_planned_on_each_call(db, url):
@@ -35,10 +43,38 @@ def test_claim_and_result_call_no_sql_function_that_is_planned_on_each_call(db, 
         conn.execute("SET LOCAL track_functions = 'all'")
         task = conn.execute(CLAIM, (agent.id,)).fetchone()
         conn.execute(RESULT, (task["id"], agent.id, task["attempt"]))
-        called = conn.execute("SELECT f.funcname, f.calls FROM pg_stat_xact_user_functions f "
-                              "JOIN pg_proc p ON p.oid = f.funcid JOIN pg_language l ON l.oid = p.prolang "
-                              "WHERE l.lanname = 'sql' ORDER BY 1").fetchall()
+        called = _sql_functions_called(conn)
         # the same statistics do count the plpgsql functions on the path: the check sees calls
+        seen = conn.execute("SELECT count(*) AS n FROM pg_stat_xact_user_functions").fetchone()["n"]
+        conn.rollback()
+    assert seen > 10
+    assert called == []
+
+
+START = "SELECT id, attempt FROM phoenix.task_claim_start(%s, 60)"
+RESULT_NEXT = "SELECT id, attempt, status::text FROM phoenix.task_result_claim_next(%s, %s, %s, '{}', 0.9, 60)"
+
+
+def test_a_submission_and_the_agent_loop_call_no_sql_function_that_is_planned_on_each_call(db, url):
+    """What the queue's agents call per task: a submission, the first claim of the loop, then a
+    result with the next claim. claim_key was declared IMMUTABLE over a STABLE body and
+    task_claim_start was a volatile sql function: neither was ever inlined (the fifth round)."""
+    first, second = make_agent(db, team="alpha_delta"), make_agent(db, team="alpha_delta")
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        for _ in range(2 * WARM_UP + 4):
+            submit(conn)
+        conn.commit()
+        task = conn.execute(START, (first.id,)).fetchone()
+        for _ in range(WARM_UP):
+            submit(conn)
+            task = conn.execute(RESULT_NEXT, (task["id"], first.id, task["attempt"])).fetchall()[-1]
+            conn.commit()
+        conn.execute("SET LOCAL track_functions = 'all'")
+        submit(conn)
+        rows = conn.execute(RESULT_NEXT, (task["id"], first.id, task["attempt"])).fetchall()
+        assert [r["status"] for r in rows] == ["complete", "in_progress"]
+        assert conn.execute(START, (second.id,)).fetchone() is not None
+        called = _sql_functions_called(conn)
         seen = conn.execute("SELECT count(*) AS n FROM pg_stat_xact_user_functions").fetchone()["n"]
         conn.rollback()
     assert seen > 10
