@@ -9,11 +9,6 @@ RETURNS SETOF phoenix.tasks
 LANGUAGE plpgsql
 -- the plans do not depend on the values; a generic plan saves re-planning on every call
 SET plan_cache_mode = force_generic_plan
--- the claim takes the first task in claim order, which tasks_claim_idx holds in that order: with
--- sorting allowed, a plan made while the table was young or its statistics stale (a generic plan
--- is kept for the session) fetched every available task of the team through
--- tasks_claimable_age_idx and sorted them all, on every claim (788 rows a claim in bench e2e)
-SET enable_sort = off
 AS $$
 DECLARE
     v_now timestamptz := phoenix.clock(p_now);
@@ -27,6 +22,7 @@ DECLARE
     v_skip_categories text[];
     v_skip_keys text[] := '{}';
     v_held text;
+    v_sort text := current_setting('enable_sort');
 BEGIN
     PERFORM phoenix.act_as(p_agent);
     -- the agent row lock serialises this agent's own claims; claims never wait on task locks.
@@ -70,6 +66,14 @@ BEGIN
             t := NULL;
             EXIT;
         END IF;
+        -- The first task in claim order, which tasks_claim_idx holds in that order. The session
+        -- plans this once (a generic plan) and keeps the plan: planned with sorting allowed and the
+        -- statistics of a board of a few hundred open tasks, it fetched every available task of the
+        -- team through tasks_claimable_age_idx and sorted them all, on every claim (788 rows a claim
+        -- in bench e2e). So sorting is off while it is planned, for this statement only: set on the
+        -- function it would reach the triggers this function fires, whose sorts it priced so high
+        -- that each was JIT-compiled (89 ms an outbox row).
+        PERFORM set_config('enable_sort', 'off', true);
         SELECT * INTO t FROM phoenix.tasks
          WHERE team = a.team AND status = 'open' AND pending_deps = 0
            AND available_at <= v_now
@@ -81,6 +85,7 @@ BEGIN
          ORDER BY claim_key, id
          LIMIT 1
            FOR NO KEY UPDATE SKIP LOCKED;
+        PERFORM set_config('enable_sort', v_sort, true);
         -- the path of a board without flow control ends here
         EXIT WHEN NOT FOUND OR (NOT v_gated AND t.concurrency_key IS NULL);
         -- a concurrency key: at most concurrency_limit of its tasks in flight, one per slot
