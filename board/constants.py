@@ -256,8 +256,6 @@ STREAM_RETENTION_SECONDS = {
     "consciousness.update": 3_600.0,  # 1 h
     "hormone.cascade": 3_600.0,  # 1 h
 }
-# heartbeats go straight to Redis: frequent, not a transactional fact, the next one replaces a lost one
-STREAM_HEARTBEAT_TOPIC = "agent.heartbeat"
 STREAM_DLQ_RETENTION_SECONDS = 30 * 86_400.0  # s; dead letters wait for a person, so they stay long
 STREAM_MAX_DELIVERIES = 5  # deliveries of one entry before it goes to <topic>.dlq
 STREAM_VISIBILITY_TIMEOUT_SECONDS = 60.0  # s; an entry pending this long with a consumer is reclaimed

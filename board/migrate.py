@@ -30,7 +30,7 @@ from importlib import resources
 import psycopg
 import psycopg.sql
 
-from phoenix_board.board import constants, errors
+from phoenix_board.board import constants, errors, outbox
 from phoenix_board.board.db import translate
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def constants_sql() -> SqlFile:
             f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT {value!r}::float8 $$;"
         )
     # the event stream's topics that go through the outbox (the relay walks them one by one)
-    topics = ", ".join(f"'{t}'" for t in constants.STREAM_RETENTION_SECONDS if t != constants.STREAM_HEARTBEAT_TOPIC)
+    topics = ", ".join(f"'{t}'" for t in outbox.OUTBOX_TOPICS)
     lines.append(f"CREATE OR REPLACE FUNCTION phoenix.k_outbox_topics() RETURNS text[] "
                  f"LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ARRAY[{topics}] $$;")
     return SqlFile(CONSTANTS_NAME, "\n".join(lines) + "\n")

@@ -28,7 +28,8 @@ from phoenix_board.board import constants, errors
 from phoenix_board.board.db import Database, queries, translate
 
 TOPICS = tuple(constants.STREAM_RETENTION_SECONDS)
-HEARTBEAT = constants.STREAM_HEARTBEAT_TOPIC
+HEARTBEAT = "agent.heartbeat"
+# heartbeats go straight to Redis: frequent, not a transactional fact, the next one replaces a lost one
 OUTBOX_TOPICS = tuple(t for t in TOPICS if t != HEARTBEAT)
 DLQ_SUFFIX = ".dlq"
 
