@@ -328,11 +328,6 @@ SELECT pg_create_physical_replication_slot(%(slot)s::name, true, true) IS NOT NU
 -- Drop that slot (it would also go with its session, but the session goes back to the pool).
 SELECT pg_drop_replication_slot(%(slot)s::name);
 
--- name: bench_outbox_published
--- What the relay's mark does (sql/queries/outbox.sql), for every assigned row at once: the WAL
--- costs measure the relay's share of a task without a Redis, and drain the rows written before.
-UPDATE phoenix.outbox SET published_at = now() WHERE published_at IS NULL AND stream_ms IS NOT NULL;
-
 -- name: bench_wal_lsn
 -- Where the next WAL record will go: the start and end of a measured step.
 SELECT pg_current_wal_insert_lsn()::text AS lsn;
