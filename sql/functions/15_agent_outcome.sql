@@ -32,12 +32,55 @@ BEGIN
 END;
 $$;
 
+-- A rated event's step, the verdict of a review (task_review): the agent's hormones after the
+-- event's delta and its trust evidence after its rating, from the row read under the lock, each by
+-- its own call of hormones_add and trust_update. agent_rated writes the step; agent_outcome applies
+-- the outcome on top of it, in the same one update of the row. No delta or no rating leaves that
+-- part as it was (hormones_add, which rebuilds and rounds the levels, is not applied for an empty
+-- delta, as agent_hormones_add does not apply it).
+CREATE OR REPLACE FUNCTION phoenix.agent_event_step(
+    a phoenix.agents, p_delta jsonb, p_positive float8, p_negative float8,
+    OUT levels jsonb, OUT r float8, OUT s float8, OUT trust float8)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    levels := a.hormone_levels;
+    r := a.trust_r;
+    s := a.trust_s;
+    trust := a.trust_coefficient;
+    IF coalesce(p_delta, '{}') <> '{}' THEN
+        levels := phoenix.hormones_add(a.hormone_levels, p_delta);
+    END IF;
+    IF p_positive IS NOT NULL OR p_negative IS NOT NULL THEN
+        SELECT u.new_r, u.new_s, u.new_trust INTO r, s, trust
+          FROM phoenix.trust_update(a.trust_r, a.trust_s, a.trust_coefficient, p_positive, p_negative) AS u;
+    END IF;
+END;
+$$;
+
+-- What a rated event's step records once the row is written: the cascade note of its hormones (no
+-- task, the transaction's time: the form agent_hormones_add gave a verdict's hormones, so that the
+-- rows stay what they were when it applied them) and its rating in the agent's hash chain.
+-- a: the row before the step; p_levels, p_trust: after it (agent_event_step).
+CREATE OR REPLACE FUNCTION phoenix.agent_event_record(
+    a phoenix.agents, p_levels jsonb, p_trust float8, p_positive float8, p_negative float8,
+    p_rater uuid, p_why text, p_task uuid, p_at timestamptz, p_detail jsonb)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM phoenix.hormone_cascade_note(a.id, a.hormone_levels, p_levels, NULL, now());
+    IF p_positive IS NOT NULL OR p_negative IS NOT NULL THEN
+        PERFORM phoenix.trust_record(a.id, p_positive, p_negative, p_rater, p_why, p_task, p_at,
+                                     a.trust_coefficient, p_trust, p_detail);
+    END IF;
+END;
+$$;
+
 -- A rated event that ends no attempt, a review verdict that decided nothing (task_review): its
--- hormones and its rating (trust_update, trust_record: 14_trust.sql) in one update of the agent
--- row. A second update of a row the transaction already wrote checks its team key again, locking
--- the team's row, and writes one more copy of the row (docs/costs.md).
--- The cascade note keeps the form agent_hormones_add gave a verdict's hormones (no task, the
--- transaction's time), so that the rows stay what they were when the verdict was applied by it.
+-- step in one update of the agent row. A second update of a row the transaction already wrote
+-- checks its team key again, locking the team's row, and writes one more copy of the row
+-- (docs/costs.md).
 CREATE OR REPLACE FUNCTION phoenix.agent_rated(
     p_agent uuid, p_delta jsonb, p_positive float8, p_negative float8, p_rater uuid, p_why text,
     p_task uuid, p_at timestamptz, p_detail jsonb DEFAULT '{}')
@@ -46,24 +89,18 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     a phoenix.agents;
-    v_levels jsonb;
-    v_trust float8;
+    step record;
 BEGIN
     SELECT * INTO a FROM phoenix.agents WHERE id = p_agent FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    SELECT * INTO step FROM phoenix.agent_event_step(a, p_delta, p_positive, p_negative);
     UPDATE phoenix.agents
-       SET hormone_levels = CASE WHEN coalesce(p_delta, '{}') = '{}' THEN hormone_levels
-                                 ELSE phoenix.hormones_add(hormone_levels, p_delta) END,
-           (trust_r, trust_s, trust_coefficient) =
-               (SELECT u.new_r, u.new_s, u.new_trust
-                  FROM phoenix.trust_update(trust_r, trust_s, trust_coefficient, p_positive, p_negative) AS u)
-     WHERE id = p_agent
-    RETURNING hormone_levels, trust_coefficient INTO v_levels, v_trust;
-    PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_levels, NULL, now());
-    PERFORM phoenix.trust_record(p_agent, p_positive, p_negative, p_rater, p_why, p_task, p_at,
-                                 a.trust_coefficient, v_trust, p_detail);
+       SET hormone_levels = step.levels, (trust_r, trust_s, trust_coefficient) = (step.r, step.s, step.trust)
+     WHERE id = p_agent;
+    PERFORM phoenix.agent_event_record(a, step.levels, step.trust, p_positive, p_negative, p_rater, p_why,
+                                       p_task, p_at, p_detail);
 END;
 $$;
 
@@ -75,7 +112,7 @@ DROP FUNCTION IF EXISTS phoenix.agent_outcome(uuid, uuid, boolean, real, real, i
 -- counters, success rate, response time, Fibonacci level, hormones, trust (when p_rate: the board
 -- rates the outcome itself; after a review the reviewers have rated it), and it frees the agent.
 -- p_event_*: a rated event of the same transaction that comes before the outcome, the verdict that
--- decided a review: applied first, as agent_rated applies it, in the same one update of the row.
+-- decided a review: its step (agent_event_step) first, in the same one update of the row.
 -- Its hormones are added (and clamped) before the outcome's and its rating moves trust before the
 -- outcome's, each step by its own call of hormones_add and trust_update: clamping between the two
 -- steps is not clamping their sum (a cortisol at its maximum, which a rejection cannot raise, is
@@ -124,20 +161,9 @@ BEGIN
           FROM phoenix.trust_evidence(CASE WHEN p_success THEN 'completed' ELSE 'failed' END, q) AS e;
     END IF;
     -- the event's step, from the row read under the lock (what an update of its own would have
-    -- read); with no event (every result but a review's) the row stays as it was, and hormones_add,
-    -- which rebuilds and rounds the levels, is not applied for an empty delta, as agent_hormones_add
-    -- does not apply it
-    v_event_levels := a.hormone_levels;
-    v_event_r := a.trust_r;
-    v_event_s := a.trust_s;
-    v_event_trust := a.trust_coefficient;
-    IF coalesce(p_event_delta, '{}') <> '{}' THEN
-        v_event_levels := phoenix.hormones_add(a.hormone_levels, p_event_delta);
-    END IF;
-    IF p_event_positive IS NOT NULL OR p_event_negative IS NOT NULL THEN
-        SELECT u.new_r, u.new_s, u.new_trust INTO v_event_r, v_event_s, v_event_trust
-          FROM phoenix.trust_update(a.trust_r, a.trust_s, a.trust_coefficient, p_event_positive, p_event_negative) AS u;
-    END IF;
+    -- read); with no event (every result but a review's) the row as it was
+    SELECT * INTO v_event_levels, v_event_r, v_event_s, v_event_trust
+      FROM phoenix.agent_event_step(a, p_event_delta, p_event_positive, p_event_negative);
 
     -- one update of the row for counters, hormones and trust (trust_rate's step, 14_trust.sql): a
     -- second update and lock for the trust alone wrote another copy of the row per result
@@ -160,13 +186,10 @@ BEGIN
      WHERE id = p_agent
     RETURNING hormone_levels, trust_coefficient INTO v_levels, v_trust;
 
-    -- the records in the order of the steps: the event's (as agent_rated writes them), the outcome's
-    IF coalesce(p_event_delta, '{}') <> '{}' THEN
-        PERFORM phoenix.hormone_cascade_note(p_agent, a.hormone_levels, v_event_levels, NULL, now());
-    END IF;
-    IF p_event_positive IS NOT NULL OR p_event_negative IS NOT NULL THEN
-        PERFORM phoenix.trust_record(p_agent, p_event_positive, p_event_negative, p_event_rater, p_event_why, p_task,
-                                     p_at, a.trust_coefficient, v_event_trust, p_event_detail);
+    -- the records in the order of the steps: the event's, the outcome's
+    IF p_event_delta IS NOT NULL OR p_event_positive IS NOT NULL OR p_event_negative IS NOT NULL THEN
+        PERFORM phoenix.agent_event_record(a, v_event_levels, v_event_trust, p_event_positive, p_event_negative,
+                                           p_event_rater, p_event_why, p_task, p_at, p_event_detail);
     END IF;
     PERFORM phoenix.hormone_cascade_note(p_agent, v_event_levels, v_levels, p_task, p_at);
 
