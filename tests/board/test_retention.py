@@ -52,6 +52,23 @@ def settle(db, now: datetime) -> None:
     jobs.hormone_cascades(db, now)
 
 
+def payloads_said(sql, tasks=None) -> dict:
+    """Each task event's outbox row (of ``tasks``, or all) and the payload its event says, built now."""
+    return {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
+        "SELECT o.task_id, o.seq, o.topic, phoenix.outbox_task_payload(o.topic, e, t, o.status) AS payload "
+        "FROM phoenix.outbox o JOIN phoenix.task_events e ON (e.task_id, e.seq) = (o.task_id, o.seq) "
+        "JOIN phoenix.tasks t ON t.id = o.task_id WHERE %(tasks)s::uuid[] IS NULL OR o.task_id = ANY (%(tasks)s)",
+        {"tasks": tasks}).fetchall()}
+
+
+def payloads_kept(sql, tasks=None) -> dict:
+    """Each task event's outbox row (of ``tasks``, or all) and the payload it carries."""
+    return {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
+        "SELECT task_id, seq, topic, payload FROM phoenix.outbox "
+        "WHERE seq IS NOT NULL AND (%(tasks)s::uuid[] IS NULL OR task_id = ANY (%(tasks)s))",
+        {"tasks": tasks}).fetchall()}
+
+
 def count(sql, table: str, where: str = "true", *params) -> int:
     return sql.execute(f"SELECT count(*) AS n FROM phoenix.{table} WHERE {where}", params).fetchone()["n"]
 
@@ -104,10 +121,7 @@ def test_outbox_rows_the_relay_has_not_assigned_keep_their_payload_when_their_ev
     """A task event's outbox row carries no payload until the relay assigns it (migration 0033); a
     relay that is down while retention deletes the events must still publish what they said."""
     _, old = finished_history(db)
-    said = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
-        "SELECT o.task_id, o.seq, o.topic, phoenix.outbox_task_payload(o.topic, e, t, o.status) AS payload "
-        "FROM phoenix.outbox o JOIN phoenix.task_events e ON (e.task_id, e.seq) = (o.task_id, o.seq) "
-        "JOIN phoenix.tasks t ON t.id = o.task_id WHERE o.task_id = ANY (%s)", (old,)).fetchall()}
+    said = payloads_said(sql, old)
     assert len(said) > 2 * len(old)
     assert count(sql, "outbox", "task_id = ANY (%s) AND payload IS NULL AND seq IS NOT NULL", old) == len(said)
     now = T0 + 45 * DAY
@@ -115,10 +129,7 @@ def test_outbox_rows_the_relay_has_not_assigned_keep_their_payload_when_their_ev
     assert retention.prune(db, retention.cutoff(30, now), now=now).tasks == len(old)
     assert count(sql, "task_events", "task_id = ANY (%s)", old) == 0
     outbox.assign(sql, limit=10_000)
-    kept = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
-        "SELECT task_id, seq, topic, payload FROM phoenix.outbox WHERE task_id = ANY (%s) AND seq IS NOT NULL",
-        (old,)).fetchall()}
-    assert kept == said
+    assert payloads_kept(sql, old) == said
 
 
 @pytest.mark.rolled_back
@@ -214,10 +225,7 @@ def test_a_relay_assigning_while_retention_prunes_publishes_what_every_event_sai
     for i in range(30):
         t = lifecycle.claim_start(db, worker.id, now=at(500 + i))
         lifecycle.result(db, t.id, worker.id, t.attempt, {"i": i}, 1.0, now=at(500 + i))
-    said = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
-        "SELECT o.task_id, o.seq, o.topic, phoenix.outbox_task_payload(o.topic, e, t, o.status) AS payload "
-        "FROM phoenix.outbox o JOIN phoenix.task_events e ON (e.task_id, e.seq) = (o.task_id, o.seq) "
-        "JOIN phoenix.tasks t ON t.id = o.task_id").fetchall()}
+    said = payloads_said(sql)
     assert len(said) == 30 * 5 and count(sql, "outbox", "stream_ms IS NULL AND seq IS NOT NULL") == len(said)
     now = T0 + 45 * DAY
     settle(db, now)
@@ -245,9 +253,7 @@ def test_a_relay_assigning_while_retention_prunes_publishes_what_every_event_sai
     assert count(sql, "task_events", "true") == 0
     assigned += outbox.assign(sql, limit=10_000)
     assert assigned >= len(said)
-    kept = {(r["task_id"], r["seq"], r["topic"]): r["payload"] for r in sql.execute(
-        "SELECT task_id, seq, topic, payload FROM phoenix.outbox WHERE seq IS NOT NULL").fetchall()}
-    assert kept == said
+    assert payloads_kept(sql) == said
 
 
 def test_the_beat_job_prunes_by_the_setting_and_zero_keeps_everything(db, sql) -> None:

@@ -289,7 +289,7 @@ def test_the_mark_changes_each_row_in_place_and_what_is_unpublished_is_what_lies
         assert outbox.assign(conn) == 1
         again = outbox.pending(conn)
         assert [e.id for e in again] == [events[3].id, events[2].id]
-        assert again[1].entry_id > again[0].entry_id
+        assert (again[1].stream_ms, again[1].stream_seq) > (again[0].stream_ms, again[0].stream_seq)
         conn.commit()
     relay.drain()
     assert sql.execute("SELECT count(*) AS n FROM phoenix.outbox WHERE published_at IS NULL").fetchone()["n"] == 0
