@@ -63,7 +63,8 @@ def _burst(db, client: Client, tasks: int, watch) -> float:  # type: ignore[no-u
     work = [{"title": f"burst {i}", "team": TEAM, "category": "noop"} for i in range(tasks)]
     start = time.perf_counter()
     client.submit_many(work, BATCH)
-    _wait(lambda: watch() or db.one("bench_e2e_completed")["n"] >= target, 600, "the burst", every=COMPLETION_POLL_SECONDS)
+    _wait(lambda: watch() or db.one("bench_e2e_completed")["n"] >= target, 600, "the burst",
+          every=COMPLETION_POLL_SECONDS)
     return tasks / (time.perf_counter() - start)
 
 

@@ -92,8 +92,8 @@ def _stop(proc: subprocess.Popen) -> None:
 COMPLETION_POLL_SECONDS = 0.05
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None,  # type: ignore[no-untyped-def]
-          every: float = 0.005):
+def _wait(predicate, timeout: float, what: str,  # type: ignore[no-untyped-def]
+          proc: subprocess.Popen | None = None, log: Path | None = None, every: float = 0.005):
     end = time.monotonic() + timeout
     while not (value := predicate()):
         if proc is not None and proc.poll() is not None:
@@ -141,7 +141,8 @@ def lifecycle(db: Database, client: Client, tasks: int, batch: int | None) -> fl
     else:
         for task in work:
             client.submit(task)
-    _wait(lambda: db.one("bench_e2e_completed")["n"] >= target, 600, "the lifecycle run", every=COMPLETION_POLL_SECONDS)
+    _wait(lambda: db.one("bench_e2e_completed")["n"] >= target, 600, "the lifecycle run",
+          every=COMPLETION_POLL_SECONDS)
     return tasks / (time.perf_counter() - start)
 
 
