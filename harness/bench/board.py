@@ -10,6 +10,11 @@ measured in the same run on the same server (DESIGN.md, "Performance").
 * *the baseline*: the same 8 threads on the same pool run the smallest queue that still does the
   job: one SKIP LOCKED ``UPDATE ... RETURNING`` to claim and one ``UPDATE`` to complete, on a
   table of three columns with a partial index on open rows. ``claim_ratio`` is board / baseline.
+* *CPU per task*: in each timed run, the CPU this process spent (all its threads) and the CPU
+  the server's backends of the bench's pool spent (``harness/bench/cpu.py``; only where the server
+  runs on this host), per task finished. Where the bench and the server share the cores, the
+  throughput ratio follows the CPU ratio (``cpu_ratio``): these say why ``claim_ratio`` is what it
+  is, and which side's cost sets it.
 * *a hot page*: ``ranking.page(db, "hot", limit=50)``, one thread, latency percentiles; a second
   measurement varies the team filter and follows cursors up to five pages deep.
 * *votes*: 8 threads voting up, down or retracting at random on the 10 hottest tasks through
@@ -59,7 +64,7 @@ from rich.table import Table
 from phoenix_board.board import agents, embedded, errors, lifecycle, ranking, votes
 from phoenix_board.board.db import Database
 from phoenix_board.cli import render, toolkit
-from phoenix_board.harness.bench import wal
+from phoenix_board.harness.bench import cpu, wal
 from phoenix_board.harness.queries import database, queries
 from phoenix_board.harness.scratch import Ui, scratch_database, translated
 
@@ -69,6 +74,7 @@ SEED_PREFIX = "bench-seed-"
 CHUNK = 50_000  # tasks per seeding statement: one progress step, bounded memory for its CTEs
 WINDOW_SHARE = 0.05  # of the tasks, the newest inside Lemmy's 7-day hot window
 SEED_WORKERS = max(1, min(4, os.cpu_count() or 1))  # seeding sessions at once
+APPLICATION_NAME = "phoenix-bench"  # the pool's backends, found by it to read their CPU
 POOL_SIZE = 12  # 8 threads + the main thread + slack: nobody waits for a connection
 WARMUP_PER_THREAD = 20  # psycopg prepares a statement after 5 runs on a connection; 20 covers the pool
 PAGE_WARMUP = 100
@@ -132,14 +138,24 @@ class Run:
     done: int
     elapsed: float
     exhausted: bool
+    cpu: cpu.Reading | None = None  # CPU seconds the run spent, when it was metered
 
     @property
     def per_s(self) -> float:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
+    def cpu_ms_per_task(self) -> dict[str, float | None]:
+        """Milliseconds of CPU per finished task: this process's (every thread) and the server's."""
+        if self.cpu is None or not self.done:
+            return {"client": None, "server": None}
+        server = None if self.cpu.server is None else round(self.cpu.server / self.done * 1000, 3)
+        return {"client": round(self.cpu.client / self.done * 1000, 3), "server": server}
+
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "per_s": round(self.per_s, 1), "done": self.done,
-                "seconds": round(self.elapsed, 3), "exhausted": self.exhausted}
+                "seconds": round(self.elapsed, 3), "exhausted": self.exhausted,
+                **({} if self.cpu is None else
+                   {f"{side}_cpu_ms_per_task": v for side, v in self.cpu_ms_per_task().items()})}
 
 
 # --- seeding --------------------------------------------------------------------------------
@@ -234,11 +250,20 @@ def seed(url: str, db: Database, config: Config, ui: Ui) -> float:
 # --- timed phases ---------------------------------------------------------------------------
 
 
-def concurrently(kind: str, threads: int, seconds: float, step: Callable[[int], bool], limit: int | None = None) -> Run:
+def concurrently(kind: str, threads: int, seconds: float, step: Callable[[int], bool], limit: int | None = None,
+                 meter: cpu.Meter | None = None) -> Run:
     """Runs ``step(thread)`` in each thread until ``seconds`` pass (or ``limit`` steps per thread);
-    a step returns False when it found no work. The clock starts when the last thread is ready."""
+    a step returns False when it found no work. The clock (and the ``meter``, if any) starts when
+    the last thread is ready."""
     start = [0.0]
-    barrier = threading.Barrier(threads, action=lambda: start.__setitem__(0, time.perf_counter()))
+    cpu_start: list[cpu.Reading] = []
+
+    def begin() -> None:
+        if meter is not None:
+            cpu_start.append(meter.read())
+        start[0] = time.perf_counter()
+
+    barrier = threading.Barrier(threads, action=begin)
     stop = threading.Event()
     done = [0] * threads
     ends = [0.0] * threads
@@ -265,7 +290,8 @@ def concurrently(kind: str, threads: int, seconds: float, step: Callable[[int], 
                for i in range(threads)], stop)
     if failures:
         raise failures[0]
-    return Run(kind, sum(done), max(ends) - start[0], any(dry))
+    spent = cpu.spent(cpu_start[0], meter.read()) if meter is not None and cpu_start else None
+    return Run(kind, sum(done), max(ends) - start[0], any(dry), spent)
 
 
 def claim_runs(db: Database, config: Config, ui: Ui) -> list[Run]:
@@ -293,11 +319,12 @@ def claim_runs(db: Database, config: Config, ui: Ui) -> list[Run]:
     for kind, step in steps.items():
         ui.note(f"warm-up: {kind}")
         concurrently(kind, config.threads, math.inf, step, limit=WARMUP_PER_THREAD)
+    meter = cpu.Meter(db, APPLICATION_NAME)  # after the warm-up: every connection of the pool is open
     runs = []
     for number in range(1, config.rounds + 1):
         for kind, step in steps.items():
             ui.note(f"round {number}/{config.rounds}: {kind} claim + complete for {config.seconds:g} s")
-            runs.append(concurrently(kind, config.threads, config.seconds, step))
+            runs.append(concurrently(kind, config.threads, config.seconds, step, meter=meter))
     return runs
 
 
@@ -369,11 +396,26 @@ def vote_phase(db: Database, config: Config, ui: Ui) -> dict[str, Any]:
 # --- the whole benchmark --------------------------------------------------------------------
 
 
+def cpu_figures(board: Run, bare: Run) -> dict[str, float | None]:
+    """CPU per task of each side's best run, and what they predict: where the bench and the server
+    share the cores, the throughput ratio is about the inverse ratio of the CPU each side spends per
+    task (``cpu_ratio``; None where the server's CPU cannot be read here)."""
+    board_ms, bare_ms = board.cpu_ms_per_task(), bare.cpu_ms_per_task()
+    out: dict[str, float | None] = {
+        "client_cpu_ms_per_task": board_ms["client"], "server_cpu_ms_per_task": board_ms["server"],
+        "bare_client_cpu_ms_per_task": bare_ms["client"], "bare_server_cpu_ms_per_task": bare_ms["server"],
+    }
+    sides = (board_ms["client"], board_ms["server"], bare_ms["client"], bare_ms["server"])
+    out["cpu_ratio"] = (None if any(v is None for v in sides)
+                        else round((bare_ms["client"] + bare_ms["server"]) / (board_ms["client"] + board_ms["server"]), 3))
+    return out
+
+
 def run(server_url: str, config: Config, console: Console | None = None) -> dict[str, Any]:
     """Seeds a scratch database on the server of ``server_url``, measures, drops it; returns the figures."""
     ui = Ui(console)
     with scratch_database(server_url, config.keep, ui) as (name, url):
-        with database(url, min_size=POOL_SIZE, max_size=POOL_SIZE, name="phoenix-bench") as db:
+        with database(url, min_size=POOL_SIZE, max_size=POOL_SIZE, name=APPLICATION_NAME) as db:
             server = db.one("bench_server_info")
             seed_seconds = seed(url, db, config, ui)
             if not db.one("bench_open_count", team=TEAM)["n"]:
@@ -385,13 +427,15 @@ def run(server_url: str, config: Config, console: Console | None = None) -> dict
             voting = vote_phase(db, config, ui)
 
     # each side's best run: noise only ever slows a run down, and it had the same chance on both
-    bare = max(r.per_s for r in runs if r.kind == "bare")
-    board = max(r.per_s for r in runs if r.kind == "board")
+    best_bare = max((r for r in runs if r.kind == "bare"), key=lambda r: r.per_s)
+    best_board = max((r for r in runs if r.kind == "board"), key=lambda r: r.per_s)
+    bare, board = best_bare.per_s, best_board.per_s
     result: dict[str, Any] = {
         "claim_complete_per_s": round(board, 1),
         "bare_claim_complete_per_s": round(bare, 1),
         "claim_ratio": round(board / bare, 3) if bare else 0.0,
         "claim_statistic": f"best of {config.rounds} alternating runs per side",
+        **cpu_figures(best_board, best_bare),
         "claim_runs": [r.as_json() for r in runs],
         **costs,
         **pages,
@@ -432,7 +476,8 @@ def table(result: dict[str, Any]) -> Table:
         mark = ""
         if key in targets:
             mark = f"{targets[key]['target']} " + ("[green]met[/green]" if targets[key]["met"] else "[red]missed[/red]")
-        out.add_row(key, f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value), mark)
+        shown = "n/a" if value is None else f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+        out.add_row(key, shown, mark)
     for r in result["claim_runs"]:
         out.add_row(f"  run: {r['kind']}", f"{r['per_s']:,}/s", f"{r['done']:,} in {r['seconds']} s" + (" (ran dry)" if r["exhausted"] else ""))
     return out

@@ -369,3 +369,10 @@ SELECT coalesce(
  WHERE (r.rel IS NOT NULL AND r.rel[2]::oid = me.oid) OR (r.rel IS NULL AND r.xid IN (SELECT xid FROM mine))
  GROUP BY 1
  ORDER BY 3 DESC, 1;
+
+-- name: bench_backends
+-- The server processes of the bench's pool, and the server's address (NULL over a Unix socket): whether their CPU can be read here.
+SELECT host(inet_server_addr()) AS server_address,
+       coalesce(array_agg(pid ORDER BY pid), '{}') AS pids
+  FROM pg_stat_activity
+ WHERE datname = current_database() AND application_name = %(application_name)s;

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from phoenix_board.harness.bench import board as bench
-from phoenix_board.harness.bench import wal
+from phoenix_board.harness.bench import cpu, wal
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
 
@@ -15,6 +15,8 @@ RATES = ("claim_complete_per_s", "bare_claim_complete_per_s", "claim_ratio", "vo
 LATENCIES = ("hot_page_p50_ms", "hot_page_p99_ms", "hot_page_varied_p50_ms", "hot_page_varied_p99_ms")
 WAL = ("wal_bytes_per_task", "bare_wal_bytes_per_task", "index_inserts_per_task", "bare_index_inserts_per_task",
        "wal_records_per_task", "lifecycle_wal_bytes_per_task", "bare_lifecycle_wal_bytes_per_task")
+CPU = ("client_cpu_ms_per_task", "server_cpu_ms_per_task", "bare_client_cpu_ms_per_task",
+       "bare_server_cpu_ms_per_task", "cpu_ratio")
 CONTEXT = ("tasks", "agents", "seconds", "postgres_version", "cpu_count", "python", "seed_seconds", "claim_runs")
 
 
@@ -22,7 +24,7 @@ CONTEXT = ("tasks", "agents", "seconds", "postgres_version", "cpu_count", "pytho
 def test_bench_reports_every_figure_and_cleans_up(server_url):
     result = bench.run(server_url, bench.Config(tasks=2_000, agents=20, seconds=1, pages=100))
 
-    for key in (*RATES, *LATENCIES, *CONTEXT, *WAL, "wal_costs", "votes_exact", "targets", "targets_met"):
+    for key in (*RATES, *LATENCIES, *CONTEXT, *WAL, *CPU, "wal_costs", "votes_exact", "targets", "targets_met"):
         assert key in result, key
     for key in (*RATES, *LATENCIES):
         assert result[key] > 0, key
@@ -49,9 +51,29 @@ def test_bench_reports_every_figure_and_cleans_up(server_url):
     assert result["relay_wal_bytes_without_fpi_per_task"] > 0 and result["relay_index_inserts_per_task"] > 0
     assert {r for r, fig in costs["board"]["relay"]["relations"].items() if fig["heap_updates"] or fig["index_inserts"]} \
         <= {"phoenix.outbox", "phoenix.outbox_stream_idx", "phoenix.outbox_unassigned_idx"}
+    # the tests' server runs on this host: both sides' CPU is read, the client's and the server's
+    for key in CPU:
+        assert result[key] > 0, key
+    # every run that finished work has its own; one that found none (this tiny board runs dry) has None
+    for r in result["claim_runs"]:
+        per_task = (r["client_cpu_ms_per_task"], r["server_cpu_ms_per_task"])
+        assert all(v > 0 for v in per_task) if r["done"] else per_task == (None, None), r
     with psycopg.connect(server_url, autocommit=True) as conn:
         left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (result["database"],)).fetchone()
     assert left is None
+
+
+def test_cpu_figures_are_none_where_the_server_cpu_cannot_be_read():
+    """A server on another host: the client's CPU is still reported, the server's and the ratio are
+    None rather than a guess."""
+    board = bench.Run("board", 100, 1.0, False, cpu.Reading(client=0.05, server=None))
+    bare = bench.Run("bare", 400, 1.0, False, cpu.Reading(client=0.08, server=None))
+    figures = bench.cpu_figures(board, bare)
+    assert figures["client_cpu_ms_per_task"] == 0.5 and figures["bare_client_cpu_ms_per_task"] == 0.2
+    assert figures["server_cpu_ms_per_task"] is None and figures["cpu_ratio"] is None
+    local = bench.cpu_figures(bench.Run("board", 100, 1.0, False, cpu.Reading(0.05, 0.15)),
+                              bench.Run("bare", 400, 1.0, False, cpu.Reading(0.08, 0.12)))
+    assert local["cpu_ratio"] == 0.25  # (0.2 + 0.3) / (0.5 + 1.5) ms per task
 
 
 def test_seeded_board_keeps_the_board_invariants(server_url):
