@@ -89,7 +89,7 @@ def run(server_url: str, settings: Settings, agents: int, processes: int, connec
     settings = settings.model_copy(update={"queue_prefix": f"bench{uuid.uuid4().hex[:8]}"})
     per = [agents // processes + (1 if i < agents % processes else 0) for i in range(processes)]
     with run_folder(settings, keep_logs, ui) as logs, scratch_database(server_url, False, ui) as (_, url), \
-            _broker(settings, logs) as broker_url:
+            _broker(settings, logs) as (broker_url, _):
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": broker_url,
                "PHOENIX_QUEUE_PREFIX": settings.queue_prefix, "PHOENIX_THREAD_POOL_CONNECTIONS": str(connections),
                "PHOENIX_DATA_DIR": str(logs)}

@@ -138,7 +138,7 @@ class Run:
     done: int
     elapsed: float
     exhausted: bool
-    cpu: cpu.Reading | None = None  # CPU seconds the run spent, when it was metered
+    cpu: dict[str, float | None] | None = None  # CPU seconds the run spent by part, when it was metered
 
     @property
     def per_s(self) -> float:
@@ -146,10 +146,7 @@ class Run:
 
     def cpu_ms_per_task(self) -> dict[str, float | None]:
         """Milliseconds of CPU per finished task: this process's (every thread) and the server's."""
-        if self.cpu is None or not self.done:
-            return {"client": None, "server": None}
-        server = None if self.cpu.server is None else round(self.cpu.server / self.done * 1000, 3)
-        return {"client": round(self.cpu.client / self.done * 1000, 3), "server": server}
+        return cpu.per_task_ms(self.cpu or {"client": None, "server": None}, self.done)
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "per_s": round(self.per_s, 1), "done": self.done,
@@ -319,7 +316,8 @@ def claim_runs(db: Database, config: Config, ui: Ui) -> list[Run]:
     for kind, step in steps.items():
         ui.note(f"warm-up: {kind}")
         concurrently(kind, config.threads, math.inf, step, limit=WARMUP_PER_THREAD)
-    meter = cpu.Meter(db, APPLICATION_NAME)  # after the warm-up: every connection of the pool is open
+    # after the warm-up, every connection of the pool is open
+    meter = cpu.Meter({"client": cpu.this_process, "server": cpu.server_backends(db, APPLICATION_NAME)})
     runs = []
     for number in range(1, config.rounds + 1):
         for kind, step in steps.items():
@@ -406,8 +404,10 @@ def cpu_figures(board: Run, bare: Run) -> dict[str, float | None]:
         "bare_client_cpu_ms_per_task": bare_ms["client"], "bare_server_cpu_ms_per_task": bare_ms["server"],
     }
     sides = (board_ms["client"], board_ms["server"], bare_ms["client"], bare_ms["server"])
-    out["cpu_ratio"] = (None if any(v is None for v in sides)
-                        else round((bare_ms["client"] + bare_ms["server"]) / (board_ms["client"] + board_ms["server"]), 3))
+    if any(v is None for v in sides) or not board_ms["client"] + board_ms["server"]:
+        out["cpu_ratio"] = None
+    else:
+        out["cpu_ratio"] = round((bare_ms["client"] + bare_ms["server"]) / (board_ms["client"] + board_ms["server"]), 3)
     return out
 
 

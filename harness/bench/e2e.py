@@ -17,6 +17,11 @@ configured Redis under a queue prefix of its own), with ``--agents`` pool proces
   reports its best.
 * *wake latency*: with the agents idle, one task at a time is sent through the queue; the time from
   the send to the claim the board records (same host, same clock).
+* *CPU per task*: in each timed run, the CPU spent per task (or message) by this process (the
+  sends), the database server's backends of the scratch database, the broker (the embedded Valkey)
+  and the side's worker processes (``harness/bench/cpu.py``; a part not on this host is None).
+  ``cpu_ratio`` is the no-op's total over the lifecycle's: where every part shares the cores, about
+  what ``ratio`` can be, and which part's cost keeps it there.
 * *memory*: the resident set (and the unique set, which prefork's copy-on-write makes smaller) of
   the pool processes, per agent.
 
@@ -50,6 +55,7 @@ from rich.console import Console
 from phoenix_board.board import embedded, errors
 from phoenix_board.cli import render, toolkit
 from phoenix_board.board.db import Database
+from phoenix_board.harness.bench import cpu
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.board.settings import Settings
@@ -111,8 +117,10 @@ def _queue_drained(client: redis.Redis, queue: str) -> bool:
     return client.llen(queue) == 0 and client.hlen("unacked") == 0
 
 
-def baseline(broker_url: str, settings: Settings, agents: int, tasks: int, env: dict[str, str], logs: Path) -> float:
-    """Celery no-op messages acknowledged per second, same broker and process count."""
+def baseline(broker_url: str, settings: Settings, agents: int, tasks: int, env: dict[str, str], logs: Path,
+             parts: dict[str, cpu.Part] | None = None) -> tuple[float, dict[str, float | None]]:
+    """Celery no-op messages acknowledged per second, same broker and process count; and the CPU
+    the run spent by part (``parts``, with the worker's process tree as ``workers``)."""
     queue = f"{settings.queue_prefix}.bench.noop"
     worker = _spawn(["-m", "phoenix_board.harness.bench.noop_worker", broker_url, queue, str(agents)], env, logs / "baseline.log")
     try:
@@ -121,20 +129,25 @@ def baseline(broker_url: str, settings: Settings, agents: int, tasks: int, env: 
         probe = app.send_task("phoenix.bench.noop", kwargs={"body": {}}, queue=queue)
         _wait(lambda: _queue_drained(r, queue), 60, "the baseline worker", worker, logs / "baseline.log")
         del probe
+        meter = cpu.Meter({**(parts or {}), "workers": cpu.process_tree(worker.pid)})
+        before = meter.read()
         start = time.perf_counter()
         for _ in range(tasks):
             app.send_task("phoenix.bench.noop", kwargs={"body": {}}, queue=queue)
         _wait(lambda: _queue_drained(r, queue), 600, "the baseline to drain", worker, logs / "baseline.log")
-        return tasks / (time.perf_counter() - start)
+        per_s = tasks / (time.perf_counter() - start)
+        return per_s, cpu.spent(before, meter.read())
     finally:
         _stop(worker)
 
 
-def lifecycle(db: Database, client: Client, tasks: int, batch: int | None) -> float:
+def lifecycle(db: Database, client: Client, tasks: int, batch: int | None,
+              meter: cpu.Meter | None = None) -> tuple[float, dict[str, float | None]]:
     """Tasks submitted through the queue (one message each, or ``batch`` to a message) and
-    completed by the agents, per second."""
+    completed by the agents, per second; and the CPU the run spent by part (empty without a meter)."""
     target = db.one("bench_e2e_completed")["n"] + tasks
     work = [{"title": f"bench {i}", "team": TEAM, "category": "noop"} for i in range(tasks)]
+    before = meter.read() if meter else {}
     start = time.perf_counter()
     if batch:
         client.submit_many(work, batch)
@@ -143,7 +156,8 @@ def lifecycle(db: Database, client: Client, tasks: int, batch: int | None) -> fl
             client.submit(task)
     _wait(lambda: db.one("bench_e2e_completed")["n"] >= target, 600, "the lifecycle run",
           every=COMPLETION_POLL_SECONDS)
-    return tasks / (time.perf_counter() - start)
+    per_s = tasks / (time.perf_counter() - start)
+    return per_s, cpu.spent(before, meter.read()) if meter else {}
 
 
 def wake_latency(db: Database, client: Client, samples: int) -> list[float]:
@@ -167,19 +181,34 @@ def memory_per_agent(worker: subprocess.Popen) -> tuple[float, float]:
     return statistics.mean(rss) / 2**20, statistics.mean(uss) / 2**20
 
 
+def _run(kind: str, per_s: float, spent: dict[str, float | None], tasks: int) -> dict[str, Any]:
+    return {"kind": kind, "per_s": round(per_s, 1), "cpu_ms_per_task": cpu.per_task_ms(spent, tasks)}
+
+
+def cpu_ratio(lifecycle_ms: dict[str, float | None], noop_ms: dict[str, float | None]) -> float | None:
+    """The no-op's CPU per message over the lifecycle's per task, all parts together: where they all
+    share the cores, about what ``ratio`` can be. None when a part could not be read here."""
+    if not lifecycle_ms or not noop_ms or None in (*lifecycle_ms.values(), *noop_ms.values()):
+        return None
+    life = sum(v for v in lifecycle_ms.values() if v is not None)
+    return round(sum(v for v in noop_ms.values() if v is not None) / life, 3) if life else None
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 @contextlib.contextmanager
-def _broker(settings: Settings, folder: Path) -> Iterator[str]:
+def _broker(settings: Settings, folder: Path) -> Iterator[tuple[str, int | None]]:
+    """The broker's URL, and its process where it is the embedded Valkey (None for a configured Redis)."""
     if settings.redis_url:
-        yield settings.redis_url
+        yield settings.redis_url, None
         return
     server = broker.EmbeddedValkey(folder)
     try:
-        yield server.start()
+        url = server.start()
+        yield url, server.pid
     finally:
         server.stop()
 
@@ -209,7 +238,7 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
     ui = Ui(console)
     settings = settings.model_copy(update={"queue_prefix": f"bench{uuid.uuid4().hex[:8]}"})
     with run_folder(settings, keep_logs, ui) as logs, scratch_database(server_url, False, ui) as (_, url), \
-            _broker(settings, logs) as broker_url:
+            _broker(settings, logs) as (broker_url, broker_pid):
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": broker_url,
                "PHOENIX_QUEUE_PREFIX": settings.queue_prefix, "PHOENIX_DATA_DIR": str(logs)}
         run_settings = settings.model_copy(update={"database_url": url, "redis_url": broker_url})
@@ -220,16 +249,21 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
                              "--name", "bench", "--loglevel", "WARNING", "--metrics-port", "0"], env, log)
             try:
                 _wait(lambda: db.one("bench_e2e_live_agents")["n"] >= agents, 90, "the agents", worker, log)
+                # whose CPU each run spends: this process (the sends), the database's backends, the
+                # broker, and the side's worker processes (harness/bench/cpu.py)
+                parts = {"sender": cpu.this_process, "database": cpu.server_backends(db),
+                         "broker": cpu.process(broker_pid)}
+                meter = cpu.Meter({**parts, "workers": cpu.process_tree(worker.pid)})
                 # alternate, so that the machine's noise hits both sides alike; each reports its best
                 for r in range(1, rounds + 1):
                     ui.note(f"round {r}/{rounds}: Celery no-op, {agents} processes, {tasks} messages")
-                    runs.append({"kind": "celery_noop", "per_s": round(
-                        baseline(broker_url, run_settings, agents, tasks, env, logs), 1)})
+                    runs.append(_run("celery_noop", *baseline(broker_url, run_settings, agents, tasks, env, logs, parts),
+                                     tasks))
                     ui.note(f"round {r}/{rounds}: {tasks} tasks through the queue, {BATCH} to a message")
-                    runs.append({"kind": "lifecycle", "per_s": round(lifecycle(db, client, tasks, BATCH), 1)})
+                    runs.append(_run("lifecycle", *lifecycle(db, client, tasks, BATCH, meter), tasks))
                 ui.note(f"{tasks} tasks through the queue, one message each")
                 before = db.one("bench_e2e_submit_transactions")
-                single_per_s = lifecycle(db, client, tasks, None)
+                single_per_s, _ = lifecycle(db, client, tasks, None)
                 after = db.one("bench_e2e_submit_transactions")
                 # how many separate messages the workers wrote per transaction (workers/batching.py)
                 single_batch = (after["submissions"] - before["submissions"]) / max(
@@ -239,8 +273,9 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
                 rss, uss = memory_per_agent(worker)
             finally:
                 _stop(worker)
-    celery_per_s = max(r["per_s"] for r in runs if r["kind"] == "celery_noop")
-    lifecycle_per_s = max(r["per_s"] for r in runs if r["kind"] == "lifecycle")
+    best_noop = max((r for r in runs if r["kind"] == "celery_noop"), key=lambda r: r["per_s"])
+    best_life = max((r for r in runs if r["kind"] == "lifecycle"), key=lambda r: r["per_s"])
+    celery_per_s, lifecycle_per_s = best_noop["per_s"], best_life["per_s"]
     ratio = lifecycle_per_s / celery_per_s
     return {
         "agents": agents, "tasks": tasks,
@@ -255,6 +290,9 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
         "submit_batch": BATCH,
         "runs": runs,
         "statistic": f"best of {rounds} alternating runs per side",
+        # each side's best run: the CPU per task of its parts, and what they predict for the ratio
+        "cpu_ms_per_task": {"lifecycle": best_life["cpu_ms_per_task"], "celery_noop": best_noop["cpu_ms_per_task"]},
+        "cpu_ratio": cpu_ratio(best_life["cpu_ms_per_task"], best_noop["cpu_ms_per_task"]),
         "wake_p50_ms": round(_pct(wakes, 0.5), 2),
         "wake_p99_ms": round(_pct(wakes, 0.99), 2),
         "rss_mb_per_agent": round(rss, 1),

@@ -371,8 +371,9 @@ SELECT coalesce(
  ORDER BY 3 DESC, 1;
 
 -- name: bench_backends
--- The server processes of the bench's pool, and the server's address (NULL over a Unix socket): whether their CPU can be read here.
+-- The server processes connected to this database (of one application_name, if given), and the server's address (NULL over a Unix socket): whether their CPU can be read here.
 SELECT host(inet_server_addr()) AS server_address,
        coalesce(array_agg(pid ORDER BY pid), '{}') AS pids
   FROM pg_stat_activity
- WHERE datname = current_database() AND application_name = %(application_name)s;
+ WHERE datname = current_database()
+   AND (%(application_name)s::text IS NULL OR application_name = %(application_name)s::text);

@@ -25,6 +25,14 @@ def test_bench_e2e_prints_every_key(server_url, valkey, tmp_path: Path):
     assert 1 <= result["single_message_submissions_per_transaction"] <= 100
     assert set(result["targets"]) == {"ratio >= 1.0", "ratio >= 1.5 (goal)", "wake_p99_ms <= 25",
                                       "single_message_to_batched >= 0.5"}
+    # CPU per task by part: all on this host but the broker, a Redis given by URL, whose process is
+    # not the bench's to read; so no cpu_ratio either, rather than one that leaves the broker out
+    for side in ("lifecycle", "celery_noop"):
+        parts = result["cpu_ms_per_task"][side]
+        assert set(parts) == {"sender", "database", "broker", "workers"}, parts
+        assert parts["sender"] > 0 and parts["workers"] > 0 and parts["broker"] is None, parts
+    assert result["cpu_ms_per_task"]["lifecycle"]["database"] > 0
+    assert result["cpu_ratio"] is None
     # the baseline worker registers Celery's no-op once (it used to be its own __main__ as well)
     [folder] = (tmp_path / "data" / "bench").iterdir()  # the run's own folder, kept as asked
     baseline_log = (folder / "baseline.log").read_text(errors="replace")
@@ -39,4 +47,11 @@ def test_two_runs_at_once_on_one_host_share_nothing_and_leave_nothing(server_url
                             for _ in range(2)], timeout=600)
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert all(r["lifecycle_per_s"] > 0 and r["celery_noop_per_s"] > 0 for r in results)
+    # each run's own Valkey is read as its broker part: every part is measured (/proc counts in
+    # ticks of 10 ms, so a small part of 100 tasks may read 0), and so is the ratio
+    for r in results:
+        cpu = r["cpu_ms_per_task"]
+        assert all(ms is not None and ms >= 0 for side in cpu.values() for ms in side.values()), cpu
+        assert cpu["lifecycle"]["database"] > 0 and cpu["lifecycle"]["workers"] > 0, cpu
+        assert r["cpu_ratio"] > 0
     assert list((tmp_path / "data" / "bench").iterdir()) == []  # removed after runs that succeeded
