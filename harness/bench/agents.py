@@ -36,7 +36,8 @@ from rich.console import Console
 from phoenix_board.board import embedded
 from phoenix_board.board.settings import Settings
 from phoenix_board.cli import render, toolkit
-from phoenix_board.harness.bench.e2e import COMPLETION_POLL_SECONDS, _broker, _pct, _spawn, _stop, _wait, run_folder
+from phoenix_board.harness.bench.e2e import (COMPLETION_POLL_SECONDS, _broker, _pct, _spawn, _stop, _wait,
+                                             completions_from_now, run_folder)
 from phoenix_board.harness.queries import database
 from phoenix_board.harness.scratch import Ui, scratch_database
 from phoenix_board.workers.client import Client
@@ -59,12 +60,11 @@ def _rss_mb(procs: list[Any]) -> float:
 
 
 def _burst(db, client: Client, tasks: int, watch) -> float:  # type: ignore[no-untyped-def]
-    target = db.one("bench_e2e_completed")["n"] + tasks
+    completed = completions_from_now(db)
     work = [{"title": f"burst {i}", "team": TEAM, "category": "noop"} for i in range(tasks)]
     start = time.perf_counter()
     client.submit_many(work, BATCH)
-    _wait(lambda: watch() or db.one("bench_e2e_completed")["n"] >= target, 600, "the burst",
-          every=COMPLETION_POLL_SECONDS)
+    _wait(lambda: watch() or completed() >= tasks, 600, "the burst", every=COMPLETION_POLL_SECONDS)
     return tasks / (time.perf_counter() - start)
 
 

@@ -206,10 +206,15 @@ SELECT t.id, t.upvotes, t.downvotes,
  WHERE t.id = ANY (%(tasks)s::uuid[])
  GROUP BY t.id, t.upvotes, t.downvotes;
 
--- name: bench_e2e_completed
--- How many tasks are complete (the e2e bench's scratch board holds only its own tasks, none a
--- delegated child): tasks_finished_idx holds them, so the count reads an index, not the table.
-SELECT count(*) AS n FROM phoenix.tasks WHERE status = 'complete' AND parent_id IS NULL;
+-- name: bench_e2e_clock
+-- The server's clock now: a run counts the completions from here on.
+SELECT clock_timestamp() AS at;
+
+-- name: bench_e2e_completed_since
+-- How many tasks were completed since a run began (the e2e bench's scratch board holds only its
+-- own tasks, none a delegated child): a range of tasks_finished_idx, this run's entries only.
+SELECT count(*) AS n FROM phoenix.tasks
+ WHERE status = 'complete' AND parent_id IS NULL AND completed_at >= %(since)s::timestamptz;
 
 -- name: bench_e2e_claimed_at
 -- When the task with this idempotency key was claimed, and its status.
