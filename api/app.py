@@ -81,6 +81,8 @@ class BoardGraphQL(GraphQL):
             return json.loads(data)
         except RecursionError:  # nested past Python's parser: a bad request, not a server error
             raise HTTPException(400, "the JSON body is nested too deeply") from None
+        except UnicodeDecodeError:  # json.loads decodes bytes itself; Strawberry catches only JSONDecodeError
+            raise HTTPException(400, "the JSON body is not valid UTF-8") from None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         ctx = Context(pools=request.app.state.pools, settings=self.settings,
