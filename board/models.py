@@ -8,6 +8,7 @@ docs/errors.md. Helpers at the end check plain arguments (ids, attempts, seconds
 from __future__ import annotations
 
 import enum
+import re
 import struct
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -70,7 +71,8 @@ Json = Annotated[Any, AfterValidator(inputs.json_document)]
 AwareDatetime = Annotated[datetime | None, AfterValidator(_aware)]
 Whole = Annotated[int, Strict()]
 Number = Annotated[float, Strict(), AfterValidator(_real)]
-Name = Annotated[str, Strict(), Field(pattern=rf"^[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}$")]
+NAME_PATTERN = rf"^[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}$"  # a team's (teams_name_format in SQL)
+Name = Annotated[str, Strict(), Field(pattern=NAME_PATTERN)]
 Category = Annotated[str, Strict(), Field(pattern=rf"^[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}$")]
 CODENAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.:@-]{{0,{constants.CODENAME_MAX - 1}}}$"
 Codename = Annotated[str, Strict(), Field(pattern=CODENAME_PATTERN)]
@@ -282,6 +284,17 @@ def uuid_arg(value: Any, what: str) -> UUID:
     except ValueError:
         pass
     raise errors.InvalidInput(f"{what} {inputs.shown(value)} is not a valid id (expected a UUID)")
+
+
+_NAME = re.compile(NAME_PATTERN)
+
+
+def team_arg(value: Any, what: str = "team") -> str:
+    """A team's name from user input, or InvalidInput saying the rule (before it reaches SQL, where
+    a NUL byte would be the driver's error rather than the rule)."""
+    if isinstance(value, str) and _NAME.fullmatch(value):  # not match: "$" would let a final newline in
+        return value
+    raise errors.InvalidInput(f"{what} {inputs.shown(value)} {NAME_RULE}")
 
 
 def whole_arg(value: Any, what: str, low: int, high: int) -> int:

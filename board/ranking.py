@@ -68,7 +68,6 @@ _COLUMNS = sorted({*LISTED, "created_by"})
 tasks = sa.table("tasks", *(sa.column(c) for c in _COLUMNS), schema="phoenix")
 _DIALECT = postgresql.psycopg.dialect()
 _REAL_MAX = 3.4e38  # NaN fails the comparison too
-_TEAM = re.compile(rf"[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}")
 _CATEGORY = re.compile(rf"[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}")  # as models.Category
 
 
@@ -145,8 +144,8 @@ def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
     except (ValueError, TypeError):
         raise errors.InvalidInput(f"unknown sort {inputs.shown(sort)}; use one of: {', '.join(s.value for s in Sort)}") from None
     limit = models.whole_arg(limit, "limit", 1, constants.PAGE_SIZE_MAX)
-    if team is not None and not (isinstance(team, str) and _TEAM.fullmatch(team)):
-        raise errors.InvalidInput(f"team {inputs.shown(team)} {models.NAME_RULE}")
+    if team is not None:
+        team = models.team_arg(team)
     if category is not None and not (isinstance(category, str) and _CATEGORY.fullmatch(category)):
         raise errors.InvalidInput(models.RULES["category"])
     known = [m.value for m in models.TaskStatus]
@@ -175,7 +174,7 @@ def _encode(row: dict[str, Any], sort: Sort) -> str:
 
 
 def _decode(cursor: Any, sort: Sort) -> dict[str, Any]:
-    invalid = errors.InvalidInput(f"invalid cursor for sort {sort.value}; start again without --cursor")
+    invalid = errors.InvalidInput(f"invalid cursor for sort {sort.value}; start again from the first page, without a cursor")
     if not isinstance(cursor, str) or len(cursor) > constants.CURSOR_MAX:
         raise invalid
     try:

@@ -58,8 +58,16 @@ def test_bad_input_is_one_line_and_a_status(web):
     assert c.get("/t/ffffffffffffffffffffffffffffffff").status_code == 404
     assert c.get("/t/zz").status_code == 400
     assert c.get("/a/nobody-here").status_code == 404
-    assert c.get("/", params={"after": "garbage"}).status_code == 400
+    r = c.get("/", params={"after": "garbage"})
+    # the board's message, said to every door: no command-line option in it
+    assert r.status_code == 400 and "start again from the first page" in r.text and "--cursor" not in r.text
     assert c.get("/federation", params={"hours": "5"}).status_code == 400
+    # a team filter is held to the team-name rule on every page that takes one, before SQL sees it
+    # (a NUL byte on /agents was the driver's message before)
+    for path in ("/", "/agents"):
+        for team in ("\x00", "<b>", "Alpha"):
+            r = c.get(path, params={"team": team})
+            assert r.status_code == 400 and "lowercase letters" in r.text, (path, team, r.text[:300])
 
 
 def test_an_unsigned_visitor_is_sent_to_sign_in(web):
