@@ -399,16 +399,11 @@ def cpu_figures(board: Run, bare: Run) -> dict[str, float | None]:
     share the cores, the throughput ratio is about the inverse ratio of the CPU each side spends per
     task (``cpu_ratio``; None where the server's CPU cannot be read here)."""
     board_ms, bare_ms = board.cpu_ms_per_task(), bare.cpu_ms_per_task()
-    out: dict[str, float | None] = {
+    return {
         "client_cpu_ms_per_task": board_ms["client"], "server_cpu_ms_per_task": board_ms["server"],
         "bare_client_cpu_ms_per_task": bare_ms["client"], "bare_server_cpu_ms_per_task": bare_ms["server"],
+        "cpu_ratio": cpu.ratio(board_ms, bare_ms),
     }
-    sides = (board_ms["client"], board_ms["server"], bare_ms["client"], bare_ms["server"])
-    if any(v is None for v in sides) or not board_ms["client"] + board_ms["server"]:
-        out["cpu_ratio"] = None
-    else:
-        out["cpu_ratio"] = round((bare_ms["client"] + bare_ms["server"]) / (board_ms["client"] + board_ms["server"]), 3)
-    return out
 
 
 def run(server_url: str, config: Config, console: Console | None = None) -> dict[str, Any]:

@@ -117,3 +117,14 @@ def per_task_ms(cpu: Mapping[str, float | None], tasks: int) -> dict[str, float 
     """Milliseconds of CPU per task, per part (None where unread, or no task finished)."""
     return {name: None if seconds is None or not tasks else round(seconds / tasks * 1000, 3)
             for name, seconds in cpu.items()}
+
+
+def ratio(subject_ms: Mapping[str, float | None], baseline_ms: Mapping[str, float | None]) -> float | None:
+    """The baseline's CPU per task over the subject's, all parts together: where every part shares
+    the cores, about what the subject's throughput over the baseline's can be. None when a part
+    could not be read (a ratio that left it out would flatter one side) or the subject spent none."""
+    values = (*subject_ms.values(), *baseline_ms.values())
+    if not subject_ms or not baseline_ms or any(v is None for v in values):
+        return None
+    subject = sum(v for v in subject_ms.values() if v is not None)
+    return round(sum(v for v in baseline_ms.values() if v is not None) / subject, 3) if subject else None

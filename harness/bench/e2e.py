@@ -192,15 +192,6 @@ def _run(kind: str, per_s: float, spent: dict[str, float | None], tasks: int) ->
     return {"kind": kind, "per_s": round(per_s, 1), "cpu_ms_per_task": cpu.per_task_ms(spent, tasks)}
 
 
-def cpu_ratio(lifecycle_ms: dict[str, float | None], noop_ms: dict[str, float | None]) -> float | None:
-    """The no-op's CPU per message over the lifecycle's per task, all parts together: where they all
-    share the cores, about what ``ratio`` can be. None when a part could not be read here."""
-    if not lifecycle_ms or not noop_ms or None in (*lifecycle_ms.values(), *noop_ms.values()):
-        return None
-    life = sum(v for v in lifecycle_ms.values() if v is not None)
-    return round(sum(v for v in noop_ms.values() if v is not None) / life, 3) if life else None
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -299,7 +290,7 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
         "statistic": f"best of {rounds} alternating runs per side",
         # each side's best run: the CPU per task of its parts, and what they predict for the ratio
         "cpu_ms_per_task": {"lifecycle": best_life["cpu_ms_per_task"], "celery_noop": best_noop["cpu_ms_per_task"]},
-        "cpu_ratio": cpu_ratio(best_life["cpu_ms_per_task"], best_noop["cpu_ms_per_task"]),
+        "cpu_ratio": cpu.ratio(best_life["cpu_ms_per_task"], best_noop["cpu_ms_per_task"]),
         "wake_p50_ms": round(_pct(wakes, 0.5), 2),
         "wake_p99_ms": round(_pct(wakes, 0.99), 2),
         "rss_mb_per_agent": round(rss, 1),
