@@ -15,10 +15,7 @@ import pytest
 
 from phoenix_board.board import embedded, errors
 
-pytestmark = [
-    pytest.mark.slow,  # an initdb and a server per test
-    pytest.mark.skipif(os.geteuid() != 0, reason="pg_ctl runs as another user than the test only under root"),
-]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pg_ctl runs as another user than the test only under root")
 
 
 @pytest.fixture
