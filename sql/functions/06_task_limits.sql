@@ -188,6 +188,52 @@ CREATE OR REPLACE TRIGGER tasks_check_row
     ON phoenix.tasks
     FOR EACH ROW EXECUTE FUNCTION phoenix.tasks_check_row();
 
+-- The rules of a task's counters, each kept by the statement that moves it (a vote, a comment, a
+-- child's creation or end, a dependency's end) and none set by a claim, start, result or failure
+-- of the row itself: CHECK constraints until migration 0035, for the reason given above. In the
+-- order of their names; a NULL passes, as in a CHECK.
+CREATE OR REPLACE FUNCTION phoenix.tasks_check_counts()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT coalesce(NEW.children_done >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_children_done_check');
+    END IF;
+    IF NOT coalesce(NEW.children_failed >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_children_failed_check');
+    END IF;
+    IF NOT coalesce(NEW.children_total >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_children_total_check');
+    END IF;
+    IF NOT coalesce(NEW.comment_count >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_comment_count_check');
+    END IF;
+    IF NOT coalesce(NEW.descendants >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_descendants_check');
+    END IF;
+    IF NOT coalesce(NEW.downvotes >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_downvotes_check');
+    END IF;
+    IF NOT coalesce(NEW.children_done + NEW.children_failed <= NEW.children_total, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_join_counts');
+    END IF;
+    IF NOT coalesce(NEW.pending_deps >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_pending_deps_check');
+    END IF;
+    IF NOT coalesce(NEW.upvotes >= 0, true) THEN
+        PERFORM phoenix.check_failed('tasks', 'tasks_upvotes_check');
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER tasks_check_counts
+    BEFORE INSERT OR UPDATE OF children_done, children_failed, children_total, comment_count, descendants, downvotes,
+        pending_deps, upvotes
+    ON phoenix.tasks
+    FOR EACH ROW EXECUTE FUNCTION phoenix.tasks_check_counts();
+
 -- The same for an agent's columns that its heartbeats, claims and outcomes never change (the
 -- CHECK constraints of these names until migration 0031).
 CREATE OR REPLACE FUNCTION phoenix.agents_check_row()
@@ -218,3 +264,49 @@ CREATE OR REPLACE TRIGGER agents_check_row
     BEFORE INSERT OR UPDATE OF codename, kind, paired_agents, supervisor_agent, role, id
     ON phoenix.agents
     FOR EACH ROW EXECUTE FUNCTION phoenix.agents_check_row();
+
+-- The rules of an agent's outcome columns (its hormones, trust, counters and level), which only
+-- outcomes, reviews, cascades and the beat's decay set; CHECK constraints until migration 0035,
+-- paid by every update of the row, heartbeats and claims included. In the order of their names; a
+-- NULL passes, as in a CHECK.
+CREATE OR REPLACE FUNCTION phoenix.agents_check_outcome()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT coalesce(NEW.fibonacci_level >= 1, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_fibonacci_level_check');
+    END IF;
+    IF NOT coalesce(jsonb_typeof(NEW.hormone_levels -> 'dopamine') = 'number'
+                    AND jsonb_typeof(NEW.hormone_levels -> 'oxytocin') = 'number'
+                    AND jsonb_typeof(NEW.hormone_levels -> 'adrenaline') = 'number'
+                    AND jsonb_typeof(NEW.hormone_levels -> 'cortisol') = 'number', true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_hormones_shape');
+    END IF;
+    IF NOT coalesce(NEW.success_rate >= 0 AND NEW.success_rate <= 1, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_success_rate_check');
+    END IF;
+    IF NOT coalesce(NEW.tasks_completed >= 0, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_tasks_completed_check');
+    END IF;
+    IF NOT coalesce(NEW.tasks_failed >= 0, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_tasks_failed_check');
+    END IF;
+    IF NOT coalesce(NEW.trust_r >= 0, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_trust_r');
+    END IF;
+    IF NOT coalesce(NEW.trust_coefficient >= 0 AND NEW.trust_coefficient <= 1, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_trust_range');
+    END IF;
+    IF NOT coalesce(NEW.trust_s >= 0, true) THEN
+        PERFORM phoenix.check_failed('agents', 'agents_trust_s');
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER agents_check_outcome
+    BEFORE INSERT OR UPDATE OF fibonacci_level, hormone_levels, success_rate, tasks_completed, tasks_failed, trust_r,
+        trust_coefficient, trust_s
+    ON phoenix.agents
+    FOR EACH ROW EXECUTE FUNCTION phoenix.agents_check_outcome();

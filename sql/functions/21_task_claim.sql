@@ -125,12 +125,16 @@ BEGIN
     v_urgency := CASE WHEN t.deadline IS NULL THEN 0
                       ELSE least(1, greatest(0, 1 - extract(epoch FROM t.deadline - v_now) / phoenix.k_deadline_lead_seconds()))
                  END;
-    UPDATE phoenix.agents
-       SET current_task = t.id, idle_since = NULL, last_heartbeat = v_now,
-           hormone_levels = CASE WHEN v_urgency > 0
-               THEN phoenix.hormones_add(hormone_levels, phoenix.hormone_response('urgent_claim', v_urgency))
-               ELSE hormone_levels END
-     WHERE id = p_agent;
+    -- one update either way; only the urgent one names the hormones, so that the others fire no
+    -- check of the agent's outcome columns (agents_check_outcome, 06_task_limits.sql)
+    IF v_urgency > 0 THEN
+        UPDATE phoenix.agents
+           SET current_task = t.id, idle_since = NULL, last_heartbeat = v_now,
+               hormone_levels = phoenix.hormones_add(hormone_levels, phoenix.hormone_response('urgent_claim', v_urgency))
+         WHERE id = p_agent;
+    ELSE
+        UPDATE phoenix.agents SET current_task = t.id, idle_since = NULL, last_heartbeat = v_now WHERE id = p_agent;
+    END IF;
     INSERT INTO phoenix.task_events (task_id, kind, agent_id, attempt, at, detail)
     VALUES (t.id, 'claimed', p_agent, t.attempt, v_now, jsonb_build_object('lease_expires_at', t.lease_expires_at));
     IF p_start THEN

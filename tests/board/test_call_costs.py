@@ -17,6 +17,7 @@ from tests.workers.stream.conftest import submit
 
 CLAIM = "SELECT id, attempt FROM phoenix.task_claim(%s, 60)"
 RESULT = "SELECT 1 FROM phoenix.task_result(%s, %s, %s, '{}', 0.9)"
+HEARTBEAT = "SELECT 1 FROM phoenix.agent_heartbeat(%s)"
 # PostgreSQL plans a statement with parameters afresh for its first five runs, then settles on a plan
 WARM_UP = 6
 
@@ -197,8 +198,8 @@ def test_the_depth_limit_holds_past_the_cheap_bound(db, sql, output, refused):
     assert _output_refused(db, sql, output) == refused
 
 
-# The row checks that moved from CHECK constraints to triggers (migration 0031): each rule, its
-# name and its error stay; a claim and a result no longer pay for them.
+# The row checks that moved from CHECK constraints to triggers (migrations 0031 and 0035): each
+# rule, its name and its error stay; a claim and a result no longer pay for them.
 TASK_RULES = {  # constraint: a column set to a value that breaks it
     "tasks_category_format": ("category", "'Bad Category'"),
     "tasks_child_has_key": ("child_key", "'orphan'"),
@@ -218,21 +219,43 @@ TASK_RULES = {  # constraint: a column set to a value that breaks it
     "tasks_title_length": ("title", "''"),
     "tasks_tree_consistent": ("depth", "1"),
 }
+# ...and the counters' rules, moved by migration 0035 to a trigger of their own
+COUNTER_RULES = {
+    "tasks_children_done_check": ("children_done", "-1"),
+    "tasks_children_failed_check": ("children_failed", "-1"),
+    "tasks_children_total_check": ("children_total", "-1"),
+    "tasks_comment_count_check": ("comment_count", "-1"),
+    "tasks_descendants_check": ("descendants", "-1"),
+    "tasks_downvotes_check": ("downvotes", "-1"),
+    "tasks_join_counts": ("children_done", "1"),  # one child done of none
+    "tasks_pending_deps_check": ("pending_deps", "-1"),
+    "tasks_upvotes_check": ("upvotes", "-1"),
+}
 AGENT_RULES = {
     "agents_codename_format": ("codename", "'-bad'"),
     "agents_kind": ("kind", "'robot'"),
     "agents_not_own_partner": ("paired_agents", "ARRAY[id]"),
     "agents_not_own_supervisor": ("supervisor_agent", "id"),
     "agents_role_length": ("role", f"repeat('r', {constants.ROLE_MAX + 1})"),
+    # the outcome columns' rules (migration 0035)
+    "agents_fibonacci_level_check": ("fibonacci_level", "0"),
+    # a hormone that is not a number (a missing one passed the CHECK too: a NULL passes a CHECK)
+    "agents_hormones_shape": ("hormone_levels", "jsonb_set(hormone_levels, '{cortisol}', '\"high\"')"),
+    "agents_success_rate_check": ("success_rate", "1.5"),
+    "agents_tasks_completed_check": ("tasks_completed", "-1"),
+    "agents_tasks_failed_check": ("tasks_failed", "-1"),
+    "agents_trust_r": ("trust_r", "-0.5"),
+    "agents_trust_range": ("trust_coefficient", "1.5"),
+    "agents_trust_s": ("trust_s", "-0.5"),
 }
 
 
-@pytest.mark.parametrize("constraint", sorted(TASK_RULES) + sorted(AGENT_RULES))
+@pytest.mark.parametrize("constraint", sorted(TASK_RULES) + sorted(COUNTER_RULES) + sorted(AGENT_RULES))
 def test_a_row_check_refuses_as_its_constraint_did_and_changes_nothing(db, sql, constraint):
     agent = make_agent(db, team="iota")
     task = make_task(db, team="iota")
-    table, key = ("tasks", task.id) if constraint in TASK_RULES else ("agents", agent.id)
-    column, value = (TASK_RULES | AGENT_RULES)[constraint]
+    table, key = ("agents", agent.id) if constraint in AGENT_RULES else ("tasks", task.id)
+    column, value = (TASK_RULES | COUNTER_RULES | AGENT_RULES)[constraint]
     before = sql.execute(f"SELECT * FROM phoenix.{table} WHERE id = %s", (key,)).fetchone()
     with pytest.raises(psycopg.errors.CheckViolation) as caught:
         sql.execute(f"UPDATE phoenix.{table} SET {column} = {value} WHERE id = %s", (key,))
@@ -250,6 +273,10 @@ def test_an_insert_meets_the_row_checks_too(sql, db):
                     (agent.id,))
     assert caught.value.diag.constraint_name == "tasks_title_length"
     with pytest.raises(psycopg.errors.CheckViolation) as caught:
+        sql.execute("INSERT INTO phoenix.tasks (title, team, created_by, pending_deps) VALUES ('t', 'iota', %s, -1)",
+                    (agent.id,))
+    assert caught.value.diag.constraint_name == "tasks_pending_deps_check"
+    with pytest.raises(psycopg.errors.CheckViolation) as caught:
         sql.execute("INSERT INTO phoenix.agents (codename, team) VALUES ('ok-name', 'iota'), ('/bad', 'iota')")
     assert caught.value.diag.constraint_name == "agents_codename_format"
     assert sql.execute("SELECT count(*) AS n FROM phoenix.agents WHERE codename = 'ok-name'").fetchone()["n"] == 0
@@ -258,17 +285,27 @@ def test_an_insert_meets_the_row_checks_too(sql, db):
 def test_claim_and_result_fire_no_row_check_and_prepare_few_check_constraints(db, url, sql):
     """PostgreSQL prepares every CHECK of a table for each statement that writes a row: the rules of
     columns a claim and a result never set are row checks, whose triggers fire only when a statement
-    sets one of their columns."""
+    sets one of their columns. A claim (and a heartbeat) fires none; a result, which moves the
+    agent's outcome columns, fires only the check of those (migration 0035)."""
     agent = make_agent(db, team="iota")
     make_task(db, team="iota")
+    checks = ("tasks_check_row", "tasks_check_counts", "agents_check_row", "agents_check_outcome", "check_failed")
+    fired_by = {}
     with psycopg.connect(url, row_factory=dict_row) as conn:
         conn.execute("SET LOCAL track_functions = 'all'")
+
+        def fired() -> dict[str, int]:
+            rows = conn.execute("SELECT funcname, calls FROM pg_stat_xact_user_functions WHERE funcname = ANY (%s)",
+                                (list(checks),)).fetchall()
+            return {r["funcname"]: r["calls"] for r in rows}
+
         task = conn.execute(CLAIM, (agent.id,)).fetchone()
+        conn.execute(HEARTBEAT, (agent.id,))
+        fired_by["claim and heartbeat"] = fired()
         conn.execute(RESULT, (task["id"], agent.id, task["attempt"]))
-        fired = conn.execute("SELECT f.funcname FROM pg_stat_xact_user_functions f "
-                             "WHERE f.funcname IN ('tasks_check_row', 'agents_check_row', 'check_failed')").fetchall()
+        fired_by["result"] = fired()
         conn.rollback()
-    assert fired == []
+    assert fired_by == {"claim and heartbeat": {}, "result": {"agents_check_outcome": 1}}
     left = sql.execute("SELECT conrelid::regclass::text AS t, count(*) AS n FROM pg_constraint WHERE contype = 'c' "
                        "AND conrelid IN ('phoenix.tasks'::regclass, 'phoenix.agents'::regclass) GROUP BY 1").fetchall()
-    assert {r["t"]: r["n"] for r in left} == {"phoenix.tasks": 13, "phoenix.agents": 8}
+    assert {r["t"]: r["n"] for r in left} == {"phoenix.tasks": 4}
