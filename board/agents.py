@@ -102,7 +102,8 @@ def decommission_stale(db: Database, after_seconds: float, now: datetime | None 
 def list_agents(db: Database, team: str | None = None, include_decommissioned: bool = False, limit: int = 1000,
                 kind: str = "agent") -> list[models.Agent]:
     """Agents (``kind="member"``: the members, board/members.py), by team then codename."""
-    rows = db.all("agents_list", team=None if team is None else models.team_arg(team), all=include_decommissioned, limit=limit, kind=kind)
+    team = None if team is None else models.team_arg(team)
+    rows = db.all("agents_list", team=team, all=include_decommissioned, limit=limit, kind=kind)
     return [models.Agent.from_row(r) for r in rows]
 
 

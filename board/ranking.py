@@ -174,7 +174,8 @@ def _encode(row: dict[str, Any], sort: Sort) -> str:
 
 
 def _decode(cursor: Any, sort: Sort) -> dict[str, Any]:
-    invalid = errors.InvalidInput(f"invalid cursor for sort {sort.value}; start again from the first page, without a cursor")
+    invalid = errors.InvalidInput(
+        f"invalid cursor for sort {sort.value}; start again from the first page, without a cursor")
     if not isinstance(cursor, str) or len(cursor) > constants.CURSOR_MAX:
         raise invalid
     try:

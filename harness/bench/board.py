@@ -471,7 +471,12 @@ def table(result: dict[str, Any]) -> Table:
         mark = ""
         if key in targets:
             mark = f"{targets[key]['target']} " + ("[green]met[/green]" if targets[key]["met"] else "[red]missed[/red]")
-        shown = "n/a" if value is None else f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+        if value is None:  # a figure this host could not read (the server's CPU elsewhere)
+            shown = "n/a"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            shown = f"{value:,}"
+        else:
+            shown = str(value)
         out.add_row(key, shown, mark)
     for r in result["claim_runs"]:
         out.add_row(f"  run: {r['kind']}", f"{r['per_s']:,}/s", f"{r['done']:,} in {r['seconds']} s" + (" (ran dry)" if r["exhausted"] else ""))
