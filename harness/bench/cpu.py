@@ -39,21 +39,12 @@ def this_process() -> Sample:
     return {"self": time.process_time()}
 
 
-def process(pid: int | None) -> Part:
-    """One process, as a part; None when there is none or it went away."""
+def process_tree(pid: int | None) -> Part:
+    """A process and its descendants (a worker pool; the broker and the children it forks to save),
+    with the children it has reaped; None when there is no such process or it went away."""
     def read() -> Sample | None:
         if pid is None:
             return None
-        try:
-            return {str(pid): _seconds(psutil.Process(pid))}
-        except psutil.Error:
-            return None
-    return read
-
-
-def process_tree(pid: int) -> Part:
-    """A process and its descendants (a worker pool), with the children it has reaped."""
-    def read() -> Sample | None:
         try:
             root = psutil.Process(pid)
             times = root.cpu_times()

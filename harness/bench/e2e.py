@@ -250,7 +250,7 @@ def run(server_url: str, settings: Settings, agents: int, tasks: int, console: C
                 # whose CPU each run spends: this process (the sends), the database's backends, the
                 # broker, and the side's worker processes (harness/bench/cpu.py)
                 parts = {"sender": cpu.this_process, "database": cpu.server_backends(db),
-                         "broker": cpu.process(broker_pid)}
+                         "broker": cpu.process_tree(broker_pid)}
                 meter = cpu.Meter({**parts, "workers": cpu.process_tree(worker.pid)})
                 # alternate, so that the machine's noise hits both sides alike; each reports its best
                 for r in range(1, rounds + 1):
