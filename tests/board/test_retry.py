@@ -126,7 +126,9 @@ def test_a_failed_tree_is_retried_from_its_root_and_completed_children_are_kept(
     root = make_task(db, now=T0)
     r = lifecycle.claim_start(db, boss.id, now=at(1))
     delegation.delegate(db, r.id, boss.id, r.attempt,
-                        [{"title": "good", "key": "good"}, {"title": "bad", "key": "bad", "max_attempts": 1}], now=at(2))
+                        # "good" ahead in the claim order: "bad" failing first would cancel it with its parent
+                        [{"title": "good", "key": "good", "priority": 9}, {"title": "bad", "key": "bad", "max_attempts": 1}],
+                        now=at(2))
     kids = {c["child_key"]: c["id"] for c in delegation.children(db, root.id)}
     for _ in range(2):
         c = lifecycle.claim_start(db, worker.id, now=at(3))
