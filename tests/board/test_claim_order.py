@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from phoenix_board.board import constants, lifecycle, models, ranking, votes
+from phoenix_board.board import constants, delegation, lifecycle, models, ranking, votes
 from tests.conftest import make_agent, make_task
 
 pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
@@ -124,6 +124,24 @@ def test_equal_keys_break_by_id(db, sql):
     keys = sql.execute("SELECT DISTINCT claim_key FROM phoenix.tasks").fetchall()
     assert len(keys) == 1
     assert claim_order(db, agent.id, at(1)) == sorted(tasks)
+
+
+def test_equal_keys_are_claimed_in_the_order_they_were_made(db, sql):
+    """Tasks of one submission, and children of one delegation, share a claim_key; their ids, made
+    within a millisecond of each other, keep the order they were made in (migration 0036)."""
+    agent = make_agent(db)
+    made = [task.id for task, _ in lifecycle.submit_many(
+        db, [({"title": f"step {i}", "team": "alpha_delta"}, None) for i in range(60)], now=T0)]
+    assert len({r["claim_key"] for r in sql.execute("SELECT claim_key FROM phoenix.tasks").fetchall()}) == 1
+    assert all(UUID(str(i)).version == 7 for i in made)
+    assert claim_order(db, agent.id, at(1)) == made
+    parent = make_task(db, now=at(2))
+    boss = make_agent(db)
+    claimed = lifecycle.claim(db, boss.id, now=at(3))
+    assert claimed.id == parent.id
+    _, children, _ = delegation.delegate(db, parent.id, boss.id, claimed.attempt,
+                                         [{"title": f"part {i}"} for i in range(40)], now=at(4))
+    assert claim_order(db, agent.id, at(5)) == children
 
 
 def test_claims_follow_claim_key_then_id(db, sql):
