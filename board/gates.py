@@ -24,7 +24,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import TypeAdapter
 
 from phoenix_board.board import errors, inputs, models
 from phoenix_board.board.db import Database
@@ -40,13 +39,7 @@ def scope_arg(kind: Any, scope: Any) -> tuple[str, str]:
     """A checked (kind, scope): a team name or a category name."""
     if kind not in KINDS:
         raise errors.InvalidInput(f"scope kind must be team or category, not {inputs.shown(kind)}")
-    model = models.Name if kind == "team" else models.Category
-    try:
-        TypeAdapter(model).validate_python(scope)
-    except Exception:
-        rule = models.NAME_RULE if kind == "team" else "must be lowercase letters, digits and _.- (max 63)"
-        raise errors.InvalidInput(f"{kind} {inputs.shown(scope)} {rule}") from None
-    return kind, scope
+    return kind, (models.team_arg if kind == "team" else models.category_arg)(scope, kind)
 
 
 def pause(db: Database, kind: str, scope: str, reason: str | None = None, now: datetime | None = None) -> dict[str, Any]:

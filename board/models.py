@@ -73,18 +73,20 @@ Whole = Annotated[int, Strict()]
 Number = Annotated[float, Strict(), AfterValidator(_real)]
 NAME_PATTERN = rf"^[a-z][a-z0-9_]{{0,{constants.NAME_MAX - 1}}}$"  # a team's (teams_name_format in SQL)
 Name = Annotated[str, Strict(), Field(pattern=NAME_PATTERN)]
-Category = Annotated[str, Strict(), Field(pattern=rf"^[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}$")]
+CATEGORY_PATTERN = rf"^[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}$"
+Category = Annotated[str, Strict(), Field(pattern=CATEGORY_PATTERN)]
 CODENAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_.:@-]{{0,{constants.CODENAME_MAX - 1}}}$"
 Codename = Annotated[str, Strict(), Field(pattern=CODENAME_PATTERN)]
 CODENAME_RULE = f"must be 1-{constants.CODENAME_MAX} letters, digits or _.:@- and start with a letter or digit"
 NAME_RULE = f"must be 1-{constants.NAME_MAX} lowercase letters, digits or _ and start with a letter"
+CATEGORY_RULE = f"must be 1-{constants.NAME_MAX} lowercase letters, digits or _.- and start with a letter"
 
 # One line per field, naming the limit: what describe() says when a field's constraint fails.
 RULES = {
     "title": f"title must be 1-{constants.TITLE_MAX} characters",
     "team": f"team {NAME_RULE}",
     "description": f"description must be at most {constants.DESCRIPTION_MAX} characters",
-    "category": f"category must be 1-{constants.NAME_MAX} lowercase letters, digits or _.- and start with a letter",
+    "category": f"category {CATEGORY_RULE}",
     "payload": f"payload must be a JSON object of at most {constants.PAYLOAD_MAX_BYTES} bytes",
     "output": f"output must be JSON of at most {constants.PAYLOAD_MAX_BYTES} bytes",
     "priority": f"priority must be a whole number from {constants.PRIORITY_MIN} to {constants.PRIORITY_MAX}",
@@ -295,6 +297,16 @@ def team_arg(value: Any, what: str = "team") -> str:
     if isinstance(value, str) and _NAME.fullmatch(value):  # not match: "$" would let a final newline in
         return value
     raise errors.InvalidInput(f"{what} {inputs.shown(value)} {NAME_RULE}")
+
+
+_CATEGORY = re.compile(CATEGORY_PATTERN)
+
+
+def category_arg(value: Any, what: str = "category") -> str:
+    """A category's name from user input, or InvalidInput saying the rule (as team_arg)."""
+    if isinstance(value, str) and _CATEGORY.fullmatch(value):
+        return value
+    raise errors.InvalidInput(f"{what} {inputs.shown(value)} {CATEGORY_RULE}")
 
 
 def whole_arg(value: Any, what: str, low: int, high: int) -> int:

@@ -27,7 +27,6 @@ import enum
 import functools
 import json
 import operator
-import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -68,7 +67,6 @@ _COLUMNS = sorted({*LISTED, "created_by"})
 tasks = sa.table("tasks", *(sa.column(c) for c in _COLUMNS), schema="phoenix")
 _DIALECT = postgresql.psycopg.dialect()
 _REAL_MAX = 3.4e38  # NaN fails the comparison too
-_CATEGORY = re.compile(rf"[a-z][a-z0-9_.-]{{0,{constants.NAME_MAX - 1}}}")  # as models.Category
 
 
 @functools.cache
@@ -146,8 +144,8 @@ def page(db: Database, sort: Sort | str = Sort.HOT, *, team: str | None = None,
     limit = models.whole_arg(limit, "limit", 1, constants.PAGE_SIZE_MAX)
     if team is not None:
         team = models.team_arg(team)
-    if category is not None and not (isinstance(category, str) and _CATEGORY.fullmatch(category)):
-        raise errors.InvalidInput(models.RULES["category"])
+    if category is not None:
+        category = models.category_arg(category)
     known = [m.value for m in models.TaskStatus]
     if statuses is not None and not isinstance(statuses, list | tuple):
         raise errors.InvalidInput(f"statuses must be a list of: {', '.join(known)}")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phoenix_board.board import errors, gates, lifecycle
+from phoenix_board.board import errors, gates, lifecycle, models
 from tests.conftest import make_agent, make_task, snapshot
 
 pytestmark = pytest.mark.rolled_back
@@ -162,6 +162,10 @@ def test_a_malformed_usage_refuses_the_result_and_changes_nothing(db, sql, usage
     (lambda db: gates.pause(db, "host", "x"), "scope kind must be team or category"),
     (lambda db: gates.pause(db, "team", "No Such"), "team 'No Such' must be"),
     (lambda db: gates.pause(db, "team", "nosuchteam"), "team nosuchteam not found"),
+    # the category rule is the one a submission is held to (models.category_arg)
+    (lambda db: gates.pause(db, "category", "Mining"), f"category 'Mining' {models.CATEGORY_RULE}"),
+    (lambda db: gates.rate(db, "category", "a\x00b", 10), f"category 'a\\x00b' {models.CATEGORY_RULE}"),
+    (lambda db: make_task(db, category="Mining"), models.RULES["category"]),
     (lambda db: gates.rate(db, "team", "alpha_delta", 0), "rate must be a whole number from 1"),
     (lambda db: gates.rate(db, "team", "alpha_delta", None, burst=3), "burst needs a rate"),
     (lambda db: gates.budget(db, "team", "alpha_delta", hour_cost=-1), "hour cost budget must be"),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from phoenix_board.board import comments, errors, ranking, votes
+from phoenix_board.board import comments, errors, models, ranking, votes
 from tests.conftest import make_agent, make_task
 
 pytestmark = pytest.mark.rolled_back  # no commit needed: one shared database, rolled back (tests/conftest.py)
@@ -102,6 +102,10 @@ def test_bad_listing_input(db):
         ranking.page(db, "hot", cursor="not-a-cursor")
     with pytest.raises(errors.InvalidInput, match="unknown status"):
         ranking.page(db, "hot", statuses=["done"])
+    for category in ("Mining", "a\x00b", "", 7):  # the rule a submission is held to, before SQL sees it
+        with pytest.raises(errors.InvalidInput) as caught:
+            ranking.page(db, "hot", category=category)
+        assert str(caught.value).endswith(models.CATEGORY_RULE)
     make_task(db)
     make_task(db)
     _, cursor = ranking.page(db, "new", limit=1)
