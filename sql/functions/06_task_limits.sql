@@ -277,10 +277,12 @@ BEGIN
     IF NOT coalesce(NEW.fibonacci_level >= 1, true) THEN
         PERFORM phoenix.check_failed('agents', 'agents_fibonacci_level_check');
     END IF;
-    IF NOT coalesce(jsonb_typeof(NEW.hormone_levels -> 'dopamine') = 'number'
-                    AND jsonb_typeof(NEW.hormone_levels -> 'oxytocin') = 'number'
-                    AND jsonb_typeof(NEW.hormone_levels -> 'adrenaline') = 'number'
-                    AND jsonb_typeof(NEW.hormone_levels -> 'cortisol') = 'number', true) THEN
+    -- each of the four a number: a missing one is refused too (as a CHECK it passed, being NULL)
+    IF NEW.hormone_levels IS NOT NULL
+       AND (jsonb_typeof(NEW.hormone_levels -> 'dopamine') IS DISTINCT FROM 'number'
+            OR jsonb_typeof(NEW.hormone_levels -> 'oxytocin') IS DISTINCT FROM 'number'
+            OR jsonb_typeof(NEW.hormone_levels -> 'adrenaline') IS DISTINCT FROM 'number'
+            OR jsonb_typeof(NEW.hormone_levels -> 'cortisol') IS DISTINCT FROM 'number') THEN
         PERFORM phoenix.check_failed('agents', 'agents_hormones_shape');
     END IF;
     IF NOT coalesce(NEW.success_rate >= 0 AND NEW.success_rate <= 1, true) THEN
