@@ -1,7 +1,7 @@
 """Where each byte of WAL and each index insert of a task goes: the cost figures of ``bench board``.
 
-**How.** Each step of a task's life (submit, claim, start, result for the board; submit, claim,
-complete for the bare SKIP LOCKED baseline) runs ``TASKS`` times from one thread, between two reads
+**How.** Each step of a task's life (submit, claim, start, a lease renewal, result for the board;
+submit, claim, complete for the bare SKIP LOCKED baseline) runs ``TASKS`` times from one thread, between two reads
 of the WAL insert position. ``pg_walinspect`` then reads the records written between them, keeps
 those of the scratch database (a commit by the transactions that wrote there), and sums them by
 relation: bytes, records, full-page images, index inserts, heap inserts, updates and HOT updates.
@@ -136,12 +136,16 @@ def board_steps(db: Database, inspect: bool, tasks: int = TASKS) -> dict[str, St
         for task, agent in zip(claimed, workers, strict=True):
             lifecycle.start(db, task.id, agent, task.attempt)
 
+    def renew() -> None:  # what a working agent's renewer writes every third of a lease
+        for task, agent in zip(claimed, workers, strict=True):
+            lifecycle.renew(db, task.id, agent, task.attempt)
+
     def result() -> None:
         for task, agent in zip(claimed, workers, strict=True):
             lifecycle.result(db, task.id, agent, task.attempt, quality=1.0)
 
     return {name: measure(db, inspect, work) for name, work in
-            (("submit", submit), ("claim", claim), ("start", start), ("result", result))}
+            (("submit", submit), ("claim", claim), ("start", start), ("renew", renew), ("result", result))}
 
 
 def relay_pass(db: Database) -> int:
@@ -208,6 +212,9 @@ def costs(db: Database, bare_first_id: int, tasks: int = TASKS) -> dict[str, Any
         out[f"{prefix}index_inserts_per_task"] = total(steps, a, "index_inserts")
         out[f"{prefix}lifecycle_wal_bytes_per_task"] = total(steps, b, "bytes")
         out[f"{prefix}lifecycle_index_inserts_per_task"] = total(steps, b, "index_inserts")
+    out["renew_wal_bytes_without_fpi_per_task"] = total(board, ("renew",), "bytes_without_fpi")
+    out["renew_index_inserts_per_task"] = total(board, ("renew",), "index_inserts")
+    out["renew_hot_updates_per_task"] = total(board, ("renew",), "hot_updates")
     out["relay_wal_bytes_without_fpi_per_task"] = total(board, ("relay",), "bytes_without_fpi")
     out["relay_index_inserts_per_task"] = total(board, ("relay",), "index_inserts")
     out["wal_costs"] = {

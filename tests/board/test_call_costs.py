@@ -5,6 +5,7 @@ topic written by one trigger, and the JSON depth walk kept for documents that co
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -311,3 +312,32 @@ def test_claim_and_result_fire_no_row_check_and_prepare_few_check_constraints(db
     left = sql.execute("SELECT conrelid::regclass::text AS t, count(*) AS n FROM pg_constraint WHERE contype = 'c' "
                        "AND conrelid IN ('phoenix.tasks'::regclass, 'phoenix.agents'::regclass) GROUP BY 1").fetchall()
     assert {r["t"]: r["n"] for r in left} == {"phoenix.tasks": 4}
+
+
+@pytest.mark.rolled_back
+def test_a_lease_renewal_is_a_hot_update_of_the_task_row(db, sql):
+    """A renewal sets only lease_expires_at, which no index of the task row holds (migration 0037):
+    PostgreSQL updates the row in place (HOT), with no entry in any of its indexes. Its key in
+    tasks_lease_idx made every renewal write the whole row and five or so index entries before."""
+    agent = make_agent(db, team="iota")
+    make_task(db, team="iota", idempotency_key="renewed")  # in the idempotency indexes too
+    task = lifecycle.claim_start(db, agent.id)
+
+    def updates() -> tuple[int, int]:
+        row = sql.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                          "WHERE relid = 'phoenix.tasks'::regclass").fetchone()
+        return row["n_tup_upd"], row["n_tup_hot_upd"]
+
+    before = updates()
+    leases = []
+    for i in range(3):  # each at a later time: a renewal to the same expiry would change nothing
+        renewed = lifecycle.renew(db, task.id, agent.id, task.attempt, lease_seconds=60,
+                                  now=task.claimed_at + timedelta(seconds=i + 1))
+        leases.append(renewed.lease_expires_at)
+    after = updates()
+    assert leases == sorted(set(leases)) and leases[0] > task.lease_expires_at
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3)
+    # what a renewal must not change for that: no index of the task row names lease_expires_at
+    indexed = sql.execute("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'phoenix.tasks'::regclass "
+                          "AND (pg_get_indexdef(indexrelid) LIKE '%lease_expires_at%')").fetchall()
+    assert indexed == []

@@ -37,7 +37,7 @@ def test_bench_reports_every_figure_and_cleans_up(server_url):
     # the bare queue it is compared with, step by step
     costs = result["wal_costs"]
     assert costs["method"] == "pg_walinspect"
-    assert set(costs["board"]) == {"submit", "claim", "start", "result", "relay"}
+    assert set(costs["board"]) == {"submit", "claim", "start", "renew", "result", "relay"}
     assert set(costs["bare"]) == {"submit", "claim", "complete"}
     for key in WAL:
         assert result[key] > 0, key
@@ -47,6 +47,10 @@ def test_bench_reports_every_figure_and_cleans_up(server_url):
     assert "phoenix.tasks" in costs["board"]["claim"]["relations"]
     assert "phoenix.task_events" in costs["board"]["result"]["relations"]
     assert all(fig["relations"] for fig in costs["board"].values())
+    # a renewal writes the task row and the agent row in place (the task row since migration 0037):
+    # no entry in any index
+    assert result["renew_hot_updates_per_task"] >= 2 and result["renew_wal_bytes_without_fpi_per_task"] > 0
+    assert {r for r, fig in costs["board"]["renew"]["relations"].items() if fig["index_inserts"]} == set()
     # the relay's share of those tasks is measured apart: its writes are the outbox's and nothing else's
     assert result["relay_wal_bytes_without_fpi_per_task"] > 0 and result["relay_index_inserts_per_task"] > 0
     assert {r for r, fig in costs["board"]["relay"]["relations"].items() if fig["heap_updates"] or fig["index_inserts"]} \
