@@ -24,7 +24,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-
 from phoenix_board.board import errors, inputs, models
 from phoenix_board.board.db import Database
 

@@ -1,10 +1,11 @@
 """Where each byte of WAL and each index insert of a task goes: the cost figures of ``bench board``.
 
 **How.** Each step of a task's life (submit, claim, start, a lease renewal, result for the board;
-submit, claim, complete for the bare SKIP LOCKED baseline) runs ``TASKS`` times from one thread, between two reads
-of the WAL insert position. ``pg_walinspect`` then reads the records written between them, keeps
-those of the scratch database (a commit by the transactions that wrote there), and sums them by
-relation: bytes, records, full-page images, index inserts, heap inserts, updates and HOT updates.
+submit, claim, complete for the bare SKIP LOCKED baseline) runs ``TASKS`` times from one thread,
+between two reads of the WAL insert position. ``pg_walinspect`` then reads the records written
+between them, keeps those of the scratch database (a commit by the transactions that wrote there),
+and sums them by relation: bytes, records, full-page images, index inserts, heap inserts, updates
+and HOT updates.
 Counting records, not statistics counters, makes the figures exact per step and immune to the
 other databases of a shared server and to the statistics collector's flush delay.
 

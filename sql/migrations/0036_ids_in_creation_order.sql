@@ -4,7 +4,7 @@
 -- delegation has the same claim_key (its transaction's time): with random bits there, siblings
 -- made in one millisecond were claimed in a random order, so a delegation's second child could be
 -- taken before its first. Now they are claimed as they were made, unless two were made within
--- the same quarter of a microsecond, which clock_timestamp() cannot tell apart anyway.
+-- one microsecond, which clock_timestamp() cannot tell apart (a microsecond is 4 of the 4,096 steps).
 -- Ids already stored keep their bits; they are still unique and still grow with time.
 CREATE OR REPLACE FUNCTION phoenix.uuid_v7(at timestamptz DEFAULT clock_timestamp())
 RETURNS uuid
