@@ -94,6 +94,20 @@ def renew(db: Database, task: UUID, agent: UUID, attempt: int, lease_seconds: fl
     )
 
 
+def renew_held(db: Database, holder: UUID, claims: list[tuple[UUID, UUID, int]],
+               lease_seconds: float = constants.LEASE_SECONDS, now: datetime | None = None) -> list[tuple[UUID, UUID, int, str]]:
+    """Renews the leases of many claims, each ``(task, agent, attempt)``, in one statement: a thread
+    pool's, whose holder token stands for its agents (workers/runtime.py). -> the claims it could
+    not renew, ``(task, agent, attempt, why)``: their work is lost"""
+    if not claims:
+        return []
+    checked = [_claim(task, agent, attempt) for task, agent, attempt in claims]
+    rows = db.all("task_renew_held", holder=models.uuid_arg(holder, "holder"),
+                  tasks=[c["task"] for c in checked], agents=[c["agent"] for c in checked],
+                  attempts=[c["attempt"] for c in checked], lease=_lease(lease_seconds), now=now)
+    return [(r["task_id"], r["agent_id"], r["attempt"], r["lost"]) for r in rows]
+
+
 def start(db: Database, task: UUID, agent: UUID, attempt: int, lease_seconds: float = constants.LEASE_SECONDS,
           now: datetime | None = None) -> models.Task:
     return models.Task.from_row(

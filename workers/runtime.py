@@ -30,12 +30,14 @@ UNLOADABLE_PER_CLAIM = 20
 
 class Renewer:
     """Keeps the leases of the claims in hand, from one background thread: a prefork agent's
-    own claim, or those of all the agents of a thread pool (workers/thread_agents.py), each
-    renewed acting for its agent. One thread per process, not one per agent."""
+    own claim, acting for its agent, or those of all the agents of a thread pool
+    (workers/thread_agents.py), all in one statement a round under the pool's ``holder`` token
+    (lifecycle.renew_held). One thread per process, not one per agent."""
 
-    def __init__(self, db: Database, lease_seconds: float) -> None:
+    def __init__(self, db: Database, lease_seconds: float, holder: UUID | None = None) -> None:
         self.db = db
         self.lease = lease_seconds
+        self.holder = holder
         self._claims: dict[UUID, tuple[UUID, int, threading.Event]] = {}  # agent -> its claim
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -60,10 +62,30 @@ class Renewer:
         while not self._stop.wait(self.lease / 3):
             with self._lock:
                 claims = list(self._claims.items())
+            if self.holder is not None:
+                self._renew_held(claims)
+                continue
             for agent, (task, attempt, lost) in claims:
                 if self._stop.is_set():
                     return
                 self._renew(agent, task, attempt, lost)
+
+    def _renew_held(self, claims: list[tuple[UUID, tuple[UUID, int, threading.Event]]]) -> None:
+        """Every claim of the pool in one statement; each one refused is lost, as in _renew."""
+        if not claims:
+            return
+        assert self.holder is not None
+        try:
+            refused = lifecycle.renew_held(self.db, self.holder, [(task, agent, attempt) for agent, (task, attempt, _) in claims],
+                                           self.lease)
+        except errors.BoardError as exc:  # the database is away; the leases may still hold
+            log.warning("could not renew the leases of %d claims: %s", len(claims), exc.message)
+            return
+        events = {(agent, task, attempt): lost for agent, (task, attempt, lost) in claims}
+        for task, agent, attempt, why in refused:
+            log.warning("lost the claim on task %s: %s", task, why)
+            events[(agent, task, attempt)].set()
+            self.release(agent, task, attempt)
 
     def _renew(self, agent: UUID, task: UUID, attempt: int, lost: threading.Event) -> None:
         try:

@@ -61,7 +61,7 @@ def start(settings: Settings) -> None:
     holder = UUID(os.environ[ENV_HOLDER])
     spec = json.loads(os.environ.get(ENV_SPECIALIZATION) or "[]")
     db = agent_database(settings, "phoenix-agents", settings.thread_pool_connections)
-    renewer = runtime.Renewer(db, settings.lease_seconds)
+    renewer = runtime.Renewer(db, settings.lease_seconds, holder)  # one statement a round for all its claims
     loops: list[runtime.AgentLoop] = []
     created = 0
     for i in range(n):

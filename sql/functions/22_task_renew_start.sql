@@ -18,6 +18,70 @@ BEGIN
 END;
 $$;
 
+-- Renew the leases of many claims in one statement: those of the agents a thread pool's process
+-- holds (workers/runtime.py, Renewer), every third of a lease, where one transaction per claim
+-- cost a thousand agents on long tasks a hundred transactions a second. The pool's holder token
+-- stands for the acting agent, as in agents_heartbeat (29_agents.sql): a claim is renewed only if
+-- its agent is held with it, and only while its attempt is live (the fencing of task_renew).
+-- Tasks are locked in id order, then the agents (the board's lock order, atop 19_locking.sql).
+-- Returns the claims not renewed, each with why: their work is lost.
+CREATE OR REPLACE FUNCTION phoenix.task_renew_held(
+    p_holder uuid, p_tasks uuid[], p_agents uuid[], p_attempts integer[], p_lease_seconds float8,
+    p_now timestamptz DEFAULT NULL)
+RETURNS TABLE (task_id uuid, agent_id uuid, attempt integer, lost text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_now timestamptz := phoenix.clock(p_now);
+    v_until timestamptz := v_now + phoenix.lease(p_lease_seconds);
+    v_acting uuid := phoenix.acting_agent();
+    v_renewed uuid[];
+BEGIN
+    IF p_holder IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'renewing many claims needs the holder token of their pool';
+    END IF;
+    IF cardinality(p_tasks) IS DISTINCT FROM cardinality(p_agents)
+       OR cardinality(p_tasks) IS DISTINCT FROM cardinality(p_attempts) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'tasks, agents and attempts must be lists of the same length';
+    END IF;
+    -- a transaction that names its acting agent renews that agent's claims only
+    IF v_acting IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(p_agents) AS a WHERE a IS DISTINCT FROM v_acting) THEN
+        RAISE EXCEPTION USING ERRCODE = 'PBFB0',
+            MESSAGE = format('this transaction acts for agent %s (phoenix.agent_id), not for the other agents given', v_acting);
+    END IF;
+    WITH claims AS (
+        SELECT c.task, c.agent, c.attempt
+          FROM unnest(p_tasks, p_agents, p_attempts) AS c (task, agent, attempt)
+          JOIN phoenix.agents a ON a.id = c.agent AND a.holder = p_holder AND a.decommissioned_at IS NULL),
+    live AS (
+        SELECT t.id FROM phoenix.tasks t JOIN claims c ON c.task = t.id
+         WHERE t.assigned_to = c.agent AND t.attempt = c.attempt AND t.status IN ('claimed', 'in_progress')
+         ORDER BY t.id
+           FOR NO KEY UPDATE OF t),
+    renewed AS (
+        UPDATE phoenix.tasks t SET lease_expires_at = v_until FROM live WHERE t.id = live.id RETURNING t.assigned_to)
+    SELECT coalesce(array_agg(DISTINCT renewed.assigned_to), '{}') INTO v_renewed FROM renewed;
+    PERFORM 1 FROM phoenix.agents a WHERE a.id = ANY (v_renewed) ORDER BY a.id FOR NO KEY UPDATE;
+    UPDATE phoenix.agents a SET last_heartbeat = v_now WHERE a.id = ANY (v_renewed) AND a.last_heartbeat < v_now;
+    -- what was not renewed, and why (read after the updates: a renewed claim is live and held)
+    RETURN QUERY
+    SELECT c.task, c.agent, c.attempt,
+           CASE WHEN a.id IS NULL THEN format('agent %s is not registered', c.agent)
+                WHEN a.holder IS DISTINCT FROM p_holder THEN format('agent %s is no longer held by this pool', a.codename)
+                WHEN a.decommissioned_at IS NOT NULL THEN format('agent %s is decommissioned', a.codename)
+                WHEN t.id IS NULL THEN format('task %s not found', c.task)
+                ELSE format('attempt %s of task %s is over (the task is %s at attempt %s%s)', c.attempt, c.task,
+                            t.status, t.attempt,
+                            CASE WHEN t.assigned_to IS DISTINCT FROM c.agent THEN ', not held by this agent' ELSE '' END)
+           END
+      FROM unnest(p_tasks, p_agents, p_attempts) AS c (task, agent, attempt)
+      LEFT JOIN phoenix.agents a ON a.id = c.agent
+      LEFT JOIN phoenix.tasks t ON t.id = c.task
+     WHERE NOT (t.id IS NOT NULL AND t.lease_expires_at = v_until AND t.assigned_to = c.agent AND t.attempt = c.attempt
+                AND t.status IN ('claimed', 'in_progress') AND a.holder = p_holder AND a.decommissioned_at IS NULL);
+END;
+$$;
+
 -- Mark a claimed task as started (also renews the lease).
 CREATE OR REPLACE FUNCTION phoenix.task_start(
     p_task uuid, p_agent uuid, p_attempt integer, p_lease_seconds float8, p_now timestamptz DEFAULT NULL)

@@ -26,6 +26,12 @@ SELECT * FROM phoenix.task_claim_start(%(agent)s::uuid, %(lease)s::float8, %(now
 -- Extend the lease of a live claim (fenced by attempt).
 SELECT * FROM phoenix.task_renew(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(lease)s::float8, %(now)s::timestamptz);
 
+-- name: task_renew_held
+-- Extend the leases of a pool's claims in one statement (its holder token for its agents); the
+-- rows are the claims not renewed, with why.
+SELECT * FROM phoenix.task_renew_held(%(holder)s::uuid, %(tasks)s::uuid[], %(agents)s::uuid[], %(attempts)s::integer[],
+                                      %(lease)s::float8, %(now)s::timestamptz);
+
 -- name: task_start
 -- claimed -> in_progress (fenced by attempt); renews the lease.
 SELECT * FROM phoenix.task_start(%(task)s::uuid, %(agent)s::uuid, %(attempt)s::integer, %(lease)s::float8, %(now)s::timestamptz);

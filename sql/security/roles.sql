@@ -141,6 +141,7 @@ BEGIN
         'phoenix.task_claim(uuid,float8,timestamptz)',
         'phoenix.task_claim_start(uuid,float8,timestamptz)',
         'phoenix.task_renew(uuid,uuid,integer,float8,timestamptz)',
+        'phoenix.task_renew_held(uuid,uuid[],uuid[],integer[],float8,timestamptz)',
         'phoenix.task_start(uuid,uuid,integer,float8,timestamptz)',
         'phoenix.task_result(uuid,uuid,integer,jsonb,real,timestamptz)',
         'phoenix.task_result_claim_next(uuid,uuid,integer,jsonb,real,float8,timestamptz)',
