@@ -16,7 +16,12 @@ each sharing ``--connections`` database connections among its agents:
 * *burst*: ``--tasks`` tasks (handler ``noop``) sent through the queue in batches of 100; tasks
   completed per second from the first send to the last completion. The baseline is the same burst
   on a ``--pool prefork`` pool of 16 agents started after the thread pools have stopped, in the same
-  run (``burst_ratio`` = threads / prefork).
+  run (``burst_ratio`` = threads / prefork);
+* *hold*: every agent at work at once, on a ``sleep`` task longer than its lease: the database
+  server's CPU per second while they all hold their claims (``hold_db_cpu_ms_per_s``: their
+  heartbeats and lease renewals, and the bench's own polls), over two renewal rounds, and the leases
+  that ran out anyway (``hold_leases_lost``, 0 when every renewal came in time). The pools run with
+  a lease of ``HOLD_LEASE_SECONDS`` (renewed every third of it), so that a round comes every 2 s.
 
 No test asserts a timing; ``targets`` says which of the issue's targets the run met.
 """
@@ -36,6 +41,7 @@ from rich.console import Console
 from phoenix_board.board import embedded
 from phoenix_board.board.settings import Settings
 from phoenix_board.cli import render, toolkit
+from phoenix_board.harness.bench import cpu
 from phoenix_board.harness.bench.e2e import (COMPLETION_POLL_SECONDS, _broker, _pct, _spawn, _stop, _wait,
                                              completions_from_now, run_folder)
 from phoenix_board.harness.queries import database
@@ -44,6 +50,8 @@ from phoenix_board.workers.client import Client
 
 TEAM = "iota"
 PREFORK_AGENTS = 16
+HOLD_LEASE_SECONDS = 6.0  # the pools' lease: renewed every 2 s
+HOLD_TASK_SECONDS = 20.0  # each agent's sleep in the hold: longer than the lease, and than the start of all of them
 BATCH = 100
 ME = "phoenix-bench-agents"  # the bench's own connections, left out of the count
 
@@ -66,6 +74,30 @@ def _burst(db, client: Client, tasks: int, watch) -> float:  # type: ignore[no-u
     client.submit_many(work, BATCH)
     _wait(lambda: watch() or completed() >= tasks, 600, "the burst", every=COMPLETION_POLL_SECONDS)
     return tasks / (time.perf_counter() - start)
+
+
+def _hold(db, client: Client, agents: int, watch) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Every agent at work on a sleep longer than its lease: the server's CPU over two renewal
+    rounds while they all hold their claims, and the leases lost by the end."""
+    work = [{"title": f"hold {i}", "team": TEAM, "category": "sleep", "payload": {"seconds": HOLD_TASK_SECONDS}}
+            for i in range(agents)]
+    client.submit_many(work, BATCH)
+    started = time.monotonic()
+    _wait(lambda: watch() or db.one("bench_agents_holding", category="sleep")["working"] >= agents, 120,
+          "every agent at work", every=0.1)
+    window = 2 * HOLD_LEASE_SECONDS / 3
+    meter = cpu.Meter({"database": cpu.server_backends(db)})
+    before = meter.read()
+    working = db.one("bench_agents_holding", category="sleep")["working"]
+    time.sleep(window)
+    spent = cpu.spent(before, meter.read())["database"]
+    in_window = time.monotonic() - started <= HOLD_TASK_SECONDS  # no sleep ended inside it
+    row = _wait(lambda: (r := db.one("bench_agents_holding", category="sleep"))["complete"] + r["expired"] >= agents
+                and r, 120, "the hold's tasks", every=COMPLETION_POLL_SECONDS)
+    return {"hold_agents_working": working, "hold_lease_s": HOLD_LEASE_SECONDS, "hold_window_s": round(window, 1),
+            "hold_window_clean": in_window,
+            "hold_db_cpu_ms_per_s": None if spent is None else round(spent / window * 1000, 1),
+            "hold_leases_lost": row["expired"]}
 
 
 def _wake_latency(db, client: Client, samples: int, watch) -> list[float]:  # type: ignore[no-untyped-def]
@@ -92,7 +124,7 @@ def run(server_url: str, settings: Settings, agents: int, processes: int, connec
             _broker(settings, logs) as (broker_url, _):
         env = {**os.environ, "PHOENIX_DATABASE_URL": url, "PHOENIX_REDIS_URL": broker_url,
                "PHOENIX_QUEUE_PREFIX": settings.queue_prefix, "PHOENIX_THREAD_POOL_CONNECTIONS": str(connections),
-               "PHOENIX_DATA_DIR": str(logs)}
+               "PHOENIX_DATA_DIR": str(logs), "PHOENIX_LEASE_SECONDS": str(HOLD_LEASE_SECONDS)}
         heartbeat = Settings().heartbeat_seconds
         run_settings = settings.model_copy(update={"database_url": url, "redis_url": broker_url})
         with database(url, max_size=2, name=ME) as db, Client(run_settings) as client:
@@ -125,6 +157,8 @@ def run(server_url: str, settings: Settings, agents: int, processes: int, connec
                 ui.note(f"burst: {tasks} tasks on {agents} thread agents")
                 threads_per_s = _burst(db, client, tasks, watch)
                 busy_rss = _rss_mb(pools)
+                ui.note(f"hold: {agents} agents at work on {HOLD_TASK_SECONDS:g} s tasks, a {HOLD_LEASE_SECONDS:g} s lease")
+                hold = _hold(db, client, agents, watch)
                 fresh_after = db.one("bench_agents_fresh", seconds=2 * heartbeat)["n"]
             finally:
                 for pool in pools:
@@ -159,6 +193,7 @@ def run(server_url: str, settings: Settings, agents: int, processes: int, connec
         "burst_prefork16_per_s": round(prefork_per_s, 1),
         "burst_ratio": round(threads_per_s / prefork_per_s, 3),
         "prefork16_rss_mb_per_agent": round(prefork_rss / PREFORK_AGENTS, 1),
+        **hold,
         "targets": {"rss_mb_per_agent <= 5": rss_per_agent <= 5, "db_connections_max <= 50": peak <= 50,
                     "all heartbeats fresh": min(fresh, fresh_after) >= agents, "wake_p99_ms <= 50": p99 <= 50},
         "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

@@ -308,6 +308,14 @@ SELECT count(*) FILTER (WHERE application_name LIKE 'phoenix-agent%%' OR applica
        count(*) FILTER (WHERE application_name <> %(mine)s::text) AS total
   FROM pg_stat_activity WHERE datname = current_database();
 
+-- name: bench_agents_holding
+-- The agents bench's hold: the tasks of a category at work now, and the leases that ran out on
+-- that category's tasks so far.
+SELECT (SELECT count(*) FROM phoenix.tasks WHERE category = %(category)s::text AND status = 'in_progress') AS working,
+       (SELECT count(*) FROM phoenix.task_events e JOIN phoenix.tasks t ON t.id = e.task_id
+         WHERE e.kind = 'lease_expired' AND t.category = %(category)s::text) AS expired,
+       (SELECT count(*) FROM phoenix.tasks WHERE category = %(category)s::text AND status = 'complete') AS complete;
+
 -- name: bench_agents_retire
 -- The agents bench: the thread pools' agents leave before the prefork pool's burst, so that the
 -- board's counts of live agents and the wake-ups go to the prefork agents only.

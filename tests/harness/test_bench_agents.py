@@ -23,5 +23,10 @@ def test_bench_agents_prints_every_key(server_url, valkey, tmp_path: Path, monke
     # connections are the pools' own, bounded by the setting (the bench's own are not counted)
     assert result["db_connections_max"] <= 2 * 3
     assert result["wake_p50_ms"] <= result["wake_p99_ms"]
+    # the hold: every agent at work at once, the server's CPU read (it runs on this host); whether a
+    # lease ran out under load is a timing, reported and not asserted
+    assert result["hold_agents_working"] == 40
+    assert result["hold_db_cpu_ms_per_s"] > 0 and result["hold_window_s"] > 0
+    assert isinstance(result["hold_leases_lost"], int) and result["hold_leases_lost"] >= 0
     assert set(result["targets"]) == {"rss_mb_per_agent <= 5", "db_connections_max <= 50", "all heartbeats fresh",
                                       "wake_p99_ms <= 50"}
