@@ -83,18 +83,25 @@ class Renewer:
             return
         events = {(agent, task, attempt): lost for agent, (task, attempt, lost) in claims}
         for task, agent, attempt, why in refused:
+            self._lost(agent, task, attempt, events[(agent, task, attempt)], why)
+
+    def _lost(self, agent: UUID, task: UUID, attempt: int, lost: threading.Event, why: str) -> None:
+        """A refused renewal: the work is lost, unless the agent let the claim go meanwhile (its
+        result or failure came between the read of the claims in hand and the renewal)."""
+        with self._lock:
+            still_held = self._claims.get(agent, (None, None, None))[:2] == (task, attempt)
+            if still_held:
+                del self._claims[agent]
+        if still_held:
             log.warning("lost the claim on task %s: %s", task, why)
-            events[(agent, task, attempt)].set()
-            self.release(agent, task, attempt)
+            lost.set()
 
     def _renew(self, agent: UUID, task: UUID, attempt: int, lost: threading.Event) -> None:
         try:
             with acting_as(agent):
                 lifecycle.renew(self.db, task, agent, attempt, self.lease)
         except errors.Conflict as exc:  # stale or moved on: the work is lost
-            log.warning("lost the claim on task %s: %s", task, exc.message)
-            lost.set()
-            self.release(agent, task, attempt)
+            self._lost(agent, task, attempt, lost, exc.message)
         except errors.BoardError as exc:  # the database is away; the lease may still hold
             log.warning("could not renew the lease on task %s: %s", task, exc.message)
 

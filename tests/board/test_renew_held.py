@@ -151,3 +151,28 @@ def test_a_pools_renewer_keeps_its_claims_alive_and_marks_the_lost_ones(db, sql)
         assert not lost[crew[0]].is_set() and not lost[crew[1]].is_set()
     finally:
         renewer.close()
+
+
+def test_a_claim_let_go_while_the_round_ran_is_not_reported_lost(db):
+    """The renewer reads its claims, then renews them: a result that comes in between ends the
+    claim normally, so its refusal is no loss (no warning, its handler's context unchanged); a claim
+    still held and refused is lost."""
+    token = uuid.uuid4()
+    done, pulled = _held(db, token, 2, "between")
+    make_task(db, team="iota")
+    make_task(db, team="iota")
+    claims = {a: lifecycle.claim_start(db, a) for a in (done, pulled)}
+    events = {a: threading.Event() for a in claims}
+    renewer = Renewer(db, 600.0, holder=token)  # a long lease: its own thread stays out of the way
+    try:
+        for a, c in claims.items():
+            renewer.hold(a, c.id, c.attempt, events[a])
+        in_hand = list(renewer._claims.items())  # what a round reads first
+        lifecycle.result(db, claims[done].id, done, claims[done].attempt)  # as the agent loop: the result,
+        renewer.release(done, claims[done].id, claims[done].attempt)  # then the renewer lets it go
+        delegation.cancel(db, claims[pulled].id, reason="pulled")
+        renewer._renew_held(in_hand)
+        assert not events[done].is_set() and events[pulled].is_set()
+        assert renewer._claims == {}
+    finally:
+        renewer.close()
