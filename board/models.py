@@ -288,25 +288,26 @@ def uuid_arg(value: Any, what: str) -> UUID:
     raise errors.InvalidInput(f"{what} {inputs.shown(value)} is not a valid id (expected a UUID)")
 
 
-_NAME = re.compile(NAME_PATTERN)
-
-
-def team_arg(value: Any, what: str = "team") -> str:
-    """A team's name from user input, or InvalidInput saying the rule (before it reaches SQL, where
-    a NUL byte would be the driver's error rather than the rule)."""
-    if isinstance(value, str) and _NAME.fullmatch(value):  # not match: "$" would let a final newline in
+def _named(value: Any, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    """A name from user input that must match ``pattern``, or InvalidInput saying ``rule`` (before
+    it reaches SQL, where a NUL byte would be the driver's error rather than the rule)."""
+    if isinstance(value, str) and pattern.fullmatch(value):  # not match: "$" would let a final newline in
         return value
-    raise errors.InvalidInput(f"{what} {inputs.shown(value)} {NAME_RULE}")
+    raise errors.InvalidInput(f"{what} {inputs.shown(value)} {rule}")
 
 
+_NAME = re.compile(NAME_PATTERN)
 _CATEGORY = re.compile(CATEGORY_PATTERN)
 
 
+def team_arg(value: Any, what: str = "team") -> str:
+    """A team's name from user input, or InvalidInput saying the rule."""
+    return _named(value, _NAME, what, NAME_RULE)
+
+
 def category_arg(value: Any, what: str = "category") -> str:
-    """A category's name from user input, or InvalidInput saying the rule (as team_arg)."""
-    if isinstance(value, str) and _CATEGORY.fullmatch(value):
-        return value
-    raise errors.InvalidInput(f"{what} {inputs.shown(value)} {CATEGORY_RULE}")
+    """A category's name from user input, or InvalidInput saying the rule."""
+    return _named(value, _CATEGORY, what, CATEGORY_RULE)
 
 
 def whole_arg(value: Any, what: str, low: int, high: int) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 from phoenix_board.board import constants, errors, inputs, models
 from phoenix_board.board.db import Database
 
+
 def overview(db: Database) -> list[dict[str, Any]]:
     """Every team with its agents in service and its tasks not yet ended."""
     return db.all("teams_overview")

@@ -35,7 +35,10 @@ DECLARE
     v_now timestamptz := phoenix.clock(p_now);
     v_until timestamptz := v_now + phoenix.lease(p_lease_seconds);
     v_acting uuid := phoenix.acting_agent();
-    v_renewed uuid[];
+    -- the claims renewed, (task, agent, attempt) in three lists
+    v_tasks uuid[];
+    v_agents uuid[];
+    v_attempts integer[];
 BEGIN
     IF p_holder IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'PBIN0', MESSAGE = 'renewing many claims needs the holder token of their pool';
@@ -59,11 +62,13 @@ BEGIN
          ORDER BY t.id
            FOR NO KEY UPDATE OF t),
     renewed AS (
-        UPDATE phoenix.tasks t SET lease_expires_at = v_until FROM live WHERE t.id = live.id RETURNING t.assigned_to)
-    SELECT coalesce(array_agg(DISTINCT renewed.assigned_to), '{}') INTO v_renewed FROM renewed;
-    PERFORM 1 FROM phoenix.agents a WHERE a.id = ANY (v_renewed) ORDER BY a.id FOR NO KEY UPDATE;
-    UPDATE phoenix.agents a SET last_heartbeat = v_now WHERE a.id = ANY (v_renewed) AND a.last_heartbeat < v_now;
-    -- what was not renewed, and why (read after the updates: a renewed claim is live and held)
+        UPDATE phoenix.tasks t SET lease_expires_at = v_until FROM live WHERE t.id = live.id
+        RETURNING t.id, t.assigned_to, t.attempt)
+    SELECT coalesce(array_agg(r.id), '{}'), coalesce(array_agg(r.assigned_to), '{}'), coalesce(array_agg(r.attempt), '{}')
+      INTO v_tasks, v_agents, v_attempts FROM renewed r;
+    PERFORM 1 FROM phoenix.agents a WHERE a.id = ANY (v_agents) ORDER BY a.id FOR NO KEY UPDATE;
+    UPDATE phoenix.agents a SET last_heartbeat = v_now WHERE a.id = ANY (v_agents) AND a.last_heartbeat < v_now;
+    -- every other claim given, and why it was not renewed
     RETURN QUERY
     SELECT c.task, c.agent, c.attempt,
            CASE WHEN a.id IS NULL THEN format('agent %s is not registered', c.agent)
@@ -77,8 +82,8 @@ BEGIN
       FROM unnest(p_tasks, p_agents, p_attempts) AS c (task, agent, attempt)
       LEFT JOIN phoenix.agents a ON a.id = c.agent
       LEFT JOIN phoenix.tasks t ON t.id = c.task
-     WHERE NOT (t.id IS NOT NULL AND t.lease_expires_at = v_until AND t.assigned_to = c.agent AND t.attempt = c.attempt
-                AND t.status IN ('claimed', 'in_progress') AND a.holder = p_holder AND a.decommissioned_at IS NULL);
+     WHERE NOT EXISTS (SELECT 1 FROM unnest(v_tasks, v_agents, v_attempts) AS r (task, agent, attempt)
+                        WHERE r.task = c.task AND r.agent = c.agent AND r.attempt = c.attempt);
 END;
 $$;
 
